@@ -1,0 +1,106 @@
+//! `outrider.json`, the bundle index, as serde types. Field names and meaning are
+//! specified in `bundle-format.md`; change both together.
+
+use crate::oci::{Digest, Platform};
+use serde::{Deserialize, Serialize};
+
+/// The value of `format`: identifies an outrider bundle index.
+pub const FORMAT: &str = "outrider-bundle";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The whole index.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleIndex {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`FORMAT_VERSION`] of the writer.
+    pub format_version: u32,
+    /// `outrider <version>` of the writer.
+    pub tool: String,
+    /// Every requested image, in the order asked.
+    pub images: Vec<ImageEntry>,
+    /// Every manifest stored, children before parents.
+    pub manifests: Vec<ManifestEntry>,
+    /// Every non-manifest blob stored (configs, layers), in entry order.
+    pub blobs: Vec<BlobEntry>,
+}
+
+/// One requested image.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageEntry {
+    /// The reference as the user wrote it.
+    pub requested: String,
+    /// Normalised reference (`docker.io/library/nginx:1.27`).
+    pub reference: String,
+    /// Where it was read from: a registry host, or `oci:<path>`.
+    pub source: String,
+    /// Repository path at the source (`library/nginx`).
+    pub repository: String,
+    /// Tag, when the reference had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// Digest of the top-level manifest the reference resolved to.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Platforms carried (one per image manifest carried).
+    pub platforms: Vec<Platform>,
+}
+
+/// One manifest stored in the bundle.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestEntry {
+    /// Digest of the exact bytes.
+    pub digest: Digest,
+    /// Media type.
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// For an image manifest, its platform when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    /// For an index: the children stored in this bundle (a subset when only some
+    /// platforms were chosen).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<Digest>,
+    /// For an index: whether every child it lists is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete: Option<bool>,
+    /// For an image manifest: config and layers, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<Digest>,
+    /// Zip entry holding the bytes.
+    pub entry: String,
+}
+
+/// One blob stored in the bundle.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlobEntry {
+    /// Content digest.
+    pub digest: Digest,
+    /// Exact size.
+    pub size: u64,
+    /// Media type from the first manifest that names it.
+    pub media_type: String,
+    /// Source repositories that use it (for cross-repository mounts on push).
+    pub repositories: Vec<String>,
+    /// Zip entry holding the bytes.
+    pub entry: String,
+}
+
+impl BundleIndex {
+    /// The manifest entry for `digest`.
+    pub fn manifest(&self, digest: &Digest) -> Option<&ManifestEntry> {
+        self.manifests.iter().find(|m| &m.digest == digest)
+    }
+
+    /// The blob entry for `digest`.
+    pub fn blob(&self, digest: &Digest) -> Option<&BlobEntry> {
+        self.blobs.iter().find(|b| &b.digest == digest)
+    }
+}

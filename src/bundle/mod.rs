@@ -1,0 +1,16 @@
+//! The bundle: one zip holding every blob once under `blobs/sha256/<hex>` (stored, never
+//! compressed), manifests as blobs, and `outrider.json`, the index. `bundle-format.md`
+//! is the specification; [`index`] mirrors it.
+
+pub mod index;
+pub mod reader;
+pub mod writer;
+mod zip_layout;
+
+/// Name of the index entry inside a bundle.
+pub const INDEX_ENTRY: &str = "outrider.json";
+
+/// Entry name of a blob.
+pub fn blob_entry(digest: &crate::oci::Digest) -> String {
+    format!("blobs/sha256/{}", digest.hex())
+}

@@ -1,0 +1,114 @@
+//! Writes a bundle. Every entry is placed (name and size) before its bytes arrive, so
+//! concurrent downloads write at their own offsets with positioned writes. The file lives
+//! under `<name>.partial` until [`BundleWriter::finish`] writes the index and central
+//! directory, syncs, and renames it: an interrupted pack never leaves a finished-looking file.
+
+use super::index::BundleIndex;
+use super::zip_layout::{self, Placement};
+use super::INDEX_ENTRY;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Failure while writing a bundle; names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// An I/O error on the bundle file.
+    #[error("writing bundle `{path}`: {source}")]
+    Io {
+        /// The file being written.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The index could not be serialised.
+    #[error("serialising the bundle index: {0}")]
+    Index(serde_json::Error),
+}
+
+/// Index of an entry placed in a writer.
+#[derive(Clone, Copy, Debug)]
+pub struct EntryId(usize);
+
+/// A bundle being written. Share it in an `Arc` across download tasks.
+pub struct BundleWriter {
+    file: Arc<fs_err::File>,
+    temp: PathBuf,
+    target: PathBuf,
+    placements: Mutex<Vec<Placement>>,
+    finished: Mutex<bool>,
+}
+
+impl BundleWriter {
+    /// Creates `<target>.partial`, replacing a leftover one from an interrupted run.
+    pub fn create(target: &Path) -> Result<BundleWriter, WriteError> {
+        let mut name = target.file_name().unwrap_or_default().to_os_string();
+        name.push(".partial");
+        let temp = target.with_file_name(name);
+        let file = fs_err::File::create(&temp).map_err(|source| WriteError::Io { path: temp.clone(), source })?;
+        Ok(BundleWriter { file: Arc::new(file), temp, target: target.to_owned(), placements: Mutex::new(Vec::new()), finished: Mutex::new(false) })
+    }
+
+    fn io(&self, source: std::io::Error) -> WriteError {
+        WriteError::Io { path: self.temp.clone(), source }
+    }
+
+    /// Reserves space for an entry of `size` bytes after the last one placed.
+    pub fn place(&self, name: &str, size: u64) -> EntryId {
+        let mut placements = self.placements.lock().unwrap_or_else(|e| e.into_inner());
+        let header_offset = placements.last().map_or(0, Placement::end);
+        placements.push(Placement { name: name.to_owned(), size, header_offset, crc32: 0 });
+        EntryId(placements.len() - 1)
+    }
+
+    /// File offset where entry `id`'s data starts.
+    pub fn data_offset(&self, id: EntryId) -> u64 {
+        self.placements.lock().unwrap_or_else(|e| e.into_inner())[id.0].data_offset()
+    }
+
+    /// Writes `bytes` at an absolute file offset (blocking; call from a blocking thread).
+    pub fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<(), WriteError> {
+        self.file.file().write_all_at(bytes, offset).map_err(|e| self.io(e))
+    }
+
+    /// Records the entry's CRC-32 and writes its local header; call once its data is in.
+    pub fn complete_entry(&self, id: EntryId, crc32: u32) -> Result<(), WriteError> {
+        let placement = {
+            let mut placements = self.placements.lock().unwrap_or_else(|e| e.into_inner());
+            placements[id.0].crc32 = crc32;
+            placements[id.0].clone()
+        };
+        self.write_at(placement.header_offset, &zip_layout::local_header(&placement))
+    }
+
+    /// Places and writes a small entry whose bytes are in memory.
+    pub fn write_entry(&self, name: &str, bytes: &[u8]) -> Result<(), WriteError> {
+        let id = self.place(name, bytes.len() as u64);
+        self.write_at(self.data_offset(id), bytes)?;
+        self.complete_entry(id, crc32fast::hash(bytes))
+    }
+
+    /// Appends the index and the central directory, syncs and renames to the final name.
+    pub fn finish(&self, index: &BundleIndex) -> Result<PathBuf, WriteError> {
+        let json = serde_json::to_vec_pretty(index).map_err(WriteError::Index)?;
+        self.write_entry(INDEX_ENTRY, &json)?;
+        let placements = self.placements.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let end = placements.last().map_or(0, Placement::end);
+        let directory = zip_layout::central_directory(&placements, end);
+        self.write_at(end, &directory)?;
+        self.file.file().set_len(end + directory.len() as u64).map_err(|e| self.io(e))?;
+        self.file.sync_all().map_err(|e| self.io(e))?;
+        fs_err::rename(&self.temp, &self.target).map_err(|e| self.io(e))?;
+        *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for BundleWriter {
+    /// A writer dropped before `finish` (an error, Ctrl-C unwinding) removes its partial file.
+    fn drop(&mut self) {
+        if !*self.finished.lock().unwrap_or_else(|e| e.into_inner()) {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Command-line types (clap derive) and nothing else.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Carry container images into air-gapped networks: registry → one zip bundle → registry.
+#[derive(Parser, Debug)]
+#[command(name = "outrider", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// More detail on stderr (-v debug, -vv trace; RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Read images from registries or OCI layouts into one bundle: registry | oci-layout → bundle.
+    Pack(PackArgs),
+    /// Put a bundle's images somewhere: bundle → registry (--push).
+    Unpack(UnpackArgs),
+    /// List a bundle's images, platforms and sizes.
+    Inspect(InspectArgs),
+    /// Re-hash every blob of a bundle and check every manifest's references.
+    Verify(InspectArgs),
+}
+
+/// `pack` arguments.
+#[derive(Args, Debug)]
+pub struct PackArgs {
+    /// Images: `nginx:1.27`, `ghcr.io/org/app@sha256:…`, `oci:PATH[:TAG]`.
+    pub images: Vec<String>,
+    /// File with one image per line (`#` comments and blank lines ignored); repeatable.
+    #[arg(short = 'f', long = "images-file")]
+    pub images_file: Vec<PathBuf>,
+    /// YAML config whose `images:` list is packed.
+    #[arg(short = 'c', long)]
+    pub config: Option<PathBuf>,
+    /// The bundle to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Platform to take from multi-platform images (os/arch[/variant]); repeatable.
+    /// Default: linux/<this host's architecture>.
+    #[arg(long = "platform", conflicts_with = "all_platforms")]
+    pub platforms: Vec<String>,
+    /// Take every platform, keeping indexes byte-exact.
+    #[arg(long)]
+    pub all_platforms: bool,
+    /// Blobs downloaded at once.
+    #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
+    pub jobs: usize,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Registry connection settings.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `unpack` arguments.
+#[derive(Args, Debug)]
+pub struct UnpackArgs {
+    /// The bundle to read.
+    pub bundle: PathBuf,
+    /// Push every image into this registry (host[:port]).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub push: String,
+    /// Path prepended to every destination repository.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Blobs pushed at once.
+    #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
+    pub jobs: usize,
+    /// Blobs larger than this many bytes are uploaded in chunks.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub chunk_threshold: u64,
+    /// Chunk size for chunked uploads, in bytes.
+    #[arg(long, default_value_t = 256 << 20)]
+    pub chunk_size: u64,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Registry connection settings.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `inspect` / `verify` arguments.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The bundle to read.
+    pub bundle: PathBuf,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How to reach registries: TLS, plain HTTP, mirrors, credentials, retries.
+#[derive(Args, Debug, Clone)]
+pub struct RegistryArgs {
+    /// Reach this registry over plain HTTP; repeatable. (Loopback registries fall back
+    /// to HTTP by themselves when HTTPS fails, as docker does.)
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub plain_http: Vec<String>,
+    /// Do not verify this registry's TLS certificate; repeatable.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub insecure_skip_verify: Vec<String>,
+    /// Extra CA certificates (PEM) to trust; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Vec<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Client key (PEM) for mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Read images of REGISTRY from MIRROR, passing `?ns=REGISTRY`; repeatable.
+    #[arg(long, value_name = "REGISTRY=MIRROR")]
+    pub mirror: Vec<String>,
+    /// User name for registry authentication (see --auth-for).
+    #[arg(long, env = "OUTRIDER_USERNAME")]
+    pub username: Option<String>,
+    /// Password or token (prefer OUTRIDER_PASSWORD or --password-stdin: argv is visible to other users).
+    #[arg(long, env = "OUTRIDER_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long, conflicts_with = "password")]
+    pub password_stdin: bool,
+    /// Registries the --username credentials are sent to; repeatable. Default: the push
+    /// destination for unpack, the images' registry for pack when they share one.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub auth_for: Vec<String>,
+    /// Retries for connection errors, 429 and 5xx answers.
+    #[arg(long, default_value_t = 4)]
+    pub retries: u32,
+}

@@ -1,0 +1,67 @@
+//! One file per subcommand; the only users of `anyhow`. Each returns the process outcome.
+
+pub mod inspect;
+pub mod pack;
+pub mod unpack;
+pub mod verify;
+
+use crate::cli::RegistryArgs;
+use crate::registry::credentials::{Credential, ExplicitCredentials};
+use crate::registry::http::TransportOptions;
+use crate::secret::Secret;
+use anyhow::{Context, bail};
+
+/// How a command ended, mapped to the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything worked (exit 0).
+    Success,
+    /// Something failed; already reported (exit 1).
+    Failed,
+}
+
+/// A usage error (exit 2): bad flag values, a bad reference, an invalid config.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Turns registry flags into transport options and explicit credentials. `default_auth`
+/// names the registries `--username` applies to when `--auth-for` is not given.
+pub fn registry_settings(args: &RegistryArgs, default_auth: &[String]) -> anyhow::Result<(TransportOptions, ExplicitCredentials)> {
+    let mut mirrors = Vec::new();
+    for m in &args.mirror {
+        let Some((from, to)) = m.split_once('=') else {
+            bail!(UsageError(format!("--mirror `{m}` must be REGISTRY=MIRROR, e.g. docker.io=mirror.local:5000")));
+        };
+        mirrors.push((from.to_owned(), to.to_owned()));
+    }
+    let options = TransportOptions {
+        plain_http: args.plain_http.clone(),
+        skip_verify: args.insecure_skip_verify.clone(),
+        ca_files: args.ca_file.clone(),
+        client_cert: args.cert.clone().zip(args.key.clone()),
+        mirrors,
+        retries: args.retries,
+    };
+    let mut credentials = ExplicitCredentials::default();
+    if let Some(username) = &args.username {
+        let password = if args.password_stdin {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+            line.trim_end_matches(['\n', '\r']).to_owned()
+        } else {
+            match &args.password {
+                Some(p) => p.clone(),
+                None => bail!(UsageError("--username needs a password: --password-stdin, or OUTRIDER_PASSWORD".into())),
+            }
+        };
+        let hosts = if args.auth_for.is_empty() { default_auth.to_vec() } else { args.auth_for.clone() };
+        if hosts.is_empty() {
+            bail!(UsageError("--username with images from several registries needs --auth-for HOST to say which one gets the credentials".into()));
+        }
+        for host in hosts {
+            credentials.by_host.insert(host, Credential::Basic { username: username.clone(), password: Secret::new(password.clone()) });
+        }
+    }
+    Ok((options, credentials))
+}

@@ -1,0 +1,107 @@
+//! `outrider pack`: registry | oci-layout → bundle.
+
+use super::{Outcome, UsageError, registry_settings};
+use crate::cli::PackArgs;
+use crate::copy::to_bundle::write_bundle;
+use crate::location::ImageSource;
+use crate::oci::Platform;
+use crate::output;
+use crate::plan::{PlatformChoice, plan};
+use crate::progress::{Mode, Progress};
+use crate::registry::Registries;
+use anyhow::{Context, bail};
+
+/// Reads an images file: one reference per line, `#` comments, blank lines ignored
+/// (k3s release `*-images.txt` files are exactly this).
+pub fn read_images_file(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text = fs_err::read_to_string(path)?;
+    Ok(text
+        .lines()
+        .map(|l| l.split_once('#').map_or(l, |(before, _)| before).trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Runs `pack`.
+pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    let mut images = args.images.clone();
+    for file in &args.images_file {
+        images.extend(read_images_file(file)?);
+    }
+    if let Some(config) = &args.config {
+        images.extend(crate::config::load(config).map_err(|e| UsageError(e.to_string()))?.images);
+    }
+    let mut seen = std::collections::HashSet::new();
+    images.retain(|i| seen.insert(i.clone()));
+    if images.is_empty() {
+        bail!(UsageError("no images to pack: name them, or use -f FILE or -c CONFIG".into()));
+    }
+    let mut registries_used = Vec::new();
+    for image in &images {
+        match ImageSource::parse(image).map_err(|e| UsageError(e.to_string()))? {
+            ImageSource::Registry(r) if !registries_used.contains(&r.registry) => registries_used.push(r.registry.clone()),
+            _ => {}
+        }
+    }
+    let default_auth = if registries_used.len() == 1 { registries_used.clone() } else { Vec::new() };
+    let (options, credentials) = registry_settings(&args.registry, &default_auth)?;
+    let choice = if args.all_platforms {
+        PlatformChoice::All
+    } else if args.platforms.is_empty() {
+        let host = Platform::host();
+        output::note(&format!("platform: {host} (this host's; choose others with --platform or --all-platforms)"));
+        PlatformChoice::Only(vec![host])
+    } else {
+        let parsed: Result<Vec<Platform>, _> = args.platforms.iter().map(|p| p.parse()).collect();
+        PlatformChoice::Only(parsed.map_err(|e| UsageError(e.to_string()))?)
+    };
+    let registries = Registries::new(options, credentials);
+    let (plan, errors) = plan(&images, &choice, &registries).await;
+    if !errors.is_empty() {
+        for e in &errors {
+            output::report_error(&anyhow::Error::new(e.to_string_error()));
+        }
+        bail!("{} of {} images could not be resolved; no bundle written", errors.len(), images.len());
+    }
+    let progress = Progress::new(Mode::detect(quiet), "pack", plan.total_bytes());
+    let started = std::time::Instant::now();
+    let result = write_bundle(&plan, &args.output, args.jobs, &progress).await;
+    progress.finish();
+    let (path, index) = result.with_context(|| format!("packing into `{}`", args.output.display()))?;
+    let stored: u64 = plan.total_bytes();
+    if args.json {
+        output::json(&index.images);
+    } else {
+        let rows: Vec<Vec<String>> = index
+            .images
+            .iter()
+            .map(|i| vec![i.reference.clone(), i.digest.short().to_owned(), i.platforms.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")])
+            .collect();
+        output::table(&["IMAGE", "DIGEST", "PLATFORMS"], &rows);
+    }
+    output::note(&format!(
+        "wrote `{}`: {} images, {} blobs, {} in {:.1}s",
+        path.display(),
+        index.images.len(),
+        index.blobs.len() + index.manifests.len(),
+        output::bytes(stored),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(Outcome::Success)
+}
+
+trait StringError {
+    fn to_string_error(&self) -> PlainError;
+}
+
+impl<E: std::fmt::Display> StringError for E {
+    fn to_string_error(&self) -> PlainError {
+        PlainError(self.to_string())
+    }
+}
+
+/// An error already rendered to text.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PlainError(String);

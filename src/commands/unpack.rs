@@ -1,0 +1,45 @@
+//! `outrider unpack --push`: bundle → registry.
+
+use super::{Outcome, registry_settings};
+use crate::bundle::reader::BundleReader;
+use crate::cli::UnpackArgs;
+use crate::copy::to_registry::{PushOptions, push_bundle};
+use crate::output;
+use crate::progress::{Mode, Progress};
+use crate::registry::Registries;
+use anyhow::Context;
+
+/// Runs `unpack`.
+pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    let reader = BundleReader::open(&args.bundle)?;
+    let (options, credentials) = registry_settings(&args.registry, std::slice::from_ref(&args.push))?;
+    let registries = Registries::new(options, credentials);
+    let registry = registries.get(&args.push).await.with_context(|| format!("connecting to `{}`", args.push))?;
+    let total = reader.index.blobs.iter().map(|b| b.size).sum();
+    let progress = Progress::new(Mode::detect(quiet), "push", total);
+    let push_options = PushOptions { prefix: args.prefix.clone(), jobs: args.jobs, chunk_threshold: args.chunk_threshold, chunk_size: args.chunk_size };
+    let reports = push_bundle(&reader, &registry, &push_options, &progress).await;
+    progress.finish();
+    if args.json {
+        output::json(&reports);
+    } else {
+        let rows: Vec<Vec<String>> = reports
+            .iter()
+            .map(|r| {
+                let status = match &r.note {
+                    Some(n) if r.ok() => format!("ok ({n})"),
+                    _ => r.status.clone(),
+                };
+                vec![r.source.clone(), r.destination.clone(), r.digest.as_ref().map_or("-".into(), |d| d.short().to_owned()), status]
+            })
+            .collect();
+        output::table(&["SOURCE", "DESTINATION", "DIGEST", "STATUS"], &rows);
+    }
+    let failed = reports.iter().filter(|r| !r.ok()).count();
+    if failed > 0 {
+        output::note(&format!("error: {failed} of {} images were not pushed", reports.len()));
+        return Ok(Outcome::Failed);
+    }
+    output::note(&format!("pushed {} images to `{}`", reports.len(), args.push));
+    Ok(Outcome::Success)
+}

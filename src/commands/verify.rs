@@ -1,0 +1,85 @@
+//! `outrider verify`: re-hash every stored blob and manifest, and check that every
+//! manifest's references are present and agree with the index. Names each fault.
+
+use super::Outcome;
+use crate::bundle::reader::BundleReader;
+use crate::cli::InspectArgs;
+use crate::oci::ParsedManifest;
+use crate::output;
+
+/// Every fault found in an opened bundle, as lines.
+pub fn faults(reader: &BundleReader) -> Vec<String> {
+    let index = &reader.index;
+    let mut faults = Vec::new();
+    for b in &index.blobs {
+        if let Err(e) = reader.verify_blob(&b.digest, b.size) {
+            faults.push(format!("blob {}: {e}", b.digest));
+        }
+    }
+    for m in &index.manifests {
+        let manifest = match reader.manifest(&m.digest) {
+            Ok(raw) => raw,
+            Err(e) => {
+                faults.push(format!("manifest {}: {e}", m.digest));
+                continue;
+            }
+        };
+        match manifest.parse() {
+            Ok(ParsedManifest::Image { config, layers }) => {
+                let listed: Vec<_> = std::iter::once(&config).chain(layers.iter()).collect();
+                for d in &listed {
+                    match index.blob(&d.digest) {
+                        None => faults.push(format!("manifest {} needs blob {}, which the bundle lacks", m.digest, d.digest)),
+                        Some(b) if b.size != d.size => faults.push(format!("manifest {} says blob {} is {} bytes; the bundle holds {}", m.digest, d.digest, d.size, b.size)),
+                        Some(_) => {}
+                    }
+                }
+                if listed.iter().map(|d| &d.digest).ne(m.blobs.iter()) {
+                    faults.push(format!("manifest {}: the index lists other blobs than the manifest names", m.digest));
+                }
+            }
+            Ok(ParsedManifest::Index { manifests }) => {
+                for child in &m.children {
+                    match manifests.iter().find(|e| &e.descriptor.digest == child) {
+                        None => faults.push(format!("index {} does not list child {} the bundle index claims", m.digest, child)),
+                        Some(e) if index.manifest(child).is_none_or(|c| c.size != e.descriptor.size) => {
+                            faults.push(format!("index {} needs child {}, which the bundle lacks or holds at another size", m.digest, child))
+                        }
+                        Some(_) => {}
+                    }
+                }
+                let complete = m.children.len() == manifests.len();
+                if m.complete != Some(complete) {
+                    faults.push(format!("index {}: `complete` is {:?} but {} of {} children are present", m.digest, m.complete, m.children.len(), manifests.len()));
+                }
+            }
+            Err(e) => faults.push(format!("manifest {}: {e}", m.digest)),
+        }
+    }
+    for image in &index.images {
+        if index.manifest(&image.digest).is_none() {
+            faults.push(format!("image `{}`: manifest {} is not in the bundle", image.reference, image.digest));
+        }
+    }
+    faults
+}
+
+/// Runs `verify`.
+pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
+    let reader = BundleReader::open(&args.bundle)?;
+    let faults = faults(&reader);
+    let checked = reader.index.blobs.len() + reader.index.manifests.len();
+    if args.json {
+        output::json(&serde_json::json!({ "bundle": args.bundle, "checked": checked, "faults": faults }));
+    }
+    if faults.is_empty() {
+        output::note(&format!("`{}`: {checked} blobs and manifests verified, no faults", args.bundle.display()));
+        Ok(Outcome::Success)
+    } else {
+        for f in &faults {
+            output::note(&format!("fault: {f}"));
+        }
+        output::note(&format!("error: `{}` has {} faults", args.bundle.display(), faults.len()));
+        Ok(Outcome::Failed)
+    }
+}

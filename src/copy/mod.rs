@@ -1,0 +1,9 @@
+//! The copy routines: they own concurrency and verification; locations stay simple.
+//! `pack` is source → bundle ([`to_bundle`]); `unpack --push` is bundle → registry
+//! ([`to_registry`]).
+
+pub mod to_bundle;
+pub mod to_registry;
+
+/// Default number of blobs moved at once.
+pub const DEFAULT_JOBS: usize = 4;

@@ -1,0 +1,72 @@
+//! outrider: carries container images into air-gapped networks. `pack` reads registries
+//! (or OCI layouts) into one random-access zip bundle; `unpack` pushes it into a registry.
+//!
+//! Layering: `commands` → `copy` / `plan` → locations (`registry`, `bundle`, `oci_layout`)
+//! → `oci` vocabulary. A location never imports another location or a command.
+
+pub mod bundle;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod copy;
+pub mod location;
+pub mod oci;
+pub mod oci_layout;
+pub mod output;
+pub mod plan;
+pub mod progress;
+pub mod registry;
+pub mod secret;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Parses arguments, runs the command, renders any error; returns the exit code
+/// (0 success, 1 failure, 2 usage or config error).
+pub fn run() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    init_tracing(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            output::report_error(&anyhow::Error::new(e).context("starting the async runtime"));
+            return ExitCode::from(1);
+        }
+    };
+    let quiet = cli.quiet;
+    let result = runtime.block_on(async move {
+        match cli.command {
+            cli::Command::Pack(a) => commands::pack::run(a, quiet).await,
+            cli::Command::Unpack(a) => commands::unpack::run(a, quiet).await,
+            cli::Command::Inspect(a) => commands::inspect::run(a),
+            cli::Command::Verify(a) => commands::verify::run(a),
+        }
+    });
+    match result {
+        Ok(commands::Outcome::Success) => ExitCode::SUCCESS,
+        Ok(commands::Outcome::Failed) => ExitCode::from(1),
+        Err(e) => {
+            output::report_error(&e);
+            if e.downcast_ref::<commands::UsageError>().is_some() { ExitCode::from(2) } else { ExitCode::from(1) }
+        }
+    }
+}
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,outrider=info",
+        (false, 1) => "info,outrider=debug",
+        (false, _) => "debug,outrider=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(progress::LogWriter).with_ansi(ansi).with_target(verbose > 0).try_init();
+}

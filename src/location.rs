@@ -1,0 +1,91 @@
+//! Where images are read from during `pack`: a registry or an OCI layout directory,
+//! chosen by the text the user gave (`oci:PATH[:TAG]`, else an image reference). Both
+//! answer the same two questions: a manifest by digest, a blob as a byte stream.
+
+use crate::oci::{Descriptor, ImageRef, RawManifest};
+use crate::oci_layout::{LayoutError, OciLayout};
+use crate::registry::{Registry, RegistryError};
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use std::sync::Arc;
+
+/// A failure reading from a source.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// From a registry.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// From an OCI layout.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+}
+
+impl SourceError {
+    /// Whether trying again could help (a broken connection, not a wrong digest).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SourceError::Registry(RegistryError::Connect { .. }))
+    }
+}
+
+/// A user's image argument, parsed.
+#[derive(Clone, Debug)]
+pub enum ImageSource {
+    /// `registry/repo:tag@digest`.
+    Registry(ImageRef),
+    /// `oci:PATH[:TAG]`.
+    Layout {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The tag, if given.
+        tag: Option<String>,
+    },
+}
+
+impl ImageSource {
+    /// Parses `oci:PATH[:TAG]` or an image reference.
+    pub fn parse(text: &str) -> Result<ImageSource, crate::oci::ReferenceError> {
+        match crate::oci_layout::parse_location(text) {
+            Some((path, tag)) => Ok(ImageSource::Layout { path, tag }),
+            None => Ok(ImageSource::Registry(text.parse()?)),
+        }
+    }
+}
+
+/// An opened source that manifests and blobs are read from.
+#[derive(Clone)]
+pub enum Source {
+    /// A registry client.
+    Registry(Arc<Registry>),
+    /// A layout directory.
+    Layout(OciLayout),
+}
+
+impl Source {
+    /// `docker.io`, `oci:fixtures/hello`: what the index records as the source.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Registry(r) => r.name.clone(),
+            Source::Layout(l) => format!("oci:{}", l.root.display()),
+        }
+    }
+
+    /// A manifest by descriptor (digest-checked).
+    pub async fn manifest(&self, repo: &str, desc: &Descriptor) -> Result<RawManifest, SourceError> {
+        match self {
+            Source::Registry(r) => {
+                let m = r.get_manifest(repo, desc.digest.as_str()).await?;
+                Ok(m)
+            }
+            Source::Layout(l) => Ok(l.manifest(desc)?),
+        }
+    }
+
+    /// A blob's bytes as a stream; the caller verifies them.
+    pub async fn blob(&self, repo: &str, desc: &Descriptor) -> Result<BoxStream<'static, Result<Bytes, SourceError>>, SourceError> {
+        Ok(match self {
+            Source::Registry(r) => r.get_blob(repo, desc).await?.map_err(SourceError::from).boxed(),
+            Source::Layout(l) => l.blob(desc).map_err(SourceError::from).boxed(),
+        })
+    }
+}

@@ -1,0 +1,196 @@
+//! Content digests (`sha256:<hex>`), descriptors, and the one verifier every hop uses to
+//! check bytes against the size and digest it was promised.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use std::fmt;
+use std::str::FromStr;
+
+/// A `sha256:<64 lowercase hex>` content digest. Other algorithms are refused: the
+/// distribution spec makes sha256 the one every registry must support.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Digest(String);
+
+/// Why a digest string or a byte stream failed a check.
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    /// The text is not `sha256:` followed by 64 lowercase hex digits.
+    #[error("`{0}` is not a sha256 digest (expected `sha256:` and 64 lowercase hex digits)")]
+    Malformed(String),
+    /// More or fewer bytes arrived than the descriptor promised.
+    #[error("{digest}: expected {expected} bytes, got {got}")]
+    SizeMismatch {
+        /// The blob being checked.
+        digest: Digest,
+        /// Size from the descriptor.
+        expected: u64,
+        /// Bytes seen (a lower bound when the stream ran over).
+        got: u64,
+    },
+    /// The bytes hash to something else.
+    #[error("{expected}: content hashes to {actual}")]
+    Mismatch {
+        /// The digest that was promised.
+        expected: Digest,
+        /// The digest of the bytes received.
+        actual: Digest,
+    },
+}
+
+impl Digest {
+    /// Digest of a complete byte slice.
+    pub fn of(bytes: &[u8]) -> Digest {
+        Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
+    }
+
+    /// The 64 hex digits, as used in blob paths.
+    pub fn hex(&self) -> &str {
+        &self.0[7..]
+    }
+
+    /// The full `sha256:<hex>` text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// First 12 hex digits, for human-facing lines.
+    pub fn short(&self) -> &str {
+        &self.0[7..19]
+    }
+}
+
+impl FromStr for Digest {
+    type Err = DigestError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = s.len() == 71
+            && s.starts_with("sha256:")
+            && s[7..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if ok { Ok(Digest(s.to_owned())) } else { Err(DigestError::Malformed(s.to_owned())) }
+    }
+}
+
+impl TryFrom<String> for Digest {
+    type Error = DigestError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Digest> for String {
+    fn from(d: Digest) -> String {
+        d.0
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a manifest says about one blob or child: enough to fetch and verify it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    /// The media type the referrer declared.
+    #[serde(rename = "mediaType", default)]
+    pub media_type: String,
+    /// Content digest.
+    pub digest: Digest,
+    /// Exact size in bytes.
+    pub size: u64,
+}
+
+/// Incremental check of a byte stream against a descriptor. Feed every chunk to
+/// [`Verifier::update`] (which refuses as soon as the stream runs past the promised size)
+/// and call [`Verifier::finish`] at the end: a stream is good only if both agree.
+pub struct Verifier {
+    expected: Digest,
+    size: u64,
+    seen: u64,
+    hasher: Sha256,
+}
+
+impl Verifier {
+    /// A verifier for `size` bytes hashing to `digest`.
+    pub fn new(digest: &Digest, size: u64) -> Self {
+        Verifier { expected: digest.clone(), size, seen: 0, hasher: Sha256::new() }
+    }
+
+    /// Accounts for `chunk`; fails once more bytes arrive than were promised.
+    pub fn update(&mut self, chunk: &[u8]) -> Result<(), DigestError> {
+        self.seen += chunk.len() as u64;
+        if self.seen > self.size {
+            return Err(self.size_error());
+        }
+        self.hasher.update(chunk);
+        Ok(())
+    }
+
+    /// Bytes accounted for so far.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// True once exactly the promised number of bytes has been seen.
+    pub fn is_complete(&self) -> bool {
+        self.seen == self.size
+    }
+
+    /// Checks the final size and digest.
+    pub fn finish(self) -> Result<(), DigestError> {
+        if self.seen != self.size {
+            return Err(self.size_error());
+        }
+        let actual = Digest(format!("sha256:{}", hex::encode(self.hasher.finalize())));
+        if actual != self.expected {
+            return Err(DigestError::Mismatch { expected: self.expected, actual });
+        }
+        Ok(())
+    }
+
+    fn size_error(&self) -> DigestError {
+        DigestError::SizeMismatch { digest: self.expected.clone(), expected: self.size, got: self.seen }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_refuses() {
+        let d = Digest::of(b"hello");
+        assert_eq!(d.as_str().parse::<Digest>().ok(), Some(d.clone()));
+        assert!("sha256:ABC".parse::<Digest>().is_err());
+        assert!("sha512:00".parse::<Digest>().is_err());
+        let upper = format!("sha256:{}", d.hex().to_uppercase());
+        assert!(upper.parse::<Digest>().is_err());
+    }
+
+    #[test]
+    fn verifier_catches_size_and_content() {
+        let d = Digest::of(b"hello");
+        let mut v = Verifier::new(&d, 5);
+        v.update(b"hel").unwrap();
+        v.update(b"lo").unwrap();
+        v.finish().unwrap();
+
+        let mut v = Verifier::new(&d, 5);
+        assert!(matches!(v.update(b"hello!"), Err(DigestError::SizeMismatch { .. })));
+
+        let mut v = Verifier::new(&d, 5);
+        v.update(b"hellO").unwrap();
+        assert!(matches!(v.finish(), Err(DigestError::Mismatch { .. })));
+
+        let mut v = Verifier::new(&d, 5);
+        v.update(b"hell").unwrap();
+        assert!(matches!(v.finish(), Err(DigestError::SizeMismatch { .. })));
+    }
+}

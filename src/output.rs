@@ -1,0 +1,87 @@
+//! Everything written to stdout (results, tables, JSON) and the rendering of errors on
+//! stderr. Text that came from a bundle, a registry or a remote host passes through
+//! [`sanitize`] first, so a crafted name cannot move the cursor or rewrite the screen.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+/// Replaces control characters (escape sequences included) with `?`.
+pub fn sanitize(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '?' } else { c }).collect()
+}
+
+/// Prints a result line on stdout.
+pub fn line(text: &str) {
+    println!("{}", sanitize(text));
+}
+
+/// Prints JSON on stdout.
+pub fn json<T: serde::Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot render JSON: {e}"),
+    }
+}
+
+/// Prints a note on stderr (user-facing, not a log line).
+pub fn note(text: &str) {
+    crate::progress::multi().suspend(|| eprintln!("{}", sanitize(text)));
+}
+
+/// Renders rows as a left-aligned table with a header.
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let render = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        out.trim_end().to_owned()
+    };
+    line(&render(header.iter().map(|h| h.to_string()).collect()));
+    for row in rows {
+        line(&render(row.clone()));
+    }
+}
+
+/// Human bytes in binary units: `31.4 MiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// Prints an error with its causes (`caused by:` lines) and a hint when one is given.
+pub fn report_error(error: &anyhow::Error) {
+    let mut text = format!("error: {}", sanitize(&error.to_string()));
+    for cause in error.chain().skip(1) {
+        let c = sanitize(&cause.to_string());
+        if !text.contains(&c) {
+            text.push_str(&format!("\n  caused by: {c}"));
+        }
+    }
+    note(&text);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sanitizes_escapes() {
+        assert_eq!(super::sanitize("a\x1b[2Jb\rc"), "a?[2Jb?c");
+        assert_eq!(super::bytes(1536), "1.5 KiB");
+        assert_eq!(super::bytes(10), "10 B");
+    }
+}

@@ -1,0 +1,280 @@
+//! From what the user asked for to what a bundle must hold: resolve each reference to a
+//! manifest, choose platforms in indexes, and collect every manifest and blob once,
+//! children before parents. Only manifests (and small configs, for platforms) are read.
+
+use crate::bundle::index::{ImageEntry, ManifestEntry};
+use crate::location::{ImageSource, Source, SourceError};
+use crate::oci::manifest::IndexEntry;
+use crate::oci::{Descriptor, Digest, ParsedManifest, Platform, RawManifest};
+use crate::registry::Registries;
+use std::collections::{BTreeMap, HashMap};
+
+/// Which platforms to take from an index.
+#[derive(Clone, Debug)]
+pub enum PlatformChoice {
+    /// Every child, keeping the index byte-exact.
+    All,
+    /// These platforms (the first matching child for each).
+    Only(Vec<Platform>),
+}
+
+/// Why an image could not be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Reading manifests failed.
+    #[error("`{image}`: {source}")]
+    Source {
+        /// The image as the user wrote it.
+        image: String,
+        /// The cause.
+        source: SourceError,
+    },
+    /// No child of the index matches the platforms asked for.
+    #[error("`{image}` has no manifest for {wanted} (it has: {available}); hint: choose with --platform, or take all with --all-platforms")]
+    NoPlatform {
+        /// The image.
+        image: String,
+        /// Platforms asked for.
+        wanted: String,
+        /// Platforms the index offers.
+        available: String,
+    },
+    /// A manifest that cannot be parsed or carried.
+    #[error("`{image}`: {source}")]
+    Manifest {
+        /// The image.
+        image: String,
+        /// The cause.
+        source: crate::oci::ManifestError,
+    },
+    /// Unreadable OCI layout or unresolvable reference.
+    #[error("`{image}`: {reason}")]
+    Input {
+        /// The image.
+        image: String,
+        /// The cause.
+        reason: String,
+    },
+}
+
+/// A blob to carry, and where to read it.
+#[derive(Clone, Debug)]
+pub struct PlannedBlob {
+    /// Its descriptor.
+    pub descriptor: Descriptor,
+    /// Source repositories that use it, first one to read from.
+    pub repositories: Vec<String>,
+    /// Index into [`Plan::sources`].
+    pub source: usize,
+}
+
+/// Everything a pack will write.
+pub struct Plan {
+    /// Sources, referenced by index from blobs.
+    pub sources: Vec<Source>,
+    /// Requested images.
+    pub images: Vec<ImageEntry>,
+    /// Manifests with their bytes, children first, each once.
+    pub manifests: Vec<(RawManifest, ManifestEntry)>,
+    /// Blobs in first-use order, each once.
+    pub blobs: Vec<PlannedBlob>,
+    /// Small blobs already read while planning (configs), keyed by digest.
+    pub prefetched: HashMap<Digest, bytes::Bytes>,
+}
+
+impl Plan {
+    /// Bytes of all blobs and manifests.
+    pub fn total_bytes(&self) -> u64 {
+        self.blobs.iter().map(|b| b.descriptor.size).sum::<u64>() + self.manifests.iter().map(|(m, _)| m.bytes.len() as u64).sum::<u64>()
+    }
+}
+
+struct Builder<'a> {
+    plan: Plan,
+    seen_manifests: HashMap<Digest, usize>,
+    seen_blobs: HashMap<Digest, usize>,
+    choice: &'a PlatformChoice,
+}
+
+/// Resolves every image and gathers the plan. Errors for one image do not stop the
+/// others; they are returned beside the plan.
+pub async fn plan(requests: &[String], choice: &PlatformChoice, registries: &Registries) -> (Plan, Vec<PlanError>) {
+    let mut b = Builder {
+        plan: Plan { sources: Vec::new(), images: Vec::new(), manifests: Vec::new(), blobs: Vec::new(), prefetched: HashMap::new() },
+        seen_manifests: HashMap::new(),
+        seen_blobs: HashMap::new(),
+        choice,
+    };
+    let mut errors = Vec::new();
+    let mut source_ids: BTreeMap<String, usize> = BTreeMap::new();
+    for request in requests {
+        match b.add_image(request, registries, &mut source_ids).await {
+            Ok(()) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    (b.plan, errors)
+}
+
+impl Builder<'_> {
+    async fn add_image(&mut self, request: &str, registries: &Registries, source_ids: &mut BTreeMap<String, usize>) -> Result<(), PlanError> {
+        let input = |reason: String| PlanError::Input { image: request.to_owned(), reason };
+        let src_err = |source: SourceError| PlanError::Source { image: request.to_owned(), source };
+        let parsed = ImageSource::parse(request).map_err(|e| input(e.to_string()))?;
+        let (source, image_ref, top) = match parsed {
+            ImageSource::Registry(r) => {
+                let registry = registries.get(&r.registry).await.map_err(|e| src_err(e.into()))?;
+                let top = registry.get_manifest(&r.repository, &r.manifest_reference()).await.map_err(|e| src_err(e.into()))?;
+                (Source::Registry(registry), r, top)
+            }
+            ImageSource::Layout { path, tag } => {
+                let layout = crate::oci_layout::OciLayout::open(&path).map_err(|e| src_err(e.into()))?;
+                let (r, desc) = layout.resolve(tag.as_deref()).map_err(|e| src_err(e.into()))?;
+                let top = layout.manifest(&desc).map_err(|e| src_err(e.into()))?;
+                (Source::Layout(layout), r, top)
+            }
+        };
+        let key = source.describe();
+        let source_id = *source_ids.entry(key.clone()).or_insert_with(|| {
+            self.plan.sources.push(source.clone());
+            self.plan.sources.len() - 1
+        });
+        let mut platforms = Vec::new();
+        self.add_manifest(request, &source, source_id, &image_ref.repository, top.clone(), None, true, &mut platforms).await?;
+        self.plan.images.push(ImageEntry {
+            requested: request.to_owned(),
+            reference: image_ref.to_string(),
+            source: key,
+            repository: image_ref.repository.clone(),
+            tag: image_ref.tag.clone(),
+            digest: top.digest.clone(),
+            media_type: top.media_type.clone(),
+            platforms,
+        });
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn add_manifest(
+        &mut self,
+        request: &str,
+        source: &Source,
+        source_id: usize,
+        repo: &str,
+        manifest: RawManifest,
+        platform: Option<Platform>,
+        top: bool,
+        platforms: &mut Vec<Platform>,
+    ) -> Result<(), PlanError> {
+        let parsed = manifest.parse().map_err(|source| PlanError::Manifest { image: request.into(), source })?;
+        let mut entry = ManifestEntry {
+            digest: manifest.digest.clone(),
+            media_type: manifest.media_type.clone(),
+            size: manifest.bytes.len() as u64,
+            platform: platform.clone(),
+            children: Vec::new(),
+            complete: None,
+            blobs: Vec::new(),
+            entry: crate::bundle::blob_entry(&manifest.digest),
+        };
+        match parsed {
+            ParsedManifest::Index { manifests } => {
+                let chosen = self.choose(request, &manifests, top)?;
+                entry.complete = Some(chosen.len() == manifests.len());
+                for child in chosen {
+                    let child_manifest = source.manifest(repo, &child.descriptor).await.map_err(|e| PlanError::Source { image: request.into(), source: e })?;
+                    entry.children.push(child.descriptor.digest.clone());
+                    Box::pin(self.add_manifest(request, source, source_id, repo, child_manifest, child.platform.clone(), false, platforms)).await?;
+                }
+            }
+            ParsedManifest::Image { config, layers } => {
+                let platform = match platform {
+                    Some(p) => Some(p),
+                    None => self.config_platform(source, repo, &config).await,
+                };
+                if let Some(p) = &platform
+                    && !p.is_unknown()
+                {
+                    platforms.push(p.clone());
+                }
+                entry.platform = platform;
+                for desc in std::iter::once(&config).chain(layers.iter()) {
+                    entry.blobs.push(desc.digest.clone());
+                    self.add_blob(desc, repo, source_id);
+                }
+            }
+        }
+        if !self.seen_manifests.contains_key(&manifest.digest) {
+            self.seen_manifests.insert(manifest.digest.clone(), self.plan.manifests.len());
+            self.plan.manifests.push((manifest, entry));
+        }
+        Ok(())
+    }
+
+    /// Picks index children: all, or the first match per requested platform. Nested
+    /// indexes below the top are taken whole.
+    fn choose<'m>(&self, request: &str, manifests: &'m [IndexEntry], top: bool) -> Result<Vec<&'m IndexEntry>, PlanError> {
+        let wanted = match self.choice {
+            PlatformChoice::All => return Ok(manifests.iter().collect()),
+            PlatformChoice::Only(_) if !top => return Ok(manifests.iter().collect()),
+            PlatformChoice::Only(w) => w,
+        };
+        let mut chosen: Vec<&IndexEntry> = Vec::new();
+        for want in wanted {
+            if let Some(m) = manifests.iter().find(|m| m.platform.as_ref().is_some_and(|p| want.matches(p)))
+                && !chosen.iter().any(|c| c.descriptor.digest == m.descriptor.digest)
+            {
+                chosen.push(m);
+            }
+        }
+        if chosen.is_empty() {
+            let available = manifests.iter().filter_map(|m| m.platform.as_ref()).filter(|p| !p.is_unknown()).map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            let wanted = wanted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            return Err(PlanError::NoPlatform { image: request.into(), wanted, available });
+        }
+        // Keep the index's own order, so a reduced index lists children as the original did.
+        chosen.sort_by_key(|c| manifests.iter().position(|m| m.descriptor.digest == c.descriptor.digest));
+        Ok(chosen)
+    }
+
+    /// Reads a small config to learn an image manifest's platform; keeps its bytes.
+    async fn config_platform(&mut self, source: &Source, repo: &str, config: &crate::oci::Descriptor) -> Option<Platform> {
+        use futures_util::StreamExt;
+        if config.size > 1024 * 1024 {
+            return None;
+        }
+        let mut stream = source.blob(repo, config).await.ok()?;
+        let mut bytes = Vec::new();
+        let mut verifier = crate::oci::Verifier::new(&config.digest, config.size);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.ok()?;
+            verifier.update(&chunk).ok()?;
+            bytes.extend_from_slice(&chunk);
+        }
+        verifier.finish().ok()?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let platform = Platform {
+            os: value.get("os")?.as_str()?.to_owned(),
+            architecture: value.get("architecture")?.as_str()?.to_owned(),
+            variant: value.get("variant").and_then(|v| v.as_str()).map(str::to_owned),
+        };
+        self.plan.prefetched.insert(config.digest.clone(), bytes.into());
+        Some(platform)
+    }
+
+    fn add_blob(&mut self, desc: &Descriptor, repo: &str, source_id: usize) {
+        match self.seen_blobs.get(&desc.digest) {
+            Some(&i) => {
+                let blob = &mut self.plan.blobs[i];
+                if !blob.repositories.iter().any(|r| r == repo) {
+                    blob.repositories.push(repo.to_owned());
+                }
+            }
+            None => {
+                self.seen_blobs.insert(desc.digest.clone(), self.plan.blobs.len());
+                self.plan.blobs.push(PlannedBlob { descriptor: desc.clone(), repositories: vec![repo.to_owned()], source: source_id });
+            }
+        }
+    }
+}
+

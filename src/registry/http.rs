@@ -1,0 +1,140 @@
+//! HTTP for registries: one `reqwest::Client` per TLS setting, the scheme decision
+//! (HTTPS, plain HTTP when asked, Docker's loopback fallback), and retry with backoff.
+
+use crate::secret::Secret;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// TLS and transport settings shared by every registry a command talks to; per-host
+/// exceptions are named by host.
+#[derive(Clone, Debug, Default)]
+pub struct TransportOptions {
+    /// Hosts reached over plain HTTP.
+    pub plain_http: Vec<String>,
+    /// Hosts whose TLS certificate is not verified.
+    pub skip_verify: Vec<String>,
+    /// Extra CA certificates (PEM) trusted besides the system's.
+    pub ca_files: Vec<PathBuf>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// `registry=mirror` pairs: requests for `registry` go to `mirror` with `?ns=registry`.
+    pub mirrors: Vec<(String, String)>,
+    /// Attempts after the first for connection errors, 429 and 5xx.
+    pub retries: u32,
+}
+
+/// A client could not be built from the TLS files given.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    /// A file could not be read.
+    #[error("reading `{0}`: {1}")]
+    Read(PathBuf, std::io::Error),
+    /// A file is not the PEM expected.
+    #[error("`{0}` is not a usable PEM certificate or key: {1}")]
+    Pem(PathBuf, String),
+}
+
+/// Builds the HTTP client for one host.
+pub fn build_client(options: &TransportOptions, host: &str) -> Result<reqwest::Client, TlsSetupError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("outrider/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(300))
+        .pool_max_idle_per_host(16)
+        .no_proxy_if_loopback(host);
+    for path in &options.ca_files {
+        let pem = fs_err::read(path).map_err(|e| TlsSetupError::Read(path.clone(), e))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| TlsSetupError::Pem(path.clone(), e.to_string()))?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    if let Some((cert, key)) = &options.client_cert {
+        let mut pem = fs_err::read(cert).map_err(|e| TlsSetupError::Read(cert.clone(), e))?;
+        pem.push(b'\n');
+        pem.extend(fs_err::read(key).map_err(|e| TlsSetupError::Read(key.clone(), e))?);
+        let identity = reqwest::Identity::from_pem(&pem).map_err(|e| TlsSetupError::Pem(cert.clone(), e.to_string()))?;
+        builder = builder.identity(identity);
+    }
+    if options.skip_verify.iter().any(|h| h == host) {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder.build().map_err(|e| TlsSetupError::Pem(PathBuf::from("(tls)"), e.to_string()))
+}
+
+trait NoProxyIfLoopback {
+    fn no_proxy_if_loopback(self, host: &str) -> Self;
+}
+
+impl NoProxyIfLoopback for reqwest::ClientBuilder {
+    /// A proxy from the environment must never see traffic meant for this machine.
+    fn no_proxy_if_loopback(self, host: &str) -> Self {
+        if is_loopback(host) { self.no_proxy() } else { self }
+    }
+}
+
+/// Whether `host[:port]` names this machine: `localhost`, 127.0.0.0/8 or `::1`. Docker
+/// treats these as insecure registries by default and falls back to plain HTTP.
+pub fn is_loopback(host_port: &str) -> bool {
+    if host_port.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+        return true;
+    }
+    let host = if let Some(inner) = host_port.strip_prefix('[') {
+        inner.split(']').next().unwrap_or("")
+    } else {
+        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a response status is worth another attempt.
+pub fn retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// Delay before attempt `attempt` (1-based): `Retry-After` seconds when given (capped at
+/// 60 s), else 250 ms doubling up to 8 s.
+pub fn backoff(attempt: u32, retry_after: Option<&str>) -> Duration {
+    if let Some(secs) = retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
+        return Duration::from_secs(secs.min(60));
+    }
+    Duration::from_millis((250u64 << attempt.min(5)).min(8000))
+}
+
+/// One line for a transport error, with its causes: reqwest's own `Display` hides them.
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// A bearer or basic `Authorization` header value, kept secret.
+pub type AuthHeader = Secret<String>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for h in ["localhost", "localhost:5000", "127.0.0.1:5000", "127.3.4.5", "[::1]:5000", "::1"] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in ["example.com", "10.0.0.1:5000", "[fe80::1]:5000", "localhost.example.com"] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn backoff_honours_retry_after() {
+        assert_eq!(backoff(1, Some("3")), Duration::from_secs(3));
+        assert_eq!(backoff(1, None), Duration::from_millis(500));
+        assert_eq!(backoff(9, None), Duration::from_secs(8));
+    }
+}

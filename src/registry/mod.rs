@@ -1,0 +1,523 @@
+//! A client for one registry over the OCI distribution API: manifests as raw bytes with
+//! their digest checked, blobs as verified streams, pushes with mount and chunked
+//! fallback. Authentication and retries happen inside [`Registry::send`], so every verb
+//! gets them.
+
+pub mod auth;
+pub mod credentials;
+pub mod http;
+
+use crate::oci::{Descriptor, Digest, RawManifest, manifest::MAX_MANIFEST_BYTES, media_type};
+use crate::secret::Secret;
+use auth::{AuthError, Challenge};
+use bytes::Bytes;
+use credentials::{Credential, CredentialError, ExplicitCredentials};
+use futures_util::{Stream, StreamExt};
+use http::{TlsSetupError, TransportOptions};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Everything that can go wrong talking to a registry. Messages name the registry and
+/// the object; secrets never appear.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// Could not connect, or the connection broke, after all retries.
+    #[error("cannot reach `{registry}`: {reason}")]
+    Connect {
+        /// Registry host.
+        registry: String,
+        /// Transport error text.
+        reason: String,
+    },
+    /// Access refused after authenticating.
+    #[error("`{registry}` refused access to `{what}` ({status}){hint}")]
+    Unauthorized {
+        /// Registry host.
+        registry: String,
+        /// Repository or object.
+        what: String,
+        /// 401 or 403.
+        status: u16,
+        /// Hint for the user.
+        hint: &'static str,
+    },
+    /// The object does not exist.
+    #[error("`{registry}` has no {what}")]
+    NotFound {
+        /// Registry host.
+        registry: String,
+        /// What was asked for.
+        what: String,
+    },
+    /// Any other unexpected status.
+    #[error("`{registry}`: {method} {what} answered {status}: {body}")]
+    Status {
+        /// Registry host.
+        registry: String,
+        /// HTTP method.
+        method: String,
+        /// What was asked for.
+        what: String,
+        /// Status code.
+        status: u16,
+        /// Start of the response body (sanitised).
+        body: String,
+    },
+    /// The bytes received are not what was promised.
+    #[error("`{registry}` sent bad content for {what}: {source}")]
+    Content {
+        /// Registry host.
+        registry: String,
+        /// What was fetched.
+        what: String,
+        /// The failed check.
+        source: crate::oci::DigestError,
+    },
+    /// A manifest that cannot be carried.
+    #[error("`{registry}`: {source}")]
+    Manifest {
+        /// Registry host.
+        registry: String,
+        /// Why.
+        source: crate::oci::ManifestError,
+    },
+    /// A manifest larger than any registry would store.
+    #[error("`{registry}` sent a manifest for {what} larger than {MAX_MANIFEST_BYTES} bytes")]
+    ManifestTooLarge {
+        /// Registry host.
+        registry: String,
+        /// What was fetched.
+        what: String,
+    },
+    /// Token flow failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Credentials could not be read.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    /// TLS files unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+}
+
+/// What a request needs access to, as a token scope.
+#[derive(Clone, Debug)]
+pub enum Access {
+    /// Read a repository.
+    Pull(String),
+    /// Read and write a repository.
+    Push(String),
+    /// Write `repo` and read `from` (a cross-repository mount).
+    Mount {
+        /// Destination repository.
+        repo: String,
+        /// Source repository.
+        from: String,
+    },
+}
+
+impl Access {
+    fn scope(&self) -> String {
+        match self {
+            Access::Pull(r) => format!("repository:{r}:pull"),
+            Access::Push(r) => format!("repository:{r}:pull,push"),
+            Access::Mount { repo, from } => format!("repository:{repo}:pull,push repository:{from}:pull"),
+        }
+    }
+}
+
+/// Result of a mount request.
+pub enum MountOutcome {
+    /// The registry linked the blob (201).
+    Mounted,
+    /// The registry declined and opened an upload session instead (202): upload there.
+    Upload(String),
+}
+
+/// A client for one registry, shared by every task talking to it.
+pub struct Registry {
+    /// The registry as references name it (`docker.io`, `localhost:5000`).
+    pub name: String,
+    host: String,
+    ns: Option<String>,
+    https: Mutex<bool>,
+    fallback_allowed: bool,
+    http: reqwest::Client,
+    credential: Option<Credential>,
+    challenge: Mutex<Option<Challenge>>,
+    tokens: Mutex<HashMap<String, Secret<String>>>,
+    retries: u32,
+}
+
+/// A blob body source that can be opened again for a retry.
+pub type BodyFactory<'a> = &'a (dyn Fn() -> reqwest::Body + Send + Sync);
+
+impl Registry {
+    /// A client for `name`, honouring mirrors, TLS options and credentials.
+    pub async fn connect(name: &str, options: &TransportOptions, explicit: &ExplicitCredentials) -> Result<Registry, RegistryError> {
+        let (host, ns) = match options.mirrors.iter().find(|(from, _)| from == name) {
+            Some((_, mirror)) => (mirror.clone(), Some(name.to_owned())),
+            None if name == crate::oci::reference::DOCKER_HUB => ("registry-1.docker.io".to_owned(), None),
+            None => (name.to_owned(), None),
+        };
+        let plain = options.plain_http.iter().any(|h| h == &host || h == name);
+        let credential = credentials::lookup(name, explicit).await?;
+        Ok(Registry {
+            name: name.to_owned(),
+            http: http::build_client(options, &host)?,
+            fallback_allowed: !plain && http::is_loopback(&host),
+            https: Mutex::new(!plain),
+            host,
+            ns,
+            credential,
+            challenge: Mutex::new(None),
+            tokens: Mutex::new(HashMap::new()),
+            retries: options.retries,
+        })
+    }
+
+    fn base(&self) -> String {
+        let https = *self.https.lock().unwrap_or_else(|e| e.into_inner());
+        format!("{}://{}", if https { "https" } else { "http" }, self.host)
+    }
+
+    /// URL for a `/v2/` path, with the `?ns=` mirror parameter when mirroring.
+    fn url(&self, path: &str) -> String {
+        let mut url = format!("{}/v2/{path}", self.base());
+        if let Some(ns) = &self.ns {
+            url.push_str(if url.contains('?') { "&ns=" } else { "?ns=" });
+            url.push_str(ns);
+        }
+        url
+    }
+
+    /// Resolves an upload `Location` (absolute or relative) and adds query parameters.
+    fn upload_url(&self, location: &str, params: &[(&str, &str)]) -> String {
+        let base = url::Url::parse(&self.base()).ok();
+        let mut url = match (url::Url::parse(location), base) {
+            (Ok(u), _) => u,
+            (Err(_), Some(b)) => b.join(location).unwrap_or(b),
+            (Err(_), None) => return location.to_owned(),
+        };
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in params {
+                q.append_pair(k, v);
+            }
+        }
+        url.to_string()
+    }
+
+    async fn auth_header(&self, access: &Access) -> Result<Option<Secret<String>>, RegistryError> {
+        let challenge = self.challenge.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match challenge {
+            None => Ok(None),
+            Some(Challenge::Basic) => Ok(match &self.credential {
+                Some(Credential::Basic { username, password }) => {
+                    use base64::Engine as _;
+                    let raw = format!("{username}:{}", password.expose());
+                    Some(Secret::new(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))))
+                }
+                _ => None,
+            }),
+            Some(Challenge::Bearer { realm, service }) => {
+                let scope = access.scope();
+                if let Some(t) = self.tokens.lock().unwrap_or_else(|e| e.into_inner()).get(&scope) {
+                    return Ok(Some(Secret::new(format!("Bearer {}", t.expose()))));
+                }
+                let token = auth::fetch_token(&self.http, &realm, service.as_deref(), &scope, self.credential.as_ref()).await?;
+                let header = Secret::new(format!("Bearer {}", token.expose()));
+                self.tokens.lock().unwrap_or_else(|e| e.into_inner()).insert(scope, token);
+                Ok(Some(header))
+            }
+        }
+    }
+
+    /// Sends a request built by `build` (called again for each attempt), adding auth,
+    /// answering one 401 challenge, retrying connection errors, 429 and 5xx with backoff,
+    /// and falling back to plain HTTP for loopback registries whose HTTPS fails.
+    pub async fn send(&self, access: &Access, what: &str, build: &(dyn Fn(&reqwest::Client) -> RequestBuilder + Send + Sync)) -> Result<Response, RegistryError> {
+        let mut attempt = 0;
+        let mut challenged = false;
+        loop {
+            let mut request = build(&self.http);
+            if let Some(h) = self.auth_header(access).await? {
+                request = request.header(reqwest::header::AUTHORIZATION, h.expose().as_str());
+            }
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    if status == StatusCode::UNAUTHORIZED && !challenged {
+                        challenged = true;
+                        let header = response.headers().get(reqwest::header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                        if let Some(c) = auth::parse_challenge(header) {
+                            tracing::debug!(registry = %self.name, challenge = ?c, "answering auth challenge");
+                            self.tokens.lock().unwrap_or_else(|e| e.into_inner()).remove(&access.scope());
+                            *self.challenge.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+                            continue;
+                        }
+                    }
+                    if http::retryable_status(status.as_u16()) && attempt < self.retries {
+                        attempt += 1;
+                        let wait = http::backoff(attempt, response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()));
+                        tracing::warn!(registry = %self.name, %what, status = status.as_u16(), ?wait, "retrying");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Ok(response);
+                }
+                Err(e) => {
+                    let reason = http::describe(&e);
+                    if self.fallback_allowed && *self.https.lock().unwrap_or_else(|e| e.into_inner()) && (e.is_connect() || reason.contains("tls") || reason.contains("TLS")) {
+                        tracing::info!(registry = %self.name, "HTTPS failed on a loopback registry; using plain HTTP as docker does");
+                        *self.https.lock().unwrap_or_else(|e| e.into_inner()) = false;
+                        return Box::pin(self.send_rebuilt(access, what, build)).await;
+                    }
+                    if attempt < self.retries && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()) {
+                        attempt += 1;
+                        let wait = http::backoff(attempt, None);
+                        tracing::warn!(registry = %self.name, %what, error = %reason, ?wait, "retrying");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(RegistryError::Connect { registry: self.name.clone(), reason });
+                }
+            }
+        }
+    }
+
+    async fn send_rebuilt(&self, access: &Access, what: &str, build: &(dyn Fn(&reqwest::Client) -> RequestBuilder + Send + Sync)) -> Result<Response, RegistryError> {
+        self.send(access, what, build).await
+    }
+
+    async fn status_error(&self, method: &str, what: &str, response: Response) -> RegistryError {
+        let status = response.status().as_u16();
+        let registry = self.name.clone();
+        match status {
+            401 | 403 => RegistryError::Unauthorized {
+                registry,
+                what: what.to_owned(),
+                status,
+                hint: if self.credential.is_some() { "; hint: the credentials lack access" } else { "; hint: log in (docker login, or --username)" },
+            },
+            404 => RegistryError::NotFound { registry, what: what.to_owned() },
+            _ => {
+                let body = response.text().await.unwrap_or_default();
+                let body = crate::output::sanitize(&body.chars().take(300).collect::<String>());
+                RegistryError::Status { registry, method: method.into(), what: what.into(), status, body }
+            }
+        }
+    }
+
+    /// Fetches a manifest by tag or digest, keeping its exact bytes. A digest reference,
+    /// and any `Docker-Content-Digest` the registry sends, is checked against the bytes.
+    pub async fn get_manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, RegistryError> {
+        let what = format!("manifest `{repo}:{reference}`");
+        let url = self.url(&format!("{repo}/manifests/{reference}"));
+        let response = self
+            .send(&Access::Pull(repo.into()), &what, &|c| c.get(&url).header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT))
+            .await?;
+        if !response.status().is_success() {
+            return Err(self.status_error("GET", &what, response).await);
+        }
+        let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header_digest = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<Digest>().ok());
+        if response.content_length().is_some_and(|n| n > MAX_MANIFEST_BYTES) {
+            return Err(RegistryError::ManifestTooLarge { registry: self.name.clone(), what });
+        }
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| RegistryError::Connect { registry: self.name.clone(), reason: http::describe(&e) })?;
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > MAX_MANIFEST_BYTES {
+                return Err(RegistryError::ManifestTooLarge { registry: self.name.clone(), what });
+            }
+        }
+        let actual = Digest::of(&body);
+        let expected = reference.parse::<Digest>().ok().or(header_digest);
+        if let Some(expected) = expected
+            && expected != actual
+        {
+            return Err(RegistryError::Content {
+                registry: self.name.clone(),
+                what,
+                source: crate::oci::DigestError::Mismatch { expected, actual },
+            });
+        }
+        RawManifest::new(Bytes::from(body), content_type.as_deref()).map_err(|source| RegistryError::Manifest { registry: self.name.clone(), source })
+    }
+
+    /// HEAD of a manifest: its digest and media type if it exists.
+    pub async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<Digest>, RegistryError> {
+        let what = format!("manifest `{repo}:{reference}`");
+        let url = self.url(&format!("{repo}/manifests/{reference}"));
+        let response = self
+            .send(&Access::Pull(repo.into()), &what, &|c| c.head(&url).header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT))
+            .await?;
+        match response.status() {
+            s if s.is_success() => Ok(response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.status_error("HEAD", &what, response).await),
+        }
+    }
+
+    /// Starts a blob download; the caller verifies the stream against `desc`.
+    pub async fn get_blob(&self, repo: &str, desc: &Descriptor) -> Result<impl Stream<Item = Result<Bytes, RegistryError>> + use<>, RegistryError> {
+        let what = format!("blob {} in `{repo}`", desc.digest);
+        let url = self.url(&format!("{repo}/blobs/{}", desc.digest));
+        let response = self.send(&Access::Pull(repo.into()), &what, &|c| c.get(&url)).await?;
+        if !response.status().is_success() {
+            return Err(self.status_error("GET", &what, response).await);
+        }
+        let registry = self.name.clone();
+        Ok(response.bytes_stream().map(move |r| r.map_err(|e| RegistryError::Connect { registry: registry.clone(), reason: http::describe(&e) })))
+    }
+
+    /// Whether `repo` already links the blob.
+    pub async fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool, RegistryError> {
+        let what = format!("blob {digest} in `{repo}`");
+        let url = self.url(&format!("{repo}/blobs/{digest}"));
+        let response = self.send(&Access::Push(repo.into()), &what, &|c| c.head(&url)).await?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.status_error("HEAD", &what, response).await),
+        }
+    }
+
+    /// Asks the registry to link `digest` from `from` into `repo` (distribution spec,
+    /// "Mounting a blob from another repository"). A 202 is a legal refusal that opens
+    /// an upload session.
+    pub async fn mount_blob(&self, repo: &str, digest: &Digest, from: &str) -> Result<MountOutcome, RegistryError> {
+        let what = format!("mount of {digest} from `{from}` into `{repo}`");
+        let url = self.url(&format!("{repo}/blobs/uploads/?mount={digest}&from={from}"));
+        let response = self.send(&Access::Mount { repo: repo.into(), from: from.into() }, &what, &|c| c.post(&url).header("content-length", "0")).await?;
+        match response.status() {
+            StatusCode::CREATED => Ok(MountOutcome::Mounted),
+            StatusCode::ACCEPTED => Ok(MountOutcome::Upload(self.location(&response, &what)?)),
+            _ => Err(self.status_error("POST", &what, response).await),
+        }
+    }
+
+    fn location(&self, response: &Response, what: &str) -> Result<String, RegistryError> {
+        response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| RegistryError::Status { registry: self.name.clone(), method: "POST".into(), what: what.into(), status: response.status().as_u16(), body: "no Location header".into() })
+    }
+
+    /// Opens an upload session; returns its location and the smallest chunk the
+    /// registry accepts (`OCI-Chunk-Min-Length`), when it says.
+    pub async fn start_upload(&self, repo: &str) -> Result<(String, Option<u64>), RegistryError> {
+        let what = format!("upload to `{repo}`");
+        let url = self.url(&format!("{repo}/blobs/uploads/"));
+        let response = self.send(&Access::Push(repo.into()), &what, &|c| c.post(&url).header("content-length", "0")).await?;
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(self.status_error("POST", &what, response).await);
+        }
+        let min_chunk = response.headers().get("oci-chunk-min-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        Ok((self.location(&response, &what)?, min_chunk))
+    }
+
+    /// Completes a monolithic upload: one PUT with the whole body and `?digest=`.
+    pub async fn put_blob(&self, repo: &str, location: &str, desc: &Descriptor, body: BodyFactory<'_>) -> Result<(), RegistryError> {
+        let what = format!("blob {} to `{repo}`", desc.digest);
+        let url = self.upload_url(location, &[("digest", desc.digest.as_str())]);
+        let size = desc.size;
+        let response = self
+            .send(&Access::Push(repo.into()), &what, &|c| {
+                c.put(&url).header("content-type", "application/octet-stream").header("content-length", size).body(body())
+            })
+            .await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(self.status_error("PUT", &what, response).await);
+        }
+        Ok(())
+    }
+
+    /// Uploads in chunks (distribution spec, "Pushing a blob in chunks"): PATCH each chunk
+    /// with an inclusive `Content-Range`, following the returned `Location`, then a final
+    /// empty PUT with the digest. `chunk(i)` yields chunk `i` as a body of `len` bytes.
+    pub async fn put_blob_chunked(
+        &self,
+        repo: &str,
+        mut location: String,
+        desc: &Descriptor,
+        chunk_size: u64,
+        chunk: &(dyn Fn(u64, u64) -> reqwest::Body + Send + Sync),
+    ) -> Result<(), RegistryError> {
+        let what = format!("blob {} to `{repo}`", desc.digest);
+        let mut offset = 0;
+        while offset < desc.size {
+            let len = chunk_size.min(desc.size - offset);
+            let url = self.upload_url(&location, &[]);
+            let start = offset;
+            let response = self
+                .send(&Access::Push(repo.into()), &what, &|c| {
+                    c.patch(&url)
+                        .header("content-type", "application/octet-stream")
+                        .header("content-length", len)
+                        .header("content-range", format!("{}-{}", start, start + len - 1))
+                        .body(chunk(start, len))
+                })
+                .await?;
+            if response.status() != StatusCode::ACCEPTED {
+                return Err(self.status_error("PATCH", &what, response).await);
+            }
+            location = self.location(&response, &what)?;
+            offset += len;
+        }
+        let url = self.upload_url(&location, &[("digest", desc.digest.as_str())]);
+        let response = self.send(&Access::Push(repo.into()), &what, &|c| c.put(&url).header("content-length", "0")).await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(self.status_error("PUT", &what, response).await);
+        }
+        Ok(())
+    }
+
+    /// PUTs manifest bytes unchanged under `reference` (a tag or its digest), with its own
+    /// media type as Content-Type. Returns the digest the registry reports.
+    pub async fn put_manifest(&self, repo: &str, reference: &str, manifest: &RawManifest) -> Result<Option<Digest>, RegistryError> {
+        let what = format!("manifest `{repo}:{reference}`");
+        let url = self.url(&format!("{repo}/manifests/{reference}"));
+        let bytes = manifest.bytes.clone();
+        let media_type = manifest.media_type.clone();
+        let response = self
+            .send(&Access::Push(repo.into()), &what, &|c| c.put(&url).header("content-type", media_type.as_str()).body(bytes.clone()))
+            .await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(self.status_error("PUT", &what, response).await);
+        }
+        Ok(response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()))
+    }
+}
+
+/// Registry clients by name, created on first use and shared.
+pub struct Registries {
+    options: TransportOptions,
+    credentials: ExplicitCredentials,
+    clients: tokio::sync::Mutex<HashMap<String, Arc<Registry>>>,
+}
+
+impl Registries {
+    /// A factory with these settings.
+    pub fn new(options: TransportOptions, credentials: ExplicitCredentials) -> Registries {
+        Registries { options, credentials, clients: tokio::sync::Mutex::new(HashMap::new()) }
+    }
+
+    /// The client for `name`.
+    pub async fn get(&self, name: &str) -> Result<Arc<Registry>, RegistryError> {
+        let mut clients = self.clients.lock().await;
+        if let Some(c) = clients.get(name) {
+            return Ok(c.clone());
+        }
+        let client = Arc::new(Registry::connect(name, &self.options, &self.credentials).await?);
+        clients.insert(name.to_owned(), client.clone());
+        Ok(client)
+    }
+}
+
