@@ -141,7 +141,9 @@ pub struct Registry {
     pub name: String,
     host: String,
     ns: Option<String>,
-    https: Mutex<bool>,
+    /// Set once: true for HTTPS. Decided by the first request (see [`Registry::scheme`]).
+    https: tokio::sync::OnceCell<bool>,
+    plain: bool,
     fallback_allowed: bool,
     http: reqwest::Client,
     credential: Option<Credential>,
@@ -167,7 +169,8 @@ impl Registry {
             name: name.to_owned(),
             http: http::build_client(options, &host)?,
             fallback_allowed: !plain && http::is_loopback(&host),
-            https: Mutex::new(!plain),
+            https: tokio::sync::OnceCell::new(),
+            plain,
             host,
             ns,
             credential,
@@ -177,13 +180,44 @@ impl Registry {
         })
     }
 
+    /// HTTPS or HTTP, decided once. Plain HTTP when the user said so. For a loopback
+    /// registry, Docker's rule: ping `/v2/` over HTTPS and use HTTP when the handshake
+    /// fails for any reason but the certificate (a certificate that fails verification is
+    /// a refusal, never a reason to drop TLS).
+    async fn scheme(&self) -> bool {
+        *self
+            .https
+            .get_or_init(|| async {
+                if self.plain {
+                    return false;
+                }
+                if !self.fallback_allowed {
+                    return true;
+                }
+                match self.http.get(format!("https://{}/v2/", self.host)).send().await {
+                    Ok(_) => true,
+                    Err(e) => {
+                        let reason = http::describe(&e);
+                        if reason.to_lowercase().contains("certificate") {
+                            true
+                        } else {
+                            tracing::info!(registry = %self.name, "HTTPS failed on a loopback registry; using plain HTTP as docker does");
+                            false
+                        }
+                    }
+                }
+            })
+            .await
+    }
+
     fn base(&self) -> String {
-        let https = *self.https.lock().unwrap_or_else(|e| e.into_inner());
+        let https = self.https.get().copied().unwrap_or(!self.plain);
         format!("{}://{}", if https { "https" } else { "http" }, self.host)
     }
 
     /// URL for a `/v2/` path, with the `?ns=` mirror parameter when mirroring.
-    fn url(&self, path: &str) -> String {
+    async fn url(&self, path: &str) -> String {
+        self.scheme().await;
         let mut url = format!("{}/v2/{path}", self.base());
         if let Some(ns) = &self.ns {
             url.push_str(if url.contains('?') { "&ns=" } else { "?ns=" });
@@ -269,11 +303,6 @@ impl Registry {
                 }
                 Err(e) => {
                     let reason = http::describe(&e);
-                    if self.fallback_allowed && *self.https.lock().unwrap_or_else(|e| e.into_inner()) && (e.is_connect() || reason.contains("tls") || reason.contains("TLS")) {
-                        tracing::info!(registry = %self.name, "HTTPS failed on a loopback registry; using plain HTTP as docker does");
-                        *self.https.lock().unwrap_or_else(|e| e.into_inner()) = false;
-                        return Box::pin(self.send_rebuilt(access, what, build)).await;
-                    }
                     if attempt < self.retries && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()) {
                         attempt += 1;
                         let wait = http::backoff(attempt, None);
@@ -285,10 +314,6 @@ impl Registry {
                 }
             }
         }
-    }
-
-    async fn send_rebuilt(&self, access: &Access, what: &str, build: &(dyn Fn(&reqwest::Client) -> RequestBuilder + Send + Sync)) -> Result<Response, RegistryError> {
-        self.send(access, what, build).await
     }
 
     async fn status_error(&self, method: &str, what: &str, response: Response) -> RegistryError {
@@ -314,7 +339,7 @@ impl Registry {
     /// and any `Docker-Content-Digest` the registry sends, is checked against the bytes.
     pub async fn get_manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, RegistryError> {
         let what = format!("manifest `{repo}:{reference}`");
-        let url = self.url(&format!("{repo}/manifests/{reference}"));
+        let url = self.url(&format!("{repo}/manifests/{reference}")).await;
         let response = self
             .send(&Access::Pull(repo.into()), &what, &|c| c.get(&url).header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT))
             .await?;
@@ -352,7 +377,7 @@ impl Registry {
     /// HEAD of a manifest: its digest and media type if it exists.
     pub async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<Digest>, RegistryError> {
         let what = format!("manifest `{repo}:{reference}`");
-        let url = self.url(&format!("{repo}/manifests/{reference}"));
+        let url = self.url(&format!("{repo}/manifests/{reference}")).await;
         let response = self
             .send(&Access::Pull(repo.into()), &what, &|c| c.head(&url).header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT))
             .await?;
@@ -366,7 +391,7 @@ impl Registry {
     /// Starts a blob download; the caller verifies the stream against `desc`.
     pub async fn get_blob(&self, repo: &str, desc: &Descriptor) -> Result<impl Stream<Item = Result<Bytes, RegistryError>> + use<>, RegistryError> {
         let what = format!("blob {} in `{repo}`", desc.digest);
-        let url = self.url(&format!("{repo}/blobs/{}", desc.digest));
+        let url = self.url(&format!("{repo}/blobs/{}", desc.digest)).await;
         let response = self.send(&Access::Pull(repo.into()), &what, &|c| c.get(&url)).await?;
         if !response.status().is_success() {
             return Err(self.status_error("GET", &what, response).await);
@@ -378,7 +403,7 @@ impl Registry {
     /// Whether `repo` already links the blob.
     pub async fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool, RegistryError> {
         let what = format!("blob {digest} in `{repo}`");
-        let url = self.url(&format!("{repo}/blobs/{digest}"));
+        let url = self.url(&format!("{repo}/blobs/{digest}")).await;
         let response = self.send(&Access::Push(repo.into()), &what, &|c| c.head(&url)).await?;
         match response.status() {
             s if s.is_success() => Ok(true),
@@ -392,7 +417,7 @@ impl Registry {
     /// an upload session.
     pub async fn mount_blob(&self, repo: &str, digest: &Digest, from: &str) -> Result<MountOutcome, RegistryError> {
         let what = format!("mount of {digest} from `{from}` into `{repo}`");
-        let url = self.url(&format!("{repo}/blobs/uploads/?mount={digest}&from={from}"));
+        let url = self.url(&format!("{repo}/blobs/uploads/?mount={digest}&from={from}")).await;
         let response = self.send(&Access::Mount { repo: repo.into(), from: from.into() }, &what, &|c| c.post(&url).header("content-length", "0")).await?;
         match response.status() {
             StatusCode::CREATED => Ok(MountOutcome::Mounted),
@@ -414,7 +439,7 @@ impl Registry {
     /// registry accepts (`OCI-Chunk-Min-Length`), when it says.
     pub async fn start_upload(&self, repo: &str) -> Result<(String, Option<u64>), RegistryError> {
         let what = format!("upload to `{repo}`");
-        let url = self.url(&format!("{repo}/blobs/uploads/"));
+        let url = self.url(&format!("{repo}/blobs/uploads/")).await;
         let response = self.send(&Access::Push(repo.into()), &what, &|c| c.post(&url).header("content-length", "0")).await?;
         if response.status() != StatusCode::ACCEPTED {
             return Err(self.status_error("POST", &what, response).await);
@@ -483,7 +508,7 @@ impl Registry {
     /// media type as Content-Type. Returns the digest the registry reports.
     pub async fn put_manifest(&self, repo: &str, reference: &str, manifest: &RawManifest) -> Result<Option<Digest>, RegistryError> {
         let what = format!("manifest `{repo}:{reference}`");
-        let url = self.url(&format!("{repo}/manifests/{reference}"));
+        let url = self.url(&format!("{repo}/manifests/{reference}")).await;
         let bytes = manifest.bytes.clone();
         let media_type = manifest.media_type.clone();
         let response = self

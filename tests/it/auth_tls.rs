@@ -1,0 +1,110 @@
+//! Authentication and TLS against real registries: htpasswd basic auth (flags and
+//! docker config), token auth through a token server, TLS from a test CA.
+
+use crate::support::images::{self, Flavour};
+use crate::support::token::TokenServer;
+use crate::support::{Auth, Outrider, Registry, skopeo_raw, text};
+use base64::Engine as _;
+use std::sync::atomic::Ordering;
+
+/// A bundle of one small image from a plain registry, and that image.
+fn small_bundle(dir: &std::path::Path) -> (std::path::PathBuf, images::Image) {
+    let source = Registry::plain();
+    let img = images::image(vec![images::layer(11, 30_000, Flavour::Oci)], "amd64", Flavour::Oci, false);
+    images::push_image(&source.host, "team/api", "2", &img);
+    let bundle = dir.join("small.zip");
+    Outrider::new().ok(&["pack", "-o", bundle.to_str().expect("utf8"), &format!("{}/team/api:2", source.host)]);
+    (bundle, img)
+}
+
+#[test]
+fn basic_auth_from_flags_env_and_docker_config() {
+    let work = tempfile::tempdir().expect("tmp");
+    let (bundle, img) = small_bundle(work.path());
+    let b = bundle.to_str().expect("utf8");
+    let reg = Registry::start(Auth::Basic("alice", "s3cret"), false);
+    let o = Outrider::new();
+
+    let denied = o.run(&["unpack", b, "--push", &reg.host]);
+    assert_eq!(denied.status.code(), Some(1));
+    let (_, err) = text(&denied);
+    assert!(err.contains("refused access") && err.contains("hint"), "{err}");
+
+    let out = o.cmd().args(["unpack", b, "--push", &reg.host]).env("OUTRIDER_USERNAME", "alice").env("OUTRIDER_PASSWORD", "s3cret").output().expect("run");
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("s3cret"), "password printed: {err}");
+
+    // Pack back from it with credentials from the docker config only.
+    let docker = o.home.path().join(".docker");
+    std::fs::create_dir_all(&docker).expect("mkdir");
+    let auth = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
+    std::fs::write(docker.join("config.json"), serde_json::json!({ "auths": { reg.host.clone(): { "auth": auth } } }).to_string()).expect("write");
+    let back = work.path().join("back.zip");
+    o.ok(&["pack", "-o", back.to_str().expect("utf8"), &format!("{}/team/api:2", reg.host)]);
+    let info: serde_json::Value = serde_json::from_slice(&o.ok(&["inspect", "--json", back.to_str().expect("utf8")]).stdout).expect("json");
+    assert_eq!(info["images"][0]["digest"].as_str(), Some(img.manifest.digest.as_str()));
+    let bytes = std::fs::read(&back).expect("read");
+    assert!(!bytes.windows(6).any(|w| w == b"s3cret"), "password stored in the bundle");
+}
+
+#[test]
+fn token_auth_with_cached_tokens() {
+    let work = tempfile::tempdir().expect("tmp");
+    let (bundle, img) = small_bundle(work.path());
+    let b = bundle.to_str().expect("utf8");
+    let server = TokenServer::start("bob", "tok-pass");
+    let issued = server.issued.clone();
+    let reg = Registry::start(Auth::Token(server), false);
+    let o = Outrider::new();
+
+    let denied = o.run(&["unpack", b, "--push", &reg.host]);
+    let (_, err) = text(&denied);
+    assert_eq!(denied.status.code(), Some(1), "{err}");
+    assert!(err.contains("token endpoint") || err.contains("refused"), "{err}");
+
+    let out = o.cmd().args(["unpack", b, "--push", &reg.host, "-vv"]).env("OUTRIDER_USERNAME", "bob").env("OUTRIDER_PASSWORD", "tok-pass").output().expect("run");
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("tok-pass"), "password printed at -vv");
+    // Scopes: push on team/api (blobs, manifests, read-back). Tokens are cached per scope.
+    let n = issued.load(Ordering::SeqCst);
+    assert!((1..=3).contains(&n), "{n} tokens issued for one repository");
+
+    let back = work.path().join("back.zip");
+    o.cmd()
+        .args(["pack", "-o", back.to_str().expect("utf8"), &format!("{}/team/api:2", reg.host)])
+        .env("OUTRIDER_USERNAME", "bob")
+        .env("OUTRIDER_PASSWORD", "tok-pass")
+        .output()
+        .map(|o| assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr)))
+        .expect("run");
+    assert_eq!(digest_of_first_image(&o, &back), img.manifest.digest);
+}
+
+fn digest_of_first_image(o: &Outrider, bundle: &std::path::Path) -> String {
+    let info: serde_json::Value = serde_json::from_slice(&o.ok(&["inspect", "--json", bundle.to_str().expect("utf8")]).stdout).expect("json");
+    info["images"][0]["digest"].as_str().expect("digest").to_owned()
+}
+
+#[test]
+fn tls_is_verified_unless_told_otherwise() {
+    let work = tempfile::tempdir().expect("tmp");
+    let (bundle, img) = small_bundle(work.path());
+    let b = bundle.to_str().expect("utf8");
+    let reg = Registry::start(Auth::None, true);
+    let ca = reg.ca.clone().expect("ca");
+    let o = Outrider::new();
+
+    let refused = o.run(&["unpack", b, "--push", &reg.host, "--retries", "0"]);
+    let (_, err) = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+
+    o.ok(&["unpack", b, "--push", &reg.host, "--ca-file", ca.to_str().expect("utf8")]);
+    assert_eq!(skopeo_raw(&reg.host, "team/api", "2", &[]).as_deref(), Some(&img.manifest.bytes[..]));
+
+    let reg2 = Registry::start(Auth::None, true);
+    o.ok(&["unpack", b, "--push", &reg2.host, "--insecure-skip-verify", &reg2.host]);
+    assert_eq!(skopeo_raw(&reg2.host, "team/api", "2", &[]).as_deref(), Some(&img.manifest.bytes[..]));
+}

@@ -1,0 +1,117 @@
+//! What a real registry will not do: a tiny HTTP server that sends wrong bytes, too many
+//! bytes, a manifest whose digest header lies, or 429 with Retry-After before answering.
+
+use crate::support::images::{self, Flavour, Image};
+use crate::support::{Outrider, text};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Clone, Copy)]
+enum Lie {
+    FlippedLayer,
+    LongLayer,
+    ManifestDigestHeader,
+    TooManyRequestsOnce,
+}
+
+/// Serves `image` as `lie/img:1` over plain HTTP, lying as told. Returns host and hits.
+fn serve(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let host = listener.local_addr().expect("addr").to_string();
+    let layer_hits = Arc::new(AtomicUsize::new(0));
+    let hits = layer_hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let mut parts = line.split_whitespace();
+            let method = parts.next().unwrap_or("");
+            let path = parts.next().unwrap_or("");
+            let (mut status, mut headers, mut body): (&str, Vec<String>, Vec<u8>) = ("404 Not Found", vec![], vec![]);
+            if path == "/v2/" {
+                status = "200 OK";
+            } else if path == "/v2/lie/img/manifests/1" || path == format!("/v2/lie/img/manifests/{}", image.manifest.digest) {
+                status = "200 OK";
+                let digest = match lie {
+                    Lie::ManifestDigestHeader => crate::support::digest(b"something else"),
+                    _ => image.manifest.digest.clone(),
+                };
+                headers = vec![format!("Content-Type: {}", image.manifest.media_type), format!("Docker-Content-Digest: {digest}")];
+                body = image.manifest.bytes.clone();
+            } else if path == format!("/v2/lie/img/blobs/{}", image.config.digest) {
+                status = "200 OK";
+                body = image.config.bytes.clone();
+            } else if path == format!("/v2/lie/img/blobs/{}", image.layers[0].digest) {
+                let n = hits.fetch_add(1, Ordering::SeqCst);
+                status = "200 OK";
+                body = image.layers[0].bytes.clone();
+                match lie {
+                    Lie::FlippedLayer => body[100] ^= 0xff,
+                    Lie::LongLayer => body.extend_from_slice(b"trailing garbage"),
+                    Lie::TooManyRequestsOnce if n == 0 => {
+                        status = "429 Too Many Requests";
+                        headers = vec!["Retry-After: 1".into()];
+                        body = vec![];
+                    }
+                    _ => {}
+                }
+            }
+            let mut response = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+            for h in headers {
+                response.push_str(&h);
+                response.push_str("\r\n");
+            }
+            response.push_str("\r\n");
+            let _ = stream.write_all(response.as_bytes());
+            if method != "HEAD" {
+                let _ = stream.write_all(&body);
+            }
+        }
+    });
+    (host, layer_hits)
+}
+
+fn pack(host: &str, out: &std::path::Path) -> std::process::Output {
+    Outrider::new().run(&["pack", "--plain-http", host, "--retries", "2", "-o", out.to_str().expect("utf8"), &format!("{host}/lie/img:1")])
+}
+
+#[test]
+fn lies_are_refused_and_leave_no_bundle() {
+    for (lie, expect) in [(Lie::FlippedLayer, "hashes to"), (Lie::LongLayer, "expected"), (Lie::ManifestDigestHeader, "bad content")] {
+        let img = images::image(vec![images::layer(51, 5_000, Flavour::Docker)], "amd64", Flavour::Docker, false);
+        let (host, _) = serve(img.clone(), lie);
+        let work = tempfile::tempdir().expect("tmp");
+        let out_path = work.path().join("x.zip");
+        let out = pack(&host, &out_path);
+        let (_, err) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(expect), "expected `{expect}` in: {err}");
+        assert!(!out_path.exists(), "a bundle was written");
+        assert!(!work.path().join("x.zip.partial").exists(), "a partial file was left");
+    }
+}
+
+#[test]
+fn too_many_requests_is_retried_after_the_delay_asked() {
+    let img = images::image(vec![images::layer(52, 5_000, Flavour::Docker)], "amd64", Flavour::Docker, false);
+    let (host, hits) = serve(img.clone(), Lie::TooManyRequestsOnce);
+    let work = tempfile::tempdir().expect("tmp");
+    let out_path = work.path().join("x.zip");
+    let out = pack(&host, &out_path);
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "one 429, one success");
+    Outrider::new().ok(&["verify", out_path.to_str().expect("utf8")]);
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real outrider binary against real registries, checked with
+//! skopeo. One test binary; each test starts the servers it needs.
+
+mod auth_tls;
+mod bundle_faults;
+mod inputs;
+mod lying_registry;
+mod roundtrip;
+mod support;
