@@ -71,7 +71,11 @@ impl Source {
     }
 
     /// A manifest by descriptor (digest-checked).
-    pub async fn manifest(&self, repo: &str, desc: &Descriptor) -> Result<RawManifest, SourceError> {
+    pub async fn manifest(
+        &self,
+        repo: &str,
+        desc: &Descriptor,
+    ) -> Result<RawManifest, SourceError> {
         match self {
             Source::Registry(r) => {
                 let m = r.get_manifest(repo, desc.digest.as_str()).await?;
@@ -82,9 +86,17 @@ impl Source {
     }
 
     /// A blob's bytes as a stream; the caller verifies them.
-    pub async fn blob(&self, repo: &str, desc: &Descriptor) -> Result<BoxStream<'static, Result<Bytes, SourceError>>, SourceError> {
+    pub async fn blob(
+        &self,
+        repo: &str,
+        desc: &Descriptor,
+    ) -> Result<BoxStream<'static, Result<Bytes, SourceError>>, SourceError> {
         Ok(match self {
-            Source::Registry(r) => r.get_blob(repo, desc).await?.map_err(SourceError::from).boxed(),
+            Source::Registry(r) => r
+                .get_blob(repo, desc)
+                .await?
+                .map_err(SourceError::from)
+                .boxed(),
             Source::Layout(l) => l.blob(desc).map_err(SourceError::from).boxed(),
         })
     }

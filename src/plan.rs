@@ -27,10 +27,12 @@ pub enum PlanError {
         /// The image as the user wrote it.
         image: String,
         /// The cause.
-        source: SourceError,
+        source: Box<SourceError>,
     },
     /// No child of the index matches the platforms asked for.
-    #[error("`{image}` has no manifest for {wanted} (it has: {available}); hint: choose with --platform, or take all with --all-platforms")]
+    #[error(
+        "`{image}` has no manifest for {wanted} (it has: {available}); hint: choose with --platform, or take all with --all-platforms"
+    )]
     NoPlatform {
         /// The image.
         image: String,
@@ -85,7 +87,12 @@ pub struct Plan {
 impl Plan {
     /// Bytes of all blobs and manifests.
     pub fn total_bytes(&self) -> u64 {
-        self.blobs.iter().map(|b| b.descriptor.size).sum::<u64>() + self.manifests.iter().map(|(m, _)| m.bytes.len() as u64).sum::<u64>()
+        self.blobs.iter().map(|b| b.descriptor.size).sum::<u64>()
+            + self
+                .manifests
+                .iter()
+                .map(|(m, _)| m.bytes.len() as u64)
+                .sum::<u64>()
     }
 }
 
@@ -98,9 +105,19 @@ struct Builder<'a> {
 
 /// Resolves every image and gathers the plan. Errors for one image do not stop the
 /// others; they are returned beside the plan.
-pub async fn plan(requests: &[String], choice: &PlatformChoice, registries: &Registries) -> (Plan, Vec<PlanError>) {
+pub async fn plan(
+    requests: &[String],
+    choice: &PlatformChoice,
+    registries: &Registries,
+) -> (Plan, Vec<PlanError>) {
     let mut b = Builder {
-        plan: Plan { sources: Vec::new(), images: Vec::new(), manifests: Vec::new(), blobs: Vec::new(), prefetched: HashMap::new() },
+        plan: Plan {
+            sources: Vec::new(),
+            images: Vec::new(),
+            manifests: Vec::new(),
+            blobs: Vec::new(),
+            prefetched: HashMap::new(),
+        },
         seen_manifests: HashMap::new(),
         seen_blobs: HashMap::new(),
         choice,
@@ -117,19 +134,39 @@ pub async fn plan(requests: &[String], choice: &PlatformChoice, registries: &Reg
 }
 
 impl Builder<'_> {
-    async fn add_image(&mut self, request: &str, registries: &Registries, source_ids: &mut BTreeMap<String, usize>) -> Result<(), PlanError> {
-        let input = |reason: String| PlanError::Input { image: request.to_owned(), reason };
-        let src_err = |source: SourceError| PlanError::Source { image: request.to_owned(), source };
+    async fn add_image(
+        &mut self,
+        request: &str,
+        registries: &Registries,
+        source_ids: &mut BTreeMap<String, usize>,
+    ) -> Result<(), PlanError> {
+        let input = |reason: String| PlanError::Input {
+            image: request.to_owned(),
+            reason,
+        };
+        let src_err = |source: SourceError| PlanError::Source {
+            image: request.to_owned(),
+            source: Box::new(source),
+        };
         let parsed = ImageSource::parse(request).map_err(|e| input(e.to_string()))?;
         let (source, image_ref, top) = match parsed {
             ImageSource::Registry(r) => {
-                let registry = registries.get(&r.registry).await.map_err(|e| src_err(e.into()))?;
-                let top = registry.get_manifest(&r.repository, &r.manifest_reference()).await.map_err(|e| src_err(e.into()))?;
+                let registry = registries
+                    .get(&r.registry)
+                    .await
+                    .map_err(|e| src_err(e.into()))?;
+                let top = registry
+                    .get_manifest(&r.repository, &r.manifest_reference())
+                    .await
+                    .map_err(|e| src_err(e.into()))?;
                 (Source::Registry(registry), r, top)
             }
             ImageSource::Layout { path, tag } => {
-                let layout = crate::oci_layout::OciLayout::open(&path).map_err(|e| src_err(e.into()))?;
-                let (r, desc) = layout.resolve(tag.as_deref()).map_err(|e| src_err(e.into()))?;
+                let layout =
+                    crate::oci_layout::OciLayout::open(&path).map_err(|e| src_err(e.into()))?;
+                let (r, desc) = layout
+                    .resolve(tag.as_deref())
+                    .map_err(|e| src_err(e.into()))?;
                 let top = layout.manifest(&desc).map_err(|e| src_err(e.into()))?;
                 (Source::Layout(layout), r, top)
             }
@@ -140,7 +177,17 @@ impl Builder<'_> {
             self.plan.sources.len() - 1
         });
         let mut platforms = Vec::new();
-        self.add_manifest(request, &source, source_id, &image_ref.repository, top.clone(), None, true, &mut platforms).await?;
+        self.add_manifest(
+            request,
+            &source,
+            source_id,
+            &image_ref.repository,
+            top.clone(),
+            None,
+            true,
+            &mut platforms,
+        )
+        .await?;
         self.plan.images.push(ImageEntry {
             requested: request.to_owned(),
             reference: image_ref.to_string(),
@@ -166,7 +213,10 @@ impl Builder<'_> {
         top: bool,
         platforms: &mut Vec<Platform>,
     ) -> Result<(), PlanError> {
-        let parsed = manifest.parse().map_err(|source| PlanError::Manifest { image: request.into(), source })?;
+        let parsed = manifest.parse().map_err(|source| PlanError::Manifest {
+            image: request.into(),
+            source,
+        })?;
         let mut entry = ManifestEntry {
             digest: manifest.digest.clone(),
             media_type: manifest.media_type.clone(),
@@ -182,9 +232,26 @@ impl Builder<'_> {
                 let chosen = self.choose(request, &manifests, top)?;
                 entry.complete = Some(chosen.len() == manifests.len());
                 for child in chosen {
-                    let child_manifest = source.manifest(repo, &child.descriptor).await.map_err(|e| PlanError::Source { image: request.into(), source: e })?;
+                    let child_manifest =
+                        source
+                            .manifest(repo, &child.descriptor)
+                            .await
+                            .map_err(|e| PlanError::Source {
+                                image: request.into(),
+                                source: Box::new(e),
+                            })?;
                     entry.children.push(child.descriptor.digest.clone());
-                    Box::pin(self.add_manifest(request, source, source_id, repo, child_manifest, child.platform.clone(), false, platforms)).await?;
+                    Box::pin(self.add_manifest(
+                        request,
+                        source,
+                        source_id,
+                        repo,
+                        child_manifest,
+                        child.platform.clone(),
+                        false,
+                        platforms,
+                    ))
+                    .await?;
                 }
             }
             ParsedManifest::Image { config, layers } => {
@@ -205,7 +272,8 @@ impl Builder<'_> {
             }
         }
         if !self.seen_manifests.contains_key(&manifest.digest) {
-            self.seen_manifests.insert(manifest.digest.clone(), self.plan.manifests.len());
+            self.seen_manifests
+                .insert(manifest.digest.clone(), self.plan.manifests.len());
             self.plan.manifests.push((manifest, entry));
         }
         Ok(())
@@ -213,7 +281,12 @@ impl Builder<'_> {
 
     /// Picks index children: all, or the first match per requested platform. Nested
     /// indexes below the top are taken whole.
-    fn choose<'m>(&self, request: &str, manifests: &'m [IndexEntry], top: bool) -> Result<Vec<&'m IndexEntry>, PlanError> {
+    fn choose<'m>(
+        &self,
+        request: &str,
+        manifests: &'m [IndexEntry],
+        top: bool,
+    ) -> Result<Vec<&'m IndexEntry>, PlanError> {
         let wanted = match self.choice {
             PlatformChoice::All => return Ok(manifests.iter().collect()),
             PlatformChoice::Only(_) if !top => return Ok(manifests.iter().collect()),
@@ -221,24 +294,51 @@ impl Builder<'_> {
         };
         let mut chosen: Vec<&IndexEntry> = Vec::new();
         for want in wanted {
-            if let Some(m) = manifests.iter().find(|m| m.platform.as_ref().is_some_and(|p| want.matches(p)))
-                && !chosen.iter().any(|c| c.descriptor.digest == m.descriptor.digest)
+            if let Some(m) = manifests
+                .iter()
+                .find(|m| m.platform.as_ref().is_some_and(|p| want.matches(p)))
+                && !chosen
+                    .iter()
+                    .any(|c| c.descriptor.digest == m.descriptor.digest)
             {
                 chosen.push(m);
             }
         }
         if chosen.is_empty() {
-            let available = manifests.iter().filter_map(|m| m.platform.as_ref()).filter(|p| !p.is_unknown()).map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            let wanted = wanted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            return Err(PlanError::NoPlatform { image: request.into(), wanted, available });
+            let available = manifests
+                .iter()
+                .filter_map(|m| m.platform.as_ref())
+                .filter(|p| !p.is_unknown())
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let wanted = wanted
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(PlanError::NoPlatform {
+                image: request.into(),
+                wanted,
+                available,
+            });
         }
         // Keep the index's own order, so a reduced index lists children as the original did.
-        chosen.sort_by_key(|c| manifests.iter().position(|m| m.descriptor.digest == c.descriptor.digest));
+        chosen.sort_by_key(|c| {
+            manifests
+                .iter()
+                .position(|m| m.descriptor.digest == c.descriptor.digest)
+        });
         Ok(chosen)
     }
 
     /// Reads a small config to learn an image manifest's platform; keeps its bytes.
-    async fn config_platform(&mut self, source: &Source, repo: &str, config: &crate::oci::Descriptor) -> Option<Platform> {
+    async fn config_platform(
+        &mut self,
+        source: &Source,
+        repo: &str,
+        config: &crate::oci::Descriptor,
+    ) -> Option<Platform> {
         use futures_util::StreamExt;
         if config.size > 1024 * 1024 {
             return None;
@@ -256,9 +356,14 @@ impl Builder<'_> {
         let platform = Platform {
             os: value.get("os")?.as_str()?.to_owned(),
             architecture: value.get("architecture")?.as_str()?.to_owned(),
-            variant: value.get("variant").and_then(|v| v.as_str()).map(str::to_owned),
+            variant: value
+                .get("variant")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
         };
-        self.plan.prefetched.insert(config.digest.clone(), bytes.into());
+        self.plan
+            .prefetched
+            .insert(config.digest.clone(), bytes.into());
         Some(platform)
     }
 
@@ -271,10 +376,14 @@ impl Builder<'_> {
                 }
             }
             None => {
-                self.seen_blobs.insert(desc.digest.clone(), self.plan.blobs.len());
-                self.plan.blobs.push(PlannedBlob { descriptor: desc.clone(), repositories: vec![repo.to_owned()], source: source_id });
+                self.seen_blobs
+                    .insert(desc.digest.clone(), self.plan.blobs.len());
+                self.plan.blobs.push(PlannedBlob {
+                    descriptor: desc.clone(),
+                    repositories: vec![repo.to_owned()],
+                    source: source_id,
+                });
             }
         }
     }
 }
-

@@ -54,9 +54,11 @@ pub struct ItemProgress {
 }
 
 fn bytes_style() -> ProgressStyle {
-    ProgressStyle::with_template("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ")
+    ProgressStyle::with_template(
+        "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ")
 }
 
 impl Progress {
@@ -71,7 +73,11 @@ impl Progress {
         if mode == Mode::Bars {
             multi().set_draw_target(ProgressDrawTarget::stderr());
         }
-        Progress { mode, overall, verb }
+        Progress {
+            mode,
+            overall,
+            verb,
+        }
     }
 
     /// Starts an item of `size` bytes named `label`.
@@ -82,7 +88,14 @@ impl Progress {
             bar.set_prefix(label.chars().take(12).collect::<String>());
             bar
         });
-        ItemProgress { bar, overall: self.overall.clone(), mode: self.mode, verb: self.verb, label: label.to_owned(), size }
+        ItemProgress {
+            bar,
+            overall: self.overall.clone(),
+            mode: self.mode,
+            verb: self.verb,
+            label: label.to_owned(),
+            size,
+        }
     }
 
     /// Ends the operation and clears the bars.

@@ -86,60 +86,131 @@ pub struct BundleReader {
 impl BundleReader {
     /// Opens and checks the structure (not the blob contents; see [`BundleReader::verify_blob`]).
     pub fn open(path: &Path) -> Result<BundleReader, ReadError> {
-        let io = |source| ReadError::Io { path: path.to_owned(), source };
+        let io = |source| ReadError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let file = fs_err::File::open(path).map_err(io)?;
         let (file, _) = file.into_parts();
-        let mut archive = zip::ZipArchive::new(&file).map_err(|e| ReadError::NotZip { path: path.to_owned(), reason: e.to_string() })?;
+        let mut archive = zip::ZipArchive::new(&file).map_err(|e| ReadError::NotZip {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
         let mut entries = HashMap::new();
         for i in 0..archive.len() {
-            let entry = archive.by_index_raw(i).map_err(|e| ReadError::NotZip { path: path.to_owned(), reason: e.to_string() })?;
+            let entry = archive.by_index_raw(i).map_err(|e| ReadError::NotZip {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
             let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-            let bad = |reason| ReadError::BadEntry { path: path.to_owned(), name: crate::output::sanitize(&name), reason };
-            let valid_name = name == INDEX_ENTRY || name.strip_prefix("blobs/sha256/").is_some_and(|h| format!("sha256:{h}").parse::<Digest>().is_ok());
+            let bad = |reason| ReadError::BadEntry {
+                path: path.to_owned(),
+                name: crate::output::sanitize(&name),
+                reason,
+            };
+            let valid_name = name == INDEX_ENTRY
+                || name
+                    .strip_prefix("blobs/sha256/")
+                    .is_some_and(|h| format!("sha256:{h}").parse::<Digest>().is_ok());
             if !valid_name {
-                return Err(bad("only `outrider.json` and `blobs/sha256/<hex>` belong in a bundle"));
+                return Err(bad(
+                    "only `outrider.json` and `blobs/sha256/<hex>` belong in a bundle",
+                ));
             }
-            if entry.compression() != zip::CompressionMethod::Stored || entry.compressed_size() != entry.size() {
+            if entry.compression() != zip::CompressionMethod::Stored
+                || entry.compressed_size() != entry.size()
+            {
                 return Err(bad("entries must be stored uncompressed"));
             }
             let offset = entry.data_start().ok_or_else(|| bad("no data offset"))?;
-            if entries.insert(name.clone(), EntrySpan { offset, size: entry.size() }).is_some() {
+            if entries
+                .insert(
+                    name.clone(),
+                    EntrySpan {
+                        offset,
+                        size: entry.size(),
+                    },
+                )
+                .is_some()
+            {
                 return Err(bad("duplicate entry"));
             }
         }
-        let span = *entries.get(INDEX_ENTRY).ok_or_else(|| ReadError::Index { path: path.to_owned(), reason: "no `outrider.json` entry".into() })?;
+        let span = *entries.get(INDEX_ENTRY).ok_or_else(|| ReadError::Index {
+            path: path.to_owned(),
+            reason: "no `outrider.json` entry".into(),
+        })?;
         if span.size > MAX_INDEX_BYTES {
-            return Err(ReadError::Index { path: path.to_owned(), reason: format!("index is {} bytes, over the {MAX_INDEX_BYTES} limit", span.size) });
+            return Err(ReadError::Index {
+                path: path.to_owned(),
+                reason: format!(
+                    "index is {} bytes, over the {MAX_INDEX_BYTES} limit",
+                    span.size
+                ),
+            });
         }
         let mut buf = vec![0; span.size as usize];
         file.read_exact_at(&mut buf, span.offset).map_err(io)?;
-        let index: BundleIndex = serde_json::from_slice(&buf).map_err(|e| ReadError::Index { path: path.to_owned(), reason: e.to_string() })?;
+        let index: BundleIndex = serde_json::from_slice(&buf).map_err(|e| ReadError::Index {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
         if index.format != FORMAT || index.format_version > FORMAT_VERSION {
             return Err(ReadError::Index {
                 path: path.to_owned(),
-                reason: format!("format `{}` version {} (this outrider reads `{FORMAT}` up to version {FORMAT_VERSION})", crate::output::sanitize(&index.format), index.format_version),
+                reason: format!(
+                    "format `{}` version {} (this outrider reads `{FORMAT}` up to version {FORMAT_VERSION})",
+                    crate::output::sanitize(&index.format),
+                    index.format_version
+                ),
             });
         }
-        let reader = BundleReader { path: path.to_owned(), file: Arc::new(file), index, entries };
+        let reader = BundleReader {
+            path: path.to_owned(),
+            file: Arc::new(file),
+            index,
+            entries,
+        };
         reader.check_index_entries()?;
         Ok(reader)
     }
 
     /// Every blob and manifest the index lists has an entry of its size under its name.
     fn check_index_entries(&self) -> Result<(), ReadError> {
-        let listed = self.index.blobs.iter().map(|b| (&b.digest, b.size, &b.entry)).chain(self.index.manifests.iter().map(|m| (&m.digest, m.size, &m.entry)));
+        let listed = self
+            .index
+            .blobs
+            .iter()
+            .map(|b| (&b.digest, b.size, &b.entry))
+            .chain(
+                self.index
+                    .manifests
+                    .iter()
+                    .map(|m| (&m.digest, m.size, &m.entry)),
+            );
         for (digest, size, entry) in listed {
             let reason = if *entry != blob_entry(digest) {
-                Some(format!("{digest} is listed under entry `{}`", crate::output::sanitize(entry)))
+                Some(format!(
+                    "{digest} is listed under entry `{}`",
+                    crate::output::sanitize(entry)
+                ))
             } else {
                 match self.entries.get(entry) {
-                    None => Some(format!("{digest} is listed but the bundle has no entry for it")),
-                    Some(span) if span.size != size => Some(format!("{digest} is listed as {size} bytes but its entry holds {}", span.size)),
+                    None => Some(format!(
+                        "{digest} is listed but the bundle has no entry for it"
+                    )),
+                    Some(span) if span.size != size => Some(format!(
+                        "{digest} is listed as {size} bytes but its entry holds {}",
+                        span.size
+                    )),
                     Some(_) => None,
                 }
             };
             if let Some(reason) = reason {
-                return Err(ReadError::Index { path: self.path.clone(), reason });
+                return Err(ReadError::Index {
+                    path: self.path.clone(),
+                    reason,
+                });
             }
         }
         Ok(())
@@ -157,18 +228,44 @@ impl BundleReader {
 
     /// Reads a manifest's exact bytes and checks its digest.
     pub fn manifest(&self, digest: &Digest) -> Result<RawManifest, ReadError> {
-        let entry = self.index.manifest(digest).ok_or_else(|| ReadError::Index { path: self.path.clone(), reason: format!("manifest {digest} is not listed") })?;
-        let span = self.span(digest).ok_or_else(|| ReadError::Index { path: self.path.clone(), reason: format!("no entry for manifest {digest}") })?;
+        let entry = self
+            .index
+            .manifest(digest)
+            .ok_or_else(|| ReadError::Index {
+                path: self.path.clone(),
+                reason: format!("manifest {digest} is not listed"),
+            })?;
+        let span = self.span(digest).ok_or_else(|| ReadError::Index {
+            path: self.path.clone(),
+            reason: format!("no entry for manifest {digest}"),
+        })?;
         let mut buf = vec![0; span.size.min(crate::oci::manifest::MAX_MANIFEST_BYTES) as usize];
-        self.file.read_exact_at(&mut buf, span.offset).map_err(|source| ReadError::Io { path: self.path.clone(), source })?;
+        self.file
+            .read_exact_at(&mut buf, span.offset)
+            .map_err(|source| ReadError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         let mut verifier = Verifier::new(digest, entry.size);
-        verifier.update(&buf).and_then(|()| verifier.finish()).map_err(|source| ReadError::Content { path: self.path.clone(), source })?;
-        RawManifest::new(Bytes::from(buf), Some(&entry.media_type)).map_err(|e| ReadError::Index { path: self.path.clone(), reason: e.to_string() })
+        verifier
+            .update(&buf)
+            .and_then(|()| verifier.finish())
+            .map_err(|source| ReadError::Content {
+                path: self.path.clone(),
+                source,
+            })?;
+        RawManifest::new(Bytes::from(buf), Some(&entry.media_type)).map_err(|e| ReadError::Index {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })
     }
 
     /// Streams a blob's bytes, verifying size and digest; the last chunk is handed on
     /// only after the digest matched, so a consumer never receives a bad blob whole.
-    pub fn blob_stream(&self, desc: &Descriptor) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static + use<> {
+    pub fn blob_stream(
+        &self,
+        desc: &Descriptor,
+    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static + use<> {
         let span = self.span(&desc.digest);
         let file = self.file.clone();
         let path = self.path.clone();
@@ -182,12 +279,19 @@ impl BundleReader {
             async move {
                 let mut verifier: Verifier = verifier?;
                 let Some(span) = span else {
-                    return Some((Err(std::io::Error::other(format!("`{}` holds no blob {digest}", path.display()))), (None, 0, None)));
+                    return Some((
+                        Err(std::io::Error::other(format!(
+                            "`{}` holds no blob {digest}",
+                            path.display()
+                        ))),
+                        (None, 0, None),
+                    ));
                 };
                 let len = CHUNK.min(span.size - pos);
                 let read = tokio::task::spawn_blocking(move || {
                     let mut buf = vec![0; len as usize];
-                    file.read_exact_at(&mut buf, span.offset + pos).map(|()| buf)
+                    file.read_exact_at(&mut buf, span.offset + pos)
+                        .map(|()| buf)
                 })
                 .await
                 .map_err(std::io::Error::other)
@@ -203,7 +307,10 @@ impl BundleReader {
                 if pos == span.size {
                     return match verifier.finish() {
                         Ok(()) => Some((Ok(Bytes::from(chunk)), (Some(span), pos, None))),
-                        Err(e) => Some((Err(std::io::Error::other(format!("`{}`: {e}", path.display()))), (None, 0, None))),
+                        Err(e) => Some((
+                            Err(std::io::Error::other(format!("`{}`: {e}", path.display()))),
+                            (None, 0, None),
+                        )),
                     };
                 }
                 Some((Ok(Bytes::from(chunk)), (Some(span), pos, Some(verifier))))
@@ -213,7 +320,12 @@ impl BundleReader {
 
     /// Streams `len` bytes of a stored blob from `start`, unverified: for chunked uploads
     /// of a blob already checked whole with [`BundleReader::verify_blob`].
-    pub fn range_stream(&self, digest: &Digest, start: u64, len: u64) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static + use<> {
+    pub fn range_stream(
+        &self,
+        digest: &Digest,
+        start: u64,
+        len: u64,
+    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static + use<> {
         let file = self.file.clone();
         let base = self.span(digest).map(|s| s.offset + start);
         futures_util::stream::unfold(0u64, move |pos| {
@@ -226,7 +338,8 @@ impl BundleReader {
                 let n = CHUNK.min(len - pos);
                 let read = tokio::task::spawn_blocking(move || {
                     let mut buf = vec![0; n as usize];
-                    file.read_exact_at(&mut buf, base + pos).map(|()| Bytes::from(buf))
+                    file.read_exact_at(&mut buf, base + pos)
+                        .map(|()| Bytes::from(buf))
                 })
                 .await
                 .map_err(std::io::Error::other)
@@ -238,14 +351,28 @@ impl BundleReader {
 
     /// Re-hashes one stored blob or manifest against its digest and size.
     pub fn verify_blob(&self, digest: &Digest, size: u64) -> Result<(), ReadError> {
-        let content = |source| ReadError::Content { path: self.path.clone(), source };
-        let span = self.span(digest).ok_or_else(|| content(DigestError::SizeMismatch { digest: digest.clone(), expected: size, got: 0 }))?;
+        let content = |source| ReadError::Content {
+            path: self.path.clone(),
+            source,
+        };
+        let span = self.span(digest).ok_or_else(|| {
+            content(DigestError::SizeMismatch {
+                digest: digest.clone(),
+                expected: size,
+                got: 0,
+            })
+        })?;
         let mut verifier = Verifier::new(digest, size);
         let mut buf = vec![0; CHUNK as usize];
         let mut pos = 0;
         while pos < span.size {
             let len = CHUNK.min(span.size - pos) as usize;
-            self.file.read_exact_at(&mut buf[..len], span.offset + pos).map_err(|source| ReadError::Io { path: self.path.clone(), source })?;
+            self.file
+                .read_exact_at(&mut buf[..len], span.offset + pos)
+                .map_err(|source| ReadError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
             verifier.update(&buf[..len]).map_err(content)?;
             pos += len as u64;
         }

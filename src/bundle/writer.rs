@@ -3,9 +3,9 @@
 //! under `<name>.partial` until [`BundleWriter::finish`] writes the index and central
 //! directory, syncs, and renames it: an interrupted pack never leaves a finished-looking file.
 
+use super::INDEX_ENTRY;
 use super::index::BundleIndex;
 use super::zip_layout::{self, Placement};
-use super::INDEX_ENTRY;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -45,19 +45,36 @@ impl BundleWriter {
         let mut name = target.file_name().unwrap_or_default().to_os_string();
         name.push(".partial");
         let temp = target.with_file_name(name);
-        let file = fs_err::File::create(&temp).map_err(|source| WriteError::Io { path: temp.clone(), source })?;
-        Ok(BundleWriter { file: Arc::new(file), temp, target: target.to_owned(), placements: Mutex::new(Vec::new()), finished: Mutex::new(false) })
+        let file = fs_err::File::create(&temp).map_err(|source| WriteError::Io {
+            path: temp.clone(),
+            source,
+        })?;
+        Ok(BundleWriter {
+            file: Arc::new(file),
+            temp,
+            target: target.to_owned(),
+            placements: Mutex::new(Vec::new()),
+            finished: Mutex::new(false),
+        })
     }
 
     fn io(&self, source: std::io::Error) -> WriteError {
-        WriteError::Io { path: self.temp.clone(), source }
+        WriteError::Io {
+            path: self.temp.clone(),
+            source,
+        }
     }
 
     /// Reserves space for an entry of `size` bytes after the last one placed.
     pub fn place(&self, name: &str, size: u64) -> EntryId {
         let mut placements = self.placements.lock().unwrap_or_else(|e| e.into_inner());
         let header_offset = placements.last().map_or(0, Placement::end);
-        placements.push(Placement { name: name.to_owned(), size, header_offset, crc32: 0 });
+        placements.push(Placement {
+            name: name.to_owned(),
+            size,
+            header_offset,
+            crc32: 0,
+        });
         EntryId(placements.len() - 1)
     }
 
@@ -68,7 +85,10 @@ impl BundleWriter {
 
     /// Writes `bytes` at an absolute file offset (blocking; call from a blocking thread).
     pub fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<(), WriteError> {
-        self.file.file().write_all_at(bytes, offset).map_err(|e| self.io(e))
+        self.file
+            .file()
+            .write_all_at(bytes, offset)
+            .map_err(|e| self.io(e))
     }
 
     /// Records the entry's CRC-32 and writes its local header; call once its data is in.
@@ -78,7 +98,10 @@ impl BundleWriter {
             placements[id.0].crc32 = crc32;
             placements[id.0].clone()
         };
-        self.write_at(placement.header_offset, &zip_layout::local_header(&placement))
+        self.write_at(
+            placement.header_offset,
+            &zip_layout::local_header(&placement),
+        )
     }
 
     /// Places and writes a small entry whose bytes are in memory.
@@ -92,11 +115,18 @@ impl BundleWriter {
     pub fn finish(&self, index: &BundleIndex) -> Result<PathBuf, WriteError> {
         let json = serde_json::to_vec_pretty(index).map_err(WriteError::Index)?;
         self.write_entry(INDEX_ENTRY, &json)?;
-        let placements = self.placements.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let placements = self
+            .placements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let end = placements.last().map_or(0, Placement::end);
         let directory = zip_layout::central_directory(&placements, end);
         self.write_at(end, &directory)?;
-        self.file.file().set_len(end + directory.len() as u64).map_err(|e| self.io(e))?;
+        self.file
+            .file()
+            .set_len(end + directory.len() as u64)
+            .map_err(|e| self.io(e))?;
         self.file.sync_all().map_err(|e| self.io(e))?;
         fs_err::rename(&self.temp, &self.target).map_err(|e| self.io(e))?;
         *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = true;

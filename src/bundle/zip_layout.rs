@@ -118,7 +118,11 @@ pub fn central_directory(entries: &[Placement], offset: u64) -> Vec<u8> {
         put16(&mut out, 0);
         put16(&mut out, DOS_DATE);
         put32(&mut out, p.crc32);
-        let small = if big_size { MAX32 as u32 } else { p.size as u32 };
+        let small = if big_size {
+            MAX32 as u32
+        } else {
+            p.size as u32
+        };
         put32(&mut out, small);
         put32(&mut out, small);
         put16(&mut out, p.name.len() as u16);
@@ -127,7 +131,14 @@ pub fn central_directory(entries: &[Placement], offset: u64) -> Vec<u8> {
         put16(&mut out, 0); // disk
         put16(&mut out, 0); // internal attrs
         put32(&mut out, 0o100644 << 16); // external attrs: regular file, rw-r--r--
-        put32(&mut out, if big_offset { MAX32 as u32 } else { p.header_offset as u32 });
+        put32(
+            &mut out,
+            if big_offset {
+                MAX32 as u32
+            } else {
+                p.header_offset as u32
+            },
+        );
         out.extend_from_slice(p.name.as_bytes());
         out.extend(extra);
     }

@@ -67,7 +67,8 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
             bytes: image_bytes(index, &i.digest),
         })
         .collect();
-    let stored = index.blobs.iter().map(|b| b.size).sum::<u64>() + index.manifests.iter().map(|m| m.size).sum::<u64>();
+    let stored = index.blobs.iter().map(|b| b.size).sum::<u64>()
+        + index.manifests.iter().map(|m| m.size).sum::<u64>();
     let images_bytes = images.iter().map(|i| i.bytes).sum::<u64>();
     let summary = Summary {
         format_version: index.format_version,
@@ -86,7 +87,15 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
     let rows: Vec<Vec<String>> = summary
         .images
         .iter()
-        .map(|i| vec![i.reference.to_owned(), i.digest.short().to_owned(), i.platforms.join(","), output::bytes(i.bytes), i.source.to_owned()])
+        .map(|i| {
+            vec![
+                i.reference.to_owned(),
+                i.digest.short().to_owned(),
+                i.platforms.join(","),
+                output::bytes(i.bytes),
+                i.source.to_owned(),
+            ]
+        })
         .collect();
     output::table(&["IMAGE", "DIGEST", "PLATFORMS", "SIZE", "SOURCE"], &rows);
     output::line(&format!(

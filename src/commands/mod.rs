@@ -27,11 +27,16 @@ pub struct UsageError(pub String);
 
 /// Turns registry flags into transport options and explicit credentials. `default_auth`
 /// names the registries `--username` applies to when `--auth-for` is not given.
-pub fn registry_settings(args: &RegistryArgs, default_auth: &[String]) -> anyhow::Result<(TransportOptions, ExplicitCredentials)> {
+pub fn registry_settings(
+    args: &RegistryArgs,
+    default_auth: &[String],
+) -> anyhow::Result<(TransportOptions, ExplicitCredentials)> {
     let mut mirrors = Vec::new();
     for m in &args.mirror {
         let Some((from, to)) = m.split_once('=') else {
-            bail!(UsageError(format!("--mirror `{m}` must be REGISTRY=MIRROR, e.g. docker.io=mirror.local:5000")));
+            bail!(UsageError(format!(
+                "--mirror `{m}` must be REGISTRY=MIRROR, e.g. docker.io=mirror.local:5000"
+            )));
         };
         mirrors.push((from.to_owned(), to.to_owned()));
     }
@@ -47,20 +52,34 @@ pub fn registry_settings(args: &RegistryArgs, default_auth: &[String]) -> anyhow
     if let Some(username) = &args.username {
         let password = if args.password_stdin {
             let mut line = String::new();
-            std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
             line.trim_end_matches(['\n', '\r']).to_owned()
         } else {
             match &args.password {
                 Some(p) => p.clone(),
-                None => bail!(UsageError("--username needs a password: --password-stdin, or OUTRIDER_PASSWORD".into())),
+                None => bail!(UsageError(
+                    "--username needs a password: --password-stdin, or OUTRIDER_PASSWORD".into()
+                )),
             }
         };
-        let hosts = if args.auth_for.is_empty() { default_auth.to_vec() } else { args.auth_for.clone() };
+        let hosts = if args.auth_for.is_empty() {
+            default_auth.to_vec()
+        } else {
+            args.auth_for.clone()
+        };
         if hosts.is_empty() {
             bail!(UsageError("--username with images from several registries needs --auth-for HOST to say which one gets the credentials".into()));
         }
         for host in hosts {
-            credentials.by_host.insert(host, Credential::Basic { username: username.clone(), password: Secret::new(password.clone()) });
+            credentials.by_host.insert(
+                host,
+                Credential::Basic {
+                    username: username.clone(),
+                    password: Secret::new(password.clone()),
+                },
+            );
         }
     }
     Ok((options, credentials))

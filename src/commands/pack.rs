@@ -30,27 +30,41 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         images.extend(read_images_file(file)?);
     }
     if let Some(config) = &args.config {
-        images.extend(crate::config::load(config).map_err(|e| UsageError(e.to_string()))?.images);
+        images.extend(
+            crate::config::load(config)
+                .map_err(|e| UsageError(e.to_string()))?
+                .images,
+        );
     }
     let mut seen = std::collections::HashSet::new();
     images.retain(|i| seen.insert(i.clone()));
     if images.is_empty() {
-        bail!(UsageError("no images to pack: name them, or use -f FILE or -c CONFIG".into()));
+        bail!(UsageError(
+            "no images to pack: name them, or use -f FILE or -c CONFIG".into()
+        ));
     }
     let mut registries_used = Vec::new();
     for image in &images {
         match ImageSource::parse(image).map_err(|e| UsageError(e.to_string()))? {
-            ImageSource::Registry(r) if !registries_used.contains(&r.registry) => registries_used.push(r.registry.clone()),
+            ImageSource::Registry(r) if !registries_used.contains(&r.registry) => {
+                registries_used.push(r.registry.clone())
+            }
             _ => {}
         }
     }
-    let default_auth = if registries_used.len() == 1 { registries_used.clone() } else { Vec::new() };
+    let default_auth = if registries_used.len() == 1 {
+        registries_used.clone()
+    } else {
+        Vec::new()
+    };
     let (options, credentials) = registry_settings(&args.registry, &default_auth)?;
     let choice = if args.all_platforms {
         PlatformChoice::All
     } else if args.platforms.is_empty() {
         let host = Platform::host();
-        output::note(&format!("platform: {host} (this host's; choose others with --platform or --all-platforms)"));
+        output::note(&format!(
+            "platform: {host} (this host's; choose others with --platform or --all-platforms)"
+        ));
         PlatformChoice::Only(vec![host])
     } else {
         let parsed: Result<Vec<Platform>, _> = args.platforms.iter().map(|p| p.parse()).collect();
@@ -62,13 +76,18 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         for e in &errors {
             output::report_error(&anyhow::Error::new(e.to_string_error()));
         }
-        bail!("{} of {} images could not be resolved; no bundle written", errors.len(), images.len());
+        bail!(
+            "{} of {} images could not be resolved; no bundle written",
+            errors.len(),
+            images.len()
+        );
     }
     let progress = Progress::new(Mode::detect(quiet), "pack", plan.total_bytes());
     let started = std::time::Instant::now();
     let result = write_bundle(&plan, &args.output, args.jobs, &progress).await;
     progress.finish();
-    let (path, index) = result.with_context(|| format!("packing into `{}`", args.output.display()))?;
+    let (path, index) =
+        result.with_context(|| format!("packing into `{}`", args.output.display()))?;
     let stored: u64 = plan.total_bytes();
     if args.json {
         output::json(&index.images);
@@ -76,7 +95,17 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         let rows: Vec<Vec<String>> = index
             .images
             .iter()
-            .map(|i| vec![i.reference.clone(), i.digest.short().to_owned(), i.platforms.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")])
+            .map(|i| {
+                vec![
+                    i.reference.clone(),
+                    i.digest.short().to_owned(),
+                    i.platforms
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ]
+            })
             .collect();
         output::table(&["IMAGE", "DIGEST", "PLATFORMS"], &rows);
     }

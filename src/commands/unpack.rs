@@ -12,12 +12,21 @@ use anyhow::Context;
 /// Runs `unpack`.
 pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let reader = BundleReader::open(&args.bundle)?;
-    let (options, credentials) = registry_settings(&args.registry, std::slice::from_ref(&args.push))?;
+    let (options, credentials) =
+        registry_settings(&args.registry, std::slice::from_ref(&args.push))?;
     let registries = Registries::new(options, credentials);
-    let registry = registries.get(&args.push).await.with_context(|| format!("connecting to `{}`", args.push))?;
+    let registry = registries
+        .get(&args.push)
+        .await
+        .with_context(|| format!("connecting to `{}`", args.push))?;
     let total = reader.index.blobs.iter().map(|b| b.size).sum();
     let progress = Progress::new(Mode::detect(quiet), "push", total);
-    let push_options = PushOptions { prefix: args.prefix.clone(), jobs: args.jobs, chunk_threshold: args.chunk_threshold, chunk_size: args.chunk_size };
+    let push_options = PushOptions {
+        prefix: args.prefix.clone(),
+        jobs: args.jobs,
+        chunk_threshold: args.chunk_threshold,
+        chunk_size: args.chunk_size,
+    };
     let reports = push_bundle(&reader, &registry, &push_options, &progress).await;
     progress.finish();
     if args.json {
@@ -30,16 +39,30 @@ pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                     Some(n) if r.ok() => format!("ok ({n})"),
                     _ => r.status.clone(),
                 };
-                vec![r.source.clone(), r.destination.clone(), r.digest.as_ref().map_or("-".into(), |d| d.short().to_owned()), status]
+                vec![
+                    r.source.clone(),
+                    r.destination.clone(),
+                    r.digest
+                        .as_ref()
+                        .map_or("-".into(), |d| d.short().to_owned()),
+                    status,
+                ]
             })
             .collect();
         output::table(&["SOURCE", "DESTINATION", "DIGEST", "STATUS"], &rows);
     }
     let failed = reports.iter().filter(|r| !r.ok()).count();
     if failed > 0 {
-        output::note(&format!("error: {failed} of {} images were not pushed", reports.len()));
+        output::note(&format!(
+            "error: {failed} of {} images were not pushed",
+            reports.len()
+        ));
         return Ok(Outcome::Failed);
     }
-    output::note(&format!("pushed {} images to `{}`", reports.len(), args.push));
+    output::note(&format!(
+        "pushed {} images to `{}`",
+        reports.len(),
+        args.push
+    ));
     Ok(Outcome::Success)
 }

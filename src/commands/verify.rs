@@ -29,13 +29,22 @@ pub fn faults(reader: &BundleReader) -> Vec<String> {
                 let listed: Vec<_> = std::iter::once(&config).chain(layers.iter()).collect();
                 for d in &listed {
                     match index.blob(&d.digest) {
-                        None => faults.push(format!("manifest {} needs blob {}, which the bundle lacks", m.digest, d.digest)),
-                        Some(b) if b.size != d.size => faults.push(format!("manifest {} says blob {} is {} bytes; the bundle holds {}", m.digest, d.digest, d.size, b.size)),
+                        None => faults.push(format!(
+                            "manifest {} needs blob {}, which the bundle lacks",
+                            m.digest, d.digest
+                        )),
+                        Some(b) if b.size != d.size => faults.push(format!(
+                            "manifest {} says blob {} is {} bytes; the bundle holds {}",
+                            m.digest, d.digest, d.size, b.size
+                        )),
                         Some(_) => {}
                     }
                 }
                 if listed.iter().map(|d| &d.digest).ne(m.blobs.iter()) {
-                    faults.push(format!("manifest {}: the index lists other blobs than the manifest names", m.digest));
+                    faults.push(format!(
+                        "manifest {}: the index lists other blobs than the manifest names",
+                        m.digest
+                    ));
                 }
             }
             Ok(ParsedManifest::Index { manifests }) => {
@@ -50,7 +59,13 @@ pub fn faults(reader: &BundleReader) -> Vec<String> {
                 }
                 let complete = m.children.len() == manifests.len();
                 if m.complete != Some(complete) {
-                    faults.push(format!("index {}: `complete` is {:?} but {} of {} children are present", m.digest, m.complete, m.children.len(), manifests.len()));
+                    faults.push(format!(
+                        "index {}: `complete` is {:?} but {} of {} children are present",
+                        m.digest,
+                        m.complete,
+                        m.children.len(),
+                        manifests.len()
+                    ));
                 }
             }
             Err(e) => faults.push(format!("manifest {}: {e}", m.digest)),
@@ -58,7 +73,10 @@ pub fn faults(reader: &BundleReader) -> Vec<String> {
     }
     for image in &index.images {
         if index.manifest(&image.digest).is_none() {
-            faults.push(format!("image `{}`: manifest {} is not in the bundle", image.reference, image.digest));
+            faults.push(format!(
+                "image `{}`: manifest {} is not in the bundle",
+                image.reference, image.digest
+            ));
         }
     }
     faults
@@ -70,16 +88,25 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
     let faults = faults(&reader);
     let checked = reader.index.blobs.len() + reader.index.manifests.len();
     if args.json {
-        output::json(&serde_json::json!({ "bundle": args.bundle, "checked": checked, "faults": faults }));
+        output::json(
+            &serde_json::json!({ "bundle": args.bundle, "checked": checked, "faults": faults }),
+        );
     }
     if faults.is_empty() {
-        output::note(&format!("`{}`: {checked} blobs and manifests verified, no faults", args.bundle.display()));
+        output::note(&format!(
+            "`{}`: {checked} blobs and manifests verified, no faults",
+            args.bundle.display()
+        ));
         Ok(Outcome::Success)
     } else {
         for f in &faults {
             output::note(&format!("fault: {f}"));
         }
-        output::note(&format!("error: `{}` has {} faults", args.bundle.display(), faults.len()));
+        output::note(&format!(
+            "error: `{}` has {} faults",
+            args.bundle.display(),
+            faults.len()
+        ));
         Ok(Outcome::Failed)
     }
 }

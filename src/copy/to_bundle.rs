@@ -3,9 +3,9 @@
 //! any size or digest mismatch. A blob that fails mid-stream on a transient error is
 //! fetched again from the start, up to three times.
 
+use crate::bundle::blob_entry;
 use crate::bundle::index::{BlobEntry, BundleIndex, FORMAT, FORMAT_VERSION};
 use crate::bundle::writer::{BundleWriter, EntryId, WriteError};
-use crate::bundle::blob_entry;
 use crate::location::SourceError;
 use crate::oci::{DigestError, Verifier};
 use crate::plan::{Plan, PlannedBlob};
@@ -46,12 +46,26 @@ pub enum PackError {
 }
 
 /// Writes `plan` to `output` (via `output.partial`) and returns the final path.
-pub async fn write_bundle(plan: &Plan, output: &Path, jobs: usize, progress: &Progress) -> Result<(PathBuf, BundleIndex), PackError> {
+pub async fn write_bundle(
+    plan: &Plan,
+    output: &Path,
+    jobs: usize,
+    progress: &Progress,
+) -> Result<(PathBuf, BundleIndex), PackError> {
     let writer = Arc::new(BundleWriter::create(output)?);
     for (manifest, _) in &plan.manifests {
         writer.write_entry(&blob_entry(&manifest.digest), &manifest.bytes)?;
     }
-    let placed: Vec<(EntryId, &PlannedBlob)> = plan.blobs.iter().map(|b| (writer.place(&blob_entry(&b.descriptor.digest), b.descriptor.size), b)).collect();
+    let placed: Vec<(EntryId, &PlannedBlob)> = plan
+        .blobs
+        .iter()
+        .map(|b| {
+            (
+                writer.place(&blob_entry(&b.descriptor.digest), b.descriptor.size),
+                b,
+            )
+        })
+        .collect();
     futures_util::stream::iter(placed.into_iter().map(|(id, blob)| {
         let writer = writer.clone();
         async move { fetch_blob(plan, blob, &writer, id, progress).await }
@@ -81,18 +95,32 @@ pub async fn write_bundle(plan: &Plan, output: &Path, jobs: usize, progress: &Pr
     let index_for_finish = index.clone();
     let path = tokio::task::spawn_blocking(move || writer_for_finish.finish(&index_for_finish))
         .await
-        .map_err(|e| WriteError::Io { path: output.to_owned(), source: std::io::Error::other(e) })??;
+        .map_err(|e| WriteError::Io {
+            path: output.to_owned(),
+            source: std::io::Error::other(e),
+        })??;
     Ok((path, index))
 }
 
-async fn fetch_blob(plan: &Plan, blob: &PlannedBlob, writer: &Arc<BundleWriter>, id: EntryId, progress: &Progress) -> Result<(), PackError> {
+async fn fetch_blob(
+    plan: &Plan,
+    blob: &PlannedBlob,
+    writer: &Arc<BundleWriter>,
+    id: EntryId,
+    progress: &Progress,
+) -> Result<(), PackError> {
     let desc = &blob.descriptor;
     let repo = &blob.repositories[0];
     let item = progress.item(desc.digest.short(), desc.size);
     let base = writer.data_offset(id);
     if let Some(bytes) = plan.prefetched.get(&desc.digest) {
         let mut v = Verifier::new(&desc.digest, desc.size);
-        v.update(bytes).and_then(|()| v.finish()).map_err(|source| PackError::Content { repo: repo.clone(), source })?;
+        v.update(bytes)
+            .and_then(|()| v.finish())
+            .map_err(|source| PackError::Content {
+                repo: repo.clone(),
+                source,
+            })?;
         writer.write_at(base, bytes)?;
         writer.complete_entry(id, crc32fast::hash(bytes))?;
         item.inc(desc.size);
@@ -113,8 +141,19 @@ async fn fetch_blob(plan: &Plan, blob: &PlannedBlob, writer: &Arc<BundleWriter>,
                 tracing::warn!(digest = %desc.digest, %repo, error = %e, attempt, "blob download broke; starting it again");
                 item.rewind(written);
             }
-            Err((_, StreamFailure::Source(source))) => return Err(PackError::Source { digest: desc.digest.clone(), repo: repo.clone(), source }),
-            Err((_, StreamFailure::Content(source))) => return Err(PackError::Content { repo: repo.clone(), source }),
+            Err((_, StreamFailure::Source(source))) => {
+                return Err(PackError::Source {
+                    digest: desc.digest.clone(),
+                    repo: repo.clone(),
+                    source,
+                });
+            }
+            Err((_, StreamFailure::Content(source))) => {
+                return Err(PackError::Content {
+                    repo: repo.clone(),
+                    source,
+                });
+            }
             Err((_, StreamFailure::Write(e))) => return Err(e.into()),
         }
     }
@@ -135,28 +174,43 @@ async fn stream_into(
     base: u64,
     item: &crate::progress::ItemProgress,
 ) -> Result<u32, (u64, StreamFailure)> {
-    let mut stream = source.blob(repo, desc).await.map_err(|e| (0, StreamFailure::Source(e)))?;
+    let mut stream = source
+        .blob(repo, desc)
+        .await
+        .map_err(|e| (0, StreamFailure::Source(e)))?;
     let mut verifier = Verifier::new(&desc.digest, desc.size);
     let mut crc = crc32fast::Hasher::new();
     let mut buffer = Vec::with_capacity(WRITE_CHUNK);
     let mut offset = base;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| (verifier.seen(), StreamFailure::Source(e)))?;
-        verifier.update(&chunk).map_err(|e| (verifier.seen(), StreamFailure::Content(e)))?;
+        verifier
+            .update(&chunk)
+            .map_err(|e| (verifier.seen(), StreamFailure::Content(e)))?;
         crc.update(&chunk);
         buffer.extend_from_slice(&chunk);
         item.inc(chunk.len() as u64);
         if buffer.len() >= WRITE_CHUNK {
-            offset = flush(writer, offset, &mut buffer).await.map_err(|e| (verifier.seen(), StreamFailure::Write(e)))?;
+            offset = flush(writer, offset, &mut buffer)
+                .await
+                .map_err(|e| (verifier.seen(), StreamFailure::Write(e)))?;
         }
     }
     let seen = verifier.seen();
-    verifier.finish().map_err(|e| (seen, StreamFailure::Content(e)))?;
-    flush(writer, offset, &mut buffer).await.map_err(|e| (seen, StreamFailure::Write(e)))?;
+    verifier
+        .finish()
+        .map_err(|e| (seen, StreamFailure::Content(e)))?;
+    flush(writer, offset, &mut buffer)
+        .await
+        .map_err(|e| (seen, StreamFailure::Write(e)))?;
     Ok(crc.finalize())
 }
 
-async fn flush(writer: &Arc<BundleWriter>, offset: u64, buffer: &mut Vec<u8>) -> Result<u64, WriteError> {
+async fn flush(
+    writer: &Arc<BundleWriter>,
+    offset: u64,
+    buffer: &mut Vec<u8>,
+) -> Result<u64, WriteError> {
     if buffer.is_empty() {
         return Ok(offset);
     }
@@ -165,6 +219,9 @@ async fn flush(writer: &Arc<BundleWriter>, offset: u64, buffer: &mut Vec<u8>) ->
     let writer = writer.clone();
     tokio::task::spawn_blocking(move || writer.write_at(offset, &data))
         .await
-        .map_err(|e| WriteError::Io { path: PathBuf::from("(bundle)"), source: std::io::Error::other(e) })??;
+        .map_err(|e| WriteError::Io {
+            path: PathBuf::from("(bundle)"),
+            source: std::io::Error::other(e),
+        })??;
     Ok(offset + len)
 }

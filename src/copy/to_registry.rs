@@ -50,7 +50,10 @@ impl ImageReport {
 
 /// Destination repository for an image: its source path under `prefix`.
 pub fn destination_repository(image: &ImageEntry, prefix: Option<&str>) -> String {
-    match prefix.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
+    match prefix
+        .map(|p| p.trim_matches('/'))
+        .filter(|p| !p.is_empty())
+    {
         Some(p) => format!("{p}/{}", image.repository),
         None => image.repository.clone(),
     }
@@ -60,7 +63,12 @@ pub fn destination_repository(image: &ImageEntry, prefix: Option<&str>) -> Strin
 fn closure(index: &BundleIndex, top: &Digest) -> (Vec<Digest>, BTreeSet<Digest>) {
     let mut manifests = Vec::new();
     let mut blobs = BTreeSet::new();
-    fn walk(index: &BundleIndex, d: &Digest, manifests: &mut Vec<Digest>, blobs: &mut BTreeSet<Digest>) {
+    fn walk(
+        index: &BundleIndex,
+        d: &Digest,
+        manifests: &mut Vec<Digest>,
+        blobs: &mut BTreeSet<Digest>,
+    ) {
         if manifests.contains(d) {
             return;
         }
@@ -77,7 +85,12 @@ fn closure(index: &BundleIndex, top: &Digest) -> (Vec<Digest>, BTreeSet<Digest>)
 }
 
 /// Pushes every image of the bundle; returns one report per image.
-pub async fn push_bundle(reader: &BundleReader, registry: &Registry, options: &PushOptions, progress: &Progress) -> Vec<ImageReport> {
+pub async fn push_bundle(
+    reader: &BundleReader,
+    registry: &Registry,
+    options: &PushOptions,
+    progress: &Progress,
+) -> Vec<ImageReport> {
     let index = &reader.index;
     // Which repositories need which blobs.
     let mut wanted: Vec<(String, Digest)> = Vec::new();
@@ -106,13 +119,23 @@ pub async fn push_bundle(reader: &BundleReader, registry: &Registry, options: &P
     }
     let mut failed: HashMap<(String, Digest), String> = HashMap::new();
     for batch in [uploads, mounts] {
-        let results: Vec<_> = futures_util::stream::iter(batch.into_iter().map(|(repo, digest, from)| async move {
-            let result = push_blob(reader, registry, &repo, &digest, from.as_deref(), options, progress).await;
-            (repo, digest, result)
-        }))
-        .buffer_unordered(options.jobs.max(1))
-        .collect()
-        .await;
+        let results: Vec<_> =
+            futures_util::stream::iter(batch.into_iter().map(|(repo, digest, from)| async move {
+                let result = push_blob(
+                    reader,
+                    registry,
+                    &repo,
+                    &digest,
+                    from.as_deref(),
+                    options,
+                    progress,
+                )
+                .await;
+                (repo, digest, result)
+            }))
+            .buffer_unordered(options.jobs.max(1))
+            .collect()
+            .await;
         for (repo, digest, result) in results {
             if let Err(e) = result {
                 tracing::error!(%repo, %digest, error = %e, "blob push failed");
@@ -128,20 +151,43 @@ pub async fn push_bundle(reader: &BundleReader, registry: &Registry, options: &P
             Some(t) => format!("{name}:{t}"),
             None => format!("{name}@{}", image.digest),
         };
-        let mut report = ImageReport { source: image.reference.clone(), destination, digest: None, status: "ok".into(), note: None };
-        if let Some(((_, d), e)) = blobs.iter().find_map(|b| failed.get_key_value(&(repo.clone(), b.clone()))) {
+        let mut report = ImageReport {
+            source: image.reference.clone(),
+            destination,
+            digest: None,
+            status: "ok".into(),
+            note: None,
+        };
+        if let Some(((_, d), e)) = blobs
+            .iter()
+            .find_map(|b| failed.get_key_value(&(repo.clone(), b.clone())))
+        {
             report.status = format!("blob {d} failed: {e}");
             reports.push(report);
             continue;
         }
-        match push_manifests(reader, registry, &repo, image, &manifests, &mut pushed_manifests).await {
+        match push_manifests(
+            reader,
+            registry,
+            &repo,
+            image,
+            &manifests,
+            &mut pushed_manifests,
+        )
+        .await
+        {
             Ok((digest, note)) => {
                 report.note = note;
                 report.digest = Some(digest.clone());
                 if let Some(tag) = &image.tag {
                     match registry.head_manifest(&repo, tag).await {
                         Ok(Some(found)) if found == digest => {}
-                        Ok(found) => report.status = format!("read back `{repo}:{tag}`: expected {digest}, registry has {}", found.map_or("nothing".into(), |f| f.to_string())),
+                        Ok(found) => {
+                            report.status = format!(
+                                "read back `{repo}:{tag}`: expected {digest}, registry has {}",
+                                found.map_or("nothing".into(), |f| f.to_string())
+                            )
+                        }
                         Err(e) => report.status = format!("read back `{repo}:{tag}`: {e}"),
                     }
                 }
@@ -162,16 +208,31 @@ async fn push_blob(
     options: &PushOptions,
     progress: &Progress,
 ) -> Result<(), String> {
-    let entry = reader.index.blob(digest).ok_or_else(|| format!("blob {digest} is not in the bundle"))?;
-    let desc = Descriptor { media_type: entry.media_type.clone(), digest: digest.clone(), size: entry.size };
+    let entry = reader
+        .index
+        .blob(digest)
+        .ok_or_else(|| format!("blob {digest} is not in the bundle"))?;
+    let desc = Descriptor {
+        media_type: entry.media_type.clone(),
+        digest: digest.clone(),
+        size: entry.size,
+    };
     let item = progress.item(digest.short(), desc.size);
-    if registry.has_blob(repo, digest).await.map_err(|e| e.to_string())? {
+    if registry
+        .has_blob(repo, digest)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         item.inc(desc.size);
         item.done("exists");
         return Ok(());
     }
     let location = match mount_from {
-        Some(from) => match registry.mount_blob(repo, digest, from).await.map_err(|e| e.to_string())? {
+        Some(from) => match registry
+            .mount_blob(repo, digest, from)
+            .await
+            .map_err(|e| e.to_string())?
+        {
             MountOutcome::Mounted => {
                 item.inc(desc.size);
                 item.done("mounted");
@@ -182,10 +243,17 @@ async fn push_blob(
                 (location, None)
             }
         },
-        None => registry.start_upload(repo).await.map_err(|e| e.to_string())?,
+        None => registry
+            .start_upload(repo)
+            .await
+            .map_err(|e| e.to_string())?,
     };
     let (location, min_chunk) = location;
-    upload(reader, registry, repo, &desc, location, min_chunk, options, &item).await.map_err(|e| e.to_string())?;
+    upload(
+        reader, registry, repo, &desc, location, min_chunk, options, &item,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     item.done("uploaded");
     Ok(())
 }
@@ -201,18 +269,27 @@ async fn upload(
     options: &PushOptions,
     item: &crate::progress::ItemProgress,
 ) -> Result<(), RegistryError> {
-    let counted = |s: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>| s;
+    let counted =
+        |s: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>| s;
     if desc.size > options.chunk_threshold || min_chunk.is_some_and(|m| m > desc.size) {
-        reader.verify_blob(&desc.digest, desc.size).map_err(|e| RegistryError::Status {
-            registry: registry.name.clone(),
-            method: "PATCH".into(),
-            what: format!("blob {}", desc.digest),
-            status: 0,
-            body: e.to_string(),
-        })?;
+        reader
+            .verify_blob(&desc.digest, desc.size)
+            .map_err(|e| RegistryError::Status {
+                registry: registry.name.clone(),
+                method: "PATCH".into(),
+                what: format!("blob {}", desc.digest),
+                status: 0,
+                body: e.to_string(),
+            })?;
         let chunk_size = options.chunk_size.max(min_chunk.unwrap_or(0)).max(1);
-        let chunk = |start: u64, len: u64| reqwest::Body::wrap_stream(counted(reader.range_stream(&desc.digest, start, len).boxed()));
-        registry.put_blob_chunked(repo, location, desc, chunk_size, &chunk).await?;
+        let chunk = |start: u64, len: u64| {
+            reqwest::Body::wrap_stream(counted(
+                reader.range_stream(&desc.digest, start, len).boxed(),
+            ))
+        };
+        registry
+            .put_blob_chunked(repo, location, desc, chunk_size, &chunk)
+            .await?;
         item.inc(desc.size);
     } else {
         let body = || reqwest::Body::wrap_stream(counted(reader.blob_stream(desc).boxed()));
@@ -231,7 +308,10 @@ async fn push_manifests(
     manifests: &[Digest],
     pushed: &mut HashSet<(String, Digest)>,
 ) -> Result<(Digest, Option<String>), String> {
-    let top_entry = reader.index.manifest(&image.digest).ok_or_else(|| format!("manifest {} is not in the bundle", image.digest))?;
+    let top_entry = reader
+        .index
+        .manifest(&image.digest)
+        .ok_or_else(|| format!("manifest {} is not in the bundle", image.digest))?;
     // The manifest the tag will point at: the original, or for a partial index one child
     // or an index reduced to the children carried.
     let mut note = None;
@@ -241,15 +321,28 @@ async fn push_manifests(
         let top = reader.manifest(&image.digest).map_err(|e| e.to_string())?;
         if top_entry.children.len() == 1 {
             target = top_entry.children[0].clone();
-            note = Some(format!("one platform carried: tagged its manifest {}", target.short()));
+            note = Some(format!(
+                "one platform carried: tagged its manifest {}",
+                target.short()
+            ));
         } else {
-            let ParsedManifest::Index { manifests: entries } = top.parse().map_err(|e| e.to_string())? else {
+            let ParsedManifest::Index { manifests: entries } =
+                top.parse().map_err(|e| e.to_string())?
+            else {
                 return Err("index entry is not an index".into());
             };
-            let kept: Vec<_> = entries.iter().filter(|e| top_entry.children.contains(&e.descriptor.digest)).collect();
+            let kept: Vec<_> = entries
+                .iter()
+                .filter(|e| top_entry.children.contains(&e.descriptor.digest))
+                .collect();
             let reduced = reduced_index(&top, &kept).map_err(|e| e.to_string())?;
             target = reduced.digest.clone();
-            note = Some(format!("{} of {} platforms carried: pushed a reduced index {}", kept.len(), entries.len(), reduced.digest));
+            note = Some(format!(
+                "{} of {} platforms carried: pushed a reduced index {}",
+                kept.len(),
+                entries.len(),
+                reduced.digest
+            ));
             extra = Some(reduced);
         }
     }
@@ -261,18 +354,27 @@ async fn push_manifests(
             continue;
         }
         let m = reader.manifest(digest).map_err(|e| e.to_string())?;
-        registry.put_manifest(repo, digest.as_str(), &m).await.map_err(|e| e.to_string())?;
+        registry
+            .put_manifest(repo, digest.as_str(), &m)
+            .await
+            .map_err(|e| e.to_string())?;
         pushed.insert((repo.to_owned(), digest.clone()));
     }
     let target_manifest = match extra {
         Some(m) => {
-            registry.put_manifest(repo, m.digest.as_str(), &m).await.map_err(|e| e.to_string())?;
+            registry
+                .put_manifest(repo, m.digest.as_str(), &m)
+                .await
+                .map_err(|e| e.to_string())?;
             m
         }
         None => reader.manifest(&target).map_err(|e| e.to_string())?,
     };
     if let Some(tag) = &image.tag {
-        registry.put_manifest(repo, tag, &target_manifest).await.map_err(|e| e.to_string())?;
+        registry
+            .put_manifest(repo, tag, &target_manifest)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     Ok((target, note))
 }

@@ -65,8 +65,14 @@ impl FromStr for Digest {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = s.len() == 71
             && s.starts_with("sha256:")
-            && s[7..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if ok { Ok(Digest(s.to_owned())) } else { Err(DigestError::Malformed(s.to_owned())) }
+            && s[7..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if ok {
+            Ok(Digest(s.to_owned()))
+        } else {
+            Err(DigestError::Malformed(s.to_owned()))
+        }
     }
 }
 
@@ -120,7 +126,12 @@ pub struct Verifier {
 impl Verifier {
     /// A verifier for `size` bytes hashing to `digest`.
     pub fn new(digest: &Digest, size: u64) -> Self {
-        Verifier { expected: digest.clone(), size, seen: 0, hasher: Sha256::new() }
+        Verifier {
+            expected: digest.clone(),
+            size,
+            seen: 0,
+            hasher: Sha256::new(),
+        }
     }
 
     /// Accounts for `chunk`; fails once more bytes arrive than were promised.
@@ -150,13 +161,20 @@ impl Verifier {
         }
         let actual = Digest(format!("sha256:{}", hex::encode(self.hasher.finalize())));
         if actual != self.expected {
-            return Err(DigestError::Mismatch { expected: self.expected, actual });
+            return Err(DigestError::Mismatch {
+                expected: self.expected,
+                actual,
+            });
         }
         Ok(())
     }
 
     fn size_error(&self) -> DigestError {
-        DigestError::SizeMismatch { digest: self.expected.clone(), expected: self.size, got: self.seen }
+        DigestError::SizeMismatch {
+            digest: self.expected.clone(),
+            expected: self.size,
+            got: self.seen,
+        }
     }
 }
 
@@ -183,7 +201,10 @@ mod tests {
         v.finish().unwrap();
 
         let mut v = Verifier::new(&d, 5);
-        assert!(matches!(v.update(b"hello!"), Err(DigestError::SizeMismatch { .. })));
+        assert!(matches!(
+            v.update(b"hello!"),
+            Err(DigestError::SizeMismatch { .. })
+        ));
 
         let mut v = Verifier::new(&d, 5);
         v.update(b"hellO").unwrap();

@@ -34,7 +34,9 @@ pub enum ManifestError {
         source: serde_json::Error,
     },
     /// A media type outrider cannot carry (e.g. Docker schema 1).
-    #[error("manifest {digest} has media type `{media_type}`, which outrider cannot carry (supported: OCI and Docker schema 2 manifests and indexes)")]
+    #[error(
+        "manifest {digest} has media type `{media_type}`, which outrider cannot carry (supported: OCI and Docker schema 2 manifests and indexes)"
+    )]
     Unsupported {
         /// Digest of the manifest.
         digest: Digest,
@@ -88,7 +90,11 @@ impl RawManifest {
     /// the JSON when it names one and from `content_type` otherwise.
     pub fn new(bytes: Bytes, content_type: Option<&str>) -> Result<RawManifest, ManifestError> {
         let digest = Digest::of(&bytes);
-        let probe: Probe = serde_json::from_slice(&bytes).map_err(|source| ManifestError::Json { digest: digest.clone(), source })?;
+        let probe: Probe =
+            serde_json::from_slice(&bytes).map_err(|source| ManifestError::Json {
+                digest: digest.clone(),
+                source,
+            })?;
         let declared = content_type.map(|c| c.split(';').next().unwrap_or(c).trim().to_owned());
         let media_type = match (probe.media_type, declared) {
             (Some(m), _) => m,
@@ -97,28 +103,50 @@ impl RawManifest {
             (None, _) if probe.config.is_some() => media_type::OCI_MANIFEST.to_owned(),
             (None, c) => c.unwrap_or_else(|| "unknown".into()),
         };
-        let supported = probe.schema_version == Some(2) && (media_type::is_index(&media_type) || media_type::is_image_manifest(&media_type));
+        let supported = probe.schema_version == Some(2)
+            && (media_type::is_index(&media_type) || media_type::is_image_manifest(&media_type));
         if !supported {
             return Err(ManifestError::Unsupported { digest, media_type });
         }
-        Ok(RawManifest { bytes, media_type, digest })
+        Ok(RawManifest {
+            bytes,
+            media_type,
+            digest,
+        })
     }
 
     /// The parsed view of the bytes.
     pub fn parse(&self) -> Result<ParsedManifest, ManifestError> {
-        let err = |source| ManifestError::Json { digest: self.digest.clone(), source };
+        let err = |source| ManifestError::Json {
+            digest: self.digest.clone(),
+            source,
+        };
         let probe: Probe = serde_json::from_slice(&self.bytes).map_err(err)?;
         if media_type::is_index(&self.media_type) {
             let mut manifests = Vec::new();
             for json in probe.manifests.unwrap_or_default() {
                 let descriptor: Descriptor = serde_json::from_value(json.clone()).map_err(err)?;
-                let platform = json.get("platform").cloned().map(serde_json::from_value::<Platform>).transpose().map_err(err)?;
-                manifests.push(IndexEntry { descriptor, platform, json });
+                let platform = json
+                    .get("platform")
+                    .cloned()
+                    .map(serde_json::from_value::<Platform>)
+                    .transpose()
+                    .map_err(err)?;
+                manifests.push(IndexEntry {
+                    descriptor,
+                    platform,
+                    json,
+                });
             }
             Ok(ParsedManifest::Index { manifests })
         } else {
-            let config = probe.config.ok_or_else(|| err(serde::de::Error::missing_field("config")))?;
-            Ok(ParsedManifest::Image { config, layers: probe.layers })
+            let config = probe
+                .config
+                .ok_or_else(|| err(serde::de::Error::missing_field("config")))?;
+            Ok(ParsedManifest::Image {
+                config,
+                layers: probe.layers,
+            })
         }
     }
 
@@ -129,18 +157,33 @@ impl RawManifest {
 
     /// A descriptor pointing at this manifest.
     pub fn descriptor(&self) -> Descriptor {
-        Descriptor { media_type: self.media_type.clone(), digest: self.digest.clone(), size: self.bytes.len() as u64 }
+        Descriptor {
+            media_type: self.media_type.clone(),
+            digest: self.digest.clone(),
+            size: self.bytes.len() as u64,
+        }
     }
 }
 
 /// Builds an index of the same media type holding only `entries`, each copied as it
 /// stood in the original. Used when only some platforms of an index were carried.
-pub fn reduced_index(original: &RawManifest, entries: &[&IndexEntry]) -> Result<RawManifest, ManifestError> {
+pub fn reduced_index(
+    original: &RawManifest,
+    entries: &[&IndexEntry],
+) -> Result<RawManifest, ManifestError> {
     let mut value: serde_json::Value =
-        serde_json::from_slice(&original.bytes).map_err(|source| ManifestError::Json { digest: original.digest.clone(), source })?;
+        serde_json::from_slice(&original.bytes).map_err(|source| ManifestError::Json {
+            digest: original.digest.clone(),
+            source,
+        })?;
     let list = entries.iter().map(|e| e.json.clone()).collect();
     value["manifests"] = serde_json::Value::Array(list);
-    let bytes = Bytes::from(serde_json::to_vec(&value).map_err(|source| ManifestError::Json { digest: original.digest.clone(), source })?);
+    let bytes = Bytes::from(
+        serde_json::to_vec(&value).map_err(|source| ManifestError::Json {
+            digest: original.digest.clone(),
+            source,
+        })?,
+    );
     RawManifest::new(bytes, Some(&original.media_type))
 }
 
@@ -154,10 +197,16 @@ mod tests {
         let m = RawManifest::new(Bytes::from_static(idx), None).unwrap();
         assert!(m.is_index());
         match m.parse().unwrap() {
-            ParsedManifest::Index { manifests } => assert_eq!(manifests[0].platform.as_ref().unwrap().to_string(), "linux/amd64"),
+            ParsedManifest::Index { manifests } => assert_eq!(
+                manifests[0].platform.as_ref().unwrap().to_string(),
+                "linux/amd64"
+            ),
             _ => panic!("not an index"),
         }
         let v1 = br#"{"schemaVersion":1,"name":"x"}"#;
-        assert!(matches!(RawManifest::new(Bytes::from_static(v1), None), Err(ManifestError::Unsupported { .. })));
+        assert!(matches!(
+            RawManifest::new(Bytes::from_static(v1), None),
+            Err(ManifestError::Unsupported { .. })
+        ));
     }
 }

@@ -34,7 +34,11 @@ impl Platform {
             "riscv64" => ("riscv64", None),
             other => (other, None),
         };
-        Platform { os: "linux".into(), architecture: architecture.into(), variant: variant.map(Into::into) }
+        Platform {
+            os: "linux".into(),
+            architecture: architecture.into(),
+            variant: variant.map(Into::into),
+        }
     }
 
     /// Whether an index entry for `other` serves a request for `self`. A request without
@@ -64,7 +68,11 @@ impl FromStr for Platform {
     type Err = PlatformError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = s.split('/').collect();
-        let valid = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+        let valid = |p: &str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        };
         if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| valid(p)) {
             return Err(PlatformError(s.to_owned()));
         }

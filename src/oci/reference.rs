@@ -33,7 +33,9 @@ pub enum ReferenceError {
     #[error("invalid reference `{0}`: repository name must be lowercase")]
     Uppercase(String),
     /// A path component with characters docker does not allow.
-    #[error("invalid reference `{0}`: path component `{1}` must be lowercase letters, digits and single separators (. _ __ -)")]
+    #[error(
+        "invalid reference `{0}`: path component `{1}` must be lowercase letters, digits and single separators (. _ __ -)"
+    )]
     Component(String, String),
     /// A tag outside `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
     #[error("invalid reference `{0}`: tag `{1}` must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}")]
@@ -58,17 +60,28 @@ impl FromStr for ImageRef {
             return Err(ReferenceError::Empty);
         }
         let (rest, digest) = match s.split_once('@') {
-            Some((r, d)) => (r, Some(d.parse::<Digest>().map_err(|e| ReferenceError::Digest(s.into(), e))?)),
+            Some((r, d)) => (
+                r,
+                Some(
+                    d.parse::<Digest>()
+                        .map_err(|e| ReferenceError::Digest(s.into(), e))?,
+                ),
+            ),
             None => (s, None),
         };
         // The tag is after the last ':' that follows the last '/', so a port is not a tag.
         let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
         let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => (&rest[..last_slash + i], Some(rest[last_slash + i + 1..].to_owned())),
+            Some(i) => (
+                &rest[..last_slash + i],
+                Some(rest[last_slash + i + 1..].to_owned()),
+            ),
             None => (rest, None),
         };
         let (mut registry, mut repository) = match name.split_once('/') {
-            Some((first, path)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            Some((first, path))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
                 (first.to_owned(), path.to_owned())
             }
             _ => (DOCKER_HUB.to_owned(), name.to_owned()),
@@ -96,8 +109,17 @@ impl FromStr for ImageRef {
         {
             return Err(ReferenceError::Tag(s.into(), t.clone()));
         }
-        let tag = if tag.is_none() && digest.is_none() { Some("latest".to_owned()) } else { tag };
-        Ok(ImageRef { registry, repository, tag, digest })
+        let tag = if tag.is_none() && digest.is_none() {
+            Some("latest".to_owned())
+        } else {
+            tag
+        };
+        Ok(ImageRef {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
     }
 }
 
@@ -112,9 +134,17 @@ fn validate_registry(text: &str, registry: &str) -> Result<(), ReferenceError> {
             None => (registry, None),
         }
     };
-    let host_ok = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b));
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
-    if host_ok && port_ok { Ok(()) } else { Err(bad()) }
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b));
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    if host_ok && port_ok {
+        Ok(())
+    } else {
+        Err(bad())
+    }
 }
 
 /// distribution/reference: `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`.
@@ -150,7 +180,8 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|&x| x.is_ascii_alphanumeric() || b"_.-".contains(&x))
+        && b.iter()
+            .all(|&x| x.is_ascii_alphanumeric() || b"_.-".contains(&x))
 }
 
 impl ImageRef {
@@ -201,23 +232,46 @@ mod tests {
         assert_eq!(norm("nginx"), "docker.io/library/nginx:latest");
         assert_eq!(norm("nginx:1.27"), "docker.io/library/nginx:1.27");
         assert_eq!(norm("bitnami/redis"), "docker.io/bitnami/redis:latest");
-        assert_eq!(norm("index.docker.io/library/nginx"), "docker.io/library/nginx:latest");
+        assert_eq!(
+            norm("index.docker.io/library/nginx"),
+            "docker.io/library/nginx:latest"
+        );
         assert_eq!(norm("localhost/app"), "localhost/app:latest");
         assert_eq!(norm("localhost:5000/app:2"), "localhost:5000/app:2");
         assert_eq!(norm("ghcr.io/org/app:2.3"), "ghcr.io/org/app:2.3");
-        assert_eq!(norm("registry.example.com:5443/team/api"), "registry.example.com:5443/team/api:latest");
+        assert_eq!(
+            norm("registry.example.com:5443/team/api"),
+            "registry.example.com:5443/team/api:latest"
+        );
         assert_eq!(norm("[::1]:5000/app"), "[::1]:5000/app:latest");
         let d = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(norm(&format!("nginx@{d}")), format!("docker.io/library/nginx@{d}"));
+        assert_eq!(
+            norm(&format!("nginx@{d}")),
+            format!("docker.io/library/nginx@{d}")
+        );
         let r: ImageRef = format!("nginx:1.27@{d}").parse().unwrap();
         assert_eq!(r.manifest_reference(), d);
         assert_eq!(r.tag.as_deref(), Some("1.27"));
-        assert_eq!(norm("a__b/c-d---e/f.g_h:TAG_1.x-y"), "docker.io/a__b/c-d---e/f.g_h:TAG_1.x-y");
+        assert_eq!(
+            norm("a__b/c-d---e/f.g_h:TAG_1.x-y"),
+            "docker.io/a__b/c-d---e/f.g_h:TAG_1.x-y"
+        );
     }
 
     #[test]
     fn refuses_bad_references() {
-        for bad in ["", "Nginx", "nginx:", "nginx:-x", "nginx@sha256:abc", "a//b", "a/-b", "a/b_", "a:5000x/b/c:t:t", "my.reg:port/x"] {
+        for bad in [
+            "",
+            "Nginx",
+            "nginx:",
+            "nginx:-x",
+            "nginx@sha256:abc",
+            "a//b",
+            "a/-b",
+            "a/b_",
+            "a:5000x/b/c:t:t",
+            "my.reg:port/x",
+        ] {
             let e = bad.parse::<ImageRef>();
             assert!(e.is_err(), "{bad} was accepted as {:?}", e);
         }

@@ -25,11 +25,16 @@ pub enum Challenge {
 /// Parses a `WWW-Authenticate` header value (RFC 7235 auth-params, quoted or not).
 pub fn parse_challenge(header: &str) -> Option<Challenge> {
     let header = header.trim();
-    let (scheme, rest) = header.split_once(char::is_whitespace).unwrap_or((header, ""));
+    let (scheme, rest) = header
+        .split_once(char::is_whitespace)
+        .unwrap_or((header, ""));
     let params = parse_params(rest);
     match scheme.to_ascii_lowercase().as_str() {
         "basic" => Some(Challenge::Basic),
-        "bearer" => Some(Challenge::Bearer { realm: params.get("realm")?.clone(), service: params.get("service").cloned() }),
+        "bearer" => Some(Challenge::Bearer {
+            realm: params.get("realm")?.clone(),
+            service: params.get("service").cloned(),
+        }),
         _ => None,
     }
 }
@@ -41,7 +46,8 @@ fn parse_params(s: &str) -> HashMap<String, String> {
         while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
             chars.next();
         }
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
         if key.is_empty() {
             break;
         }
@@ -59,7 +65,10 @@ fn parse_params(s: &str) -> HashMap<String, String> {
                 }
             }
         } else {
-            value = std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect::<String>().trim().to_owned();
+            value = std::iter::from_fn(|| chars.next_if(|c| *c != ','))
+                .collect::<String>()
+                .trim()
+                .to_owned();
         }
         out.insert(key.trim().to_ascii_lowercase(), value);
     }
@@ -105,16 +114,29 @@ pub async fn fetch_token(
     scope: &str,
     credential: Option<&Credential>,
 ) -> Result<Secret<String>, AuthError> {
-    let failed = |reason: String| AuthError::Failed { realm: realm.into(), reason };
+    let failed = |reason: String| AuthError::Failed {
+        realm: realm.into(),
+        reason,
+    };
     let request = match credential {
         Some(Credential::IdentityToken(refresh)) => {
-            let mut form = vec![("grant_type", "refresh_token"), ("client_id", "outrider"), ("refresh_token", refresh.expose().as_str())];
+            let mut form = vec![
+                ("grant_type", "refresh_token"),
+                ("client_id", "outrider"),
+                ("refresh_token", refresh.expose().as_str()),
+            ];
             if let Some(s) = service {
                 form.push(("service", s));
             }
             form.push(("scope", scope));
-            let body = form.iter().map(|(k, v)| format!("{k}={}", url_encode(v))).collect::<Vec<_>>().join("&");
-            http.post(realm).header("content-type", "application/x-www-form-urlencoded").body(body)
+            let body = form
+                .iter()
+                .map(|(k, v)| format!("{k}={}", url_encode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            http.post(realm)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
         }
         other => {
             let mut url = url::Url::parse(realm).map_err(|e| failed(format!("not a URL: {e}")))?;
@@ -131,23 +153,42 @@ pub async fn fetch_token(
             }
             let req = http.get(url);
             match other {
-                Some(Credential::Basic { username, password }) => req.basic_auth(username, Some(password.expose())),
+                Some(Credential::Basic { username, password }) => {
+                    req.basic_auth(username, Some(password.expose()))
+                }
                 _ => req,
             }
         }
     };
-    let response = request.send().await.map_err(|e| failed(super::http::describe(&e)))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| failed(super::http::describe(&e)))?;
     let status = response.status();
     if !status.is_success() {
         let hint = if status.as_u16() == 401 || status.as_u16() == 403 {
-            if credential.is_some() { "; hint: check the username and password" } else { "; hint: this registry needs credentials (--username, or docker login)" }
+            if credential.is_some() {
+                "; hint: check the username and password"
+            } else {
+                "; hint: this registry needs credentials (--username, or docker login)"
+            }
         } else {
             ""
         };
-        return Err(AuthError::Refused { realm: realm.into(), scope: scope.into(), status: status.as_u16(), hint });
+        return Err(AuthError::Refused {
+            realm: realm.into(),
+            scope: scope.into(),
+            status: status.as_u16(),
+            hint,
+        });
     }
     let reply: TokenReply = response.json_reply().await.map_err(failed)?;
-    reply.token.or(reply.access_token).filter(|t| !t.is_empty()).map(Secret::new).ok_or_else(|| failed("reply holds no token".into()))
+    reply
+        .token
+        .or(reply.access_token)
+        .filter(|t| !t.is_empty())
+        .map(Secret::new)
+        .ok_or_else(|| failed("reply holds no token".into()))
 }
 
 trait JsonReply {
@@ -171,10 +212,27 @@ mod tests {
 
     #[test]
     fn parses_challenges() {
-        let c = parse_challenge(r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#);
-        assert_eq!(c, Some(Challenge::Bearer { realm: "https://auth.docker.io/token".into(), service: Some("registry.docker.io".into()) }));
-        assert_eq!(parse_challenge(r#"Basic realm="basic-realm""#), Some(Challenge::Basic));
-        assert_eq!(parse_challenge("bearer realm=http://x/t"), Some(Challenge::Bearer { realm: "http://x/t".into(), service: None }));
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#,
+        );
+        assert_eq!(
+            c,
+            Some(Challenge::Bearer {
+                realm: "https://auth.docker.io/token".into(),
+                service: Some("registry.docker.io".into())
+            })
+        );
+        assert_eq!(
+            parse_challenge(r#"Basic realm="basic-realm""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(
+            parse_challenge("bearer realm=http://x/t"),
+            Some(Challenge::Bearer {
+                realm: "http://x/t".into(),
+                service: None
+            })
+        );
         assert_eq!(parse_challenge("Negotiate"), None);
     }
 }

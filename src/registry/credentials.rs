@@ -94,28 +94,56 @@ fn docker_config_path() -> Option<PathBuf> {
 /// The keys the docker config may use for `registry` (Docker Hub has a legacy URL key).
 fn config_keys(registry: &str) -> Vec<String> {
     if registry == "docker.io" {
-        vec!["https://index.docker.io/v1/".into(), "index.docker.io".into(), "docker.io".into(), "registry-1.docker.io".into()]
+        vec![
+            "https://index.docker.io/v1/".into(),
+            "index.docker.io".into(),
+            "docker.io".into(),
+            "registry-1.docker.io".into(),
+        ]
     } else {
-        vec![registry.into(), format!("https://{registry}"), format!("http://{registry}")]
+        vec![
+            registry.into(),
+            format!("https://{registry}"),
+            format!("http://{registry}"),
+        ]
     }
 }
 
 /// Finds credentials for `registry` (a reference's registry, e.g. `docker.io`).
-pub async fn lookup(registry: &str, explicit: &ExplicitCredentials) -> Result<Option<Credential>, CredentialError> {
+pub async fn lookup(
+    registry: &str,
+    explicit: &ExplicitCredentials,
+) -> Result<Option<Credential>, CredentialError> {
     if let Some(c) = explicit.by_host.get(registry) {
         return Ok(Some(c.clone()));
     }
-    let Some(path) = docker_config_path() else { return Ok(None) };
+    let Some(path) = docker_config_path() else {
+        return Ok(None);
+    };
     let text = match fs_err::read(&path) {
         Ok(t) => t,
         Err(_) => return Ok(None),
     };
-    let config: DockerConfig = serde_json::from_slice(&text).map_err(|source| CredentialError::Config { path: path.clone(), source })?;
+    let config: DockerConfig =
+        serde_json::from_slice(&text).map_err(|source| CredentialError::Config {
+            path: path.clone(),
+            source,
+        })?;
     let keys = config_keys(registry);
-    let normalise = |k: &str| k.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let normalise = |k: &str| {
+        k.trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned()
+    };
     let helper = keys
         .iter()
-        .find_map(|k| config.cred_helpers.get(k).or_else(|| config.cred_helpers.get(&normalise(k))))
+        .find_map(|k| {
+            config
+                .cred_helpers
+                .get(k)
+                .or_else(|| config.cred_helpers.get(&normalise(k)))
+        })
         .or(config.creds_store.as_ref());
     if let Some(helper) = helper
         && let Some(c) = run_helper(helper, &keys[0], registry).await?
@@ -123,7 +151,11 @@ pub async fn lookup(registry: &str, explicit: &ExplicitCredentials) -> Result<Op
         return Ok(Some(c));
     }
     let entry = keys.iter().find_map(|k| config.auths.get(k)).or_else(|| {
-        config.auths.iter().find(|(k, _)| normalise(k) == normalise(&keys[0]) || normalise(k) == registry).map(|(_, v)| v)
+        config
+            .auths
+            .iter()
+            .find(|(k, _)| normalise(k) == normalise(&keys[0]) || normalise(k) == registry)
+            .map(|(_, v)| v)
     });
     let Some(entry) = entry else { return Ok(None) };
     if let Some(token) = &entry.identitytoken
@@ -139,18 +171,34 @@ pub async fn lookup(registry: &str, explicit: &ExplicitCredentials) -> Result<Op
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| CredentialError::BadAuth(path.clone(), registry.into()))?;
-        let (u, p) = decoded.split_once(':').ok_or_else(|| CredentialError::BadAuth(path.clone(), registry.into()))?;
-        return Ok(Some(Credential::Basic { username: u.into(), password: Secret::new(p.into()) }));
+        let (u, p) = decoded
+            .split_once(':')
+            .ok_or_else(|| CredentialError::BadAuth(path.clone(), registry.into()))?;
+        return Ok(Some(Credential::Basic {
+            username: u.into(),
+            password: Secret::new(p.into()),
+        }));
     }
     if let (Some(u), Some(p)) = (&entry.username, &entry.password) {
-        return Ok(Some(Credential::Basic { username: u.clone(), password: Secret::new(p.clone()) }));
+        return Ok(Some(Credential::Basic {
+            username: u.clone(),
+            password: Secret::new(p.clone()),
+        }));
     }
     Ok(None)
 }
 
-async fn run_helper(helper: &str, server: &str, registry: &str) -> Result<Option<Credential>, CredentialError> {
+async fn run_helper(
+    helper: &str,
+    server: &str,
+    registry: &str,
+) -> Result<Option<Credential>, CredentialError> {
     use tokio::io::AsyncWriteExt;
-    let fail = |reason: String| CredentialError::Helper { helper: helper.into(), registry: registry.into(), reason };
+    let fail = |reason: String| CredentialError::Helper {
+        helper: helper.into(),
+        registry: registry.into(),
+        reason,
+    };
     let mut child = tokio::process::Command::new(format!("docker-credential-{helper}"))
         .arg("get")
         .stdin(Stdio::piped())
@@ -159,20 +207,34 @@ async fn run_helper(helper: &str, server: &str, registry: &str) -> Result<Option
         .spawn()
         .map_err(|e| fail(format!("cannot run it: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(server.as_bytes()).await.map_err(|e| fail(e.to_string()))?;
+        stdin
+            .write_all(server.as_bytes())
+            .await
+            .map_err(|e| fail(e.to_string()))?;
     }
-    let out = child.wait_with_output().await.map_err(|e| fail(e.to_string()))?;
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         // Helpers answer "credentials not found in native keychain" when they have none.
         if msg.to_lowercase().contains("not found") {
             return Ok(None);
         }
-        return Err(fail(format!("exit status {}: {}", out.status, crate::output::sanitize(&msg))));
+        return Err(fail(format!(
+            "exit status {}: {}",
+            out.status,
+            crate::output::sanitize(&msg)
+        )));
     }
-    let reply: HelperReply = serde_json::from_slice(&out.stdout).map_err(|e| fail(format!("unreadable reply: {e}")))?;
+    let reply: HelperReply =
+        serde_json::from_slice(&out.stdout).map_err(|e| fail(format!("unreadable reply: {e}")))?;
     if reply.username == "<token>" {
         return Ok(Some(Credential::IdentityToken(Secret::new(reply.secret))));
     }
-    Ok(Some(Credential::Basic { username: reply.username, password: Secret::new(reply.secret) }))
+    Ok(Some(Credential::Basic {
+        username: reply.username,
+        password: Secret::new(reply.secret),
+    }))
 }

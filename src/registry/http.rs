@@ -35,7 +35,10 @@ pub enum TlsSetupError {
 }
 
 /// Builds the HTTP client for one host.
-pub fn build_client(options: &TransportOptions, host: &str) -> Result<reqwest::Client, TlsSetupError> {
+pub fn build_client(
+    options: &TransportOptions,
+    host: &str,
+) -> Result<reqwest::Client, TlsSetupError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("outrider/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))
@@ -44,20 +47,24 @@ pub fn build_client(options: &TransportOptions, host: &str) -> Result<reqwest::C
         .no_proxy_if_loopback(host);
     for path in &options.ca_files {
         let pem = fs_err::read(path).map_err(|e| TlsSetupError::Read(path.clone(), e))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| TlsSetupError::Pem(path.clone(), e.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| TlsSetupError::Pem(path.clone(), e.to_string()))?;
         builder = builder.tls_certs_merge(certs);
     }
     if let Some((cert, key)) = &options.client_cert {
         let mut pem = fs_err::read(cert).map_err(|e| TlsSetupError::Read(cert.clone(), e))?;
         pem.push(b'\n');
         pem.extend(fs_err::read(key).map_err(|e| TlsSetupError::Read(key.clone(), e))?);
-        let identity = reqwest::Identity::from_pem(&pem).map_err(|e| TlsSetupError::Pem(cert.clone(), e.to_string()))?;
+        let identity = reqwest::Identity::from_pem(&pem)
+            .map_err(|e| TlsSetupError::Pem(cert.clone(), e.to_string()))?;
         builder = builder.identity(identity);
     }
     if options.skip_verify.iter().any(|h| h == host) {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
-    builder.build().map_err(|e| TlsSetupError::Pem(PathBuf::from("(tls)"), e.to_string()))
+    builder
+        .build()
+        .map_err(|e| TlsSetupError::Pem(PathBuf::from("(tls)"), e.to_string()))
 }
 
 trait NoProxyIfLoopback {
@@ -67,14 +74,21 @@ trait NoProxyIfLoopback {
 impl NoProxyIfLoopback for reqwest::ClientBuilder {
     /// A proxy from the environment must never see traffic meant for this machine.
     fn no_proxy_if_loopback(self, host: &str) -> Self {
-        if is_loopback(host) { self.no_proxy() } else { self }
+        if is_loopback(host) {
+            self.no_proxy()
+        } else {
+            self
+        }
     }
 }
 
 /// Whether `host[:port]` names this machine: `localhost`, 127.0.0.0/8 or `::1`. Docker
 /// treats these as insecure registries by default and falls back to plain HTTP.
 pub fn is_loopback(host_port: &str) -> bool {
-    if host_port.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+    if host_port
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+    {
         return true;
     }
     let host = if let Some(inner) = host_port.strip_prefix('[') {
@@ -82,7 +96,10 @@ pub fn is_loopback(host_port: &str) -> bool {
     } else {
         host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
     };
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Whether a response status is worth another attempt.
@@ -123,10 +140,22 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for h in ["localhost", "localhost:5000", "127.0.0.1:5000", "127.3.4.5", "[::1]:5000", "::1"] {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "127.3.4.5",
+            "[::1]:5000",
+            "::1",
+        ] {
             assert!(is_loopback(h), "{h}");
         }
-        for h in ["example.com", "10.0.0.1:5000", "[fe80::1]:5000", "localhost.example.com"] {
+        for h in [
+            "example.com",
+            "10.0.0.1:5000",
+            "[fe80::1]:5000",
+            "localhost.example.com",
+        ] {
             assert!(!is_loopback(h), "{h}");
         }
     }

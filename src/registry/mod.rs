@@ -122,7 +122,9 @@ impl Access {
         match self {
             Access::Pull(r) => format!("repository:{r}:pull"),
             Access::Push(r) => format!("repository:{r}:pull,push"),
-            Access::Mount { repo, from } => format!("repository:{repo}:pull,push repository:{from}:pull"),
+            Access::Mount { repo, from } => {
+                format!("repository:{repo}:pull,push repository:{from}:pull")
+            }
         }
     }
 }
@@ -157,10 +159,16 @@ pub type BodyFactory<'a> = &'a (dyn Fn() -> reqwest::Body + Send + Sync);
 
 impl Registry {
     /// A client for `name`, honouring mirrors, TLS options and credentials.
-    pub async fn connect(name: &str, options: &TransportOptions, explicit: &ExplicitCredentials) -> Result<Registry, RegistryError> {
+    pub async fn connect(
+        name: &str,
+        options: &TransportOptions,
+        explicit: &ExplicitCredentials,
+    ) -> Result<Registry, RegistryError> {
         let (host, ns) = match options.mirrors.iter().find(|(from, _)| from == name) {
             Some((_, mirror)) => (mirror.clone(), Some(name.to_owned())),
-            None if name == crate::oci::reference::DOCKER_HUB => ("registry-1.docker.io".to_owned(), None),
+            None if name == crate::oci::reference::DOCKER_HUB => {
+                ("registry-1.docker.io".to_owned(), None)
+            }
             None => (name.to_owned(), None),
         };
         let plain = options.plain_http.iter().any(|h| h == &host || h == name);
@@ -244,25 +252,47 @@ impl Registry {
     }
 
     async fn auth_header(&self, access: &Access) -> Result<Option<Secret<String>>, RegistryError> {
-        let challenge = self.challenge.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let challenge = self
+            .challenge
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         match challenge {
             None => Ok(None),
             Some(Challenge::Basic) => Ok(match &self.credential {
                 Some(Credential::Basic { username, password }) => {
                     use base64::Engine as _;
                     let raw = format!("{username}:{}", password.expose());
-                    Some(Secret::new(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))))
+                    Some(Secret::new(format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(raw)
+                    )))
                 }
                 _ => None,
             }),
             Some(Challenge::Bearer { realm, service }) => {
                 let scope = access.scope();
-                if let Some(t) = self.tokens.lock().unwrap_or_else(|e| e.into_inner()).get(&scope) {
+                if let Some(t) = self
+                    .tokens
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&scope)
+                {
                     return Ok(Some(Secret::new(format!("Bearer {}", t.expose()))));
                 }
-                let token = auth::fetch_token(&self.http, &realm, service.as_deref(), &scope, self.credential.as_ref()).await?;
+                let token = auth::fetch_token(
+                    &self.http,
+                    &realm,
+                    service.as_deref(),
+                    &scope,
+                    self.credential.as_ref(),
+                )
+                .await?;
                 let header = Secret::new(format!("Bearer {}", token.expose()));
-                self.tokens.lock().unwrap_or_else(|e| e.into_inner()).insert(scope, token);
+                self.tokens
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(scope, token);
                 Ok(Some(header))
             }
         }
@@ -271,7 +301,12 @@ impl Registry {
     /// Sends a request built by `build` (called again for each attempt), adding auth,
     /// answering one 401 challenge, retrying connection errors, 429 and 5xx with backoff,
     /// and falling back to plain HTTP for loopback registries whose HTTPS fails.
-    pub async fn send(&self, access: &Access, what: &str, build: &(dyn Fn(&reqwest::Client) -> RequestBuilder + Send + Sync)) -> Result<Response, RegistryError> {
+    pub async fn send(
+        &self,
+        access: &Access,
+        what: &str,
+        build: &(dyn Fn(&reqwest::Client) -> RequestBuilder + Send + Sync),
+    ) -> Result<Response, RegistryError> {
         let mut attempt = 0;
         let mut challenged = false;
         loop {
@@ -284,17 +319,30 @@ impl Registry {
                     let status = response.status();
                     if status == StatusCode::UNAUTHORIZED && !challenged {
                         challenged = true;
-                        let header = response.headers().get(reqwest::header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                        let header = response
+                            .headers()
+                            .get(reqwest::header::WWW_AUTHENTICATE)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
                         if let Some(c) = auth::parse_challenge(header) {
                             tracing::debug!(registry = %self.name, challenge = ?c, "answering auth challenge");
-                            self.tokens.lock().unwrap_or_else(|e| e.into_inner()).remove(&access.scope());
+                            self.tokens
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .remove(&access.scope());
                             *self.challenge.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
                             continue;
                         }
                     }
                     if http::retryable_status(status.as_u16()) && attempt < self.retries {
                         attempt += 1;
-                        let wait = http::backoff(attempt, response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()));
+                        let wait = http::backoff(
+                            attempt,
+                            response
+                                .headers()
+                                .get(reqwest::header::RETRY_AFTER)
+                                .and_then(|v| v.to_str().ok()),
+                        );
                         tracing::warn!(registry = %self.name, %what, status = status.as_u16(), ?wait, "retrying");
                         tokio::time::sleep(wait).await;
                         continue;
@@ -303,14 +351,19 @@ impl Registry {
                 }
                 Err(e) => {
                     let reason = http::describe(&e);
-                    if attempt < self.retries && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()) {
+                    if attempt < self.retries
+                        && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body())
+                    {
                         attempt += 1;
                         let wait = http::backoff(attempt, None);
                         tracing::warn!(registry = %self.name, %what, error = %reason, ?wait, "retrying");
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    return Err(RegistryError::Connect { registry: self.name.clone(), reason });
+                    return Err(RegistryError::Connect {
+                        registry: self.name.clone(),
+                        reason,
+                    });
                 }
             }
         }
@@ -324,40 +377,80 @@ impl Registry {
                 registry,
                 what: what.to_owned(),
                 status,
-                hint: if self.credential.is_some() { "; hint: the credentials lack access" } else { "; hint: log in (docker login, or --username)" },
+                hint: if self.credential.is_some() {
+                    "; hint: the credentials lack access"
+                } else {
+                    "; hint: log in (docker login, or --username)"
+                },
             },
-            404 => RegistryError::NotFound { registry, what: what.to_owned() },
+            404 => RegistryError::NotFound {
+                registry,
+                what: what.to_owned(),
+            },
             _ => {
                 let body = response.text().await.unwrap_or_default();
                 let body = crate::output::sanitize(&body.chars().take(300).collect::<String>());
-                RegistryError::Status { registry, method: method.into(), what: what.into(), status, body }
+                RegistryError::Status {
+                    registry,
+                    method: method.into(),
+                    what: what.into(),
+                    status,
+                    body,
+                }
             }
         }
     }
 
     /// Fetches a manifest by tag or digest, keeping its exact bytes. A digest reference,
     /// and any `Docker-Content-Digest` the registry sends, is checked against the bytes.
-    pub async fn get_manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, RegistryError> {
+    pub async fn get_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<RawManifest, RegistryError> {
         let what = format!("manifest `{repo}:{reference}`");
         let url = self.url(&format!("{repo}/manifests/{reference}")).await;
         let response = self
-            .send(&Access::Pull(repo.into()), &what, &|c| c.get(&url).header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT))
+            .send(&Access::Pull(repo.into()), &what, &|c| {
+                c.get(&url)
+                    .header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT)
+            })
             .await?;
         if !response.status().is_success() {
             return Err(self.status_error("GET", &what, response).await);
         }
-        let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let header_digest = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<Digest>().ok());
-        if response.content_length().is_some_and(|n| n > MAX_MANIFEST_BYTES) {
-            return Err(RegistryError::ManifestTooLarge { registry: self.name.clone(), what });
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let header_digest = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Digest>().ok());
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_MANIFEST_BYTES)
+        {
+            return Err(RegistryError::ManifestTooLarge {
+                registry: self.name.clone(),
+                what,
+            });
         }
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| RegistryError::Connect { registry: self.name.clone(), reason: http::describe(&e) })?;
+            let chunk = chunk.map_err(|e| RegistryError::Connect {
+                registry: self.name.clone(),
+                reason: http::describe(&e),
+            })?;
             body.extend_from_slice(&chunk);
             if body.len() as u64 > MAX_MANIFEST_BYTES {
-                return Err(RegistryError::ManifestTooLarge { registry: self.name.clone(), what });
+                return Err(RegistryError::ManifestTooLarge {
+                    registry: self.name.clone(),
+                    what,
+                });
             }
         }
         let actual = Digest::of(&body);
@@ -371,40 +464,69 @@ impl Registry {
                 source: crate::oci::DigestError::Mismatch { expected, actual },
             });
         }
-        RawManifest::new(Bytes::from(body), content_type.as_deref()).map_err(|source| RegistryError::Manifest { registry: self.name.clone(), source })
+        RawManifest::new(Bytes::from(body), content_type.as_deref()).map_err(|source| {
+            RegistryError::Manifest {
+                registry: self.name.clone(),
+                source,
+            }
+        })
     }
 
     /// HEAD of a manifest: its digest and media type if it exists.
-    pub async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<Digest>, RegistryError> {
+    pub async fn head_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<Digest>, RegistryError> {
         let what = format!("manifest `{repo}:{reference}`");
         let url = self.url(&format!("{repo}/manifests/{reference}")).await;
         let response = self
-            .send(&Access::Pull(repo.into()), &what, &|c| c.head(&url).header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT))
+            .send(&Access::Pull(repo.into()), &what, &|c| {
+                c.head(&url)
+                    .header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT)
+            })
             .await?;
         match response.status() {
-            s if s.is_success() => Ok(response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())),
+            s if s.is_success() => Ok(response
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(self.status_error("HEAD", &what, response).await),
         }
     }
 
     /// Starts a blob download; the caller verifies the stream against `desc`.
-    pub async fn get_blob(&self, repo: &str, desc: &Descriptor) -> Result<impl Stream<Item = Result<Bytes, RegistryError>> + use<>, RegistryError> {
+    pub async fn get_blob(
+        &self,
+        repo: &str,
+        desc: &Descriptor,
+    ) -> Result<impl Stream<Item = Result<Bytes, RegistryError>> + use<>, RegistryError> {
         let what = format!("blob {} in `{repo}`", desc.digest);
         let url = self.url(&format!("{repo}/blobs/{}", desc.digest)).await;
-        let response = self.send(&Access::Pull(repo.into()), &what, &|c| c.get(&url)).await?;
+        let response = self
+            .send(&Access::Pull(repo.into()), &what, &|c| c.get(&url))
+            .await?;
         if !response.status().is_success() {
             return Err(self.status_error("GET", &what, response).await);
         }
         let registry = self.name.clone();
-        Ok(response.bytes_stream().map(move |r| r.map_err(|e| RegistryError::Connect { registry: registry.clone(), reason: http::describe(&e) })))
+        Ok(response.bytes_stream().map(move |r| {
+            r.map_err(|e| RegistryError::Connect {
+                registry: registry.clone(),
+                reason: http::describe(&e),
+            })
+        }))
     }
 
     /// Whether `repo` already links the blob.
     pub async fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool, RegistryError> {
         let what = format!("blob {digest} in `{repo}`");
         let url = self.url(&format!("{repo}/blobs/{digest}")).await;
-        let response = self.send(&Access::Push(repo.into()), &what, &|c| c.head(&url)).await?;
+        let response = self
+            .send(&Access::Push(repo.into()), &what, &|c| c.head(&url))
+            .await?;
         match response.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -415,10 +537,26 @@ impl Registry {
     /// Asks the registry to link `digest` from `from` into `repo` (distribution spec,
     /// "Mounting a blob from another repository"). A 202 is a legal refusal that opens
     /// an upload session.
-    pub async fn mount_blob(&self, repo: &str, digest: &Digest, from: &str) -> Result<MountOutcome, RegistryError> {
+    pub async fn mount_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        from: &str,
+    ) -> Result<MountOutcome, RegistryError> {
         let what = format!("mount of {digest} from `{from}` into `{repo}`");
-        let url = self.url(&format!("{repo}/blobs/uploads/?mount={digest}&from={from}")).await;
-        let response = self.send(&Access::Mount { repo: repo.into(), from: from.into() }, &what, &|c| c.post(&url).header("content-length", "0")).await?;
+        let url = self
+            .url(&format!("{repo}/blobs/uploads/?mount={digest}&from={from}"))
+            .await;
+        let response = self
+            .send(
+                &Access::Mount {
+                    repo: repo.into(),
+                    from: from.into(),
+                },
+                &what,
+                &|c| c.post(&url).header("content-length", "0"),
+            )
+            .await?;
         match response.status() {
             StatusCode::CREATED => Ok(MountOutcome::Mounted),
             StatusCode::ACCEPTED => Ok(MountOutcome::Upload(self.location(&response, &what)?)),
@@ -432,7 +570,13 @@ impl Registry {
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
-            .ok_or_else(|| RegistryError::Status { registry: self.name.clone(), method: "POST".into(), what: what.into(), status: response.status().as_u16(), body: "no Location header".into() })
+            .ok_or_else(|| RegistryError::Status {
+                registry: self.name.clone(),
+                method: "POST".into(),
+                what: what.into(),
+                status: response.status().as_u16(),
+                body: "no Location header".into(),
+            })
     }
 
     /// Opens an upload session; returns its location and the smallest chunk the
@@ -440,22 +584,39 @@ impl Registry {
     pub async fn start_upload(&self, repo: &str) -> Result<(String, Option<u64>), RegistryError> {
         let what = format!("upload to `{repo}`");
         let url = self.url(&format!("{repo}/blobs/uploads/")).await;
-        let response = self.send(&Access::Push(repo.into()), &what, &|c| c.post(&url).header("content-length", "0")).await?;
+        let response = self
+            .send(&Access::Push(repo.into()), &what, &|c| {
+                c.post(&url).header("content-length", "0")
+            })
+            .await?;
         if response.status() != StatusCode::ACCEPTED {
             return Err(self.status_error("POST", &what, response).await);
         }
-        let min_chunk = response.headers().get("oci-chunk-min-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let min_chunk = response
+            .headers()
+            .get("oci-chunk-min-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         Ok((self.location(&response, &what)?, min_chunk))
     }
 
     /// Completes a monolithic upload: one PUT with the whole body and `?digest=`.
-    pub async fn put_blob(&self, repo: &str, location: &str, desc: &Descriptor, body: BodyFactory<'_>) -> Result<(), RegistryError> {
+    pub async fn put_blob(
+        &self,
+        repo: &str,
+        location: &str,
+        desc: &Descriptor,
+        body: BodyFactory<'_>,
+    ) -> Result<(), RegistryError> {
         let what = format!("blob {} to `{repo}`", desc.digest);
         let url = self.upload_url(location, &[("digest", desc.digest.as_str())]);
         let size = desc.size;
         let response = self
             .send(&Access::Push(repo.into()), &what, &|c| {
-                c.put(&url).header("content-type", "application/octet-stream").header("content-length", size).body(body())
+                c.put(&url)
+                    .header("content-type", "application/octet-stream")
+                    .header("content-length", size)
+                    .body(body())
             })
             .await?;
         if response.status() != StatusCode::CREATED {
@@ -497,7 +658,11 @@ impl Registry {
             offset += len;
         }
         let url = self.upload_url(&location, &[("digest", desc.digest.as_str())]);
-        let response = self.send(&Access::Push(repo.into()), &what, &|c| c.put(&url).header("content-length", "0")).await?;
+        let response = self
+            .send(&Access::Push(repo.into()), &what, &|c| {
+                c.put(&url).header("content-length", "0")
+            })
+            .await?;
         if response.status() != StatusCode::CREATED {
             return Err(self.status_error("PUT", &what, response).await);
         }
@@ -506,18 +671,31 @@ impl Registry {
 
     /// PUTs manifest bytes unchanged under `reference` (a tag or its digest), with its own
     /// media type as Content-Type. Returns the digest the registry reports.
-    pub async fn put_manifest(&self, repo: &str, reference: &str, manifest: &RawManifest) -> Result<Option<Digest>, RegistryError> {
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        manifest: &RawManifest,
+    ) -> Result<Option<Digest>, RegistryError> {
         let what = format!("manifest `{repo}:{reference}`");
         let url = self.url(&format!("{repo}/manifests/{reference}")).await;
         let bytes = manifest.bytes.clone();
         let media_type = manifest.media_type.clone();
         let response = self
-            .send(&Access::Push(repo.into()), &what, &|c| c.put(&url).header("content-type", media_type.as_str()).body(bytes.clone()))
+            .send(&Access::Push(repo.into()), &what, &|c| {
+                c.put(&url)
+                    .header("content-type", media_type.as_str())
+                    .body(bytes.clone())
+            })
             .await?;
         if response.status() != StatusCode::CREATED {
             return Err(self.status_error("PUT", &what, response).await);
         }
-        Ok(response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()))
+        Ok(response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok()))
     }
 }
 
@@ -531,7 +709,11 @@ pub struct Registries {
 impl Registries {
     /// A factory with these settings.
     pub fn new(options: TransportOptions, credentials: ExplicitCredentials) -> Registries {
-        Registries { options, credentials, clients: tokio::sync::Mutex::new(HashMap::new()) }
+        Registries {
+            options,
+            credentials,
+            clients: tokio::sync::Mutex::new(HashMap::new()),
+        }
     }
 
     /// The client for `name`.
@@ -545,4 +727,3 @@ impl Registries {
         Ok(client)
     }
 }
-

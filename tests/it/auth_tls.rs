@@ -10,10 +10,20 @@ use std::sync::atomic::Ordering;
 /// A bundle of one small image from a plain registry, and that image.
 fn small_bundle(dir: &std::path::Path) -> (std::path::PathBuf, images::Image) {
     let source = Registry::plain();
-    let img = images::image(vec![images::layer(11, 30_000, Flavour::Oci)], "amd64", Flavour::Oci, false);
+    let img = images::image(
+        vec![images::layer(11, 30_000, Flavour::Oci)],
+        "amd64",
+        Flavour::Oci,
+        false,
+    );
     images::push_image(&source.host, "team/api", "2", &img);
     let bundle = dir.join("small.zip");
-    Outrider::new().ok(&["pack", "-o", bundle.to_str().expect("utf8"), &format!("{}/team/api:2", source.host)]);
+    Outrider::new().ok(&[
+        "pack",
+        "-o",
+        bundle.to_str().expect("utf8"),
+        &format!("{}/team/api:2", source.host),
+    ]);
     (bundle, img)
 }
 
@@ -28,9 +38,18 @@ fn basic_auth_from_flags_env_and_docker_config() {
     let denied = o.run(&["unpack", b, "--push", &reg.host]);
     assert_eq!(denied.status.code(), Some(1));
     let (_, err) = text(&denied);
-    assert!(err.contains("refused access") && err.contains("hint"), "{err}");
+    assert!(
+        err.contains("refused access") && err.contains("hint"),
+        "{err}"
+    );
 
-    let out = o.cmd().args(["unpack", b, "--push", &reg.host]).env("OUTRIDER_USERNAME", "alice").env("OUTRIDER_PASSWORD", "s3cret").output().expect("run");
+    let out = o
+        .cmd()
+        .args(["unpack", b, "--push", &reg.host])
+        .env("OUTRIDER_USERNAME", "alice")
+        .env("OUTRIDER_PASSWORD", "s3cret")
+        .output()
+        .expect("run");
     let (_, err) = text(&out);
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("s3cret"), "password printed: {err}");
@@ -39,13 +58,32 @@ fn basic_auth_from_flags_env_and_docker_config() {
     let docker = o.home.path().join(".docker");
     std::fs::create_dir_all(&docker).expect("mkdir");
     let auth = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
-    std::fs::write(docker.join("config.json"), serde_json::json!({ "auths": { reg.host.clone(): { "auth": auth } } }).to_string()).expect("write");
+    std::fs::write(
+        docker.join("config.json"),
+        serde_json::json!({ "auths": { reg.host.clone(): { "auth": auth } } }).to_string(),
+    )
+    .expect("write");
     let back = work.path().join("back.zip");
-    o.ok(&["pack", "-o", back.to_str().expect("utf8"), &format!("{}/team/api:2", reg.host)]);
-    let info: serde_json::Value = serde_json::from_slice(&o.ok(&["inspect", "--json", back.to_str().expect("utf8")]).stdout).expect("json");
-    assert_eq!(info["images"][0]["digest"].as_str(), Some(img.manifest.digest.as_str()));
+    o.ok(&[
+        "pack",
+        "-o",
+        back.to_str().expect("utf8"),
+        &format!("{}/team/api:2", reg.host),
+    ]);
+    let info: serde_json::Value = serde_json::from_slice(
+        &o.ok(&["inspect", "--json", back.to_str().expect("utf8")])
+            .stdout,
+    )
+    .expect("json");
+    assert_eq!(
+        info["images"][0]["digest"].as_str(),
+        Some(img.manifest.digest.as_str())
+    );
     let bytes = std::fs::read(&back).expect("read");
-    assert!(!bytes.windows(6).any(|w| w == b"s3cret"), "password stored in the bundle");
+    assert!(
+        !bytes.windows(6).any(|w| w == b"s3cret"),
+        "password stored in the bundle"
+    );
 }
 
 #[test]
@@ -61,9 +99,18 @@ fn token_auth_with_cached_tokens() {
     let denied = o.run(&["unpack", b, "--push", &reg.host]);
     let (_, err) = text(&denied);
     assert_eq!(denied.status.code(), Some(1), "{err}");
-    assert!(err.contains("token endpoint") || err.contains("refused"), "{err}");
+    assert!(
+        err.contains("token endpoint") || err.contains("refused"),
+        "{err}"
+    );
 
-    let out = o.cmd().args(["unpack", b, "--push", &reg.host, "-vv"]).env("OUTRIDER_USERNAME", "bob").env("OUTRIDER_PASSWORD", "tok-pass").output().expect("run");
+    let out = o
+        .cmd()
+        .args(["unpack", b, "--push", &reg.host, "-vv"])
+        .env("OUTRIDER_USERNAME", "bob")
+        .env("OUTRIDER_PASSWORD", "tok-pass")
+        .output()
+        .expect("run");
     let (_, err) = text(&out);
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("tok-pass"), "password printed at -vv");
@@ -73,7 +120,12 @@ fn token_auth_with_cached_tokens() {
 
     let back = work.path().join("back.zip");
     o.cmd()
-        .args(["pack", "-o", back.to_str().expect("utf8"), &format!("{}/team/api:2", reg.host)])
+        .args([
+            "pack",
+            "-o",
+            back.to_str().expect("utf8"),
+            &format!("{}/team/api:2", reg.host),
+        ])
         .env("OUTRIDER_USERNAME", "bob")
         .env("OUTRIDER_PASSWORD", "tok-pass")
         .output()
@@ -83,8 +135,15 @@ fn token_auth_with_cached_tokens() {
 }
 
 fn digest_of_first_image(o: &Outrider, bundle: &std::path::Path) -> String {
-    let info: serde_json::Value = serde_json::from_slice(&o.ok(&["inspect", "--json", bundle.to_str().expect("utf8")]).stdout).expect("json");
-    info["images"][0]["digest"].as_str().expect("digest").to_owned()
+    let info: serde_json::Value = serde_json::from_slice(
+        &o.ok(&["inspect", "--json", bundle.to_str().expect("utf8")])
+            .stdout,
+    )
+    .expect("json");
+    info["images"][0]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_owned()
 }
 
 #[test]
@@ -101,10 +160,30 @@ fn tls_is_verified_unless_told_otherwise() {
     assert_eq!(refused.status.code(), Some(1), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
 
-    o.ok(&["unpack", b, "--push", &reg.host, "--ca-file", ca.to_str().expect("utf8")]);
-    assert_eq!(skopeo_raw(&reg.host, "team/api", "2", &[]).as_deref(), Some(&img.manifest.bytes[..]));
+    o.ok(&[
+        "unpack",
+        b,
+        "--push",
+        &reg.host,
+        "--ca-file",
+        ca.to_str().expect("utf8"),
+    ]);
+    assert_eq!(
+        skopeo_raw(&reg.host, "team/api", "2", &[]).as_deref(),
+        Some(&img.manifest.bytes[..])
+    );
 
     let reg2 = Registry::start(Auth::None, true);
-    o.ok(&["unpack", b, "--push", &reg2.host, "--insecure-skip-verify", &reg2.host]);
-    assert_eq!(skopeo_raw(&reg2.host, "team/api", "2", &[]).as_deref(), Some(&img.manifest.bytes[..]));
+    o.ok(&[
+        "unpack",
+        b,
+        "--push",
+        &reg2.host,
+        "--insecure-skip-verify",
+        &reg2.host,
+    ]);
+    assert_eq!(
+        skopeo_raw(&reg2.host, "team/api", "2", &[]).as_deref(),
+        Some(&img.manifest.bytes[..])
+    );
 }

@@ -39,16 +39,22 @@ fn serve(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>) {
             let mut parts = line.split_whitespace();
             let method = parts.next().unwrap_or("");
             let path = parts.next().unwrap_or("");
-            let (mut status, mut headers, mut body): (&str, Vec<String>, Vec<u8>) = ("404 Not Found", vec![], vec![]);
+            let (mut status, mut headers, mut body): (&str, Vec<String>, Vec<u8>) =
+                ("404 Not Found", vec![], vec![]);
             if path == "/v2/" {
                 status = "200 OK";
-            } else if path == "/v2/lie/img/manifests/1" || path == format!("/v2/lie/img/manifests/{}", image.manifest.digest) {
+            } else if path == "/v2/lie/img/manifests/1"
+                || path == format!("/v2/lie/img/manifests/{}", image.manifest.digest)
+            {
                 status = "200 OK";
                 let digest = match lie {
                     Lie::ManifestDigestHeader => crate::support::digest(b"something else"),
                     _ => image.manifest.digest.clone(),
                 };
-                headers = vec![format!("Content-Type: {}", image.manifest.media_type), format!("Docker-Content-Digest: {digest}")];
+                headers = vec![
+                    format!("Content-Type: {}", image.manifest.media_type),
+                    format!("Docker-Content-Digest: {digest}"),
+                ];
                 body = image.manifest.bytes.clone();
             } else if path == format!("/v2/lie/img/blobs/{}", image.config.digest) {
                 status = "200 OK";
@@ -68,7 +74,10 @@ fn serve(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>) {
                     _ => {}
                 }
             }
-            let mut response = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+            let mut response = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
             for h in headers {
                 response.push_str(&h);
                 response.push_str("\r\n");
@@ -84,13 +93,31 @@ fn serve(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>) {
 }
 
 fn pack(host: &str, out: &std::path::Path) -> std::process::Output {
-    Outrider::new().run(&["pack", "--plain-http", host, "--retries", "2", "-o", out.to_str().expect("utf8"), &format!("{host}/lie/img:1")])
+    Outrider::new().run(&[
+        "pack",
+        "--plain-http",
+        host,
+        "--retries",
+        "2",
+        "-o",
+        out.to_str().expect("utf8"),
+        &format!("{host}/lie/img:1"),
+    ])
 }
 
 #[test]
 fn lies_are_refused_and_leave_no_bundle() {
-    for (lie, expect) in [(Lie::FlippedLayer, "hashes to"), (Lie::LongLayer, "expected"), (Lie::ManifestDigestHeader, "bad content")] {
-        let img = images::image(vec![images::layer(51, 5_000, Flavour::Docker)], "amd64", Flavour::Docker, false);
+    for (lie, expect) in [
+        (Lie::FlippedLayer, "hashes to"),
+        (Lie::LongLayer, "expected"),
+        (Lie::ManifestDigestHeader, "bad content"),
+    ] {
+        let img = images::image(
+            vec![images::layer(51, 5_000, Flavour::Docker)],
+            "amd64",
+            Flavour::Docker,
+            false,
+        );
         let (host, _) = serve(img.clone(), lie);
         let work = tempfile::tempdir().expect("tmp");
         let out_path = work.path().join("x.zip");
@@ -99,13 +126,21 @@ fn lies_are_refused_and_leave_no_bundle() {
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains(expect), "expected `{expect}` in: {err}");
         assert!(!out_path.exists(), "a bundle was written");
-        assert!(!work.path().join("x.zip.partial").exists(), "a partial file was left");
+        assert!(
+            !work.path().join("x.zip.partial").exists(),
+            "a partial file was left"
+        );
     }
 }
 
 #[test]
 fn too_many_requests_is_retried_after_the_delay_asked() {
-    let img = images::image(vec![images::layer(52, 5_000, Flavour::Docker)], "amd64", Flavour::Docker, false);
+    let img = images::image(
+        vec![images::layer(52, 5_000, Flavour::Docker)],
+        "amd64",
+        Flavour::Docker,
+        false,
+    );
     let (host, hits) = serve(img.clone(), Lie::TooManyRequestsOnce);
     let work = tempfile::tempdir().expect("tmp");
     let out_path = work.path().join("x.zip");

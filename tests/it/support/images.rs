@@ -19,7 +19,11 @@ pub struct Blob {
 impl Blob {
     /// Wraps bytes.
     pub fn new(bytes: Vec<u8>, media_type: &str) -> Blob {
-        Blob { digest: digest(&bytes), bytes, media_type: media_type.into() }
+        Blob {
+            digest: digest(&bytes),
+            bytes,
+            media_type: media_type.into(),
+        }
     }
 
     /// A JSON descriptor.
@@ -40,7 +44,9 @@ pub enum Flavour {
 /// A gzipped tar layer holding one file of `size` deterministic pseudo-random bytes.
 pub fn layer(seed: u64, size: usize, flavour: Flavour) -> Blob {
     let mut content = vec![0u8; size];
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     for b in content.iter_mut() {
         x ^= x << 13;
         x ^= x >> 7;
@@ -53,7 +59,8 @@ pub fn layer(seed: u64, size: usize, flavour: Flavour) -> Blob {
     header.set_mode(0o644);
     header.set_mtime(0);
     header.set_cksum();
-    tar.append_data(&mut header, format!("data-{seed}.bin"), &content[..]).expect("tar");
+    tar.append_data(&mut header, format!("data-{seed}.bin"), &content[..])
+        .expect("tar");
     let raw = tar.into_inner().expect("tar");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&raw).expect("gzip");
@@ -94,12 +101,28 @@ pub fn image(layers: Vec<Blob>, arch: &str, flavour: Flavour, odd_json: bool) ->
         "history": layers.iter().map(|_| serde_json::json!({"created_by": "outrider test"})).collect::<Vec<_>>(),
     });
     let (config_type, manifest_type) = match flavour {
-        Flavour::Docker => ("application/vnd.docker.container.image.v1+json", "application/vnd.docker.distribution.manifest.v2+json"),
-        Flavour::Oci => ("application/vnd.oci.image.config.v1+json", "application/vnd.oci.image.manifest.v1+json"),
+        Flavour::Docker => (
+            "application/vnd.docker.container.image.v1+json",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        ),
+        Flavour::Oci => (
+            "application/vnd.oci.image.config.v1+json",
+            "application/vnd.oci.image.manifest.v1+json",
+        ),
     };
     let config = Blob::new(serde_json::to_vec(&config_json).expect("json"), config_type);
     let manifest_bytes = if odd_json {
-        let layers_json: Vec<String> = layers.iter().map(|l| format!("\n      {{ \"size\" : {},  \"digest\":\"{}\", \"mediaType\": \"{}\" }}", l.bytes.len(), l.digest, l.media_type)).collect();
+        let layers_json: Vec<String> = layers
+            .iter()
+            .map(|l| {
+                format!(
+                    "\n      {{ \"size\" : {},  \"digest\":\"{}\", \"mediaType\": \"{}\" }}",
+                    l.bytes.len(),
+                    l.digest,
+                    l.media_type
+                )
+            })
+            .collect();
         format!(
             "{{\n  \"mediaType\" :\"{manifest_type}\",\n  \"schemaVersion\":   2,\n  \"config\": {{\"size\":{}, \"mediaType\":\"{config_type}\",\"digest\":\"{}\"}},\n  \"layers\": [{}\n  ]\n}}\n\n",
             config.bytes.len(),
@@ -115,7 +138,11 @@ pub fn image(layers: Vec<Blob>, arch: &str, flavour: Flavour, odd_json: bool) ->
         }))
         .expect("json")
     };
-    Image { config, layers, manifest: Blob::new(manifest_bytes, manifest_type) }
+    Image {
+        config,
+        layers,
+        manifest: Blob::new(manifest_bytes, manifest_type),
+    }
 }
 
 /// An index over images with their platforms (plus optional extra raw entries).
@@ -138,46 +165,100 @@ pub fn index(children: &[(&Image, &str)], flavour: Flavour, extra: Vec<serde_jso
         })
         .collect();
     manifests.extend(extra);
-    Blob::new(serde_json::to_vec_pretty(&serde_json::json!({ "schemaVersion": 2, "mediaType": media, "manifests": manifests })).expect("json"), media)
+    Blob::new(
+        serde_json::to_vec_pretty(
+            &serde_json::json!({ "schemaVersion": 2, "mediaType": media, "manifests": manifests }),
+        )
+        .expect("json"),
+        media,
+    )
 }
 
 fn curl(args: &[&str], body: Option<&[u8]>) -> (u16, String) {
     let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "-o", "/dev/null", "-D", "-", "-w", "\nSTATUS:%{http_code}"]).args(args);
+    cmd.args([
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-D",
+        "-",
+        "-w",
+        "\nSTATUS:%{http_code}",
+    ])
+    .args(args);
     if body.is_some() {
-        cmd.args(["--data-binary", "@-"]).stdin(std::process::Stdio::piped());
+        cmd.args(["--data-binary", "@-"])
+            .stdin(std::process::Stdio::piped());
     }
     cmd.stdout(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("curl");
     if let Some(b) = body {
-        child.stdin.take().expect("stdin").write_all(b).expect("write");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b)
+            .expect("write");
     }
     let out = child.wait_with_output().expect("curl");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let status = text.rsplit("STATUS:").next().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    let status = text
+        .rsplit("STATUS:")
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
     (status, text)
 }
 
 /// Pushes a blob to `host/repo` over plain HTTP with curl.
 pub fn push_blob(host: &str, repo: &str, blob: &Blob) {
-    let (status, text) = curl(&["-X", "POST", &format!("http://{host}/v2/{repo}/blobs/uploads/")], None);
+    let (status, text) = curl(
+        &[
+            "-X",
+            "POST",
+            &format!("http://{host}/v2/{repo}/blobs/uploads/"),
+        ],
+        None,
+    );
     assert_eq!(status, 202, "start upload: {text}");
     let location = text
         .lines()
-        .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+        .find_map(|l| {
+            l.strip_prefix("Location: ")
+                .or_else(|| l.strip_prefix("location: "))
+        })
         .expect("Location")
         .trim()
         .to_owned();
-    let url = if location.starts_with("http") { location } else { format!("http://{host}{location}") };
+    let url = if location.starts_with("http") {
+        location
+    } else {
+        format!("http://{host}{location}")
+    };
     let sep = if url.contains('?') { '&' } else { '?' };
-    let (status, text) = curl(&["-X", "PUT", "-H", "Content-Type: application/octet-stream", &format!("{url}{sep}digest={}", blob.digest)], Some(&blob.bytes));
+    let (status, text) = curl(
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/octet-stream",
+            &format!("{url}{sep}digest={}", blob.digest),
+        ],
+        Some(&blob.bytes),
+    );
     assert_eq!(status, 201, "put blob: {text}");
 }
 
 /// Pushes manifest bytes under `reference` (tag or digest).
 pub fn push_manifest(host: &str, repo: &str, reference: &str, manifest: &Blob) {
     let (status, text) = curl(
-        &["-X", "PUT", "-H", &format!("Content-Type: {}", manifest.media_type), &format!("http://{host}/v2/{repo}/manifests/{reference}")],
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            &format!("Content-Type: {}", manifest.media_type),
+            &format!("http://{host}/v2/{repo}/manifests/{reference}"),
+        ],
         Some(&manifest.bytes),
     );
     assert_eq!(status, 201, "put manifest {repo}:{reference}: {text}");

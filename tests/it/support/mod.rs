@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 
 /// A free loopback port (bound then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// The registry binary, or a clear failure naming the package.
@@ -22,7 +26,9 @@ fn registry_binary() -> &'static str {
             return p;
         }
     }
-    panic!("the distribution registry is not installed: apt-get install docker-registry (or run ./run-tests.sh)");
+    panic!(
+        "the distribution registry is not installed: apt-get install docker-registry (or run ./run-tests.sh)"
+    );
 }
 
 /// How a test registry authenticates.
@@ -66,7 +72,11 @@ impl Registry {
         let mut ca = None;
         if tls {
             let (ca_path, cert, key) = make_tls(dir.path());
-            config.push_str(&format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display()));
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            ));
             ca = Some(ca_path);
         }
         let mut token_server = None;
@@ -74,9 +84,21 @@ impl Registry {
             Auth::None => {}
             Auth::Basic(user, password) => {
                 let file = dir.path().join("htpasswd");
-                let out = Command::new("htpasswd").args(["-Bbc"]).arg(&file).args([user, password]).output().expect("htpasswd (apt-get install apache2-utils)");
-                assert!(out.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
-                config.push_str(&format!("auth:\n  htpasswd:\n    realm: outrider-test\n    path: {}\n", file.display()));
+                let out = Command::new("htpasswd")
+                    .args(["-Bbc"])
+                    .arg(&file)
+                    .args([user, password])
+                    .output()
+                    .expect("htpasswd (apt-get install apache2-utils)");
+                assert!(
+                    out.status.success(),
+                    "htpasswd failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                config.push_str(&format!(
+                    "auth:\n  htpasswd:\n    realm: outrider-test\n    path: {}\n",
+                    file.display()
+                ));
             }
             Auth::Token(server) => {
                 config.push_str(&format!(
@@ -101,7 +123,13 @@ impl Registry {
             .stderr(log)
             .spawn()
             .expect("start registry");
-        let mut registry = Registry { child, host, dir, ca, _token: token_server };
+        let mut registry = Registry {
+            child,
+            host,
+            dir,
+            ca,
+            _token: token_server,
+        };
         registry.wait_ready();
         registry
     }
@@ -113,10 +141,15 @@ impl Registry {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(self.dir.path().join("registry.log"))
+                    .unwrap_or_default();
                 panic!("registry exited ({status}) before listening: {log}");
             }
-            assert!(Instant::now() < deadline, "registry did not listen on {} within 20s", self.host);
+            assert!(
+                Instant::now() < deadline,
+                "registry did not listen on {} within 20s",
+                self.host
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -132,14 +165,67 @@ impl Drop for Registry {
 /// Generates a CA and a certificate for 127.0.0.1 signed by it; returns (ca, cert, key).
 pub fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=outrider test CA"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=outrider test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
     std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").expect("ext");
-    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"]);
-    (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"))
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
 }
 
 /// A command for the outrider binary with an empty HOME and DOCKER_CONFIG, so the
@@ -152,7 +238,9 @@ pub struct Outrider {
 impl Outrider {
     /// A fresh environment.
     pub fn new() -> Outrider {
-        Outrider { home: tempfile::tempdir().expect("tempdir") }
+        Outrider {
+            home: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     /// The command, ready for arguments.
@@ -175,20 +263,32 @@ impl Outrider {
     /// Runs with `args` and panics with stderr unless it exits 0.
     pub fn ok(&self, args: &[&str]) -> Output {
         let out = self.run(args);
-        assert!(out.status.success(), "outrider {args:?} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "outrider {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     }
 }
 
 /// Stdout and stderr as text.
 pub fn text(out: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The exact manifest bytes a registry serves for `repo:reference`, read with skopeo
 /// (an independent client) — `None` when it has none.
 pub fn skopeo_raw(host: &str, repo: &str, reference: &str, extra: &[&str]) -> Option<Vec<u8>> {
-    let sep = if reference.starts_with("sha256:") { "@" } else { ":" };
+    let sep = if reference.starts_with("sha256:") {
+        "@"
+    } else {
+        ":"
+    };
     let out = Command::new("skopeo")
         .args(["inspect", "--raw", "--tls-verify=false"])
         .args(extra)
@@ -200,8 +300,16 @@ pub fn skopeo_raw(host: &str, repo: &str, reference: &str, extra: &[&str]) -> Op
 
 /// Whether `skopeo inspect` (config included) accepts the image.
 pub fn skopeo_inspect(host: &str, image: &str) -> Result<String, String> {
-    let out = Command::new("skopeo").args(["inspect", "--tls-verify=false"]).arg(format!("docker://{host}/{image}")).output().expect("skopeo");
-    if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).into_owned()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+    let out = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false"])
+        .arg(format!("docker://{host}/{image}"))
+        .output()
+        .expect("skopeo");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
 }
 
 /// sha256 digest string of bytes.

@@ -35,19 +35,44 @@ impl TokenServer {
     pub fn start(user: &'static str, password: &'static str) -> TokenServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "token.key", "-out", "token.pem", "-days", "2", "-subj", "/CN=outrider token signer"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "token.key",
+                "-out",
+                "token.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=outrider token signer",
+            ])
             .current_dir(dir.path())
             .output()
             .expect("openssl");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let der = Command::new("openssl").args(["x509", "-in", "token.pem", "-outform", "DER"]).current_dir(dir.path()).output().expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let der = Command::new("openssl")
+            .args(["x509", "-in", "token.pem", "-outform", "DER"])
+            .current_dir(dir.path())
+            .output()
+            .expect("openssl");
         let x5c = base64::engine::general_purpose::STANDARD.encode(&der.stdout);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let key = dir.path().join("token.key");
         let issued = Arc::new(AtomicUsize::new(0));
         let counter = issued.clone();
-        let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -70,19 +95,32 @@ impl TokenServer {
                 }
                 let path = request_line.split_whitespace().nth(1).unwrap_or("/");
                 let query = path.split_once('?').map_or("", |(_, q)| q);
-                let scopes: Vec<String> = url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == "scope").map(|(_, v)| v.into_owned()).collect();
+                let scopes: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+                    .filter(|(k, _)| k == "scope")
+                    .map(|(_, v)| v.into_owned())
+                    .collect();
                 let response = if !authorized {
-                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_owned()
                 } else {
                     counter.fetch_add(1, Ordering::SeqCst);
                     let token = sign(&key, &x5c, &scopes, user);
-                    let body = serde_json::json!({ "token": token, "expires_in": 3600 }).to_string();
-                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                    let body =
+                        serde_json::json!({ "token": token, "expires_in": 3600 }).to_string();
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
                 };
                 let _ = stream.write_all(response.as_bytes());
             }
         });
-        TokenServer { port, cert: dir.path().join("token.pem"), issued, _dir: dir }
+        TokenServer {
+            port,
+            cert: dir.path().join("token.pem"),
+            issued,
+            _dir: dir,
+        }
     }
 
     /// The realm URL.
@@ -92,7 +130,10 @@ impl TokenServer {
 }
 
 fn sign(key: &std::path::Path, x5c: &str, scopes: &[String], user: &str) -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
     let access: Vec<serde_json::Value> = scopes
         .iter()
         .flat_map(|s| s.split(' ').map(str::to_owned).collect::<Vec<_>>())
@@ -108,7 +149,11 @@ fn sign(key: &std::path::Path, x5c: &str, scopes: &[String], user: &str) -> Stri
         "iss": ISSUER, "sub": user, "aud": SERVICE, "exp": now + 3600, "nbf": now - 60, "iat": now,
         "jti": format!("{now}-{}", rand_suffix()), "access": access,
     });
-    let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let signing_input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
     let mut child = Command::new("openssl")
         .args(["dgst", "-sha256", "-sign"])
         .arg(key)
@@ -116,7 +161,12 @@ fn sign(key: &std::path::Path, x5c: &str, scopes: &[String], user: &str) -> Stri
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("openssl");
-    child.stdin.take().expect("stdin").write_all(signing_input.as_bytes()).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(signing_input.as_bytes())
+        .expect("write");
     let out = child.wait_with_output().expect("openssl");
     format!("{signing_input}.{}", b64(&out.stdout))
 }
