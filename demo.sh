@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The main job end to end on one machine, no network needed: pack the fixture OCI layout
+# into a bundle, inspect and verify it, then unpack it into a throwaway local registry
+# (started here on a free loopback port, removed at exit) and read the image back.
+set -euo pipefail
+cd "$(dirname "$0")"
+if ! command -v docker-registry >/dev/null 2>&1 || ! command -v skopeo >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends docker-registry skopeo
+fi
+cargo build --release --locked
+bin=target/release/outrider
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/registry.yml" <<YAML
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $work/data}}
+http: {addr: 127.0.0.1:$port}
+YAML
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+registry=$!
+trap 'kill $registry 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+
+set -x
+$bin pack oci:fixtures/hello-oci:1.0 -o "$work/hello.bundle.zip"
+$bin inspect "$work/hello.bundle.zip"
+$bin verify "$work/hello.bundle.zip"
+$bin unpack "$work/hello.bundle.zip" --push "127.0.0.1:$port"
+skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/outrider/hello:1.0"

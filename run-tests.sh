@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the Debian packages the integration tests start or call
+# (when any is missing), then runs cargo test. Safe to run again; needs root or sudo only
+# when something must be installed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# command → Debian package
+declare -A needs=(
+  [docker-registry]=docker-registry   # the CNCF distribution registry the tests start
+  [skopeo]=skopeo                     # independent client that checks what we pushed
+  [htpasswd]=apache2-utils            # basic-auth registry
+  [openssl]=openssl                   # test CA, TLS certificates, token signing
+  [curl]=curl                         # seeds test images independently of outrider
+  [unzip]=unzip                       # checks bundles with the stock zip tool
+)
+missing=()
+for cmd in "${!needs[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${needs[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+exec cargo test --locked "$@"
