@@ -36,6 +36,7 @@ pub fn run() -> ExitCode {
         }
     };
     init_tracing(cli.verbose, cli.quiet);
+    output::set_quiet(cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

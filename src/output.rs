@@ -30,8 +30,26 @@ pub fn json<T: serde::Serialize>(value: &T) {
     }
 }
 
-/// Prints a note on stderr (user-facing, not a log line).
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// With `-q`, notes are not shown; errors always are.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Prints a note on stderr (user-facing, not a log line); silent with `-q`.
 pub fn note(text: &str) {
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        print_stderr(text);
+    }
+}
+
+/// Prints a fault or failure summary on stderr; shown even with `-q`.
+pub fn problem(text: &str) {
+    print_stderr(text);
+}
+
+fn print_stderr(text: &str) {
     crate::progress::multi().suspend(|| eprintln!("{}", sanitize(text)));
 }
 
@@ -85,7 +103,7 @@ pub fn report_error(error: &anyhow::Error) {
             text.push_str(&format!("\n  caused by: {c}"));
         }
     }
-    note(&text);
+    print_stderr(&text);
 }
 
 #[cfg(test)]

@@ -84,7 +84,15 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
     let progress = Progress::new(Mode::detect(quiet), "pack", plan.total_bytes());
     let started = std::time::Instant::now();
-    let result = write_bundle(&plan, &args.output, args.jobs, &progress).await;
+    // On Ctrl-C the copy future is dropped, and with it the writer, which removes its
+    // `.partial` file: an interrupted pack leaves nothing that looks like a bundle.
+    let result = tokio::select! {
+        r = write_bundle(&plan, &args.output, args.jobs, &progress) => r,
+        _ = tokio::signal::ctrl_c() => {
+            progress.finish();
+            bail!("interrupted; no bundle written");
+        }
+    };
     progress.finish();
     let (path, index) =
         result.with_context(|| format!("packing into `{}`", args.output.display()))?;

@@ -53,7 +53,7 @@ pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
     let failed = reports.iter().filter(|r| !r.ok()).count();
     if failed > 0 {
-        output::note(&format!(
+        output::problem(&format!(
             "error: {failed} of {} images were not pushed",
             reports.len()
         ));

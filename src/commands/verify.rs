@@ -100,9 +100,9 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
         Ok(Outcome::Success)
     } else {
         for f in &faults {
-            output::note(&format!("fault: {f}"));
+            output::problem(&format!("fault: {f}"));
         }
-        output::note(&format!(
+        output::problem(&format!(
             "error: `{}` has {} faults",
             args.bundle.display(),
             faults.len()

@@ -165,7 +165,9 @@ enum StreamFailure {
     Write(WriteError),
 }
 
-/// Streams one blob into place; returns its CRC-32, or the bytes written before failing.
+/// Streams one blob into place; returns its CRC-32, or the bytes seen before failing.
+/// Double-buffered: one positioned write is in flight on a blocking thread while the next
+/// buffer fills and is hashed, so network, hashing and disk overlap.
 async fn stream_into(
     source: &crate::location::Source,
     repo: &str,
@@ -182,6 +184,7 @@ async fn stream_into(
     let mut crc = crc32fast::Hasher::new();
     let mut buffer = Vec::with_capacity(WRITE_CHUNK);
     let mut offset = base;
+    let mut in_flight: Option<tokio::task::JoinHandle<Result<(), WriteError>>> = None;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| (verifier.seen(), StreamFailure::Source(e)))?;
         verifier
@@ -191,37 +194,48 @@ async fn stream_into(
         buffer.extend_from_slice(&chunk);
         item.inc(chunk.len() as u64);
         if buffer.len() >= WRITE_CHUNK {
-            offset = flush(writer, offset, &mut buffer)
+            let seen = verifier.seen();
+            wait(in_flight.take())
                 .await
-                .map_err(|e| (verifier.seen(), StreamFailure::Write(e)))?;
+                .map_err(|e| (seen, StreamFailure::Write(e)))?;
+            let data = std::mem::replace(&mut buffer, Vec::with_capacity(WRITE_CHUNK));
+            let len = data.len() as u64;
+            let w = writer.clone();
+            in_flight = Some(tokio::task::spawn_blocking(move || {
+                w.write_at(offset, &data)
+            }));
+            offset += len;
         }
     }
     let seen = verifier.seen();
-    verifier
+    let finished = verifier
         .finish()
-        .map_err(|e| (seen, StreamFailure::Content(e)))?;
-    flush(writer, offset, &mut buffer)
+        .map_err(|e| (seen, StreamFailure::Content(e)));
+    // Even on a failed check, let the write in flight end before the writer may be dropped.
+    let written = wait(in_flight.take())
+        .await
+        .map_err(|e| (seen, StreamFailure::Write(e)));
+    finished?;
+    written?;
+    if !buffer.is_empty() {
+        let w = writer.clone();
+        wait(Some(tokio::task::spawn_blocking(move || {
+            w.write_at(offset, &buffer)
+        })))
         .await
         .map_err(|e| (seen, StreamFailure::Write(e)))?;
+    }
     Ok(crc.finalize())
 }
 
-async fn flush(
-    writer: &Arc<BundleWriter>,
-    offset: u64,
-    buffer: &mut Vec<u8>,
-) -> Result<u64, WriteError> {
-    if buffer.is_empty() {
-        return Ok(offset);
-    }
-    let data = std::mem::replace(buffer, Vec::with_capacity(WRITE_CHUNK));
-    let len = data.len() as u64;
-    let writer = writer.clone();
-    tokio::task::spawn_blocking(move || writer.write_at(offset, &data))
-        .await
-        .map_err(|e| WriteError::Io {
+async fn wait(
+    handle: Option<tokio::task::JoinHandle<Result<(), WriteError>>>,
+) -> Result<(), WriteError> {
+    match handle {
+        None => Ok(()),
+        Some(h) => h.await.map_err(|e| WriteError::Io {
             path: PathBuf::from("(bundle)"),
             source: std::io::Error::other(e),
-        })??;
-    Ok(offset + len)
+        })?,
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::support::images::{self, Flavour};
 use crate::support::token::TokenServer;
-use crate::support::{Auth, Outrider, Registry, skopeo_raw, text};
+use crate::support::{Auth, Outrider, Registry, Tls, skopeo_raw, text};
 use base64::Engine as _;
 use std::sync::atomic::Ordering;
 
@@ -186,4 +186,108 @@ fn tls_is_verified_unless_told_otherwise() {
         skopeo_raw(&reg2.host, "team/api", "2", &[]).as_deref(),
         Some(&img.manifest.bytes[..])
     );
+}
+
+#[test]
+fn mutual_tls_presents_the_client_certificate() {
+    let work = tempfile::tempdir().expect("tmp");
+    let (bundle, img) = small_bundle(work.path());
+    let b = bundle.to_str().expect("utf8");
+    let reg = Registry::start_with(Auth::None, Tls::Mutual);
+    let dir = reg.dir.path();
+    let ca = dir.join("ca.pem");
+    let o = Outrider::new();
+    let without = o.run(&[
+        "unpack",
+        b,
+        "--push",
+        &reg.host,
+        "--ca-file",
+        ca.to_str().expect("utf8"),
+        "--retries",
+        "0",
+    ]);
+    assert_eq!(
+        without.status.code(),
+        Some(1),
+        "a registry demanding a client certificate let us in without one"
+    );
+    o.ok(&[
+        "unpack",
+        b,
+        "--push",
+        &reg.host,
+        "--ca-file",
+        ca.to_str().expect("utf8"),
+        "--cert",
+        dir.join("client.pem").to_str().expect("utf8"),
+        "--key",
+        dir.join("client.key").to_str().expect("utf8"),
+    ]);
+    let raw = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("--cert-dir={}", cert_dir(dir).display()))
+        .arg(format!("docker://{}/team/api:2", reg.host))
+        .output()
+        .expect("skopeo");
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    assert_eq!(raw.stdout, img.manifest.bytes);
+}
+
+/// A containers-style cert dir (ca.crt, client.cert, client.key) for skopeo.
+fn cert_dir(dir: &std::path::Path) -> std::path::PathBuf {
+    let d = dir.join("skopeo-certs");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    std::fs::copy(dir.join("ca.pem"), d.join("ca.crt")).expect("copy");
+    std::fs::copy(dir.join("client.pem"), d.join("client.cert")).expect("copy");
+    std::fs::copy(dir.join("client.key"), d.join("client.key")).expect("copy");
+    d
+}
+
+#[test]
+fn credential_helpers_are_asked_and_their_secret_never_printed() {
+    let work = tempfile::tempdir().expect("tmp");
+    let (bundle, _) = small_bundle(work.path());
+    let b = bundle.to_str().expect("utf8");
+    let reg = Registry::start(Auth::Basic("carol", "from-helper"), false);
+    let o = Outrider::new();
+    // A docker-credential-* helper on PATH, as `credHelpers` names it.
+    let bin = work.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let helper = bin.join("docker-credential-outridertest");
+    std::fs::write(
+        &helper,
+        format!("#!/bin/sh\nread server\n[ \"$1\" = get ] && [ \"$server\" = \"{}\" ] || exit 1\necho '{{\"Username\":\"carol\",\"Secret\":\"from-helper\"}}'\n", reg.host),
+    )
+    .expect("write");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&helper)
+        .status()
+        .expect("chmod");
+    let docker = o.home.path().join(".docker");
+    std::fs::create_dir_all(&docker).expect("mkdir");
+    std::fs::write(
+        docker.join("config.json"),
+        serde_json::json!({ "credHelpers": { reg.host.clone(): "outridertest" } }).to_string(),
+    )
+    .expect("write");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = o
+        .cmd()
+        .args(["unpack", b, "--push", &reg.host, "-vv"])
+        .env("PATH", path)
+        .output()
+        .expect("run");
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("from-helper"), "helper secret printed");
 }

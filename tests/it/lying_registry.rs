@@ -5,11 +5,12 @@ use crate::support::images::{self, Flavour, Image};
 use crate::support::{Outrider, text};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Copy)]
 enum Lie {
+    Honest,
     FlippedLayer,
     LongLayer,
     ManifestDigestHeader,
@@ -18,6 +19,14 @@ enum Lie {
 
 /// Serves `image` as `lie/img:1` over plain HTTP, lying as told. Returns host and hits.
 fn serve(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>) {
+    let (host, hits, _) = serve_recording(image, lie);
+    (host, hits)
+}
+
+/// As [`serve`], also recording every request target (path and query).
+fn serve_recording(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let host = listener.local_addr().expect("addr").to_string();
     let layer_hits = Arc::new(AtomicUsize::new(0));
@@ -38,7 +47,9 @@ fn serve(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>) {
             }
             let mut parts = line.split_whitespace();
             let method = parts.next().unwrap_or("");
-            let path = parts.next().unwrap_or("");
+            let target = parts.next().unwrap_or("");
+            record.lock().expect("lock").push(target.to_owned());
+            let path = target.split('?').next().unwrap_or("");
             let (mut status, mut headers, mut body): (&str, Vec<String>, Vec<u8>) =
                 ("404 Not Found", vec![], vec![]);
             if path == "/v2/" {
@@ -89,7 +100,7 @@ fn serve(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>) {
             }
         }
     });
-    (host, layer_hits)
+    (host, layer_hits, seen)
 }
 
 fn pack(host: &str, out: &std::path::Path) -> std::process::Output {
@@ -149,4 +160,46 @@ fn too_many_requests_is_retried_after_the_delay_asked() {
     assert!(out.status.success(), "{err}");
     assert_eq!(hits.load(Ordering::SeqCst), 2, "one 429, one success");
     Outrider::new().ok(&["verify", out_path.to_str().expect("utf8")]);
+}
+
+#[test]
+fn mirrors_are_asked_with_the_ns_parameter() {
+    let img = images::image(
+        vec![images::layer(53, 2_000, Flavour::Oci)],
+        "amd64",
+        Flavour::Oci,
+        false,
+    );
+    let (host, _, seen) = serve_recording(img.clone(), Lie::Honest);
+    let work = tempfile::tempdir().expect("tmp");
+    let out_path = work.path().join("m.zip");
+    // `upstream.invalid` is never contacted: every request goes to the mirror.
+    let out = Outrider::new().run(&[
+        "pack",
+        "--mirror",
+        &format!("upstream.invalid={host}"),
+        "--plain-http",
+        &host,
+        "-o",
+        out_path.to_str().expect("utf8"),
+        "upstream.invalid/lie/img:1",
+    ]);
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    let seen = seen.lock().expect("lock").clone();
+    let v2: Vec<&String> = seen.iter().filter(|t| t.starts_with("/v2/lie/")).collect();
+    assert!(
+        !v2.is_empty() && v2.iter().all(|t| t.ends_with("ns=upstream.invalid")),
+        "{seen:?}"
+    );
+    let info: serde_json::Value = serde_json::from_slice(
+        &Outrider::new()
+            .ok(&["inspect", "--json", out_path.to_str().expect("utf8")])
+            .stdout,
+    )
+    .expect("json");
+    assert_eq!(
+        info["images"][0]["reference"].as_str(),
+        Some("upstream.invalid/lie/img:1")
+    );
 }

@@ -41,6 +41,17 @@ pub enum Auth {
     Token(token::TokenServer),
 }
 
+/// Whether a test registry serves TLS, and whether it demands client certificates.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Tls {
+    /// Plain HTTP.
+    Off,
+    /// TLS with a certificate from a test CA.
+    Server,
+    /// TLS that also requires a client certificate signed by the same CA.
+    Mutual,
+}
+
 /// A running registry; killed on drop.
 pub struct Registry {
     child: Child,
@@ -62,6 +73,11 @@ impl Registry {
 
     /// Starts a registry with the given auth, over TLS when `tls`.
     pub fn start(auth: Auth, tls: bool) -> Registry {
+        Registry::start_with(auth, if tls { Tls::Server } else { Tls::Off })
+    }
+
+    /// Starts a registry with the given auth and TLS mode.
+    pub fn start_with(auth: Auth, tls: Tls) -> Registry {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let host = format!("127.0.0.1:{port}");
@@ -70,13 +86,16 @@ impl Registry {
             dir.path().join("data").display()
         );
         let mut ca = None;
-        if tls {
+        if tls != Tls::Off {
             let (ca_path, cert, key) = make_tls(dir.path());
             config.push_str(&format!(
                 "  tls:\n    certificate: {}\n    key: {}\n",
                 cert.display(),
                 key.display()
             ));
+            if tls == Tls::Mutual {
+                config.push_str(&format!("    clientcas:\n      - {}\n", ca_path.display()));
+            }
             ca = Some(ca_path);
         }
         let mut token_server = None;
@@ -221,6 +240,42 @@ pub fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         "-extfile",
         "ext.cnf",
     ]);
+    // A client certificate from the same CA, for mutual TLS (client.pem, client.key).
+    let sign = |name: &str, ext: &str| {
+        [
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+        ]
+        .map(str::to_owned)
+    };
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+        "-subj",
+        "/CN=outrider client",
+    ]);
+    std::fs::write(dir.join("client.cnf"), "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n").expect("ext");
+    let args = sign("client", "client.cnf");
+    run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     (
         dir.join("ca.pem"),
         dir.join("server.pem"),

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): times outrider against its peers on the same bytes, in one run.
+#   bench/run.sh            ~1 GB in 8 repositories sharing a base layer
+#   BIG=1 bench/run.sh      also packs one image with a 5 GiB layer (RSS must stay flat)
+# Prints wall time, MB/s, peak RSS and the ratio to the disk limit (`cat` of the same blob
+# bytes into one file, synced). Needs root or sudo to install missing Debian packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+need=()
+for pair in docker-registry:docker-registry skopeo:skopeo curl:curl /usr/bin/time:time python3:python3; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${need[@]}"
+fi
+cargo build --release --locked -q
+bin=$root/target/release/outrider
+venv=$root/bench/.venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv" && "$venv/bin/pip" install -q docker-charon || echo "docker-charon unavailable; its rows will be skipped" >&2
+fi
+
+work=${BENCH_DIR:-$(mktemp -d /var/tmp/outrider-bench.XXXX)}
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start_registry() { # name → prints host
+  local name=$1 port; port=$(free_port)
+  mkdir -p "$work/$name"
+  printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:%s}\n' "$work/$name/data" "$port" > "$work/$name/config.yml"
+  docker-registry serve "$work/$name/config.yml" >"$work/$name/log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+  echo "127.0.0.1:$port"
+}
+
+push_blob() { # host repo file digest
+  local loc
+  loc=$(curl -sS -X POST -D - -o /dev/null "http://$1/v2/$2/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:"{print $2}')
+  case $loc in http*) ;; *) loc="http://$1$loc" ;; esac
+  curl -sS -f -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T "$3" "$loc&digest=$4"
+}
+sha() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
+size() { stat -c %s "$1"; }
+
+seed_image() { # host repo tag layer-files...
+  local host=$1 repo=$2 tag=$3; shift 3
+  local layers_json="" diff_ids="" f d
+  for f in "$@"; do
+    d=$(sha "$f"); push_blob "$host" "$repo" "$f" "$d"
+    layers_json+="${layers_json:+,}{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"digest\":\"$d\",\"size\":$(size "$f")}"
+    diff_ids+="${diff_ids:+,}\"$d\""
+  done
+  local cfg="$work/seed/$repo-$tag.config.json"; mkdir -p "$(dirname "$cfg")"
+  printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[%s]}}' "$diff_ids" > "$cfg"
+  push_blob "$host" "$repo" "$cfg" "$(sha "$cfg")"
+  local man="$cfg.manifest"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"%s","size":%s},"layers":[%s]}' "$(sha "$cfg")" "$(size "$cfg")" "$layers_json" > "$man"
+  curl -sS -f -o /dev/null -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' --data-binary "@$man" "http://$host/v2/$repo/manifests/$tag"
+}
+
+results=()
+measure() { # label bytes command... → appends "label wall rss bytes"
+  local label=$1 bytes=$2; shift 2
+  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out.log" 2>&1 || { echo "$label failed:"; tail -5 "$work/out.log"; return 0; }
+  read -r wall rss < "$work/time"
+  results+=("$label|$wall|$rss|$bytes")
+  echo "  $label: ${wall}s, peak RSS $((rss / 1024)) MB" >&2
+}
+
+echo "seeding ~1 GB into 8 repositories (shared 200 MB base) ..." >&2
+mkdir -p "$work/seed"
+src=$(start_registry src)
+head -c $((200 << 20)) /dev/urandom > "$work/seed/base.bin"
+images=()
+for i in $(seq 1 8); do
+  head -c $((100 << 20)) /dev/urandom > "$work/seed/app$i.bin"
+  seed_image "$src" "bench/app$i" v1 "$work/seed/base.bin" "$work/seed/app$i.bin"
+  images+=("$src/bench/app$i:v1")
+done
+total=$(( (200 + 8 * 100) << 20 ))
+
+# The disk limit swings with writeback from the run before, so cat and pack alternate
+# three times each and the table reports the median of each.
+for round in 1 2 3; do
+  rm -f "$work/cat.out" "$work/bundle.zip"
+  measure "cat (disk limit)" "$total" sh -c "cat '$work'/seed/*.bin > '$work/cat.out' && sync '$work/cat.out'"
+  measure "outrider pack" "$total" "$bin" -q pack --platform linux/amd64 -o "$work/bundle.zip" "${images[@]}"
+done
+rm -f "$work/cat.out"
+dst=$(start_registry dst)
+measure "outrider unpack --push" "$total" "$bin" -q unpack "$work/bundle.zip" --push "$dst"
+dst2=$(start_registry dst2)
+sync_args=()
+for i in $(seq 1 8); do sync_args+=("$src/bench/app$i"); done
+measure "skopeo sync registry→dir" "$total" sh -c "for r in ${sync_args[*]}; do skopeo sync --src docker --dest dir --src-tls-verify=false \$r '$work/skopeo'; done"
+measure "skopeo sync dir→registry" "$total" skopeo sync --src dir --dest docker --dest-tls-verify=false "$work/skopeo" "$dst2/bench"
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import docker_charon' 2>/dev/null; then
+  names=$(printf '"bench/app%s:v1",' $(seq 1 8))
+  measure "docker-charon make_payload" "$total" "$venv/bin/python" -c "import docker_charon; docker_charon.make_payload('$work/charon.zip', [${names%,}], registry='$src', secure=False)"
+  dst3=$(start_registry dst3)
+  measure "docker-charon push_payload" "$total" "$venv/bin/python" -c "import docker_charon; docker_charon.push_payload('$work/charon.zip', registry='$dst3', secure=False)"
+fi
+
+if [ "${BIG:-0}" = 1 ]; then
+  echo "seeding one image with a 5 GiB layer ..." >&2
+  rm -f "$work/cat.out" "$work/seed/app"*.bin; rm -rf "$work/skopeo" "$work/charon.zip"
+  head -c $((5 << 30)) /dev/urandom > "$work/seed/big.bin"
+  seed_image "$src" bench/big v1 "$work/seed/big.bin"
+  measure "cat 5 GiB (disk limit)" $((5 << 30)) sh -c "cat '$work/seed/big.bin' > '$work/cat.out' && sync '$work/cat.out'"
+  rm -f "$work/cat.out"
+  measure "outrider pack 5 GiB layer" $((5 << 30)) "$bin" -q pack -o "$work/big.zip" "$src/bench/big:v1"
+  measure "outrider verify 5 GiB bundle" $((5 << 30)) "$bin" -q verify "$work/big.zip"
+fi
+
+# One row per label (median wall of its runs, max RSS); ratios against the cat row before it.
+printf '%s\n' "${results[@]}" | python3 -c '
+import sys, statistics
+rows = {}
+for line in sys.stdin.read().split("\n"):
+    if not line: continue
+    label, wall, rss, size = line.split("|")
+    r = rows.setdefault(label, {"walls": [], "rss": 0, "size": int(size)})
+    r["walls"].append(float(wall)); r["rss"] = max(r["rss"], int(rss))
+print("\n| run | runs | wall s (median) | MB/s | peak RSS MB | × cat time |\n|---|---:|---:|---:|---:|---:|")
+limit = None
+for label, r in rows.items():
+    wall = statistics.median(r["walls"])
+    if label.startswith("cat"): limit = wall
+    ratio = f"{wall / limit:.2f}" if limit else "-"
+    print(f"| {label} | {len(r[\"walls\"])} | {wall:.2f} | {r[\"size\"] / wall / 1e6:.0f} | {r[\"rss\"] / 1024:.0f} | {ratio} |")
+'
+
