@@ -134,6 +134,7 @@ for label, r in rows.items():
     wall = statistics.median(r["walls"])
     if label.startswith("cat"): limit = wall
     ratio = f"{wall / limit:.2f}" if limit else "-"
-    print(f"| {label} | {len(r[\"walls\"])} | {wall:.2f} | {r[\"size\"] / wall / 1e6:.0f} | {r[\"rss\"] / 1024:.0f} | {ratio} |")
+    runs, size, rss = len(r["walls"]), r["size"], r["rss"]
+    print(f"| {label} | {runs} | {wall:.2f} | {size / wall / 1e6:.0f} | {rss / 1024:.0f} | {ratio} |")
 '
 

@@ -79,6 +79,19 @@ impl Source {
         match self {
             Source::Registry(r) => {
                 let m = r.get_manifest(repo, desc.digest.as_str()).await?;
+                // The digest matched, so a size mismatch means the referring index lied.
+                if m.bytes.len() as u64 != desc.size {
+                    return Err(RegistryError::Content {
+                        registry: r.name.clone(),
+                        what: format!("manifest {} in `{repo}`", desc.digest),
+                        source: crate::oci::DigestError::SizeMismatch {
+                            digest: desc.digest.clone(),
+                            expected: desc.size,
+                            got: m.bytes.len() as u64,
+                        },
+                    }
+                    .into());
+                }
                 Ok(m)
             }
             Source::Layout(l) => Ok(l.manifest(desc)?),

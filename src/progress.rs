@@ -1,7 +1,7 @@
 //! How long work shows itself: indicatif bars (bytes, rate, ETA) on a terminal, plain
 //! log lines otherwise, nothing with `-q`. The core calls [`Progress`]; it never prints.
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
@@ -70,9 +70,6 @@ impl Progress {
             bar.set_prefix(verb);
             bar
         });
-        if mode == Mode::Bars {
-            multi().set_draw_target(ProgressDrawTarget::stderr());
-        }
         Progress {
             mode,
             overall,

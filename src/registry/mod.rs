@@ -209,7 +209,7 @@ impl Registry {
                         if reason.to_lowercase().contains("certificate") {
                             true
                         } else {
-                            tracing::info!(registry = %self.name, "HTTPS failed on a loopback registry; using plain HTTP as docker does");
+                            tracing::debug!(registry = %self.name, "HTTPS failed on a loopback registry; using plain HTTP as docker does");
                             false
                         }
                     }
