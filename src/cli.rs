@@ -29,6 +29,25 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Re-hash every blob of a bundle and check every manifest's references.
     Verify(InspectArgs),
+    /// Write a receipt of what a registry holds, for sites that lost theirs: registry → receipt.
+    Receipt(ReceiptArgs),
+}
+
+/// `receipt` arguments.
+#[derive(Args, Debug)]
+pub struct ReceiptArgs {
+    /// The registry to read (host[:port]).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub registry: String,
+    /// Only repositories under this path.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// The receipt to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Registry connection settings.
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
 }
 
 /// `pack` arguments.
@@ -52,6 +71,17 @@ pub struct PackArgs {
     /// Take every platform, keeping indexes byte-exact.
     #[arg(long)]
     pub all_platforms: bool,
+    /// Skip what the far side holds, from a receipt (`unpack --receipt`, `outrider
+    /// receipt`) or an earlier bundle; repeatable.
+    #[arg(long, value_name = "RECEIPT.json|BUNDLE.zip")]
+    pub since: Vec<PathBuf>,
+    /// An image the far side already has: its blobs and manifests are listed, not stored;
+    /// repeatable.
+    #[arg(long, value_name = "IMAGE")]
+    pub already_transferred: Vec<String>,
+    /// A file of images the far side already has (same format as --images-file).
+    #[arg(long, value_name = "FILE")]
+    pub already_transferred_file: Vec<PathBuf>,
     /// Blobs downloaded at once.
     #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
     pub jobs: usize,
@@ -74,6 +104,14 @@ pub struct UnpackArgs {
     /// Path prepended to every destination repository.
     #[arg(long)]
     pub prefix: Option<String>,
+    /// Write (or merge into) this receipt of what the registry now holds, for the next
+    /// `pack --since`.
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Option<PathBuf>,
+    /// Fail before writing anything if any blob the bundle expects at the destination
+    /// (external) is missing there. Default: push the images that are whole, skip the rest.
+    #[arg(long)]
+    pub strict: bool,
     /// Blobs pushed at once.
     #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
     pub jobs: usize,

@@ -9,12 +9,14 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod copy;
+pub mod far_side;
 pub mod location;
 pub mod oci;
 pub mod oci_layout;
 pub mod output;
 pub mod plan;
 pub mod progress;
+pub mod receipt;
 pub mod registry;
 pub mod secret;
 
@@ -54,6 +56,7 @@ pub fn run() -> ExitCode {
             cli::Command::Unpack(a) => commands::unpack::run(a, quiet).await,
             cli::Command::Inspect(a) => commands::inspect::run(a),
             cli::Command::Verify(a) => commands::verify::run(a),
+            cli::Command::Receipt(a) => commands::receipt::run(a).await,
         }
     });
     match result {

@@ -68,6 +68,8 @@ pub struct PlannedBlob {
     pub repositories: Vec<String>,
     /// Index into [`Plan::sources`].
     pub source: usize,
+    /// When the far side holds it already: a repository there that does. Not stored.
+    pub external: Option<String>,
 }
 
 /// Everything a pack will write.
@@ -93,6 +95,37 @@ impl Plan {
                 .iter()
                 .map(|(m, _)| m.bytes.len() as u64)
                 .sum::<u64>()
+    }
+
+    /// Bytes to store: blobs and manifests the far side does not hold.
+    pub fn carried_bytes(&self) -> u64 {
+        self.blobs
+            .iter()
+            .filter(|b| b.external.is_none())
+            .map(|b| b.descriptor.size)
+            .sum::<u64>()
+            + self
+                .manifests
+                .iter()
+                .filter(|(_, e)| e.entry.is_some())
+                .map(|(m, _)| m.bytes.len() as u64)
+                .sum::<u64>()
+    }
+
+    /// Marks what the far side holds as external: listed, not stored. Partly carried
+    /// indexes stay: the far side never holds them, and a push needs their bytes.
+    pub fn skip(&mut self, far: &crate::far_side::FarSide) {
+        for blob in &mut self.blobs {
+            blob.external = far.repository_of(&blob.descriptor.digest).cloned();
+        }
+        for (_, entry) in &mut self.manifests {
+            if entry.complete != Some(false)
+                && let Some(repo) = far.repository_of(&entry.digest)
+            {
+                entry.entry = None;
+                entry.destination_repository = Some(repo.clone());
+            }
+        }
     }
 }
 
@@ -225,7 +258,8 @@ impl Builder<'_> {
             children: Vec::new(),
             complete: None,
             blobs: Vec::new(),
-            entry: crate::bundle::blob_entry(&manifest.digest),
+            entry: Some(crate::bundle::blob_entry(&manifest.digest)),
+            destination_repository: None,
         };
         match parsed {
             ParsedManifest::Index { manifests } => {
@@ -382,6 +416,7 @@ impl Builder<'_> {
                     descriptor: desc.clone(),
                     repositories: vec![repo.to_owned()],
                     source: source_id,
+                    external: None,
                 });
             }
         }

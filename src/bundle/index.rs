@@ -73,8 +73,13 @@ pub struct ManifestEntry {
     /// For an image manifest: config and layers, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blobs: Vec<Digest>,
-    /// Zip entry holding the bytes.
-    pub entry: String,
+    /// Zip entry holding the bytes; absent for an external manifest (one the far side
+    /// already holds, not stored in this bundle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// For an external manifest, a repository at the destination known to hold it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_repository: Option<String>,
 }
 
 /// One blob stored in the bundle.
@@ -89,8 +94,14 @@ pub struct BlobEntry {
     pub media_type: String,
     /// Source repositories that use it (for cross-repository mounts on push).
     pub repositories: Vec<String>,
-    /// Zip entry holding the bytes.
-    pub entry: String,
+    /// Zip entry holding the bytes; absent for an external blob (one the far side already
+    /// holds, not stored in this bundle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// For an external blob, a repository at the destination known to hold it (the push
+    /// mounts from there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_repository: Option<String>,
 }
 
 impl BundleIndex {
@@ -102,5 +113,20 @@ impl BundleIndex {
     /// The blob entry for `digest`.
     pub fn blob(&self, digest: &Digest) -> Option<&BlobEntry> {
         self.blobs.iter().find(|b| &b.digest == digest)
+    }
+
+    /// Size of a blob or manifest listed in the index.
+    pub fn size_of(&self, digest: &Digest) -> Option<u64> {
+        self.blob(digest)
+            .map(|b| b.size)
+            .or_else(|| self.manifest(digest).map(|m| m.size))
+    }
+
+    /// Whether the bundle stores the bytes of `digest` (false for external ones).
+    pub fn carries(&self, digest: &Digest) -> bool {
+        self.blob(digest)
+            .map(|b| b.entry.is_some())
+            .or_else(|| self.manifest(digest).map(|m| m.entry.is_some()))
+            .unwrap_or(false)
     }
 }

@@ -9,24 +9,27 @@ use crate::oci::Digest;
 use crate::output;
 use std::collections::BTreeSet;
 
-/// Bytes of every blob and manifest an image needs from the bundle.
-pub fn image_bytes(index: &BundleIndex, top: &Digest) -> u64 {
+/// Bytes of every blob and manifest an image needs: (carried in the bundle, external).
+pub fn image_bytes(index: &BundleIndex, top: &Digest) -> (u64, u64) {
     let mut seen = BTreeSet::new();
     let mut stack = vec![top.clone()];
-    let mut total = 0;
+    let (mut carried, mut external) = (0, 0);
     while let Some(d) = stack.pop() {
         if !seen.insert(d.clone()) {
             continue;
         }
         if let Some(m) = index.manifest(&d) {
-            total += m.size;
             stack.extend(m.children.iter().cloned());
             stack.extend(m.blobs.iter().cloned());
-        } else if let Some(b) = index.blob(&d) {
-            total += b.size;
+        }
+        let size = index.size_of(&d).unwrap_or(0);
+        if index.carries(&d) {
+            carried += size;
+        } else {
+            external += size;
         }
     }
-    total
+    (carried, external)
 }
 
 #[derive(serde::Serialize)]
@@ -36,8 +39,13 @@ struct Summary<'a> {
     images: Vec<ImageSummary<'a>>,
     blobs: usize,
     manifests: usize,
+    /// Bytes stored in this file (blobs and manifests).
     stored_bytes: u64,
+    /// Bytes listed as external: held by the far side, not stored.
+    external_bytes: u64,
+    /// Sum over images of the bytes each needs from this file.
     images_bytes: u64,
+    /// What storing shared blobs once saved.
     saved_by_sharing: u64,
 }
 
@@ -48,7 +56,10 @@ struct ImageSummary<'a> {
     media_type: &'a str,
     platforms: Vec<String>,
     source: &'a str,
+    /// Bytes of this image stored in the bundle.
     bytes: u64,
+    /// Bytes of this image the far side already holds.
+    external_bytes: u64,
 }
 
 /// Runs `inspect`.
@@ -58,17 +69,31 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
     let images: Vec<ImageSummary> = index
         .images
         .iter()
-        .map(|i| ImageSummary {
-            reference: &i.reference,
-            digest: &i.digest,
-            media_type: &i.media_type,
-            platforms: i.platforms.iter().map(ToString::to_string).collect(),
-            source: &i.source,
-            bytes: image_bytes(index, &i.digest),
+        .map(|i| {
+            let (bytes, external_bytes) = image_bytes(index, &i.digest);
+            ImageSummary {
+                reference: &i.reference,
+                digest: &i.digest,
+                media_type: &i.media_type,
+                platforms: i.platforms.iter().map(ToString::to_string).collect(),
+                source: &i.source,
+                bytes,
+                external_bytes,
+            }
         })
         .collect();
-    let stored = index.blobs.iter().map(|b| b.size).sum::<u64>()
-        + index.manifests.iter().map(|m| m.size).sum::<u64>();
+    let sizes = index
+        .blobs
+        .iter()
+        .map(|b| (b.size, b.entry.is_some()))
+        .chain(index.manifests.iter().map(|m| (m.size, m.entry.is_some())));
+    let (stored, external) = sizes.fold((0, 0), |(s, e), (size, carried)| {
+        if carried {
+            (s + size, e)
+        } else {
+            (s, e + size)
+        }
+    });
     let images_bytes = images.iter().map(|i| i.bytes).sum::<u64>();
     let summary = Summary {
         format_version: index.format_version,
@@ -76,6 +101,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
         blobs: index.blobs.len(),
         manifests: index.manifests.len(),
         stored_bytes: stored,
+        external_bytes: external,
         images_bytes,
         saved_by_sharing: images_bytes.saturating_sub(stored),
         images,
@@ -93,18 +119,29 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
                 i.digest.short().to_owned(),
                 i.platforms.join(","),
                 output::bytes(i.bytes),
+                output::bytes(i.external_bytes),
                 i.source.to_owned(),
             ]
         })
         .collect();
-    output::table(&["IMAGE", "DIGEST", "PLATFORMS", "SIZE", "SOURCE"], &rows);
+    output::table(
+        &[
+            "IMAGE",
+            "DIGEST",
+            "PLATFORMS",
+            "CARRIED",
+            "EXTERNAL",
+            "SOURCE",
+        ],
+        &rows,
+    );
     output::line(&format!(
-        "\n{} images, {} blobs, {} manifests; stored {}, images total {}, saved by sharing {} ({})",
+        "\n{} images, {} blobs, {} manifests; carried {}, external (already at the far side) {}, saved by sharing {} ({})",
         summary.images.len(),
         summary.blobs,
         summary.manifests,
         output::bytes(stored),
-        output::bytes(images_bytes),
+        output::bytes(external),
         output::bytes(summary.saved_by_sharing),
         summary.tool
     ));

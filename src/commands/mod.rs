@@ -2,6 +2,7 @@
 
 pub mod inspect;
 pub mod pack;
+pub mod receipt;
 pub mod unpack;
 pub mod verify;
 

@@ -1,13 +1,16 @@
 //! `outrider pack`: registry | oci-layout → bundle.
 
 use super::{Outcome, UsageError, registry_settings};
+use crate::bundle::reader::BundleReader;
 use crate::cli::PackArgs;
 use crate::copy::to_bundle::write_bundle;
+use crate::far_side::FarSide;
 use crate::location::ImageSource;
 use crate::oci::Platform;
 use crate::output;
 use crate::plan::{PlatformChoice, plan};
 use crate::progress::{Mode, Progress};
+use crate::receipt::Receipt;
 use crate::registry::Registries;
 use anyhow::{Context, bail};
 
@@ -71,7 +74,8 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         PlatformChoice::Only(parsed.map_err(|e| UsageError(e.to_string()))?)
     };
     let registries = Registries::new(options, credentials);
-    let (plan, errors) = plan(&images, &choice, &registries).await;
+    let far = far_side(&args, &choice, &registries).await?;
+    let (mut plan, errors) = plan(&images, &choice, &registries).await;
     if !errors.is_empty() {
         for e in &errors {
             output::report_error(&anyhow::Error::new(e.to_string_error()));
@@ -82,7 +86,8 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             images.len()
         );
     }
-    let progress = Progress::new(Mode::detect(quiet), "pack", plan.total_bytes());
+    plan.skip(&far);
+    let progress = Progress::new(Mode::detect(quiet), "pack", plan.carried_bytes());
     let started = std::time::Instant::now();
     // On Ctrl-C the copy future is dropped, and with it the writer, which removes its
     // `.partial` file: an interrupted pack leaves nothing that looks like a bundle.
@@ -96,7 +101,8 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     progress.finish();
     let (path, index) =
         result.with_context(|| format!("packing into `{}`", args.output.display()))?;
-    let stored: u64 = plan.total_bytes();
+    let stored: u64 = plan.carried_bytes();
+    let external = plan.total_bytes() - stored;
     if args.json {
         output::json(&index.images);
     } else {
@@ -118,14 +124,49 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         output::table(&["IMAGE", "DIGEST", "PLATFORMS"], &rows);
     }
     output::note(&format!(
-        "wrote `{}`: {} images, {} blobs, {} in {:.1}s",
+        "wrote `{}`: {} images, {} blobs, {} carried, {} already at the far side, in {:.1}s",
         path.display(),
         index.images.len(),
         index.blobs.len() + index.manifests.len(),
         output::bytes(stored),
+        output::bytes(external),
         started.elapsed().as_secs_f64()
     ));
     Ok(Outcome::Success)
+}
+
+/// What the far side holds: `--since` receipts and bundles, `--already-transferred` images
+/// (resolved to their manifests with the same platform choice; no blob is read).
+async fn far_side(
+    args: &PackArgs,
+    choice: &PlatformChoice,
+    registries: &Registries,
+) -> anyhow::Result<FarSide> {
+    let mut far = FarSide::default();
+    for path in &args.since {
+        let mut magic = [0u8; 2];
+        let is_zip = std::io::Read::read_exact(&mut fs_err::File::open(path)?, &mut magic).is_ok()
+            && &magic == b"PK";
+        if is_zip {
+            far.add_bundle(&BundleReader::open(path)?);
+        } else {
+            far.add_receipt(&Receipt::load(path)?);
+        }
+    }
+    let mut done = args.already_transferred.clone();
+    for file in &args.already_transferred_file {
+        done.extend(read_images_file(file)?);
+    }
+    if !done.is_empty() {
+        let (known, errors) = plan(&done, choice, registries).await;
+        if let Some(e) = errors.into_iter().next() {
+            bail!("resolving --already-transferred: {e}");
+        }
+        for image in &known.images {
+            far.add_manifests(&known.manifests, &image.digest, &image.repository);
+        }
+    }
+    Ok(far)
 }
 
 trait StringError {

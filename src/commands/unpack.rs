@@ -3,7 +3,7 @@
 use super::{Outcome, registry_settings};
 use crate::bundle::reader::BundleReader;
 use crate::cli::UnpackArgs;
-use crate::copy::to_registry::{PushOptions, push_bundle};
+use crate::copy::to_registry::{PushOptions, PushResult, push_bundle};
 use crate::output;
 use crate::progress::{Mode, Progress};
 use crate::registry::Registries;
@@ -26,9 +26,22 @@ pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         jobs: args.jobs,
         chunk_threshold: args.chunk_threshold,
         chunk_size: args.chunk_size,
+        strict: args.strict,
     };
-    let reports = push_bundle(&reader, &registry, &push_options, &progress).await;
+    let result = push_bundle(&reader, &registry, &push_options, &progress).await;
     progress.finish();
+    let PushResult { reports, receipt } = result?;
+    if let Some(path) = &args.receipt {
+        let merged = receipt
+            .merge_into_file(path)
+            .with_context(|| format!("writing receipt `{}`", path.display()))?;
+        output::note(&format!(
+            "receipt `{}`: {} repositories at `{}`",
+            path.display(),
+            merged.repositories.len(),
+            merged.registry
+        ));
+    }
     if args.json {
         output::json(&reports);
     } else {

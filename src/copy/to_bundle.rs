@@ -53,12 +53,15 @@ pub async fn write_bundle(
     progress: &Progress,
 ) -> Result<(PathBuf, BundleIndex), PackError> {
     let writer = Arc::new(BundleWriter::create(output)?);
-    for (manifest, _) in &plan.manifests {
-        writer.write_entry(&blob_entry(&manifest.digest), &manifest.bytes)?;
+    for (manifest, entry) in &plan.manifests {
+        if entry.entry.is_some() {
+            writer.write_entry(&blob_entry(&manifest.digest), &manifest.bytes)?;
+        }
     }
     let placed: Vec<(EntryId, &PlannedBlob)> = plan
         .blobs
         .iter()
+        .filter(|b| b.external.is_none())
         .map(|b| {
             (
                 writer.place(&blob_entry(&b.descriptor.digest), b.descriptor.size),
@@ -87,7 +90,11 @@ pub async fn write_bundle(
                 size: b.descriptor.size,
                 media_type: b.descriptor.media_type.clone(),
                 repositories: b.repositories.clone(),
-                entry: blob_entry(&b.descriptor.digest),
+                entry: b
+                    .external
+                    .is_none()
+                    .then(|| blob_entry(&b.descriptor.digest)),
+                destination_repository: b.external.clone(),
             })
             .collect(),
     };

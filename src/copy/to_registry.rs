@@ -2,12 +2,19 @@
 //! mount where this run already pushed the blob elsewhere, upload otherwise), then
 //! manifests children-first, by digest before by tag, then every tag read back and compared.
 //! An image is reported failed, and its manifests never pushed, when any blob it needs failed.
+//!
+//! Incremental bundles list some blobs and manifests as external (held by the far side).
+//! Before anything is written, every external one is checked at the destination (in the
+//! image's repository, else in the repository the bundle names, to mount or copy from).
+//! `--strict` fails up front on any missing; otherwise images with something missing are
+//! skipped and reported, and the rest are pushed.
 
 use crate::bundle::index::{BundleIndex, ImageEntry};
 use crate::bundle::reader::BundleReader;
 use crate::oci::manifest::reduced_index;
 use crate::oci::{Descriptor, Digest, ParsedManifest, RawManifest};
 use crate::progress::Progress;
+use crate::receipt::Receipt;
 use crate::registry::{MountOutcome, Registry, RegistryError};
 use futures_util::StreamExt;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -23,6 +30,8 @@ pub struct PushOptions {
     pub chunk_threshold: u64,
     /// Chunk size for chunked uploads.
     pub chunk_size: u64,
+    /// Fail before writing when anything external is missing at the destination.
+    pub strict: bool,
 }
 
 /// Outcome for one image.
@@ -48,6 +57,16 @@ impl ImageReport {
     }
 }
 
+/// `--strict` found external content missing at the destination; nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[error("{} blobs or manifests the bundle expects at `{registry}` are missing there; nothing was pushed:\n{}", missing.len(), missing.join("\n"))]
+pub struct MissingAtDestination {
+    /// Registry host.
+    pub registry: String,
+    /// One line per missing item: image, digest, where it was looked for.
+    pub missing: Vec<String>,
+}
+
 /// Destination repository for an image: its source path under `prefix`.
 pub fn destination_repository(image: &ImageEntry, prefix: Option<&str>) -> String {
     match prefix
@@ -59,7 +78,7 @@ pub fn destination_repository(image: &ImageEntry, prefix: Option<&str>) -> Strin
     }
 }
 
-/// Manifests (children first) and blobs an image needs from the bundle.
+/// Manifests (children first) and blobs an image needs.
 fn closure(index: &BundleIndex, top: &Digest) -> (Vec<Digest>, BTreeSet<Digest>) {
     let mut manifests = Vec::new();
     let mut blobs = BTreeSet::new();
@@ -84,39 +103,95 @@ fn closure(index: &BundleIndex, top: &Digest) -> (Vec<Digest>, BTreeSet<Digest>)
     (manifests, blobs)
 }
 
-/// Pushes every image of the bundle; returns one report per image.
+/// Where an external item will come from at the destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Presence {
+    /// Already in the image's repository.
+    Here,
+    /// In this other repository: mount (blob) or copy (manifest) from it.
+    In(String),
+    /// Nowhere known.
+    Missing,
+}
+
+/// Per-image plan of a push.
+struct ImagePush<'a> {
+    image: &'a ImageEntry,
+    repo: String,
+    manifests: Vec<Digest>,
+    blobs: BTreeSet<Digest>,
+    /// Where each external blob or manifest is, at the destination.
+    external: HashMap<Digest, Presence>,
+    missing: Vec<String>,
+}
+
+/// What a push did.
+pub struct PushResult {
+    /// One report per image.
+    pub reports: Vec<ImageReport>,
+    /// What the destination holds for the images pushed.
+    pub receipt: Receipt,
+}
+
+/// Pushes every image of the bundle.
 pub async fn push_bundle(
     reader: &BundleReader,
     registry: &Registry,
     options: &PushOptions,
     progress: &Progress,
-) -> Vec<ImageReport> {
+) -> Result<PushResult, MissingAtDestination> {
     let index = &reader.index;
-    // Which repositories need which blobs.
-    let mut wanted: Vec<(String, Digest)> = Vec::new();
-    let mut closures = Vec::new();
+    let mut plans = Vec::new();
     for image in &index.images {
         let repo = destination_repository(image, options.prefix.as_deref());
         let (manifests, blobs) = closure(index, &image.digest);
-        for b in &blobs {
-            if !wanted.iter().any(|(r, d)| r == &repo && d == b) {
-                wanted.push((repo.clone(), b.clone()));
-            }
-        }
-        closures.push((repo, manifests, blobs));
+        let mut plan = ImagePush {
+            image,
+            repo,
+            manifests,
+            blobs,
+            external: HashMap::new(),
+            missing: Vec::new(),
+        };
+        check_external(reader, registry, &mut plan).await;
+        plans.push(plan);
     }
-    // First repository of each blob uploads; the others mount from it afterwards.
+    if options.strict {
+        let missing: Vec<String> = plans
+            .iter()
+            .flat_map(|p| p.missing.iter().cloned())
+            .collect();
+        if !missing.is_empty() {
+            return Err(MissingAtDestination {
+                registry: registry.name.clone(),
+                missing,
+            });
+        }
+    }
+    // Which repositories need which carried blobs; externals are mounted or already there.
+    let mut uploads = Vec::new();
+    let mut mounts = Vec::new();
     let mut first: HashMap<Digest, String> = HashMap::new();
-    let (mut uploads, mut mounts) = (Vec::new(), Vec::new());
-    for (repo, digest) in wanted {
-        match first.get(&digest) {
-            Some(from) => mounts.push((repo, digest, Some(from.clone()))),
-            None => {
-                first.insert(digest.clone(), repo.clone());
-                uploads.push((repo, digest, None));
+    for plan in plans.iter().filter(|p| p.missing.is_empty()) {
+        for b in &plan.blobs {
+            match plan.external.get(b) {
+                Some(Presence::Here) => {}
+                Some(Presence::In(from)) => {
+                    mounts.push((plan.repo.clone(), b.clone(), Some(from.clone())))
+                }
+                Some(Presence::Missing) => {}
+                None => match first.get(b) {
+                    Some(from) if from == &plan.repo => {}
+                    Some(from) => mounts.push((plan.repo.clone(), b.clone(), Some(from.clone()))),
+                    None => {
+                        first.insert(b.clone(), plan.repo.clone());
+                        uploads.push((plan.repo.clone(), b.clone(), None));
+                    }
+                },
             }
         }
     }
+    mounts.dedup();
     let mut failed: HashMap<(String, Digest), String> = HashMap::new();
     for batch in [uploads, mounts] {
         let results: Vec<_> =
@@ -144,9 +219,11 @@ pub async fn push_bundle(
         }
     }
     let mut reports = Vec::new();
+    let mut receipt = Receipt::new(&registry.name);
     let mut pushed_manifests: HashSet<(String, Digest)> = HashSet::new();
-    for (image, (repo, manifests, blobs)) in index.images.iter().zip(closures) {
-        let name = format!("{}/{repo}", registry.name);
+    for plan in &plans {
+        let image = plan.image;
+        let name = format!("{}/{}", registry.name, plan.repo);
         let destination = match &image.tag {
             Some(t) => format!("{name}:{t}"),
             None => format!("{name}@{}", image.digest),
@@ -158,45 +235,120 @@ pub async fn push_bundle(
             status: "ok".into(),
             note: None,
         };
-        if let Some(((_, d), e)) = blobs
+        if !plan.missing.is_empty() {
+            report.status = format!(
+                "skipped: {} blobs or manifests missing at the destination: {}",
+                plan.missing.len(),
+                plan.missing.join("; ")
+            );
+            reports.push(report);
+            continue;
+        }
+        if let Some(((_, d), e)) = plan
+            .blobs
             .iter()
-            .find_map(|b| failed.get_key_value(&(repo.clone(), b.clone())))
+            .find_map(|b| failed.get_key_value(&(plan.repo.clone(), b.clone())))
         {
             report.status = format!("blob {d} failed: {e}");
             reports.push(report);
             continue;
         }
-        match push_manifests(
-            reader,
-            registry,
-            &repo,
-            image,
-            &manifests,
-            &mut pushed_manifests,
-        )
-        .await
-        {
-            Ok((digest, note)) => {
+        match push_manifests(reader, registry, plan, &mut pushed_manifests).await {
+            Ok((digest, note, pushed)) => {
                 report.note = note;
                 report.digest = Some(digest.clone());
                 if let Some(tag) = &image.tag {
-                    match registry.head_manifest(&repo, tag).await {
+                    match registry.head_manifest(&plan.repo, tag).await {
                         Ok(Some(found)) if found == digest => {}
                         Ok(found) => {
                             report.status = format!(
-                                "read back `{repo}:{tag}`: expected {digest}, registry has {}",
+                                "read back `{}:{tag}`: expected {digest}, registry has {}",
+                                plan.repo,
                                 found.map_or("nothing".into(), |f| f.to_string())
                             )
                         }
-                        Err(e) => report.status = format!("read back `{repo}:{tag}`: {e}"),
+                        Err(e) => report.status = format!("read back `{}:{tag}`: {e}", plan.repo),
                     }
+                }
+                if report.ok() {
+                    let content = receipt.repositories.entry(plan.repo.clone()).or_default();
+                    if let Some(tag) = &image.tag {
+                        content.tags.insert(tag.clone(), digest);
+                    }
+                    content.manifests.extend(pushed);
+                    content.blobs.extend(plan.blobs.iter().cloned());
                 }
             }
             Err(e) => report.status = e,
         }
         reports.push(report);
     }
-    reports
+    Ok(PushResult { reports, receipt })
+}
+
+/// Finds every external blob and manifest of an image at the destination.
+async fn check_external(reader: &BundleReader, registry: &Registry, plan: &mut ImagePush<'_>) {
+    let index = &reader.index;
+    let externals: Vec<(Digest, bool, Option<String>)> = plan
+        .blobs
+        .iter()
+        .filter(|d| !index.carries(d))
+        .map(|d| {
+            (
+                d.clone(),
+                true,
+                index.blob(d).and_then(|b| b.destination_repository.clone()),
+            )
+        })
+        .chain(
+            plan.manifests
+                .iter()
+                .filter(|d| !index.carries(d))
+                .map(|d| {
+                    (
+                        d.clone(),
+                        false,
+                        index
+                            .manifest(d)
+                            .and_then(|m| m.destination_repository.clone()),
+                    )
+                }),
+        )
+        .collect();
+    for (digest, is_blob, hint) in externals {
+        let exists = |repo: String| {
+            let digest = digest.clone();
+            async move {
+                if is_blob {
+                    registry.has_blob(&repo, &digest).await.unwrap_or(false)
+                } else {
+                    registry
+                        .head_manifest(&repo, digest.as_str())
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_some()
+                }
+            }
+        };
+        let presence = if exists(plan.repo.clone()).await {
+            Presence::Here
+        } else if let Some(h) = hint.filter(|h| h != &plan.repo)
+            && exists(h.clone()).await
+        {
+            Presence::In(h)
+        } else {
+            Presence::Missing
+        };
+        if presence == Presence::Missing {
+            let what = if is_blob { "blob" } else { "manifest" };
+            plan.missing.push(format!(
+                "`{}`: {what} {digest} is neither in `{}` nor carried",
+                plan.image.reference, plan.repo
+            ));
+        }
+        plan.external.insert(digest, presence);
+    }
 }
 
 async fn push_blob(
@@ -237,6 +389,11 @@ async fn push_blob(
                 item.inc(desc.size);
                 item.done("mounted");
                 return Ok(());
+            }
+            MountOutcome::Upload(_) if entry.entry.is_none() => {
+                return Err(format!(
+                    "the registry declined to mount external blob {digest} from `{from}`, and the bundle does not carry it"
+                ));
             }
             MountOutcome::Upload(location) => {
                 tracing::debug!(%repo, %digest, "mount declined; uploading");
@@ -299,26 +456,49 @@ async fn upload(
     Ok(())
 }
 
-/// Pushes an image's manifests; returns the digest its tag points at and a note.
+/// A manifest's bytes: from the bundle when carried, else from the destination (the
+/// image's repository, or the one the external check found it in).
+async fn manifest_bytes(
+    reader: &BundleReader,
+    registry: &Registry,
+    plan: &ImagePush<'_>,
+    digest: &Digest,
+) -> Result<RawManifest, String> {
+    if reader.index.carries(digest) {
+        return reader.manifest(digest).map_err(|e| e.to_string());
+    }
+    let repo = match plan.external.get(digest) {
+        Some(Presence::In(other)) => other.clone(),
+        _ => plan.repo.clone(),
+    };
+    registry
+        .get_manifest(&repo, digest.as_str())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Pushes an image's manifests; returns the digest its tag points at, a note, and every
+/// manifest digest the repository now holds for it.
 async fn push_manifests(
     reader: &BundleReader,
     registry: &Registry,
-    repo: &str,
-    image: &ImageEntry,
-    manifests: &[Digest],
+    plan: &ImagePush<'_>,
     pushed: &mut HashSet<(String, Digest)>,
-) -> Result<(Digest, Option<String>), String> {
+) -> Result<(Digest, Option<String>, Vec<Digest>), String> {
+    let image = plan.image;
+    let repo = plan.repo.as_str();
     let top_entry = reader
         .index
         .manifest(&image.digest)
         .ok_or_else(|| format!("manifest {} is not in the bundle", image.digest))?;
     // The manifest the tag will point at: the original, or for a partial index one child
     // or an index reduced to the children carried.
+    let partial = top_entry.complete == Some(false);
     let mut note = None;
     let mut extra: Option<RawManifest> = None;
     let mut target = image.digest.clone();
-    if top_entry.complete == Some(false) {
-        let top = reader.manifest(&image.digest).map_err(|e| e.to_string())?;
+    if partial {
+        let top = manifest_bytes(reader, registry, plan, &image.digest).await?;
         if top_entry.children.len() == 1 {
             target = top_entry.children[0].clone();
             note = Some(format!(
@@ -346,14 +526,18 @@ async fn push_manifests(
             extra = Some(reduced);
         }
     }
-    for digest in manifests {
-        if digest == &image.digest && top_entry.complete == Some(false) {
+    let mut held = Vec::new();
+    for digest in &plan.manifests {
+        if digest == &image.digest && partial {
             continue; // the original partial index is never pushed: it names absent children
         }
-        if pushed.contains(&(repo.to_owned(), digest.clone())) {
+        held.push(digest.clone());
+        if pushed.contains(&(repo.to_owned(), digest.clone()))
+            || plan.external.get(digest) == Some(&Presence::Here)
+        {
             continue;
         }
-        let m = reader.manifest(digest).map_err(|e| e.to_string())?;
+        let m = manifest_bytes(reader, registry, plan, digest).await?;
         registry
             .put_manifest(repo, digest.as_str(), &m)
             .await
@@ -366,9 +550,10 @@ async fn push_manifests(
                 .put_manifest(repo, m.digest.as_str(), &m)
                 .await
                 .map_err(|e| e.to_string())?;
+            held.push(m.digest.clone());
             m
         }
-        None => reader.manifest(&target).map_err(|e| e.to_string())?,
+        None => manifest_bytes(reader, registry, plan, &target).await?,
     };
     if let Some(tag) = &image.tag {
         registry
@@ -376,5 +561,5 @@ async fn push_manifests(
             .await
             .map_err(|e| e.to_string())?;
     }
-    Ok((target, note))
+    Ok((target, note, held))
 }
