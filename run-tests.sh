@@ -4,6 +4,8 @@
 # when something must be installed.
 set -euo pipefail
 cd "$(dirname "$0")"
+# dockerd, containerd and runc live in sbin directories that a non-login PATH may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 # command → Debian package
 declare -A needs=(
@@ -13,6 +15,10 @@ declare -A needs=(
   [openssl]=openssl                   # test CA, TLS certificates, token signing
   [curl]=curl                         # seeds test images independently of outrider
   [unzip]=unzip                       # checks bundles with the stock zip tool
+  [containerd]=containerd             # ctr images import: must keep manifest digests
+  [dockerd]=docker.io                 # docker load into an engine the tests start
+  [runc]=runc                         # the runtime containerd and dockerd expect
+  [podman]=podman                     # podman load
 )
 missing=()
 for cmd in "${!needs[@]}"; do

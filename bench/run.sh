@@ -108,6 +108,15 @@ if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import docker_charon' 2>/
   measure "docker-charon push_payload" "$total" "$venv/bin/python" -c "import docker_charon; docker_charon.push_payload('$work/charon.zip', registry='$dst3', secure=False)"
 fi
 
+echo "update bundle: week 2 adds one image (new 100 MiB layer on the shared base) ..." >&2
+head -c $((100 << 20)) /dev/urandom > "$work/seed/app9.bin"
+seed_image "$src" bench/app9 v1 "$work/seed/base.bin" "$work/seed/app9.bin"
+week2=("${images[@]}" "$src/bench/app9:v1")
+measure "outrider pack week 2 --since week 1" $((100 << 20)) "$bin" -q pack --platform linux/amd64 --since "$work/bundle.zip" -o "$work/week2.zip" "${week2[@]}"
+measure "outrider pack week 2 in full" $(( (200 + 9 * 100) << 20 )) "$bin" -q pack --platform linux/amd64 -o "$work/full2.zip" "${week2[@]}"
+sizes="update bundle sizes: week 2 since week 1 $(stat -c %s "$work/week2.zip") bytes; full week 2 $(stat -c %s "$work/full2.zip") bytes"
+rm -f "$work/week2.zip" "$work/full2.zip" "$work/seed/app9.bin"
+
 if [ "${BIG:-0}" = 1 ]; then
   echo "seeding one image with a 5 GiB layer ..." >&2
   rm -f "$work/cat.out" "$work/seed/app"*.bin; rm -rf "$work/skopeo" "$work/charon.zip"
@@ -137,4 +146,5 @@ for label, r in rows.items():
     runs, size, rss = len(r["walls"]), r["size"], r["rss"]
     print(f"| {label} | {runs} | {wall:.2f} | {size / wall / 1e6:.0f} | {rss / 1024:.0f} | {ratio} |")
 '
-
+echo
+echo "$sizes"

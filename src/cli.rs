@@ -95,18 +95,56 @@ pub struct PackArgs {
 
 /// `unpack` arguments.
 #[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("target").required(true).multiple(true).args(["push", "docker_save", "k3s", "docker"]))]
 pub struct UnpackArgs {
     /// The bundle to read.
     pub bundle: PathBuf,
-    /// Push every image into this registry (host[:port]).
+    /// Push every image into this registry (host[:port]): bundle → registry.
     #[arg(long, value_name = "HOST[:PORT]")]
-    pub push: String,
-    /// Path prepended to every destination repository.
+    pub push: Option<String>,
+    /// Write docker-save tars (for docker/podman load, ctr import): bundle → docker-archive.
+    /// One file (compressed by its extension: .tar, .tar.zst, .tar.gz), or a directory
+    /// with --per-image.
+    #[arg(long, value_name = "PATH")]
+    pub docker_save: Option<PathBuf>,
+    /// With --docker-save DIR: one tar per image.
+    #[arg(long, requires = "docker_save")]
+    pub per_image: bool,
+    /// Compression of the tars, overriding the file extension.
+    #[arg(long, value_enum)]
+    pub compress: Option<crate::copy::to_archive::Compress>,
+    /// The platform `manifest.json` names for multi-platform images (docker load takes
+    /// one). Default: linux/<this host's architecture>.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Write a .tar.zst into k3s's airgap images directory, and import it now when k3s runs.
+    #[arg(long)]
+    pub k3s: bool,
+    /// k3s's airgap images directory.
+    #[arg(long, default_value = "/var/lib/rancher/k3s/agent/images")]
+    pub k3s_images_dir: PathBuf,
+    /// Command that runs containerd's `ctr` for the import (e.g. `ctr -a /run/containerd.sock`);
+    /// default `k3s ctr` when k3s is running.
+    #[arg(long, value_name = "COMMAND")]
+    pub k3s_ctr: Option<String>,
+    /// Load the images into the local Docker engine (DOCKER_HOST respected).
+    #[arg(long)]
+    pub docker: bool,
+    /// The docker client to run for --docker.
+    #[arg(long, default_value = "docker")]
+    pub docker_cmd: String,
+    /// Only these images (as the bundle names them, or as requested at pack time); repeatable.
+    #[arg(long = "image", value_name = "REF")]
+    pub images: Vec<String>,
+    /// Earlier bundles that hold this bundle's external blobs (for tars); repeatable.
+    #[arg(long, value_name = "BUNDLE")]
+    pub base: Vec<PathBuf>,
+    /// Path prepended to every destination repository (--push).
     #[arg(long)]
     pub prefix: Option<String>,
     /// Write (or merge into) this receipt of what the registry now holds, for the next
     /// `pack --since`.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "push")]
     pub receipt: Option<PathBuf>,
     /// Fail before writing anything if any blob the bundle expects at the destination
     /// (external) is missing there. Default: push the images that are whole, skip the rest.

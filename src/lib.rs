@@ -4,11 +4,13 @@
 //! Layering: `commands` → `copy` / `plan` → locations (`registry`, `bundle`, `oci_layout`)
 //! → `oci` vocabulary. A location never imports another location or a command.
 
+pub mod blob_store;
 pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod copy;
+pub mod docker_archive;
 pub mod far_side;
 pub mod location;
 pub mod oci;

@@ -351,6 +351,27 @@ impl BundleReader {
         })
     }
 
+    /// A blocking reader over a stored blob that verifies size and digest: the read that
+    /// would reach the end fails instead when they differ. For `std::io` sinks (tars).
+    pub fn blob_reader(&self, digest: &Digest, size: u64) -> Result<BlobReader, ReadError> {
+        let span = self.span(digest).ok_or_else(|| ReadError::Content {
+            path: self.path.clone(),
+            source: DigestError::SizeMismatch {
+                digest: digest.clone(),
+                expected: size,
+                got: 0,
+            },
+        })?;
+        Ok(BlobReader {
+            file: self.file.clone(),
+            path: self.path.clone(),
+            offset: span.offset,
+            size: span.size,
+            pos: 0,
+            verifier: Some(Verifier::new(digest, size)),
+        })
+    }
+
     /// Re-hashes one stored blob or manifest against its digest and size.
     pub fn verify_blob(&self, digest: &Digest, size: u64) -> Result<(), ReadError> {
         let content = |source| ReadError::Content {
@@ -379,5 +400,45 @@ impl BundleReader {
             pos += len as u64;
         }
         verifier.finish().map_err(content)
+    }
+}
+
+/// See [`BundleReader::blob_reader`].
+pub struct BlobReader {
+    file: Arc<std::fs::File>,
+    path: PathBuf,
+    offset: u64,
+    size: u64,
+    pos: u64,
+    verifier: Option<Verifier>,
+}
+
+impl std::io::Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(verifier) = self.verifier.as_mut() else {
+            return Ok(0);
+        };
+        let want = (buf.len() as u64).min(self.size - self.pos) as usize;
+        let n = if want == 0 {
+            0
+        } else {
+            self.file
+                .read_at(&mut buf[..want], self.offset + self.pos)?
+        };
+        if n == 0 && want > 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("`{}`: entry ends early", self.path.display()),
+            ));
+        }
+        verifier.update(&buf[..n]).map_err(std::io::Error::other)?;
+        self.pos += n as u64;
+        if self.pos == self.size
+            && let Some(v) = self.verifier.take()
+        {
+            v.finish()
+                .map_err(|e| std::io::Error::other(format!("`{}`: {e}", self.path.display())))?;
+        }
+        Ok(n)
     }
 }

@@ -1,24 +1,284 @@
-//! `outrider unpack --push`: bundle → registry.
+//! `outrider unpack`: bundle → registry (`--push`), bundle → docker-archive
+//! (`--docker-save`, `--k3s`, `--docker`).
 
-use super::{Outcome, registry_settings};
+use super::{Outcome, UsageError, registry_settings};
+use crate::blob_store::BlobStore;
 use crate::bundle::reader::BundleReader;
 use crate::cli::UnpackArgs;
+use crate::copy::to_archive::{self, Compress};
 use crate::copy::to_registry::{PushOptions, PushResult, push_bundle};
+use crate::docker_archive::ArchiveImage;
+use crate::oci::{ImageRef, Platform};
 use crate::output;
 use crate::progress::{Mode, Progress};
 use crate::registry::Registries;
-use anyhow::Context;
+use anyhow::{Context, bail};
 
 /// Runs `unpack`.
 pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let reader = BundleReader::open(&args.bundle)?;
-    let (options, credentials) =
-        registry_settings(&args.registry, std::slice::from_ref(&args.push))?;
+    let mut reader = BundleReader::open(&args.bundle)?;
+    select_images(&mut reader, &args.images)?;
+    let mut outcome = Outcome::Success;
+    if args.docker_save.is_some() || args.k3s || args.docker {
+        let bases = args
+            .base
+            .iter()
+            .map(|b| BundleReader::open(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        let platform = match &args.platform {
+            Some(p) => p
+                .parse::<Platform>()
+                .map_err(|e| UsageError(e.to_string()))?,
+            None => Platform::host(),
+        };
+        let store = BlobStore::new(&reader, &bases);
+        let images = archive_images(&store, &reader, &platform)?;
+        tokio::task::block_in_place(|| write_archives(&args, &store, &images, &reader))?;
+    }
+    if let Some(host) = &args.push {
+        outcome = push(&args, host, &reader, quiet).await?;
+    }
+    Ok(outcome)
+}
+
+/// Keeps only the images named with `--image`; an unknown name is a usage error.
+fn select_images(reader: &mut BundleReader, wanted: &[String]) -> anyhow::Result<()> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let normal = |s: &str| {
+        s.parse::<ImageRef>()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| s.to_owned())
+    };
+    for w in wanted {
+        let n = normal(w);
+        if !reader
+            .index
+            .images
+            .iter()
+            .any(|i| i.reference == n || i.requested == *w)
+        {
+            let has: Vec<&str> = reader
+                .index
+                .images
+                .iter()
+                .map(|i| i.reference.as_str())
+                .collect();
+            bail!(UsageError(format!(
+                "image `{w}` is not in `{}` (it has: {})",
+                reader.path().display(),
+                has.join(", ")
+            )));
+        }
+    }
+    reader.index.images.retain(|i| {
+        wanted
+            .iter()
+            .any(|w| i.reference == normal(w) || i.requested == *w)
+    });
+    Ok(())
+}
+
+fn archive_images(
+    store: &BlobStore<'_>,
+    reader: &BundleReader,
+    platform: &Platform,
+) -> anyhow::Result<Vec<ArchiveImage>> {
+    // First, everything every image needs must be stored here or in a --base bundle.
+    let missing: std::collections::BTreeSet<String> = reader
+        .index
+        .images
+        .iter()
+        .flat_map(|i| to_archive::needed(&reader.index, i))
+        .filter(|d| !store.has(&d.digest))
+        .map(|d| d.digest.to_string())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{} blobs and manifests are external to `{}` and in no --base bundle; nothing written:\n{}\nhint: add the earlier bundles with --base",
+            missing.len(),
+            reader.path().display(),
+            missing.into_iter().collect::<Vec<_>>().join("\n")
+        );
+    }
+    let mut images = Vec::new();
+    let mut errors = Vec::new();
+    for image in &reader.index.images {
+        match to_archive::archive_image(store, &reader.index, image, platform) {
+            Ok((a, notes)) => {
+                for n in notes {
+                    output::note(&n);
+                }
+                images.push(a);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        bail!(
+            "{} of {} images cannot go into a tar; nothing written:\n{}",
+            errors.len(),
+            reader.index.images.len(),
+            errors.join("\n")
+        );
+    }
+    Ok(images)
+}
+
+fn write_archives(
+    args: &UnpackArgs,
+    store: &BlobStore<'_>,
+    images: &[ArchiveImage],
+    reader: &BundleReader,
+) -> anyhow::Result<()> {
+    if let Some(path) = &args.docker_save {
+        if args.per_image {
+            let compress = args.compress.unwrap_or(Compress::None);
+            fs_err::create_dir_all(path)?;
+            for image in images {
+                let file: String = image
+                    .name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let out = path.join(format!("{file}{}", compress.suffix()));
+                let written =
+                    to_archive::write_file(&out, compress, store, std::slice::from_ref(image))
+                        .map_err(anyhow::Error::msg)?;
+                report_written(&written, 1);
+            }
+        } else {
+            let compress = args.compress.unwrap_or_else(|| Compress::from_name(path));
+            let written = to_archive::write_file(path, compress, store, images)
+                .map_err(anyhow::Error::msg)?;
+            report_written(&written, images.len());
+        }
+    }
+    if args.k3s {
+        let compress = args.compress.unwrap_or(Compress::Zstd);
+        let stem = reader
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "outrider".into());
+        let stem = stem.trim_end_matches(".zip").trim_end_matches(".bundle");
+        let out = args
+            .k3s_images_dir
+            .join(format!("{stem}{}", compress.suffix()));
+        fs_err::create_dir_all(&args.k3s_images_dir)
+            .with_context(|| format!("k3s images directory `{}`", args.k3s_images_dir.display()))?;
+        // A fresh file with a fresh mtime: k3s's .cache.json skips files whose size and
+        // mtime it has seen before.
+        let written = to_archive::write_file(&out, compress, store, images).map_err(anyhow::Error::msg).with_context(|| "hint: k3s's images directory must be writable (run as root, or --k3s-images-dir)")?;
+        report_written(&written, images.len());
+        k3s_import(args, store, images)?;
+    }
+    if args.docker {
+        check_docker_zstd(&args.docker_cmd, images)?;
+        let loaded =
+            to_archive::docker_load(&args.docker_cmd, store, images).map_err(anyhow::Error::msg)?;
+        for l in &loaded {
+            output::line(&format!("loaded {l}"));
+        }
+        output::note(&format!("docker load: {} images", loaded.len()));
+    }
+    Ok(())
+}
+
+fn report_written(path: &std::path::Path, images: usize) {
+    let size = fs_err::metadata(path).map(|m| m.len()).unwrap_or(0);
+    output::note(&format!(
+        "wrote `{}`: {images} images, {}",
+        path.display(),
+        output::bytes(size)
+    ));
+}
+
+/// Imports now when asked (`--k3s-ctr`) or when k3s runs (its containerd socket exists):
+/// a plain tar streamed into `ctr -n k8s.io images import -` (ctr before 1.7 cannot read
+/// zstd itself). The file in the images directory stays for k3s's next start.
+fn k3s_import(
+    args: &UnpackArgs,
+    store: &BlobStore<'_>,
+    images: &[ArchiveImage],
+) -> anyhow::Result<()> {
+    let words: Vec<String> = match &args.k3s_ctr {
+        Some(cmd) => cmd.split_whitespace().map(str::to_owned).collect(),
+        None if std::path::Path::new("/run/k3s/containerd/containerd.sock").exists() => {
+            vec!["k3s".into(), "ctr".into()]
+        }
+        None => {
+            output::note("k3s is not running here; it imports the file when it starts");
+            return Ok(());
+        }
+    };
+    let Some((program, rest)) = words.split_first() else {
+        bail!(UsageError("--k3s-ctr is empty".into()))
+    };
+    let mut argv: Vec<&str> = rest.iter().map(String::as_str).collect();
+    argv.extend(["-n", "k8s.io", "images", "import", "-"]);
+    let stdout = to_archive::pipe(program, &argv, store, images).map_err(anyhow::Error::msg)?;
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        output::line(&format!("imported: {}", output::sanitize(line.trim())));
+    }
+    Ok(())
+}
+
+/// Docker before 23 cannot load zstd-compressed layers: say so instead of failing obscurely.
+fn check_docker_zstd(docker: &str, images: &[ArchiveImage]) -> anyhow::Result<()> {
+    let zstd: Vec<&str> = images
+        .iter()
+        .filter(|i| i.layers.iter().any(|l| l.media_type.contains("zstd")))
+        .map(|i| i.name.as_str())
+        .collect();
+    if zstd.is_empty() {
+        return Ok(());
+    }
+    let out = std::process::Command::new(docker)
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output();
+    let version = out
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < 23 {
+        bail!(
+            "the Docker engine ({}) cannot load zstd-compressed layers, which {} use; hint: Docker 23 or newer loads them, or use --docker-save and podman/containerd",
+            if version.is_empty() {
+                "version unknown".to_owned()
+            } else {
+                version
+            },
+            zstd.join(", ")
+        );
+    }
+    Ok(())
+}
+
+async fn push(
+    args: &UnpackArgs,
+    host: &str,
+    reader: &BundleReader,
+    quiet: bool,
+) -> anyhow::Result<Outcome> {
+    let (options, credentials) = registry_settings(&args.registry, &[host.to_owned()])?;
     let registries = Registries::new(options, credentials);
     let registry = registries
-        .get(&args.push)
+        .get(host)
         .await
-        .with_context(|| format!("connecting to `{}`", args.push))?;
+        .with_context(|| format!("connecting to `{host}`"))?;
     let total = reader.index.blobs.iter().map(|b| b.size).sum();
     let progress = Progress::new(Mode::detect(quiet), "push", total);
     let push_options = PushOptions {
@@ -28,7 +288,7 @@ pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         chunk_size: args.chunk_size,
         strict: args.strict,
     };
-    let result = push_bundle(&reader, &registry, &push_options, &progress).await;
+    let result = push_bundle(reader, &registry, &push_options, &progress).await;
     progress.finish();
     let PushResult { reports, receipt } = result?;
     if let Some(path) = &args.receipt {
@@ -72,10 +332,6 @@ pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         ));
         return Ok(Outcome::Failed);
     }
-    output::note(&format!(
-        "pushed {} images to `{}`",
-        reports.len(),
-        args.push
-    ));
+    output::note(&format!("pushed {} images to `{host}`", reports.len()));
     Ok(Outcome::Success)
 }

@@ -2,6 +2,7 @@
 //! `pack` is source → bundle ([`to_bundle`]); `unpack --push` is bundle → registry
 //! ([`to_registry`]).
 
+pub mod to_archive;
 pub mod to_bundle;
 pub mod to_registry;
 

@@ -3,6 +3,7 @@
 
 mod auth_tls;
 mod bundle_faults;
+mod docker_save;
 mod incremental;
 mod inputs;
 mod lying_registry;

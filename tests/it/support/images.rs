@@ -272,3 +272,19 @@ pub fn push_image(host: &str, repo: &str, tag: &str, image: &Image) {
     }
     push_manifest(host, repo, tag, &image.manifest);
 }
+
+/// The same image with other layers (config diff_ids left as they were).
+pub fn image_with_layers(img: &Image, layers: Vec<Blob>) -> Image {
+    let media = img.manifest.media_type.clone();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": media,
+        "config": img.config.descriptor(),
+        "layers": layers.iter().map(Blob::descriptor).collect::<Vec<_>>(),
+    }))
+    .expect("json");
+    Image {
+        config: img.config.clone(),
+        layers,
+        manifest: Blob::new(manifest, &media),
+    }
+}

@@ -1,0 +1,333 @@
+//! Bundle → docker-save tar: chooses, per image, what `index.json` points at and which
+//! platform `manifest.json` names, then streams the tar (optionally zstd or gzip) to a
+//! temporary name renamed when complete, or into `docker load`'s standard input.
+
+use crate::blob_store::BlobStore;
+use crate::bundle::index::{BundleIndex, ImageEntry};
+use crate::docker_archive::{self, ArchiveImage};
+use crate::oci::manifest::reduced_index;
+use crate::oci::{Descriptor, Digest, ParsedManifest, Platform};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Output compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compress {
+    /// Plain tar.
+    None,
+    /// zstd (window ≤ 32 MiB, which k3s's decoder requires).
+    Zstd,
+    /// gzip.
+    Gzip,
+}
+
+impl Compress {
+    /// From an output name: `.tar.zst`/`.tzst` → zstd, `.tar.gz`/`.tgz` → gzip, else none.
+    pub fn from_name(path: &Path) -> Compress {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        if name.ends_with(".zst") || name.ends_with(".tzst") {
+            Compress::Zstd
+        } else if name.ends_with(".gz") || name.ends_with(".tgz") {
+            Compress::Gzip
+        } else {
+            Compress::None
+        }
+    }
+
+    /// The usual file suffix.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Compress::None => ".tar",
+            Compress::Zstd => ".tar.zst",
+            Compress::Gzip => ".tar.gz",
+        }
+    }
+}
+
+/// The tar name for an image: its reference with a tag. An image pinned only by digest
+/// gets the tag `sha256-<first 12 hex>` (returned as a note).
+pub fn archive_name(image: &ImageEntry) -> (String, Option<String>) {
+    let base = image
+        .reference
+        .split('@')
+        .next()
+        .unwrap_or(&image.reference);
+    let last_slash = base.rfind('/').map_or(0, |i| i + 1);
+    if image.tag.is_some() && base[last_slash..].contains(':') {
+        return (base.to_owned(), None);
+    }
+    let name = format!("{base}:sha256-{}", image.digest.short());
+    (
+        name.clone(),
+        Some(format!(
+            "`{}` has no tag; named `{name}` in the tar",
+            image.reference
+        )),
+    )
+}
+
+fn descriptor(index: &BundleIndex, digest: &Digest) -> Option<Descriptor> {
+    let m = index.manifest(digest)?;
+    Some(Descriptor {
+        media_type: m.media_type.clone(),
+        digest: digest.clone(),
+        size: m.size,
+    })
+}
+
+/// Everything below a manifest: child manifests and blobs, each once, children first.
+fn contents(index: &BundleIndex, top: &Digest, out: &mut Vec<Descriptor>) {
+    let Some(m) = index.manifest(top) else { return };
+    for c in &m.children {
+        contents(index, c, out);
+    }
+    for b in &m.blobs {
+        if let Some(entry) = index.blob(b)
+            && !out.iter().any(|d| &d.digest == b)
+        {
+            out.push(Descriptor {
+                media_type: entry.media_type.clone(),
+                digest: b.clone(),
+                size: entry.size,
+            });
+        }
+    }
+    if !out.iter().any(|d| &d.digest == top) {
+        out.extend(descriptor(index, top));
+    }
+}
+
+/// Every blob and manifest `image` needs (from the index alone, no bytes read).
+pub fn needed(index: &BundleIndex, image: &ImageEntry) -> Vec<Descriptor> {
+    let mut out = Vec::new();
+    contents(index, &image.digest, &mut out);
+    out
+}
+
+/// Image manifests under `top` with their platforms.
+fn platform_manifests(
+    index: &BundleIndex,
+    top: &Digest,
+    out: &mut Vec<(Digest, Option<Platform>)>,
+) {
+    let Some(m) = index.manifest(top) else { return };
+    if m.children.is_empty() {
+        out.push((top.clone(), m.platform.clone()));
+    }
+    for c in &m.children {
+        platform_manifests(index, c, out);
+    }
+}
+
+/// Decides how `image` goes into a tar. `platform` names the one `manifest.json` uses.
+pub fn archive_image(
+    store: &BlobStore<'_>,
+    index: &BundleIndex,
+    image: &ImageEntry,
+    platform: &Platform,
+) -> Result<(ArchiveImage, Vec<String>), String> {
+    let (name, naming_note) = archive_name(image);
+    let mut notes: Vec<String> = naming_note.into_iter().collect();
+    let top_entry = index
+        .manifest(&image.digest)
+        .ok_or_else(|| format!("manifest {} is not in the bundle", image.digest))?;
+    let mut made = Vec::new();
+    // What index.json points at: containerd imports every child of an index, so it never
+    // points at an index whose children are not all in the tar.
+    let top = if top_entry.complete == Some(false) {
+        if top_entry.children.len() == 1 {
+            descriptor(index, &top_entry.children[0])
+                .ok_or("child manifest missing from the index")?
+        } else {
+            let original = store.manifest(&image.digest).map_err(|e| e.to_string())?;
+            let ParsedManifest::Index { manifests } =
+                original.parse().map_err(|e| e.to_string())?
+            else {
+                return Err("index entry is not an index".into());
+            };
+            let kept: Vec<_> = manifests
+                .iter()
+                .filter(|e| top_entry.children.contains(&e.descriptor.digest))
+                .collect();
+            let reduced = reduced_index(&original, &kept).map_err(|e| e.to_string())?;
+            let desc = reduced.descriptor();
+            made.push(reduced);
+            desc
+        }
+    } else {
+        descriptor(index, &image.digest).ok_or("top manifest missing from the index")?
+    };
+    let mut all = Vec::new();
+    if made.is_empty() {
+        contents(index, &top.digest, &mut all);
+    } else {
+        for c in &top_entry.children {
+            contents(index, c, &mut all);
+        }
+    }
+    // manifest.json: the manifest for the platform asked for (attestations never).
+    let mut candidates = Vec::new();
+    platform_manifests(index, &top.digest, &mut candidates);
+    if !made.is_empty() {
+        for c in &top_entry.children {
+            platform_manifests(index, c, &mut candidates);
+        }
+    }
+    let chosen = if candidates.len() == 1
+        && candidates[0].1.as_ref().is_none_or(|p| !p.is_unknown())
+    {
+        candidates[0].0.clone()
+    } else {
+        let found = candidates.iter().find(|(_, p)| {
+            p.as_ref()
+                .is_some_and(|p| !p.is_unknown() && platform.matches(p))
+        });
+        match found {
+            Some((d, _)) => d.clone(),
+            None => {
+                let has: Vec<String> = candidates
+                    .iter()
+                    .filter_map(|(_, p)| p.as_ref())
+                    .filter(|p| !p.is_unknown())
+                    .map(ToString::to_string)
+                    .collect();
+                return Err(format!(
+                    "`{}` has no {platform} manifest in the bundle (has: {}); hint: choose with --platform",
+                    image.reference,
+                    has.join(", ")
+                ));
+            }
+        }
+    };
+    let chosen_manifest = store.manifest(&chosen).map_err(|e| e.to_string())?;
+    let ParsedManifest::Image { config, layers } =
+        chosen_manifest.parse().map_err(|e| e.to_string())?
+    else {
+        return Err(format!("{chosen} is not an image manifest"));
+    };
+    if candidates.len() > 1 {
+        notes.push(format!("`{name}`: manifest.json names {platform}"));
+    }
+    Ok((
+        ArchiveImage {
+            name,
+            top,
+            config,
+            layers,
+            contents: all,
+            made,
+        },
+        notes,
+    ))
+}
+
+/// Writes a tar of `images` to `output` (compressed as asked) via `<output>.partial`,
+/// fsynced and renamed when complete; a failure removes the partial file.
+pub fn write_file(
+    output: &Path,
+    compress: Compress,
+    store: &BlobStore<'_>,
+    images: &[ArchiveImage],
+) -> Result<PathBuf, String> {
+    let mut name = output.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    let temp = output.with_file_name(name);
+    let result = (|| -> Result<(), String> {
+        let file = fs_err::File::create(&temp).map_err(|e| e.to_string())?;
+        let buffered = std::io::BufWriter::with_capacity(1 << 20, file);
+        let done = match compress {
+            Compress::None => {
+                docker_archive::write(buffered, store, images).map_err(|e| e.to_string())?
+            }
+            Compress::Zstd => {
+                let mut encoder = zstd::Encoder::new(buffered, 3).map_err(|e| e.to_string())?;
+                // k3s's decoder refuses windows over 32 MiB (2^25).
+                encoder.window_log(23).map_err(|e| e.to_string())?;
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+                encoder.multithread(threads).map_err(|e| e.to_string())?;
+                docker_archive::write(encoder, store, images)
+                    .map_err(|e| e.to_string())?
+                    .finish()
+                    .map_err(|e| e.to_string())?
+            }
+            Compress::Gzip => {
+                let encoder = flate2::write::GzEncoder::new(buffered, flate2::Compression::fast());
+                docker_archive::write(encoder, store, images)
+                    .map_err(|e| e.to_string())?
+                    .finish()
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        let file = done.into_inner().map_err(|e| e.error().to_string())?;
+        file.sync_all().map_err(|e| e.to_string())?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            fs_err::rename(&temp, output).map_err(|e| e.to_string())?;
+            Ok(output.to_owned())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(format!("writing `{}`: {e}", output.display()))
+        }
+    }
+}
+
+/// Streams a plain tar of `images` into `program args…` on its standard input (no
+/// temporary file) and returns what it printed on stdout.
+pub fn pipe(
+    program: &str,
+    args: &[&str],
+    store: &BlobStore<'_>,
+    images: &[ArchiveImage],
+) -> Result<String, String> {
+    let shown = std::iter::once(program)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
+    let stdin = child.stdin.take().ok_or("no stdin")?;
+    let written = docker_archive::write(
+        std::io::BufWriter::with_capacity(1 << 20, stdin),
+        store,
+        images,
+    )
+    .map(|mut w| w.flush());
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        let stderr = crate::output::sanitize(String::from_utf8_lossy(&out.stderr).trim());
+        return Err(format!("`{shown}` failed ({}): {stderr}", out.status));
+    }
+    written
+        .map_err(|e| format!("streaming into `{shown}`: {e}"))?
+        .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Loads `images` into the Docker engine with `<docker> load` (DOCKER_HOST is passed
+/// through) and returns the names it reports loaded.
+pub fn docker_load(
+    docker: &str,
+    store: &BlobStore<'_>,
+    images: &[ArchiveImage],
+) -> Result<Vec<String>, String> {
+    let stdout = pipe(docker, &["load"], store, images)?;
+    Ok(stdout
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("Loaded image: ")
+                .or_else(|| l.strip_prefix("Loaded image ID: "))
+        })
+        .map(|s| crate::output::sanitize(s.trim()))
+        .collect())
+}
