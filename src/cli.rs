@@ -127,6 +127,10 @@ pub struct UnpackArgs {
     /// default `k3s ctr` when k3s is running.
     #[arg(long, value_name = "COMMAND")]
     pub k3s_ctr: Option<String>,
+    /// With --k3s and --push: the k3s registries file to write or merge (a backup of the
+    /// old one is kept beside it), so the nodes pull through the registry pushed to.
+    #[arg(long, default_value = "/etc/rancher/k3s/registries.yaml")]
+    pub k3s_registries: PathBuf,
     /// Load the images into the local Docker engine (DOCKER_HOST respected).
     #[arg(long)]
     pub docker: bool,

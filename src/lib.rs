@@ -12,6 +12,7 @@ pub mod config;
 pub mod copy;
 pub mod docker_archive;
 pub mod far_side;
+pub mod k3s_registries;
 pub mod location;
 pub mod oci;
 pub mod oci_layout;

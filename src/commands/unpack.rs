@@ -36,7 +36,40 @@ pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         tokio::task::block_in_place(|| write_archives(&args, &store, &images, &reader))?;
     }
     if let Some(host) = &args.push {
-        outcome = push(&args, host, &reader, quiet).await?;
+        let scheme;
+        (outcome, scheme) = push(&args, host, &reader, quiet).await?;
+        if args.k3s {
+            // k3s asks for images by name, so mirror the registry each name carries.
+            let mut sources: Vec<String> = reader
+                .index
+                .images
+                .iter()
+                .filter_map(|i| i.reference.parse::<ImageRef>().ok())
+                .map(|r| r.registry)
+                .collect();
+            sources.sort();
+            sources.dedup();
+            let backup = crate::k3s_registries::merge(
+                &args.k3s_registries,
+                &sources,
+                &format!("{scheme}://{host}"),
+                args.prefix.as_deref(),
+            )
+            .with_context(|| {
+                format!(
+                    "writing k3s registries file `{}`",
+                    args.k3s_registries.display()
+                )
+            })?;
+            output::note(&format!(
+                "`{}`: {} mirrored to {scheme}://{host}{}",
+                args.k3s_registries.display(),
+                sources.join(", "),
+                backup
+                    .map(|b| format!(" (old file kept as `{}`)", b.display()))
+                    .unwrap_or_default()
+            ));
+        }
     }
     Ok(outcome)
 }
@@ -267,12 +300,13 @@ fn check_docker_zstd(docker: &str, images: &[ArchiveImage]) -> anyhow::Result<()
     Ok(())
 }
 
+/// Pushes; returns the outcome and the scheme the registry was reached with.
 async fn push(
     args: &UnpackArgs,
     host: &str,
     reader: &BundleReader,
     quiet: bool,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<(Outcome, &'static str)> {
     let (options, credentials) = registry_settings(&args.registry, &[host.to_owned()])?;
     let registries = Registries::new(options, credentials);
     let registry = registries
@@ -330,8 +364,8 @@ async fn push(
             "error: {failed} of {} images were not pushed",
             reports.len()
         ));
-        return Ok(Outcome::Failed);
+        return Ok((Outcome::Failed, registry.scheme_name().await));
     }
     output::note(&format!("pushed {} images to `{host}`", reports.len()));
-    Ok(Outcome::Success)
+    Ok((Outcome::Success, registry.scheme_name().await))
 }

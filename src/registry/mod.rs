@@ -221,6 +221,11 @@ impl Registry {
             .await
     }
 
+    /// `https` or `http`, as this registry was reached.
+    pub async fn scheme_name(&self) -> &'static str {
+        if self.scheme().await { "https" } else { "http" }
+    }
+
     fn base(&self) -> String {
         let https = self.https.get().copied().unwrap_or(!self.plain);
         format!("{}://{}", if https { "https" } else { "http" }, self.host)

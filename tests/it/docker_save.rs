@@ -475,3 +475,46 @@ fn an_incremental_bundle_becomes_a_whole_tar_with_its_base() {
         Some(&s.beta.manifest.digest)
     );
 }
+
+#[test]
+fn push_with_k3s_mirrors_the_sources_through_the_registry() {
+    let s = seed();
+    let o = Outrider::new();
+    let w = tempfile::tempdir().expect("tmp");
+    let p = |n: &str| w.path().join(n).to_str().expect("utf8").to_owned();
+    o.ok(&[
+        "pack",
+        "-o",
+        &p("b.zip"),
+        &format!("{}/apps/alpha:1", s.source.host),
+    ]);
+    let dest = Registry::plain();
+    let registries = p("registries.yaml");
+    std::fs::write(&registries, "mirrors:\n  other.example:\n    endpoint:\n      - https://keep.me\nconfigs:\n  keep.me:\n    tls:\n      insecure_skip_verify: true\n").expect("write");
+    o.ok(&[
+        "unpack",
+        &p("b.zip"),
+        "--push",
+        &dest.host,
+        "--k3s",
+        "--k3s-images-dir",
+        &p("images"),
+        "--k3s-registries",
+        &registries,
+    ]);
+    let yaml = std::fs::read_to_string(&registries).expect("read");
+    assert!(
+        yaml.contains(&s.source.host) && yaml.contains(&format!("http://{}", dest.host)),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("other.example")
+            && yaml.contains("https://keep.me")
+            && yaml.contains("insecure_skip_verify"),
+        "merge lost entries: {yaml}"
+    );
+    let backup =
+        std::fs::read_to_string(format!("{registries}.outrider-backup")).expect("backup kept");
+    assert!(backup.contains("https://keep.me") && !backup.contains(&dest.host));
+    assert!(Path::new(&p("images")).join("b.tar.zst").exists());
+}

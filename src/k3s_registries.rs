@@ -1,0 +1,72 @@
+//! k3s's `registries.yaml`: after `unpack --push --k3s`, every source registry of the
+//! bundle is mirrored to the registry pushed to, so k3s nodes pull through it. An existing
+//! file is merged (other mirrors and `configs` kept) and backed up beside it first.
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// Writes or merges `path` so each of `sources` (e.g. `docker.io`) has `endpoint` (e.g.
+/// `http://registry.site:5000`) first among its mirror endpoints, with a `rewrite` that
+/// adds `prefix` when one was used. Returns the backup's path, if there was a file.
+pub fn merge(
+    path: &Path,
+    sources: &[String],
+    endpoint: &str,
+    prefix: Option<&str>,
+) -> anyhow::Result<Option<PathBuf>> {
+    let mut doc: Value = match fs_err::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => serde_saphyr::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("`{}` is not valid YAML: {e}", path.display()))?,
+        _ => json!({}),
+    };
+    if !doc.is_object() {
+        anyhow::bail!("`{}` is not a YAML mapping", path.display());
+    }
+    let mirrors = doc
+        .as_object_mut()
+        .and_then(|d| Some(d.entry("mirrors").or_insert_with(|| json!({}))))
+        .and_then(Value::as_object_mut);
+    let Some(mirrors) = mirrors else {
+        anyhow::bail!("`{}`: `mirrors` is not a mapping", path.display())
+    };
+    for source in sources {
+        let entry = mirrors.entry(source.clone()).or_insert_with(|| json!({}));
+        let Some(entry) = entry.as_object_mut() else {
+            continue;
+        };
+        let mut endpoints: Vec<Value> = entry
+            .get("endpoint")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        endpoints.retain(|e| e.as_str() != Some(endpoint));
+        endpoints.insert(0, json!(endpoint));
+        entry.insert("endpoint".into(), Value::Array(endpoints));
+        if let Some(p) = prefix
+            .map(|p| p.trim_matches('/'))
+            .filter(|p| !p.is_empty())
+        {
+            entry.insert("rewrite".into(), json!({ "^(.*)$": format!("{p}/$1") }));
+        }
+    }
+    let backup = if path.exists() {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".outrider-backup");
+        let backup = path.with_file_name(name);
+        fs_err::copy(path, &backup)?;
+        Some(backup)
+    } else {
+        if let Some(dir) = path.parent() {
+            fs_err::create_dir_all(dir)?;
+        }
+        None
+    };
+    let yaml = serde_saphyr::to_string(&doc)
+        .map_err(|e| anyhow::anyhow!("rendering `{}`: {e}", path.display()))?;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    let temp = path.with_file_name(name);
+    fs_err::write(&temp, yaml)?;
+    fs_err::rename(&temp, path)?;
+    Ok(backup)
+}
