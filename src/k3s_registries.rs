@@ -24,7 +24,7 @@ pub fn merge(
     }
     let mirrors = doc
         .as_object_mut()
-        .and_then(|d| Some(d.entry("mirrors").or_insert_with(|| json!({}))))
+        .map(|d| d.entry("mirrors").or_insert_with(|| json!({})))
         .and_then(Value::as_object_mut);
     let Some(mirrors) = mirrors else {
         anyhow::bail!("`{}`: `mirrors` is not a mapping", path.display())
