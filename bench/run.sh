@@ -48,13 +48,21 @@ push_blob() { # host repo file digest
 sha() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
 size() { stat -c %s "$1"; }
 
+make_layer() { # name MiB → $work/seed/name.bin (gzip of random bytes) and name.diff (its diff_id)
+  local raw="$work/seed/$1.raw"
+  head -c $(($2 << 20)) /dev/urandom > "$raw"
+  echo "sha256:$(sha256sum "$raw" | cut -d' ' -f1)" > "$work/seed/$1.diff"
+  gzip -1 -c "$raw" > "$work/seed/$1.bin"
+  rm -f "$raw"
+}
+
 seed_image() { # host repo tag layer-files...
   local host=$1 repo=$2 tag=$3; shift 3
   local layers_json="" diff_ids="" f d
   for f in "$@"; do
     d=$(sha "$f"); push_blob "$host" "$repo" "$f" "$d"
     layers_json+="${layers_json:+,}{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"digest\":\"$d\",\"size\":$(size "$f")}"
-    diff_ids+="${diff_ids:+,}\"$d\""
+    diff_ids+="${diff_ids:+,}\"$(cat "${f%.bin}.diff")\""
   done
   local cfg="$work/seed/$repo-$tag.config.json"; mkdir -p "$(dirname "$cfg")"
   printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[%s]}}' "$diff_ids" > "$cfg"
@@ -77,14 +85,14 @@ measure() { # label bytes command... → appends "label wall rss bytes"
 echo "seeding ~1 GB into 8 repositories (shared 200 MB base) ..." >&2
 mkdir -p "$work/seed"
 src=$(start_registry src)
-head -c $((200 << 20)) /dev/urandom > "$work/seed/base.bin"
+make_layer base 200
 images=()
 for i in $(seq 1 8); do
-  head -c $((100 << 20)) /dev/urandom > "$work/seed/app$i.bin"
+  make_layer "app$i" 100
   seed_image "$src" "bench/app$i" v1 "$work/seed/base.bin" "$work/seed/app$i.bin"
   images+=("$src/bench/app$i:v1")
 done
-total=$(( (200 + 8 * 100) << 20 ))
+total=$(cat "$work"/seed/*.bin | wc -c)
 
 # The disk limit swings with writeback from the run before, so cat and pack alternate
 # three times each and the table reports the median of each.
@@ -94,6 +102,13 @@ for round in 1 2 3; do
   measure "outrider pack" "$total" "$bin" -q pack --platform linux/amd64 -o "$work/bundle.zip" "${images[@]}"
 done
 rm -f "$work/cat.out"
+measure "outrider unpack --docker-save (one tar)" "$total" "$bin" -q unpack "$work/bundle.zip" --docker-save "$work/save.tar" --platform linux/amd64
+rm -f "$work/save.tar"
+per_image=$(( $(size "$work/seed/base.bin") * 8 + $(cat "$work"/seed/app?.bin | wc -c) ))
+measure "outrider unpack --docker-save --per-image (8 tars)" "$per_image" "$bin" -q unpack "$work/bundle.zip" --docker-save "$work/save" --per-image --platform linux/amd64
+rm -rf "$work/save"
+measure "skopeo copy → docker-archive (8 tars)" "$per_image" sh -c "for i in \$(seq 1 8); do skopeo copy -q --src-tls-verify=false docker://$src/bench/app\$i:v1 docker-archive:$work/sk\$i.tar:bench/app\$i:v1 || exit 1; done"
+rm -f "$work"/sk*.tar
 dst=$(start_registry dst)
 measure "outrider unpack --push" "$total" "$bin" -q unpack "$work/bundle.zip" --push "$dst"
 dst2=$(start_registry dst2)
@@ -109,18 +124,20 @@ if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import docker_charon' 2>/
 fi
 
 echo "update bundle: week 2 adds one image (new 100 MiB layer on the shared base) ..." >&2
-head -c $((100 << 20)) /dev/urandom > "$work/seed/app9.bin"
+make_layer app9 100
 seed_image "$src" bench/app9 v1 "$work/seed/base.bin" "$work/seed/app9.bin"
 week2=("${images[@]}" "$src/bench/app9:v1")
-measure "outrider pack week 2 --since week 1" $((100 << 20)) "$bin" -q pack --platform linux/amd64 --since "$work/bundle.zip" -o "$work/week2.zip" "${week2[@]}"
-measure "outrider pack week 2 in full" $(( (200 + 9 * 100) << 20 )) "$bin" -q pack --platform linux/amd64 -o "$work/full2.zip" "${week2[@]}"
-sizes="update bundle sizes: week 2 since week 1 $(stat -c %s "$work/week2.zip") bytes; full week 2 $(stat -c %s "$work/full2.zip") bytes"
-rm -f "$work/week2.zip" "$work/full2.zip" "$work/seed/app9.bin"
+measure "outrider pack week 2 --since week 1" "$(size "$work/seed/app9.bin")" "$bin" -q pack --platform linux/amd64 --since "$work/bundle.zip" -o "$work/week2.zip" "${week2[@]}"
+measure "outrider pack week 2 in full" "$(cat "$work"/seed/*.bin | wc -c)" "$bin" -q pack --platform linux/amd64 -o "$work/full2.zip" "${week2[@]}"
+"$bin" -q unpack "$work/full2.zip" --docker-save "$work/save2.tar"
+sizes="update bundle sizes: week 2 since week 1 $(size "$work/week2.zip") bytes; full week 2 bundle $(size "$work/full2.zip") bytes; docker-save tar of week 2 $(size "$work/save2.tar") bytes"
+rm -f "$work/week2.zip" "$work/full2.zip" "$work/save2.tar" "$work/seed/app9.bin"
 
 if [ "${BIG:-0}" = 1 ]; then
   echo "seeding one image with a 5 GiB layer ..." >&2
   rm -f "$work/cat.out" "$work/seed/app"*.bin; rm -rf "$work/skopeo" "$work/charon.zip"
   head -c $((5 << 30)) /dev/urandom > "$work/seed/big.bin"
+  echo "sha256:$(sha256sum "$work/seed/big.bin" | cut -d' ' -f1)" > "$work/seed/big.diff"
   seed_image "$src" bench/big v1 "$work/seed/big.bin"
   measure "cat 5 GiB (disk limit)" $((5 << 30)) sh -c "cat '$work/seed/big.bin' > '$work/cat.out' && sync '$work/cat.out'"
   rm -f "$work/cat.out"

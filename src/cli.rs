@@ -143,6 +143,11 @@ pub struct UnpackArgs {
     /// Earlier bundles that hold this bundle's external blobs (for tars); repeatable.
     #[arg(long, value_name = "BUNDLE")]
     pub base: Vec<PathBuf>,
+    /// A registry that holds this bundle's external blobs (for tars), read for what no
+    /// bundle stores. Looked up in the repository the bundle names, else the image's own
+    /// (under --prefix when given).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub from_registry: Option<String>,
     /// Path prepended to every destination repository (--push).
     #[arg(long)]
     pub prefix: Option<String>,

@@ -31,7 +31,17 @@ pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 .map_err(|e| UsageError(e.to_string()))?,
             None => Platform::host(),
         };
-        let store = BlobStore::new(&reader, &bases);
+        let mut store = BlobStore::new(&reader, &bases);
+        if let Some(host) = &args.from_registry {
+            let (options, credentials) =
+                registry_settings(&args.registry, std::slice::from_ref(host))?;
+            let registry = Registries::new(options, credentials)
+                .get(host)
+                .await
+                .with_context(|| format!("connecting to `{host}`"))?;
+            store = store.with_registry(registry);
+            find_in_registry(&mut store, &reader, args.prefix.as_deref()).await;
+        }
         let images = archive_images(&store, &reader, &platform)?;
         tokio::task::block_in_place(|| write_archives(&args, &store, &images, &reader))?;
     }
@@ -113,6 +123,34 @@ fn select_images(reader: &mut BundleReader, wanted: &[String]) -> anyhow::Result
     Ok(())
 }
 
+/// Finds, in the `--from-registry` registry, what no bundle stores.
+async fn find_in_registry(store: &mut BlobStore<'_>, reader: &BundleReader, prefix: Option<&str>) {
+    let index = &reader.index;
+    for image in &index.images {
+        let own = crate::copy::to_registry::destination_repository(image, prefix);
+        for desc in to_archive::needed(index, image) {
+            if store.has(&desc.digest) {
+                continue;
+            }
+            let manifest = index.manifest(&desc.digest);
+            let hint = manifest
+                .and_then(|m| m.destination_repository.clone())
+                .or_else(|| {
+                    index
+                        .blob(&desc.digest)
+                        .and_then(|b| b.destination_repository.clone())
+                });
+            let repos: Vec<String> = hint
+                .into_iter()
+                .chain(std::iter::once(own.clone()))
+                .collect();
+            store
+                .find_remote(&desc.digest, manifest.is_some(), &repos)
+                .await;
+        }
+    }
+}
+
 fn archive_images(
     store: &BlobStore<'_>,
     reader: &BundleReader,
@@ -129,7 +167,7 @@ fn archive_images(
         .collect();
     if !missing.is_empty() {
         bail!(
-            "{} blobs and manifests are external to `{}` and in no --base bundle; nothing written:\n{}\nhint: add the earlier bundles with --base",
+            "{} blobs and manifests are external to `{}` and in no --base bundle or --from-registry registry; nothing written:\n{}\nhint: add the earlier bundles with --base, or read them from a registry with --from-registry",
             missing.len(),
             reader.path().display(),
             missing.into_iter().collect::<Vec<_>>().join("\n")

@@ -142,7 +142,7 @@ pub fn archive_image(
             descriptor(index, &top_entry.children[0])
                 .ok_or("child manifest missing from the index")?
         } else {
-            let original = store.manifest(&image.digest).map_err(|e| e.to_string())?;
+            let original = store.manifest(&image.digest)?;
             let ParsedManifest::Index { manifests } =
                 original.parse().map_err(|e| e.to_string())?
             else {
@@ -202,7 +202,7 @@ pub fn archive_image(
             }
         }
     };
-    let chosen_manifest = store.manifest(&chosen).map_err(|e| e.to_string())?;
+    let chosen_manifest = store.manifest(&chosen)?;
     let ParsedManifest::Image { config, layers } =
         chosen_manifest.parse().map_err(|e| e.to_string())?
     else {

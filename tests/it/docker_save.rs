@@ -474,6 +474,37 @@ fn an_incremental_bundle_becomes_a_whole_tar_with_its_base() {
         imported.get(format!("{src}/apps/beta:2").as_str()),
         Some(&s.beta.manifest.digest)
     );
+
+    // Or the external blobs come from the registry week 1 was pushed to.
+    let dest = Registry::plain();
+    o.ok(&["unpack", &p("week1.zip"), "--push", &dest.host]);
+    o.ok(&[
+        "unpack",
+        &p("week2.zip"),
+        "--docker-save",
+        &p("w2r.tar"),
+        "--from-registry",
+        &dest.host,
+    ]);
+    containerd.import("w2r", Path::new(&p("w2r.tar")));
+    assert_eq!(containerd.images("w2r"), imported);
+    // A registry that lacks them is named in a clear error, and nothing is written.
+    let empty = Registry::plain();
+    let out = o.run(&[
+        "unpack",
+        &p("week2.zip"),
+        "--docker-save",
+        &p("none.tar"),
+        "--from-registry",
+        &empty.host,
+    ]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&s.alpha.layers[0].digest) && err.contains("--from-registry"),
+        "{err}"
+    );
+    assert!(!Path::new(&p("none.tar")).exists());
 }
 
 #[test]
