@@ -549,3 +549,66 @@ fn push_with_k3s_mirrors_the_sources_through_the_registry() {
     assert!(backup.contains("https://keep.me") && !backup.contains(&dest.host));
     assert!(Path::new(&p("images")).join("b.tar.zst").exists());
 }
+
+/// A 64 KiB tmpfs, unmounted on drop.
+struct TinyDisk(tempfile::TempDir);
+
+impl TinyDisk {
+    fn mount() -> TinyDisk {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("mount");
+        assert!(
+            out.status.success(),
+            "mount tmpfs: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        TinyDisk(dir)
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_reported_and_leaves_no_partial_file() {
+    if !can_run_daemons("the full-disk test (mounts a tmpfs)") {
+        return;
+    }
+    let s = seed();
+    let o = Outrider::new();
+    let w = tempfile::tempdir().expect("tmp");
+    let bundle = w.path().join("b.zip");
+    let b = bundle.to_str().expect("utf8");
+    let alpha = format!("{}/apps/alpha:1", s.source.host);
+    o.ok(&["pack", "-o", b, &alpha]);
+    let disk = TinyDisk::mount();
+    for (args, name) in [
+        (vec!["unpack", b, "--docker-save"], "full.tar"),
+        (vec!["pack", &alpha, "-o"], "full.zip"),
+    ] {
+        let target = disk.0.path().join(name);
+        let mut args = args.clone();
+        args.push(target.to_str().expect("utf8"));
+        let out = o.run(&args);
+        let (_, err) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("No space left on device") && err.contains(name),
+            "{args:?}: {err}"
+        );
+        let left: Vec<_> = std::fs::read_dir(disk.0.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+}
