@@ -82,6 +82,10 @@ pub struct PackArgs {
     /// A file of images the far side already has (same format as --images-file).
     #[arg(long, value_name = "FILE")]
     pub already_transferred_file: Vec<PathBuf>,
+    /// Split the bundle into stand-alone volumes of at most this size, zip headers included
+    /// (`4GiB-1`, `700MiB`, `fat32`): `NAME.001.zip`, `NAME.002.zip`, …
+    #[arg(long, value_name = "SIZE")]
+    pub volume_size: Option<String>,
     /// Blobs downloaded at once.
     #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
     pub jobs: usize,

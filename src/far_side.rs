@@ -91,6 +91,7 @@ impl FarSide {
             images: Vec::new(),
             manifests: manifests.iter().map(|(_, e)| e.clone()).collect(),
             blobs: Vec::new(),
+            volume: None,
         };
         let bytes = |d: &Digest| {
             manifests

@@ -22,6 +22,7 @@ pub mod progress;
 pub mod receipt;
 pub mod registry;
 pub mod secret;
+pub mod size;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -25,6 +25,58 @@ pub struct BundleIndex {
     pub manifests: Vec<ManifestEntry>,
     /// Every non-manifest blob stored (configs, layers), in entry order.
     pub blobs: Vec<BlobEntry>,
+    /// For a bundle split into volumes: which volume this is and where everything lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeInfo>,
+}
+
+/// Where this volume stands in its set, and what every volume holds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeInfo {
+    /// Identity of the set: sha256 of its planned layout; equal in every volume.
+    pub bundle: Digest,
+    /// File name stem of the set: volumes are `<name>.001.zip`, `<name>.002.zip`, …
+    pub name: String,
+    /// This volume's number, from 1.
+    pub number: u32,
+    /// How many volumes the set has.
+    pub total: u32,
+    /// The size no volume exceeds, zip headers included.
+    pub size_limit: u64,
+    /// Every stored blob and manifest (or part of one), in write order.
+    pub holdings: Vec<Holding>,
+}
+
+/// One zip entry of a volume set.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Holding {
+    /// The blob or manifest.
+    pub digest: Digest,
+    /// The volume holding this entry.
+    pub volume: u32,
+    /// Entry name in that volume.
+    pub entry: String,
+    /// When the blob is cut into parts: which part this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<Part>,
+}
+
+/// A part of a blob larger than a volume.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Part {
+    /// Part number, from 1.
+    pub number: u32,
+    /// Number of parts of the blob.
+    pub count: u32,
+    /// Offset of the part in the blob.
+    pub offset: u64,
+    /// Size of the part.
+    pub size: u64,
+    /// sha256 of the part's bytes.
+    pub digest: Digest,
 }
 
 /// One requested image.

@@ -4,6 +4,7 @@
 
 pub mod index;
 pub mod reader;
+pub mod volumes;
 pub mod writer;
 mod zip_layout;
 

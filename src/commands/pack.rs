@@ -73,6 +73,12 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         let parsed: Result<Vec<Platform>, _> = args.platforms.iter().map(|p| p.parse()).collect();
         PlatformChoice::Only(parsed.map_err(|e| UsageError(e.to_string()))?)
     };
+    let volume_size = args
+        .volume_size
+        .as_deref()
+        .map(crate::size::parse)
+        .transpose()
+        .map_err(UsageError)?;
     let registries = Registries::new(options, credentials);
     let far = far_side(&args, &choice, &registries).await?;
     let (mut plan, errors) = plan(&images, &choice, &registries).await;
@@ -92,14 +98,14 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     // On Ctrl-C the copy future is dropped, and with it the writer, which removes its
     // `.partial` file: an interrupted pack leaves nothing that looks like a bundle.
     let result = tokio::select! {
-        r = write_bundle(&plan, &args.output, args.jobs, &progress) => r,
+        r = write_bundle(&plan, &args.output, volume_size, args.jobs, &progress) => r,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
             bail!("interrupted; no bundle written");
         }
     };
     progress.finish();
-    let (path, index) =
+    let (paths, index) =
         result.with_context(|| format!("packing into `{}`", args.output.display()))?;
     let stored: u64 = plan.carried_bytes();
     let external = plan.total_bytes() - stored;
@@ -124,8 +130,12 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         output::table(&["IMAGE", "DIGEST", "PLATFORMS"], &rows);
     }
     output::note(&format!(
-        "wrote `{}`: {} images, {} blobs, {} carried, {} already at the far side, in {:.1}s",
-        path.display(),
+        "wrote {}: {} images, {} blobs, {} carried, {} already at the far side, in {:.1}s",
+        paths
+            .iter()
+            .map(|p| format!("`{}`", p.display()))
+            .collect::<Vec<_>>()
+            .join(", "),
         index.images.len(),
         index.blobs.len() + index.manifests.len(),
         output::bytes(stored),

@@ -1,13 +1,17 @@
-//! Writes a [`Plan`] into a bundle: manifests from memory, blobs downloaded concurrently
-//! straight into their planned place in the zip, each hashed as it streams and refused on
-//! any size or digest mismatch. A blob that fails mid-stream on a transient error is
-//! fetched again from the start, up to three times.
+//! Writes a [`Plan`] into a bundle, or into volumes of at most `--volume-size` bytes:
+//! manifests from memory, blobs downloaded concurrently straight into their planned place
+//! (a blob larger than a volume lands in parts across several), each hashed as it streams
+//! and refused on any size or digest mismatch. A blob that fails mid-stream on a transient
+//! error is fetched again from the start, up to three times.
 
 use crate::bundle::blob_entry;
-use crate::bundle::index::{BlobEntry, BundleIndex, FORMAT, FORMAT_VERSION};
+use crate::bundle::index::{
+    BlobEntry, BundleIndex, FORMAT, FORMAT_VERSION, Holding, Part, VolumeInfo,
+};
+use crate::bundle::volumes::{self, Item, Segment};
 use crate::bundle::writer::{BundleWriter, EntryId, WriteError};
 use crate::location::SourceError;
-use crate::oci::{DigestError, Verifier};
+use crate::oci::{Digest, DigestError, Verifier};
 use crate::plan::{Plan, PlannedBlob};
 use crate::progress::Progress;
 use futures_util::{StreamExt, TryStreamExt};
@@ -35,6 +39,9 @@ pub enum PackError {
         /// The cause.
         source: SourceError,
     },
+    /// The volume size cannot hold the bundle's index and headers.
+    #[error("{0}")]
+    Volumes(String),
     /// A blob's bytes were not what its descriptor promised.
     #[error("blob from `{repo}` refused: {source}")]
     Content {
@@ -45,38 +52,37 @@ pub enum PackError {
     },
 }
 
-/// Writes `plan` to `output` (via `output.partial`) and returns the final path.
-pub async fn write_bundle(
-    plan: &Plan,
-    output: &Path,
-    jobs: usize,
-    progress: &Progress,
-) -> Result<(PathBuf, BundleIndex), PackError> {
-    let writer = Arc::new(BundleWriter::create(output)?);
-    for (manifest, entry) in &plan.manifests {
-        if entry.entry.is_some() {
-            writer.write_entry(&blob_entry(&manifest.digest), &manifest.bytes)?;
-        }
+/// Where one segment of a blob or manifest goes.
+#[derive(Clone)]
+struct Placed {
+    writer: Arc<BundleWriter>,
+    id: EntryId,
+    /// File offset of the segment's first byte.
+    file_offset: u64,
+    /// Offset of the segment in the blob.
+    blob_offset: u64,
+    size: u64,
+}
+
+/// The files a pack writes: one bundle, or `<stem>.NNN.zip` volumes.
+fn volume_paths(output: &Path, total: u32, split: bool) -> (String, Vec<PathBuf>) {
+    let file = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle.zip".into());
+    let stem = file.strip_suffix(".zip").unwrap_or(&file).to_owned();
+    if !split {
+        return (stem, vec![output.to_owned()]);
     }
-    let placed: Vec<(EntryId, &PlannedBlob)> = plan
-        .blobs
-        .iter()
-        .filter(|b| b.external.is_none())
-        .map(|b| {
-            (
-                writer.place(&blob_entry(&b.descriptor.digest), b.descriptor.size),
-                b,
-            )
-        })
+    let width = total.to_string().len().max(3);
+    let paths = (1..=total)
+        .map(|n| output.with_file_name(format!("{stem}.{n:0width$}.zip")))
         .collect();
-    futures_util::stream::iter(placed.into_iter().map(|(id, blob)| {
-        let writer = writer.clone();
-        async move { fetch_blob(plan, blob, &writer, id, progress).await }
-    }))
-    .buffer_unordered(jobs.max(1))
-    .try_collect::<Vec<()>>()
-    .await?;
-    let index = BundleIndex {
+    (stem, paths)
+}
+
+fn base_index(plan: &Plan) -> BundleIndex {
+    BundleIndex {
         format: FORMAT.into(),
         format_version: FORMAT_VERSION,
         tool: concat!("outrider ", env!("CARGO_PKG_VERSION")).into(),
@@ -97,29 +103,242 @@ pub async fn write_bundle(
                 destination_repository: b.external.clone(),
             })
             .collect(),
+        volume: None,
+    }
+}
+
+/// The volume block of the index for volume `number`; part digests as known so far.
+fn volume_info(
+    bundle: &Digest,
+    name: &str,
+    number: u32,
+    total: u32,
+    limit: u64,
+    items: &[Item],
+    segments: &[Segment],
+    part_digests: &[Option<Digest>],
+) -> VolumeInfo {
+    let holdings = segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Holding {
+            digest: items[s.item].digest.clone(),
+            volume: s.volume,
+            entry: s.name.clone(),
+            part: s.part.map(|(number, count)| Part {
+                number,
+                count,
+                offset: s.offset,
+                size: s.size,
+                digest: part_digests
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_else(|| Digest::of(b"")),
+            }),
+        })
+        .collect();
+    VolumeInfo {
+        bundle: bundle.clone(),
+        name: name.to_owned(),
+        number,
+        total,
+        size_limit: limit,
+        holdings,
+    }
+}
+
+/// Writes `plan` to `output` (via `.partial` names), split into volumes of at most
+/// `volume_size` bytes when given; returns the files written and the index.
+pub async fn write_bundle(
+    plan: &Plan,
+    output: &Path,
+    volume_size: Option<u64>,
+    jobs: usize,
+    progress: &Progress,
+) -> Result<(Vec<PathBuf>, BundleIndex), PackError> {
+    // Everything stored, in write order: manifests (children first), then blobs.
+    let mut items: Vec<Item> = plan
+        .manifests
+        .iter()
+        .filter(|(_, e)| e.entry.is_some())
+        .map(|(m, _)| Item {
+            digest: m.digest.clone(),
+            size: m.bytes.len() as u64,
+        })
+        .collect();
+    let manifest_count = items.len();
+    let blobs: Vec<&PlannedBlob> = plan.blobs.iter().filter(|b| b.external.is_none()).collect();
+    items.extend(blobs.iter().map(|b| Item {
+        digest: b.descriptor.digest.clone(),
+        size: b.descriptor.size,
+    }));
+    let index = base_index(plan);
+    let (stem, _) = volume_paths(output, 1, false);
+    let segments = match volume_size {
+        None => items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| Segment {
+                item: i,
+                volume: 1,
+                name: blob_entry(&it.digest),
+                offset: 0,
+                size: it.size,
+                part: None,
+            })
+            .collect(),
+        Some(limit) => {
+            // The index is the same size in every volume (fixed-width digests and numbers),
+            // so measuring it with placeholder part digests is exact.
+            let measure = |segments: &[Segment]| {
+                let total = volumes::total(segments).max(1);
+                let mut probe = index.clone();
+                probe.volume = Some(volume_info(
+                    &Digest::of(b""),
+                    &stem,
+                    total,
+                    total,
+                    limit,
+                    &items,
+                    segments,
+                    &[],
+                ));
+                serde_json::to_vec_pretty(&probe).map_or(u64::MAX, |v| v.len() as u64)
+            };
+            volumes::plan(&items, limit, measure).map_err(PackError::Volumes)?
+        }
     };
-    let writer_for_finish = writer.clone();
-    let index_for_finish = index.clone();
-    let path = tokio::task::spawn_blocking(move || writer_for_finish.finish(&index_for_finish))
-        .await
-        .map_err(|e| WriteError::Io {
-            path: output.to_owned(),
-            source: std::io::Error::other(e),
-        })??;
-    Ok((path, index))
+    let total = volumes::total(&segments);
+    let (_, paths) = volume_paths(output, total, volume_size.is_some());
+    let writers: Vec<Arc<BundleWriter>> = paths
+        .iter()
+        .map(|p| BundleWriter::create(p).map(Arc::new))
+        .collect::<Result<_, _>>()?;
+    let mut placed: Vec<Vec<Placed>> = vec![Vec::new(); items.len()];
+    for s in &segments {
+        let writer = writers[(s.volume - 1) as usize].clone();
+        let id = writer.place(&s.name, s.size);
+        placed[s.item].push(Placed {
+            file_offset: writer.data_offset(id),
+            writer,
+            id,
+            blob_offset: s.offset,
+            size: s.size,
+        });
+    }
+    let mut part_digests: Vec<Option<Digest>> = vec![None; segments.len()];
+    let mut results: Vec<Vec<Option<Digest>>> = vec![Vec::new(); items.len()];
+    for (i, (manifest, _)) in plan
+        .manifests
+        .iter()
+        .filter(|(_, e)| e.entry.is_some())
+        .enumerate()
+    {
+        results[i] = write_bytes(&placed[i], &manifest.bytes)?;
+    }
+    let fetched: Vec<(usize, Vec<Option<Digest>>)> =
+        futures_util::stream::iter(blobs.iter().enumerate().map(|(k, blob)| {
+            let segs = &placed[manifest_count + k];
+            async move {
+                fetch_blob(plan, blob, segs, progress)
+                    .await
+                    .map(|d| (manifest_count + k, d))
+            }
+        }))
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await?;
+    for (i, digests) in fetched {
+        results[i] = digests;
+    }
+    // Part digests, in segment order.
+    let mut next: Vec<usize> = vec![0; items.len()];
+    for (k, s) in segments.iter().enumerate() {
+        part_digests[k] = results[s.item].get(next[s.item]).cloned().flatten();
+        next[s.item] += 1;
+    }
+    let bundle_id = {
+        let layout: Vec<String> = segments
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} {} {} {}",
+                    items[s.item].digest, s.volume, s.name, s.offset, s.size
+                )
+            })
+            .collect();
+        Digest::of(format!("{}\n{}", volume_size.unwrap_or(0), layout.join("\n")).as_bytes())
+    };
+    let mut written = Vec::new();
+    for (n, writer) in writers.iter().enumerate() {
+        let mut volume_index = index.clone();
+        if let Some(limit) = volume_size {
+            volume_index.volume = Some(volume_info(
+                &bundle_id,
+                &stem,
+                n as u32 + 1,
+                total,
+                limit,
+                &items,
+                &segments,
+                &part_digests,
+            ));
+        }
+        let writer = writer.clone();
+        let path = tokio::task::spawn_blocking(move || writer.finish(&volume_index))
+            .await
+            .map_err(|e| WriteError::Io {
+                path: output.to_owned(),
+                source: std::io::Error::other(e),
+            })??;
+        written.push(path);
+    }
+    if let Some(limit) = volume_size {
+        for path in &written {
+            let size = fs_err::metadata(path)
+                .map_err(|source| WriteError::Io {
+                    path: path.clone(),
+                    source,
+                })?
+                .len();
+            if size > limit {
+                for p in &written {
+                    let _ = std::fs::remove_file(p);
+                }
+                return Err(PackError::Volumes(format!(
+                    "`{}` came out at {size} bytes, over the {limit}-byte volume size; no volume kept",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok((written, index))
+}
+
+/// Writes in-memory bytes into their segments; returns each segment's part digest when
+/// the item is cut into parts.
+fn write_bytes(segments: &[Placed], bytes: &[u8]) -> Result<Vec<Option<Digest>>, WriteError> {
+    let split = segments.len() > 1;
+    let mut digests = Vec::new();
+    for s in segments {
+        let slice = &bytes[s.blob_offset as usize..(s.blob_offset + s.size) as usize];
+        s.writer.write_at(s.file_offset, slice)?;
+        s.writer.complete_entry(s.id, crc32fast::hash(slice))?;
+        digests.push(split.then(|| Digest::of(slice)));
+    }
+    Ok(digests)
 }
 
 async fn fetch_blob(
     plan: &Plan,
     blob: &PlannedBlob,
-    writer: &Arc<BundleWriter>,
-    id: EntryId,
+    segments: &[Placed],
     progress: &Progress,
-) -> Result<(), PackError> {
+) -> Result<Vec<Option<Digest>>, PackError> {
     let desc = &blob.descriptor;
     let repo = &blob.repositories[0];
     let item = progress.item(desc.digest.short(), desc.size);
-    let base = writer.data_offset(id);
     if let Some(bytes) = plan.prefetched.get(&desc.digest) {
         let mut v = Verifier::new(&desc.digest, desc.size);
         v.update(bytes)
@@ -128,21 +347,25 @@ async fn fetch_blob(
                 repo: repo.clone(),
                 source,
             })?;
-        writer.write_at(base, bytes)?;
-        writer.complete_entry(id, crc32fast::hash(bytes))?;
+        let digests = write_bytes(segments, bytes)?;
         item.inc(desc.size);
         item.done("stored");
-        return Ok(());
+        return Ok(digests);
     }
     let source = &plan.sources[blob.source];
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match stream_into(source, repo, desc, writer, base, &item).await {
-            Ok(crc) => {
-                writer.complete_entry(id, crc)?;
+        match stream_into(source, repo, desc, segments, &item).await {
+            Ok(finished) => {
+                let split = segments.len() > 1;
+                let mut digests = Vec::new();
+                for (s, (crc, sha)) in segments.iter().zip(finished) {
+                    s.writer.complete_entry(s.id, crc)?;
+                    digests.push(split.then_some(sha).flatten());
+                }
                 item.done("stored");
-                return Ok(());
+                return Ok(digests);
             }
             Err((written, StreamFailure::Source(e))) if e.is_transient() && attempt < ATTEMPTS => {
                 tracing::warn!(digest = %desc.digest, %repo, error = %e, attempt, "blob download broke; starting it again");
@@ -172,32 +395,61 @@ enum StreamFailure {
     Write(WriteError),
 }
 
-/// Streams one blob into place; returns its CRC-32, or the bytes seen before failing.
-/// Double-buffered: one positioned write is in flight on a blocking thread while the next
-/// buffer fills and is hashed, so network, hashing and disk overlap.
+/// Per-segment checksums while a blob streams: CRC-32 for the zip, sha256 for parts.
+struct SegmentSums {
+    crc: crc32fast::Hasher,
+    sha: Option<sha2::Sha256>,
+}
+
+/// Streams one blob into its segments; returns each segment's CRC-32 and part digest, or
+/// the bytes seen before failing. Double-buffered: one batch of positioned writes is in
+/// flight on a blocking thread while the next buffer fills and is hashed, so network,
+/// hashing and disk overlap.
 async fn stream_into(
     source: &crate::location::Source,
     repo: &str,
     desc: &crate::oci::Descriptor,
-    writer: &Arc<BundleWriter>,
-    base: u64,
+    segments: &[Placed],
     item: &crate::progress::ItemProgress,
-) -> Result<u32, (u64, StreamFailure)> {
+) -> Result<Vec<(u32, Option<Digest>)>, (u64, StreamFailure)> {
+    use sha2::Digest as _;
     let mut stream = source
         .blob(repo, desc)
         .await
         .map_err(|e| (0, StreamFailure::Source(e)))?;
     let mut verifier = Verifier::new(&desc.digest, desc.size);
-    let mut crc = crc32fast::Hasher::new();
+    let split = segments.len() > 1;
+    let mut sums: Vec<SegmentSums> = segments
+        .iter()
+        .map(|_| SegmentSums {
+            crc: crc32fast::Hasher::new(),
+            sha: split.then(sha2::Sha256::new),
+        })
+        .collect();
+    let shared: Arc<Vec<Placed>> = Arc::new(segments.to_vec());
+    let (mut current, mut pos) = (0usize, 0u64);
     let mut buffer = Vec::with_capacity(WRITE_CHUNK);
-    let mut offset = base;
+    let mut buffer_start = 0u64;
     let mut in_flight: Option<tokio::task::JoinHandle<Result<(), WriteError>>> = None;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| (verifier.seen(), StreamFailure::Source(e)))?;
         verifier
             .update(&chunk)
             .map_err(|e| (verifier.seen(), StreamFailure::Content(e)))?;
-        crc.update(&chunk);
+        let mut rest = &chunk[..];
+        while !rest.is_empty() && current < segments.len() {
+            let seg = &segments[current];
+            let n = ((seg.blob_offset + seg.size - pos) as usize).min(rest.len());
+            sums[current].crc.update(&rest[..n]);
+            if let Some(sha) = sums[current].sha.as_mut() {
+                sha.update(&rest[..n]);
+            }
+            pos += n as u64;
+            rest = &rest[n..];
+            if pos == seg.blob_offset + seg.size {
+                current += 1;
+            }
+        }
         buffer.extend_from_slice(&chunk);
         item.inc(chunk.len() as u64);
         if buffer.len() >= WRITE_CHUNK {
@@ -206,33 +458,56 @@ async fn stream_into(
                 .await
                 .map_err(|e| (seen, StreamFailure::Write(e)))?;
             let data = std::mem::replace(&mut buffer, Vec::with_capacity(WRITE_CHUNK));
-            let len = data.len() as u64;
-            let w = writer.clone();
+            let start = buffer_start;
+            buffer_start += data.len() as u64;
+            let segs = shared.clone();
             in_flight = Some(tokio::task::spawn_blocking(move || {
-                w.write_at(offset, &data)
+                write_span(&segs, start, &data)
             }));
-            offset += len;
         }
     }
     let seen = verifier.seen();
     let finished = verifier
         .finish()
         .map_err(|e| (seen, StreamFailure::Content(e)));
-    // Even on a failed check, let the write in flight end before the writer may be dropped.
+    // Even on a failed check, let the write in flight end before the writers may be dropped.
     let written = wait(in_flight.take())
         .await
         .map_err(|e| (seen, StreamFailure::Write(e)));
     finished?;
     written?;
     if !buffer.is_empty() {
-        let w = writer.clone();
+        let segs = shared.clone();
         wait(Some(tokio::task::spawn_blocking(move || {
-            w.write_at(offset, &buffer)
+            write_span(&segs, buffer_start, &buffer)
         })))
         .await
         .map_err(|e| (seen, StreamFailure::Write(e)))?;
     }
-    Ok(crc.finalize())
+    Ok(sums
+        .into_iter()
+        .map(|s| {
+            (
+                s.crc.finalize(),
+                s.sha.map(|h| Digest::from_sha256(h.finalize().into())),
+            )
+        })
+        .collect())
+}
+
+/// Writes `data`, which starts at blob offset `start`, into the segments it overlaps.
+fn write_span(segments: &[Placed], start: u64, data: &[u8]) -> Result<(), WriteError> {
+    let end = start + data.len() as u64;
+    for s in segments {
+        let (from, to) = (start.max(s.blob_offset), end.min(s.blob_offset + s.size));
+        if from < to {
+            s.writer.write_at(
+                s.file_offset + (from - s.blob_offset),
+                &data[(from - start) as usize..(to - start) as usize],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 async fn wait(

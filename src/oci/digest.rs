@@ -44,6 +44,11 @@ impl Digest {
         Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
     }
 
+    /// The digest of a finished sha256 computation.
+    pub fn from_sha256(bytes: [u8; 32]) -> Digest {
+        Digest(format!("sha256:{}", hex::encode(bytes)))
+    }
+
     /// The 64 hex digits, as used in blob paths.
     pub fn hex(&self) -> &str {
         &self.0[7..]
