@@ -28,9 +28,24 @@ pub enum Command {
     /// List a bundle's images, platforms and sizes.
     Inspect(InspectArgs),
     /// Re-hash every blob of a bundle and check every manifest's references.
-    Verify(InspectArgs),
+    Verify(VerifyArgs),
     /// Write a receipt of what a registry holds, for sites that lost theirs: registry → receipt.
     Receipt(ReceiptArgs),
+}
+
+/// `verify` arguments.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The bundle, or volumes of a set: each checked as given (one volume alone is fine).
+    #[arg(required = true, num_args = 1..)]
+    pub bundle: Vec<PathBuf>,
+    /// For a volume set: find the other volumes beside the first and check the whole set;
+    /// a missing volume is then a fault.
+    #[arg(long)]
+    pub set: bool,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `receipt` arguments.
@@ -101,8 +116,10 @@ pub struct PackArgs {
 #[derive(Args, Debug)]
 #[command(group = clap::ArgGroup::new("target").required(true).multiple(true).args(["push", "docker_save", "k3s", "docker"]))]
 pub struct UnpackArgs {
-    /// The bundle to read.
-    pub bundle: PathBuf,
+    /// The bundle to read; for a volume set, any volume (the others are found beside it)
+    /// or all of them, in any order.
+    #[arg(required = true, num_args = 1..)]
+    pub bundle: Vec<PathBuf>,
     /// Push every image into this registry (host[:port]): bundle → registry.
     #[arg(long, value_name = "HOST[:PORT]")]
     pub push: Option<String>,

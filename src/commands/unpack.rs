@@ -16,7 +16,34 @@ use anyhow::{Context, bail};
 
 /// Runs `unpack`.
 pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let mut reader = BundleReader::open(&args.bundle)?;
+    let mut reader = BundleReader::open_set(&args.bundle, true)?;
+    if !reader.missing_volumes().is_empty() {
+        let missing: Vec<String> = reader
+            .missing_volumes()
+            .iter()
+            .map(|(n, p)| format!("volume {n} (`{}`)", p.display()))
+            .collect();
+        let blocked: Vec<&str> = reader
+            .index
+            .images
+            .iter()
+            .filter(|i| {
+                to_archive::needed(&reader.index, i)
+                    .iter()
+                    .any(|d| reader.index.carries(&d.digest) && !reader.has(&d.digest))
+            })
+            .map(|i| i.reference.as_str())
+            .collect();
+        output::problem(&format!(
+            "missing: {}; images blocked by them: {}",
+            missing.join(", "),
+            if blocked.is_empty() {
+                "none".to_owned()
+            } else {
+                blocked.join(", ")
+            }
+        ));
+    }
     select_images(&mut reader, &args.images)?;
     let mut outcome = Outcome::Success;
     if args.docker_save.is_some() || args.k3s || args.docker {

@@ -286,9 +286,24 @@ pub async fn push_bundle(
     Ok(PushResult { reports, receipt })
 }
 
-/// Finds every external blob and manifest of an image at the destination.
+/// Finds every external blob and manifest of an image at the destination, and notes
+/// carried ones whose volume is missing.
 async fn check_external(reader: &BundleReader, registry: &Registry, plan: &mut ImagePush<'_>) {
     let index = &reader.index;
+    for d in plan.manifests.iter().chain(plan.blobs.iter()) {
+        if index.carries(d) && !reader.has(d) {
+            let volumes: Vec<String> = reader
+                .volumes_of(d)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            plan.missing.push(format!(
+                "`{}`: {d} is in volume {} of the bundle, which is missing",
+                plan.image.reference,
+                volumes.join(", ")
+            ));
+        }
+    }
     let externals: Vec<(Digest, bool, Option<String>)> = plan
         .blobs
         .iter()
