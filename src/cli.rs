@@ -23,6 +23,9 @@ pub struct Cli {
 pub enum Command {
     /// Read images from registries or OCI layouts into one bundle: registry | oci-layout → bundle.
     Pack(PackArgs),
+    /// What a pack would carry: bytes per image, already at the far side, to carry, and
+    /// volumes; reads manifests only.
+    Plan(PlanArgs),
     /// Put a bundle's images somewhere: bundle → registry (--push).
     Unpack(UnpackArgs),
     /// List a bundle's images, platforms and sizes.
@@ -65,9 +68,10 @@ pub struct ReceiptArgs {
     pub registry_args: RegistryArgs,
 }
 
-/// `pack` arguments.
+/// What to carry: images, platforms, what the far side has, how to reach registries.
+/// Shared by `pack` and `plan`.
 #[derive(Args, Debug)]
-pub struct PackArgs {
+pub struct Selection {
     /// Images: `nginx:1.27`, `ghcr.io/org/app@sha256:…`, `oci:PATH[:TAG]`.
     pub images: Vec<String>,
     /// File with one image per line (`#` comments and blank lines ignored); repeatable.
@@ -76,9 +80,6 @@ pub struct PackArgs {
     /// YAML config whose `images:` list is packed.
     #[arg(short = 'c', long)]
     pub config: Option<PathBuf>,
-    /// The bundle to write.
-    #[arg(short, long)]
-    pub output: PathBuf,
     /// Platform to take from multi-platform images (os/arch[/variant]); repeatable.
     /// Default: linux/<this host's architecture>.
     #[arg(long = "platform", conflicts_with = "all_platforms")]
@@ -101,15 +102,34 @@ pub struct PackArgs {
     /// (`4GiB-1`, `700MiB`, `fat32`): `NAME.001.zip`, `NAME.002.zip`, …
     #[arg(long, value_name = "SIZE")]
     pub volume_size: Option<String>,
-    /// Blobs downloaded at once.
-    #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
-    pub jobs: usize,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
     /// Registry connection settings.
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// `pack` arguments.
+#[derive(Args, Debug)]
+pub struct PackArgs {
+    /// What to carry.
+    #[command(flatten)]
+    pub select: Selection,
+    /// The bundle to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Blobs downloaded at once.
+    #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
+    pub jobs: usize,
+}
+
+/// `plan` arguments.
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// What would be carried.
+    #[command(flatten)]
+    pub select: Selection,
 }
 
 /// `unpack` arguments.

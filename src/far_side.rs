@@ -63,6 +63,17 @@ impl FarSide {
         }
     }
 
+    /// Every manifest `bundle` stores, by digest (so `pack` need not fetch them again).
+    pub fn manifests_of(bundle: &BundleReader) -> Vec<RawManifest> {
+        bundle
+            .index
+            .manifests
+            .iter()
+            .filter(|m| bundle.has(&m.digest))
+            .filter_map(|m| bundle.manifest(&m.digest).ok())
+            .collect()
+    }
+
     /// What pushing `bundle` leaves at the destination: its blobs, its manifests (external
     /// ones too), minus partly carried indexes (never pushed), plus the reduced indexes
     /// pushed in their place.

@@ -129,7 +129,19 @@ impl Plan {
     }
 }
 
+/// How [`plan`] may read.
+#[derive(Default)]
+pub struct PlanOptions {
+    /// Read small configs of single-platform images to learn their platform (a blob GET
+    /// each); `outrider plan` reads manifests only.
+    pub fetch_configs: bool,
+    /// Manifests already at hand (from `--since` bundles), by digest: a tag whose HEAD
+    /// answers one of these digests, and a child with one, are not fetched again.
+    pub known: HashMap<Digest, RawManifest>,
+}
+
 struct Builder<'a> {
+    options: &'a PlanOptions,
     plan: Plan,
     seen_manifests: HashMap<Digest, usize>,
     seen_blobs: HashMap<Digest, usize>,
@@ -142,8 +154,10 @@ pub async fn plan(
     requests: &[String],
     choice: &PlatformChoice,
     registries: &Registries,
+    options: &PlanOptions,
 ) -> (Plan, Vec<PlanError>) {
     let mut b = Builder {
+        options,
         plan: Plan {
             sources: Vec::new(),
             images: Vec::new(),
@@ -188,10 +202,26 @@ impl Builder<'_> {
                     .get(&r.registry)
                     .await
                     .map_err(|e| src_err(e.into()))?;
-                let top = registry
-                    .get_manifest(&r.repository, &r.manifest_reference())
-                    .await
-                    .map_err(|e| src_err(e.into()))?;
+                // HEAD first when manifests are at hand: registries count GETs against
+                // rate limits, and an unchanged tag needs no GET at all.
+                let known = match (&r.digest, self.options.known.is_empty()) {
+                    (Some(d), _) => self.options.known.get(d).cloned(),
+                    (None, false) => match registry
+                        .head_manifest(&r.repository, &r.manifest_reference())
+                        .await
+                    {
+                        Ok(Some(d)) => self.options.known.get(&d).cloned(),
+                        _ => None,
+                    },
+                    (None, true) => None,
+                };
+                let top = match known {
+                    Some(m) => m,
+                    None => registry
+                        .get_manifest(&r.repository, &r.manifest_reference())
+                        .await
+                        .map_err(|e| src_err(e.into()))?,
+                };
                 (Source::Registry(registry), r, top)
             }
             ImageSource::Layout { path, tag } => {
@@ -266,14 +296,16 @@ impl Builder<'_> {
                 let chosen = self.choose(request, &manifests, top)?;
                 entry.complete = Some(chosen.len() == manifests.len());
                 for child in chosen {
-                    let child_manifest =
-                        source
+                    let child_manifest = match self.options.known.get(&child.descriptor.digest) {
+                        Some(m) => m.clone(),
+                        None => source
                             .manifest(repo, &child.descriptor)
                             .await
                             .map_err(|e| PlanError::Source {
                                 image: request.into(),
                                 source: Box::new(e),
-                            })?;
+                            })?,
+                    };
                     entry.children.push(child.descriptor.digest.clone());
                     Box::pin(self.add_manifest(
                         request,
@@ -291,7 +323,10 @@ impl Builder<'_> {
             ParsedManifest::Image { config, layers } => {
                 let platform = match platform {
                     Some(p) => Some(p),
-                    None => self.config_platform(source, repo, &config).await,
+                    None if self.options.fetch_configs => {
+                        self.config_platform(source, repo, &config).await
+                    }
+                    None => None,
                 };
                 if let Some(p) = &platform
                     && !p.is_unknown()

@@ -2,7 +2,9 @@
 
 pub mod inspect;
 pub mod pack;
+pub mod plan;
 pub mod receipt;
+pub mod select;
 pub mod unpack;
 pub mod verify;
 

@@ -106,7 +106,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             ));
         }
     }
-    let checked = reader.index.blobs.len() + reader.index.manifests.len();
+    let checked = reader
+        .index
+        .blobs
+        .iter()
+        .map(|b| &b.digest)
+        .chain(reader.index.manifests.iter().map(|m| &m.digest))
+        .filter(|d| reader.has(d))
+        .count();
     if args.json {
         output::json(
             &serde_json::json!({ "bundle": reader.opened(), "checked": checked, "faults": faults }),

@@ -37,7 +37,7 @@ pub enum PackError {
         /// Its repository.
         repo: String,
         /// The cause.
-        source: SourceError,
+        source: Box<SourceError>,
     },
     /// The volume size cannot hold the bundle's index and headers.
     #[error("{0}")]
@@ -108,12 +108,17 @@ fn base_index(plan: &Plan) -> BundleIndex {
 }
 
 /// The volume block of the index for volume `number`; part digests as known so far.
-fn volume_info(
-    bundle: &Digest,
-    name: &str,
-    number: u32,
+/// Identity of a volume set, the same in every volume's index.
+struct SetName<'a> {
+    bundle: &'a Digest,
+    name: &'a str,
     total: u32,
     limit: u64,
+}
+
+fn volume_info(
+    set: &SetName<'_>,
+    number: u32,
     items: &[Item],
     segments: &[Segment],
     part_digests: &[Option<Digest>],
@@ -139,25 +144,31 @@ fn volume_info(
         })
         .collect();
     VolumeInfo {
-        bundle: bundle.clone(),
-        name: name.to_owned(),
+        bundle: set.bundle.clone(),
+        name: set.name.to_owned(),
         number,
-        total,
-        size_limit: limit,
+        total: set.total,
+        size_limit: set.limit,
         holdings,
     }
 }
 
-/// Writes `plan` to `output` (via `.partial` names), split into volumes of at most
-/// `volume_size` bytes when given; returns the files written and the index.
-pub async fn write_bundle(
-    plan: &Plan,
-    output: &Path,
-    volume_size: Option<u64>,
-    jobs: usize,
-    progress: &Progress,
-) -> Result<(Vec<PathBuf>, BundleIndex), PackError> {
-    // Everything stored, in write order: manifests (children first), then blobs.
+/// How a plan is laid out in files, before any byte is written.
+pub struct Layout {
+    /// Everything stored, in write order: manifests (children first), then blobs.
+    pub items: Vec<Item>,
+    /// How many of `items` are manifests (they come first).
+    pub manifest_count: usize,
+    /// Where each item, or part of one, goes.
+    pub segments: Vec<Segment>,
+    /// The index, without the volume block.
+    pub index: BundleIndex,
+    /// File name stem of the output.
+    pub stem: String,
+}
+
+/// Lays `plan` out in one file, or in volumes of at most `volume_size` bytes.
+pub fn layout(plan: &Plan, output: &Path, volume_size: Option<u64>) -> Result<Layout, PackError> {
     let mut items: Vec<Item> = plan
         .manifests
         .iter()
@@ -168,11 +179,15 @@ pub async fn write_bundle(
         })
         .collect();
     let manifest_count = items.len();
-    let blobs: Vec<&PlannedBlob> = plan.blobs.iter().filter(|b| b.external.is_none()).collect();
-    items.extend(blobs.iter().map(|b| Item {
-        digest: b.descriptor.digest.clone(),
-        size: b.descriptor.size,
-    }));
+    items.extend(
+        plan.blobs
+            .iter()
+            .filter(|b| b.external.is_none())
+            .map(|b| Item {
+                digest: b.descriptor.digest.clone(),
+                size: b.descriptor.size,
+            }),
+    );
     let index = base_index(plan);
     let (stem, _) = volume_paths(output, 1, false);
     let segments = match volume_size {
@@ -195,11 +210,13 @@ pub async fn write_bundle(
                 let total = volumes::total(segments).max(1);
                 let mut probe = index.clone();
                 probe.volume = Some(volume_info(
-                    &Digest::of(b""),
-                    &stem,
+                    &SetName {
+                        bundle: &Digest::of(b""),
+                        name: &stem,
+                        total,
+                        limit,
+                    },
                     total,
-                    total,
-                    limit,
                     &items,
                     segments,
                     &[],
@@ -209,6 +226,32 @@ pub async fn write_bundle(
             volumes::plan(&items, limit, measure).map_err(PackError::Volumes)?
         }
     };
+    Ok(Layout {
+        items,
+        manifest_count,
+        segments,
+        index,
+        stem,
+    })
+}
+
+/// Writes `plan` to `output` (via `.partial` names), split into volumes of at most
+/// `volume_size` bytes when given; returns the files written and the index.
+pub async fn write_bundle(
+    plan: &Plan,
+    output: &Path,
+    volume_size: Option<u64>,
+    jobs: usize,
+    progress: &Progress,
+) -> Result<(Vec<PathBuf>, BundleIndex), PackError> {
+    let Layout {
+        items,
+        manifest_count,
+        segments,
+        index,
+        stem,
+    } = layout(plan, output, volume_size)?;
+    let blobs: Vec<&PlannedBlob> = plan.blobs.iter().filter(|b| b.external.is_none()).collect();
     let total = volumes::total(&segments);
     let (_, paths) = volume_paths(output, total, volume_size.is_some());
     let writers: Vec<Arc<BundleWriter>> = paths
@@ -275,11 +318,13 @@ pub async fn write_bundle(
         let mut volume_index = index.clone();
         if let Some(limit) = volume_size {
             volume_index.volume = Some(volume_info(
-                &bundle_id,
-                &stem,
+                &SetName {
+                    bundle: &bundle_id,
+                    name: &stem,
+                    total,
+                    limit,
+                },
                 n as u32 + 1,
-                total,
-                limit,
                 &items,
                 &segments,
                 &part_digests,
@@ -375,7 +420,7 @@ async fn fetch_blob(
                 return Err(PackError::Source {
                     digest: desc.digest.clone(),
                     repo: repo.clone(),
-                    source,
+                    source: Box::new(source),
                 });
             }
             Err((_, StreamFailure::Content(source))) => {

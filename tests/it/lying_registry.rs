@@ -203,3 +203,32 @@ fn mirrors_are_asked_with_the_ns_parameter() {
         Some("upstream.invalid/lie/img:1")
     );
 }
+
+#[test]
+fn plan_reads_manifests_only() {
+    let img = images::image(
+        vec![images::layer(54, 2_000, Flavour::Oci)],
+        "amd64",
+        Flavour::Oci,
+        false,
+    );
+    let (host, _, seen) = serve_recording(img.clone(), Lie::Honest);
+    let out = Outrider::new().run(&[
+        "plan",
+        "--plain-http",
+        &host,
+        "--json",
+        &format!("{host}/lie/img:1"),
+    ]);
+    let (stdout, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    let planned: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let total =
+        (img.manifest.bytes.len() + img.config.bytes.len() + img.layers[0].bytes.len()) as u64;
+    assert_eq!(planned["images"][0]["total_bytes"].as_u64(), Some(total));
+    let seen = seen.lock().expect("lock").clone();
+    assert!(
+        !seen.iter().any(|t| t.contains("/blobs/")),
+        "plan read a blob: {seen:?}"
+    );
+}

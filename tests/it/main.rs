@@ -9,3 +9,4 @@ mod inputs;
 mod lying_registry;
 mod roundtrip;
 mod support;
+mod volumes;

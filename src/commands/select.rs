@@ -1,0 +1,167 @@
+//! What `pack` and `plan` share: gathering images (arguments, files, config), choosing
+//! platforms, learning what the far side holds, and resolving everything to a plan.
+
+use super::UsageError;
+use super::registry_settings;
+use crate::bundle::reader::BundleReader;
+use crate::cli::Selection;
+use crate::far_side::FarSide;
+use crate::location::ImageSource;
+use crate::oci::{Digest, Platform, RawManifest};
+use crate::output;
+use crate::plan::{Plan, PlanOptions, PlatformChoice, plan};
+use crate::receipt::Receipt;
+use crate::registry::Registries;
+use anyhow::bail;
+use std::collections::HashMap;
+
+/// Reads an images file: one reference per line, `#` comments, blank lines ignored
+/// (k3s release `*-images.txt` files are exactly this).
+pub fn read_images_file(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text = fs_err::read_to_string(path)?;
+    Ok(text
+        .lines()
+        .map(|l| l.split_once('#').map_or(l, |(before, _)| before).trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// A resolved selection.
+pub struct Resolved {
+    /// Everything to carry, with what the far side holds marked external.
+    pub plan: Plan,
+    /// `--volume-size`, parsed.
+    pub volume_size: Option<u64>,
+}
+
+/// Gathers and resolves a selection. `fetch_configs`: read small configs to learn the
+/// platforms of single-platform images (pack does; plan reads manifests only).
+pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<Resolved> {
+    let mut images = select.images.clone();
+    for file in &select.images_file {
+        images.extend(read_images_file(file)?);
+    }
+    if let Some(config) = &select.config {
+        images.extend(
+            crate::config::load(config)
+                .map_err(|e| UsageError(e.to_string()))?
+                .images,
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    images.retain(|i| seen.insert(i.clone()));
+    if images.is_empty() {
+        bail!(UsageError(
+            "no images to pack: name them, or use -f FILE or -c CONFIG".into()
+        ));
+    }
+    let mut registries_used = Vec::new();
+    for image in &images {
+        match ImageSource::parse(image).map_err(|e| UsageError(e.to_string()))? {
+            ImageSource::Registry(r) if !registries_used.contains(&r.registry) => {
+                registries_used.push(r.registry.clone())
+            }
+            _ => {}
+        }
+    }
+    let default_auth = if registries_used.len() == 1 {
+        registries_used.clone()
+    } else {
+        Vec::new()
+    };
+    let (options, credentials) = registry_settings(&select.registry, &default_auth)?;
+    let choice = if select.all_platforms {
+        PlatformChoice::All
+    } else if select.platforms.is_empty() {
+        let host = Platform::host();
+        output::note(&format!(
+            "platform: {host} (this host's; choose others with --platform or --all-platforms)"
+        ));
+        PlatformChoice::Only(vec![host])
+    } else {
+        let parsed: Result<Vec<Platform>, _> = select.platforms.iter().map(|p| p.parse()).collect();
+        PlatformChoice::Only(parsed.map_err(|e| UsageError(e.to_string()))?)
+    };
+    let volume_size = select
+        .volume_size
+        .as_deref()
+        .map(crate::size::parse)
+        .transpose()
+        .map_err(UsageError)?;
+    let registries = Registries::new(options, credentials);
+    let (far, known) = far_side(select, &choice, &registries).await?;
+    let options = PlanOptions {
+        fetch_configs,
+        known,
+    };
+    let (mut plan, errors) = plan(&images, &choice, &registries, &options).await;
+    if !errors.is_empty() {
+        for e in &errors {
+            output::report_error(&anyhow::Error::new(e.to_string_error()));
+        }
+        bail!(
+            "{} of {} images could not be resolved",
+            errors.len(),
+            images.len()
+        );
+    }
+    plan.skip(&far);
+    Ok(Resolved { plan, volume_size })
+}
+
+/// What the far side holds: `--since` receipts and bundles, `--already-transferred` images
+/// (resolved to their manifests with the same platform choice; no blob is read).
+async fn far_side(
+    args: &Selection,
+    choice: &PlatformChoice,
+    registries: &Registries,
+) -> anyhow::Result<(FarSide, HashMap<Digest, RawManifest>)> {
+    let mut far = FarSide::default();
+    let mut known = HashMap::new();
+    for path in &args.since {
+        let mut magic = [0u8; 2];
+        let is_zip = std::io::Read::read_exact(&mut fs_err::File::open(path)?, &mut magic).is_ok()
+            && &magic == b"PK";
+        if is_zip {
+            let bundle = BundleReader::open(path)?;
+            known.extend(
+                FarSide::manifests_of(&bundle)
+                    .into_iter()
+                    .map(|m| (m.digest.clone(), m)),
+            );
+            far.add_bundle(&bundle);
+        } else {
+            far.add_receipt(&Receipt::load(path)?);
+        }
+    }
+    let mut done = args.already_transferred.clone();
+    for file in &args.already_transferred_file {
+        done.extend(read_images_file(file)?);
+    }
+    if !done.is_empty() {
+        let (done_plan, errors) = plan(&done, choice, registries, &PlanOptions::default()).await;
+        if let Some(e) = errors.into_iter().next() {
+            bail!("resolving --already-transferred: {e}");
+        }
+        for image in &done_plan.images {
+            far.add_manifests(&done_plan.manifests, &image.digest, &image.repository);
+        }
+    }
+    Ok((far, known))
+}
+
+trait StringError {
+    fn to_string_error(&self) -> PlainError;
+}
+
+impl<E: std::fmt::Display> StringError for E {
+    fn to_string_error(&self) -> PlainError {
+        PlainError(self.to_string())
+    }
+}
+
+/// An error already rendered to text.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PlainError(String);
