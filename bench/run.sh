@@ -102,6 +102,13 @@ for round in 1 2 3; do
   measure "outrider pack" "$total" "$bin" -q pack --platform linux/amd64 -o "$work/bundle.zip" "${images[@]}"
 done
 rm -f "$work/cat.out"
+# The same pack into 150 MiB volumes: the 200 MiB base layer is cut into parts.
+for round in 1 2 3; do
+  rm -f "$work"/vol.*.zip
+  measure "outrider pack --volume-size 150MiB" "$total" "$bin" -q pack --platform linux/amd64 --volume-size 150MiB -o "$work/vol.zip" "${images[@]}"
+done
+volumes="volumes: $(ls "$work"/vol.*.zip | wc -l) files, largest $(stat -c %s "$work"/vol.*.zip | sort -n | tail -1) bytes"
+rm -f "$work"/vol.*.zip
 measure "outrider unpack --docker-save (one tar)" "$total" "$bin" -q unpack "$work/bundle.zip" --docker-save "$work/save.tar" --platform linux/amd64
 rm -f "$work/save.tar"
 per_image=$(( $(size "$work/seed/base.bin") * 8 + $(cat "$work"/seed/app?.bin | wc -c) ))
@@ -165,3 +172,4 @@ for label, r in rows.items():
 '
 echo
 echo "$sizes"
+echo "$volumes"
