@@ -35,33 +35,17 @@ fn seed() -> Seeded {
     );
     images::push_image(h, "apps/alpha", "1", &alpha);
     images::push_image(h, "apps/beta", "2", &beta);
-    let multi: Vec<Image> = [(4, "amd64"), (5, "arm64"), (6, "arm"), (7, "unknown")]
-        .iter()
-        .map(|(seed, arch)| {
-            images::image(
-                vec![images::layer(*seed, 20_000, Flavour::Oci)],
-                arch,
-                Flavour::Oci,
-                false,
-            )
-        })
-        .collect();
-    for m in &multi {
-        images::push_blob(h, "apps/multi", &m.config);
-        images::push_blob(h, "apps/multi", &m.layers[0]);
-        images::push_manifest(h, "apps/multi", &m.manifest.digest, &m.manifest);
-    }
-    let multi_index = images::index(
+    let (multi, multi_index) = images::push_multi_platform(
+        h,
+        "apps/multi",
+        "3",
         &[
-            (&multi[0], "linux/amd64"),
-            (&multi[1], "linux/arm64/v8"),
-            (&multi[2], "linux/arm/v7"),
-            (&multi[3], "unknown/unknown"),
+            (4, "linux/amd64"),
+            (5, "linux/arm64/v8"),
+            (6, "linux/arm/v7"),
+            (7, "unknown/unknown"),
         ],
-        Flavour::Oci,
-        vec![],
     );
-    images::push_manifest(h, "apps/multi", "3", &multi_index);
     Seeded {
         source,
         alpha,

@@ -288,3 +288,39 @@ pub fn image_with_layers(img: &Image, layers: Vec<Blob>) -> Image {
         manifest: Blob::new(manifest, &media),
     }
 }
+
+/// Pushes a multi-platform OCI image to `host/repo:tag`: one single-layer image per
+/// `(seed, platform)` (an `unknown/unknown` platform stands for an attestation), each
+/// pushed by digest, then the index under the tag. Returns the children and the index.
+pub fn push_multi_platform(
+    host: &str,
+    repo: &str,
+    tag: &str,
+    children: &[(u64, &str)],
+) -> (Vec<Image>, Blob) {
+    let images: Vec<Image> = children
+        .iter()
+        .map(|(seed, platform)| {
+            let arch = platform.split('/').nth(1).unwrap_or("amd64");
+            image(
+                vec![layer(*seed, 10_000, Flavour::Oci)],
+                arch,
+                Flavour::Oci,
+                false,
+            )
+        })
+        .collect();
+    for m in &images {
+        push_blob(host, repo, &m.config);
+        push_blob(host, repo, &m.layers[0]);
+        push_manifest(host, repo, &m.manifest.digest, &m.manifest);
+    }
+    let entries: Vec<(&Image, &str)> = images
+        .iter()
+        .zip(children)
+        .map(|(m, (_, p))| (m, *p))
+        .collect();
+    let idx = index(&entries, Flavour::Oci, vec![]);
+    push_manifest(host, repo, tag, &idx);
+    (images, idx)
+}
