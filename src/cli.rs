@@ -34,6 +34,16 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Write a receipt of what a registry holds, for sites that lost theirs: registry → receipt.
     Receipt(ReceiptArgs),
+    /// Check a config file: every error with its field path and line:column.
+    Validate(ValidateArgs),
+}
+
+/// `validate` arguments.
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// The config file.
+    #[arg(short = 'c', long)]
+    pub config: PathBuf,
 }
 
 /// `verify` arguments.

@@ -62,6 +62,7 @@ pub fn run() -> ExitCode {
             cli::Command::Inspect(a) => commands::inspect::run(a),
             cli::Command::Verify(a) => commands::verify::run(a),
             cli::Command::Receipt(a) => commands::receipt::run(a).await,
+            cli::Command::Validate(a) => commands::validate::run(a),
         }
     });
     match result {

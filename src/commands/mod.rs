@@ -6,6 +6,7 @@ pub mod plan;
 pub mod receipt;
 pub mod select;
 pub mod unpack;
+pub mod validate;
 pub mod verify;
 
 use crate::cli::RegistryArgs;

@@ -3,6 +3,7 @@
 
 mod auth_tls;
 mod bundle_faults;
+mod config;
 mod docker_save;
 mod incremental;
 mod inputs;
