@@ -520,13 +520,9 @@ impl Validator<'_> {
                     self.string(&q, &v);
                 }
                 "accept_new_host_keys" | "keepalive" => self.boolean(&q, &v),
-                "connect_timeout" | "command_timeout" => {
-                    if v.as_u64().is_none_or(|n| n == 0) {
-                        self.problem(
-                            &q,
-                            format!("expected a number of seconds, got {}", kind(&v)),
-                        );
-                    }
+                "connect_timeout" | "command_timeout" if v.as_u64().is_none_or(|n| n == 0) => {
+                    self.problem(&q, format!("expected a number of seconds, got {}", kind(&v)));
+                }
                 }
                 _ => {}
             }
