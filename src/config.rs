@@ -521,8 +521,10 @@ impl Validator<'_> {
                 }
                 "accept_new_host_keys" | "keepalive" => self.boolean(&q, &v),
                 "connect_timeout" | "command_timeout" if v.as_u64().is_none_or(|n| n == 0) => {
-                    self.problem(&q, format!("expected a number of seconds, got {}", kind(&v)));
-                }
+                    self.problem(
+                        &q,
+                        format!("expected a number of seconds, got {}", kind(&v)),
+                    );
                 }
                 _ => {}
             }
