@@ -19,6 +19,8 @@ declare -A needs=(
   [dockerd]=docker.io                 # docker load into an engine the tests start
   [runc]=runc                         # the runtime containerd and dockerd expect
   [podman]=podman                     # podman load
+  [sshd]=openssh-server               # the deploy tests' SSH targets
+  [ssh-keygen]=openssh-client         # their host and client keys
 )
 missing=()
 for cmd in "${!needs[@]}"; do

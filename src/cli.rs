@@ -144,7 +144,7 @@ pub struct PlanArgs {
 
 /// `unpack` arguments.
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("target").required(true).multiple(true).args(["push", "docker_save", "k3s", "docker"]))]
+#[command(group = clap::ArgGroup::new("target").required(true).multiple(true).args(["push", "docker_save", "k3s", "docker", "config"]))]
 pub struct UnpackArgs {
     /// The bundle to read; for a volume set, any volume (the others are found beside it)
     /// or all of them, in any order.
@@ -182,6 +182,16 @@ pub struct UnpackArgs {
     /// old one is kept beside it), so the nodes pull through the registry pushed to.
     #[arg(long, default_value = "/etc/rancher/k3s/registries.yaml")]
     pub k3s_registries: PathBuf,
+    /// Deploy to the targets of this config over SSH: docker-archive → targets, then its
+    /// `post_instructions` plugin on each.
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// With -c: print the plan per target and touch nothing.
+    #[arg(long, requires = "config")]
+    pub dry_run: bool,
+    /// With -c: targets worked on at once (default: the config's `parallel`, else 4).
+    #[arg(long, requires = "config")]
+    pub parallel: Option<usize>,
     /// Load the images into the local Docker engine (DOCKER_HOST respected).
     #[arg(long)]
     pub docker: bool,

@@ -511,7 +511,9 @@ impl Validator<'_> {
                 "key_file" | "known_hosts" => {
                     if let Some(file) = self.string(&q, &v) {
                         let resolved = expand(&file, self.base);
-                        if let Err(e) = std::fs::File::open(&resolved) {
+                        // A missing known_hosts is an empty one, as for ssh; a key must exist.
+                        let missing_ok = key == "known_hosts" && !resolved.exists();
+                        if !missing_ok && let Err(e) = std::fs::File::open(&resolved) {
                             self.problem(&q, format!("cannot read `{}`: {e}", resolved.display()));
                         }
                     }

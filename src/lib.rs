@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod copy;
+pub mod deploy;
 pub mod docker_archive;
 pub mod far_side;
 pub mod k3s_registries;

@@ -13,6 +13,7 @@ use crate::output;
 use crate::progress::{Mode, Progress};
 use crate::registry::Registries;
 use anyhow::{Context, bail};
+use std::path::PathBuf;
 
 /// Runs `unpack`.
 pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
@@ -46,7 +47,7 @@ pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
     select_images(&mut reader, &args.images)?;
     let mut outcome = Outcome::Success;
-    if args.docker_save.is_some() || args.k3s || args.docker {
+    if args.docker_save.is_some() || args.k3s || args.docker || args.config.is_some() {
         let bases = args
             .base
             .iter()
@@ -71,6 +72,9 @@ pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
         let images = archive_images(&store, &reader, &platform)?;
         tokio::task::block_in_place(|| write_archives(&args, &store, &images, &reader))?;
+        if let Some(config) = &args.config {
+            outcome = deploy(&args, config, &store, &images, quiet).await?;
+        }
     }
     if let Some(host) = &args.push {
         let scheme;
@@ -109,6 +113,105 @@ pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
     }
     Ok(outcome)
+}
+
+/// `-c config`: writes the tar (the config's `output_tar`, else a temporary file) and
+/// deploys it to every target.
+async fn deploy(
+    args: &UnpackArgs,
+    config_path: &std::path::Path,
+    store: &BlobStore<'_>,
+    images: &[ArchiveImage],
+    quiet: bool,
+) -> anyhow::Result<Outcome> {
+    let config = crate::config::load(config_path).map_err(|e| UsageError(e.to_string()))?;
+    let base = config_path.parent().unwrap_or(std::path::Path::new("."));
+    let plan =
+        crate::deploy::DeployPlan::from_config(&config.document, base).map_err(UsageError)?;
+    let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
+    let temp = tempfile_dir()?;
+    let tar = match config.document.get("output_tar").and_then(|v| v.as_str()) {
+        Some(p) => PathBuf::from(p),
+        None => temp.join("images.tar"),
+    };
+    let written =
+        tokio::task::block_in_place(|| to_archive::write_file(&tar, Compress::None, store, images))
+            .map_err(anyhow::Error::msg)?;
+    let sha256 = tokio::task::block_in_place(|| -> anyhow::Result<String> {
+        use sha2::Digest as _;
+        use std::io::Read;
+        let mut hasher = sha2::Sha256::new();
+        let mut file = fs_err::File::open(&written)?;
+        let mut buf = vec![0; 1 << 20];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(hex::encode(hasher.finalize()))
+    })?;
+    let size = fs_err::metadata(&written)?.len();
+    if args.dry_run {
+        for line in plan.describe(size, &names) {
+            output::line(&line);
+        }
+        let _ = std::fs::remove_dir_all(&temp);
+        return Ok(Outcome::Success);
+    }
+    let parallel = args
+        .parallel
+        .or_else(|| {
+            config
+                .document
+                .get("parallel")
+                .and_then(|v| v.as_u64())
+                .map(|n| n as usize)
+        })
+        .unwrap_or(4);
+    let progress = Progress::new(
+        Mode::detect(quiet),
+        "upload",
+        size * plan.targets.len() as u64,
+    );
+    let reports = plan
+        .run(&written, &sha256, &names, parallel, &progress)
+        .await;
+    progress.finish();
+    let _ = std::fs::remove_dir_all(&temp);
+    if args.json {
+        output::json(&reports);
+    } else {
+        let rows: Vec<Vec<String>> = reports
+            .iter()
+            .map(|r| {
+                vec![
+                    r.target.clone(),
+                    output::bytes(r.bytes),
+                    format!("{:.1}s", r.seconds),
+                    r.result.clone(),
+                ]
+            })
+            .collect();
+        output::table(&["TARGET", "UPLOADED", "TIME", "RESULT"], &rows);
+    }
+    let failed = reports.iter().filter(|r| !r.ok).count();
+    if failed > 0 {
+        output::problem(&format!(
+            "error: {failed} of {} targets failed",
+            reports.len()
+        ));
+        return Ok(Outcome::Failed);
+    }
+    Ok(Outcome::Success)
+}
+
+/// A private temporary directory for the tar, removed by the caller.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("outrider-{}", std::process::id()));
+    fs_err::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 /// Keeps only the images named with `--image`; an unknown name is a usage error.

@@ -4,6 +4,7 @@
 mod auth_tls;
 mod bundle_faults;
 mod config;
+mod deploy;
 mod docker_save;
 mod incremental;
 mod inputs;

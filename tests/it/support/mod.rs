@@ -4,6 +4,7 @@
 
 pub mod daemons;
 pub mod images;
+pub mod sshd;
 pub mod token;
 
 use std::net::TcpListener;
