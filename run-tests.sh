@@ -21,6 +21,7 @@ declare -A needs=(
   [podman]=podman                     # podman load
   [sshd]=openssh-server               # the deploy tests' SSH targets
   [ssh-keygen]=openssh-client         # their host and client keys
+  [sudo]=sudo                         # the docker plugin's sudo password path
 )
 missing=()
 for cmd in "${!needs[@]}"; do

@@ -36,6 +36,35 @@ pub enum Command {
     Receipt(ReceiptArgs),
     /// Check a config file: every error with its field path and line:column.
     Validate(ValidateArgs),
+    /// The original one-phase deploy: the config's images → targets over SSH (pack to a
+    /// temporary bundle, then what `unpack -c` does).
+    Deploy(DeployArgs),
+}
+
+/// `deploy` arguments.
+#[derive(Args, Debug)]
+pub struct DeployArgs {
+    /// The config file (images, transport, targets, post_instructions).
+    #[arg(short = 'c', long)]
+    pub config: PathBuf,
+    /// Print the plan per target and touch nothing (images are still resolved).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Targets worked on at once (default: the config's `parallel`, else 4).
+    #[arg(long)]
+    pub parallel: Option<usize>,
+    /// Platform for multi-platform images (default: the config's `platforms`, else this host's).
+    #[arg(long = "platform")]
+    pub platforms: Vec<String>,
+    /// Blobs downloaded at once.
+    #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
+    pub jobs: usize,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Registry connection settings.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `validate` arguments.

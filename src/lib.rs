@@ -64,6 +64,7 @@ pub fn run() -> ExitCode {
             cli::Command::Verify(a) => commands::verify::run(a),
             cli::Command::Receipt(a) => commands::receipt::run(a).await,
             cli::Command::Validate(a) => commands::validate::run(a),
+            cli::Command::Deploy(a) => commands::deploy::run(a, quiet).await,
         }
     });
     match result {

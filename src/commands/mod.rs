@@ -1,5 +1,6 @@
 //! One file per subcommand; the only users of `anyhow`. Each returns the process outcome.
 
+pub mod deploy;
 pub mod inspect;
 pub mod pack;
 pub mod plan;

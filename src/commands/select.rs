@@ -39,15 +39,23 @@ pub struct Resolved {
 /// platforms of single-platform images (pack does; plan reads manifests only).
 pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<Resolved> {
     let mut images = select.images.clone();
+    let mut config_platforms: Vec<String> = Vec::new();
     for file in &select.images_file {
         images.extend(read_images_file(file)?);
     }
     if let Some(config) = &select.config {
-        images.extend(
-            crate::config::load(config)
-                .map_err(|e| UsageError(e.to_string()))?
-                .images,
-        );
+        let loaded = crate::config::load(config).map_err(|e| UsageError(e.to_string()))?;
+        images.extend(loaded.images);
+        config_platforms = loaded
+            .document
+            .get("platforms")
+            .and_then(|p| p.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
     }
     let mut seen = std::collections::HashSet::new();
     images.retain(|i| seen.insert(i.clone()));
@@ -73,6 +81,9 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     let (options, credentials) = registry_settings(&select.registry, &default_auth)?;
     let choice = if select.all_platforms {
         PlatformChoice::All
+    } else if select.platforms.is_empty() && !config_platforms.is_empty() {
+        let parsed: Result<Vec<Platform>, _> = config_platforms.iter().map(|p| p.parse()).collect();
+        PlatformChoice::Only(parsed.map_err(|e| UsageError(e.to_string()))?)
     } else if select.platforms.is_empty() {
         let host = Platform::host();
         output::note(&format!(

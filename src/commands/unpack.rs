@@ -73,7 +73,13 @@ pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         let images = archive_images(&store, &reader, &platform)?;
         tokio::task::block_in_place(|| write_archives(&args, &store, &images, &reader))?;
         if let Some(config) = &args.config {
-            outcome = deploy(&args, config, &store, &images, quiet).await?;
+            let request = DeployRequest {
+                config,
+                dry_run: args.dry_run,
+                parallel: args.parallel,
+                json: args.json,
+            };
+            outcome = deploy(&request, &store, &images, quiet).await?;
         }
     }
     if let Some(host) = &args.push {
@@ -115,15 +121,27 @@ pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     Ok(outcome)
 }
 
+/// What `-c config` asks for.
+pub struct DeployRequest<'a> {
+    /// The config file.
+    pub config: &'a std::path::Path,
+    /// Print the plan only.
+    pub dry_run: bool,
+    /// Targets at once (default: the config's `parallel`, else 4).
+    pub parallel: Option<usize>,
+    /// JSON on stdout.
+    pub json: bool,
+}
+
 /// `-c config`: writes the tar (the config's `output_tar`, else a temporary file) and
 /// deploys it to every target.
-async fn deploy(
-    args: &UnpackArgs,
-    config_path: &std::path::Path,
+pub async fn deploy(
+    request: &DeployRequest<'_>,
     store: &BlobStore<'_>,
     images: &[ArchiveImage],
     quiet: bool,
 ) -> anyhow::Result<Outcome> {
+    let config_path = request.config;
     let config = crate::config::load(config_path).map_err(|e| UsageError(e.to_string()))?;
     let base = config_path.parent().unwrap_or(std::path::Path::new("."));
     let plan =
@@ -153,14 +171,14 @@ async fn deploy(
         Ok(hex::encode(hasher.finalize()))
     })?;
     let size = fs_err::metadata(&written)?.len();
-    if args.dry_run {
+    if request.dry_run {
         for line in plan.describe(size, &names) {
             output::line(&line);
         }
         let _ = std::fs::remove_dir_all(&temp);
         return Ok(Outcome::Success);
     }
-    let parallel = args
+    let parallel = request
         .parallel
         .or_else(|| {
             config
@@ -180,7 +198,7 @@ async fn deploy(
         .await;
     progress.finish();
     let _ = std::fs::remove_dir_all(&temp);
-    if args.json {
+    if request.json {
         output::json(&reports);
     } else {
         let rows: Vec<Vec<String>> = reports
@@ -281,7 +299,7 @@ async fn find_in_registry(store: &mut BlobStore<'_>, reader: &BundleReader, pref
     }
 }
 
-fn archive_images(
+pub(crate) fn archive_images(
     store: &BlobStore<'_>,
     reader: &BundleReader,
     platform: &Platform,

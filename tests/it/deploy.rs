@@ -272,3 +272,51 @@ fn k3s_airgap_plugin_imports_into_containerd() {
         "cleanup_tar left the tar"
     );
 }
+
+#[test]
+fn deploy_end_to_end_with_the_docker_plugin_and_a_sudo_password() {
+    if !can_run_daemons("sshd, containerd and dockerd") {
+        return;
+    }
+    let s = setup();
+    let sshd = Sshd::start(&s.key.with_extension("pub"));
+    let containerd = Containerd::start();
+    let dockerd = crate::support::daemons::Dockerd::start(&containerd);
+    let known = s.work.path().join("known_hosts");
+    std::fs::write(&known, sshd.known_hosts_line()).expect("write");
+    let sudo = std::process::Command::new("sudo")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        sudo || std::env::var("CI").as_deref() != Ok("true"),
+        "CI must have sudo (apt-get install sudo)"
+    );
+    let sudo_options = if sudo {
+        "    use_sudo: true\n    sudo_password: s3cr3t-sudo-pw\n"
+    } else {
+        ""
+    };
+    let post = format!(
+        "  plugin: docker\n  options:\n    docker_cmd: docker -H {}\n{sudo_options}    cleanup_tar: true\n",
+        dockerd.host
+    );
+    let mut cfg_text =
+        std::fs::read_to_string(config(&s, &[sshd.port], &known, "", &post)).expect("read");
+    cfg_text = format!("images:\n  - {}\n{cfg_text}", s.image);
+    let cfg = s.work.path().join("deploy.yaml");
+    std::fs::write(&cfg, cfg_text).expect("write");
+    let o = Outrider::new();
+    let out = o.run(&["deploy", "-c", cfg.to_str().expect("utf8"), "-vv"]);
+    let (stdout, err) = text(&out);
+    assert!(out.status.success(), "{stdout}{err}");
+    assert!(
+        stdout.contains(&format!("docker loaded: {}", s.image)),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("s3cr3t-sudo-pw") && !err.contains("s3cr3t-sudo-pw"),
+        "the sudo password was printed"
+    );
+    dockerd.docker(&["image", "inspect", &s.image]);
+}

@@ -1,0 +1,62 @@
+//! `outrider deploy -c config.yaml`: the original outrider's one-phase command, for targets
+//! the online host can reach: the config's images → a temporary bundle → exactly what
+//! `unpack BUNDLE -c config.yaml` does.
+
+use super::Outcome;
+use super::select::{Resolved, resolve};
+use super::unpack::{DeployRequest, archive_images, deploy};
+use crate::blob_store::BlobStore;
+use crate::bundle::reader::BundleReader;
+use crate::cli::{DeployArgs, Selection};
+use crate::copy::to_bundle::write_bundle;
+use crate::oci::Platform;
+use crate::progress::{Mode, Progress};
+
+/// Runs `deploy`.
+pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    let select = Selection {
+        images: Vec::new(),
+        images_file: Vec::new(),
+        config: Some(args.config.clone()),
+        platforms: args.platforms.clone(),
+        all_platforms: false,
+        since: Vec::new(),
+        already_transferred: Vec::new(),
+        already_transferred_file: Vec::new(),
+        volume_size: None,
+        json: args.json,
+        registry: args.registry.clone(),
+    };
+    let Resolved { plan, .. } = resolve(&select, true).await?;
+    let temp = std::env::temp_dir().join(format!("outrider-deploy-{}", std::process::id()));
+    fs_err::create_dir_all(&temp)?;
+    let result = async {
+        let bundle = temp.join("deploy.zip");
+        let progress = Progress::new(Mode::detect(quiet), "pull", plan.carried_bytes());
+        write_bundle(&plan, &bundle, None, args.jobs, &progress).await?;
+        progress.finish();
+        let reader = BundleReader::open(&bundle)?;
+        let store = BlobStore::new(&reader, &[]);
+        // manifest.json names one platform: the first asked for, else this host's.
+        let platform = match plan.images.iter().flat_map(|i| i.platforms.iter()).next() {
+            Some(p)
+                if !args.platforms.is_empty()
+                    || plan.images.iter().all(|i| i.platforms.len() <= 1) =>
+            {
+                p.clone()
+            }
+            _ => Platform::host(),
+        };
+        let images = archive_images(&store, &reader, &platform)?;
+        let request = DeployRequest {
+            config: &args.config,
+            dry_run: args.dry_run,
+            parallel: args.parallel,
+            json: args.json,
+        };
+        deploy(&request, &store, &images, quiet).await
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&temp);
+    result
+}
