@@ -120,6 +120,7 @@ impl DeployPlan {
                     .and_then(Value::as_u64)
                     .unwrap_or(3600),
             ),
+            keepalive: o.get("keepalive").and_then(Value::as_bool).unwrap_or(true),
         };
         let remote_tar_path = doc
             .get("remote_tar_path")

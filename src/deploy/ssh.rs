@@ -41,6 +41,8 @@ pub struct SshOptions {
     pub connect_timeout: Duration,
     /// Timeout for each remote command.
     pub command_timeout: Duration,
+    /// Send keepalives every 15 s.
+    pub keepalive: bool,
 }
 
 /// Why a target could not be served.
@@ -271,6 +273,33 @@ impl Session {
                 });
             }
             tried.push("key");
+        }
+        // ssh-agent, when SSH_AUTH_SOCK names one: each identity it holds, in order.
+        if std::env::var_os("SSH_AUTH_SOCK").is_some()
+            && let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await
+        {
+            let identities = agent.request_identities().await.unwrap_or_default();
+            let hash = handle
+                .best_supported_rsa_hash()
+                .await
+                .ok()
+                .flatten()
+                .flatten();
+            for identity in identities {
+                let key = identity.public_key().into_owned();
+                if let Ok(result) = handle
+                    .authenticate_publickey_with(&target.user, key, hash, &mut agent)
+                    .await
+                    && result.success()
+                {
+                    return Ok(Session {
+                        handle,
+                        target: target.clone(),
+                        options: options.clone(),
+                    });
+                }
+            }
+            tried.push("ssh-agent");
         }
         if let Some(password) = &options.password {
             let result = handle

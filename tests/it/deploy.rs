@@ -320,3 +320,94 @@ fn deploy_end_to_end_with_the_docker_plugin_and_a_sudo_password() {
     );
     dockerd.docker(&["image", "inspect", &s.image]);
 }
+
+#[test]
+fn rsa_and_ecdsa_keys_and_ssh_agent() {
+    if !can_run_daemons("sshd targets") {
+        return;
+    }
+    let s = setup();
+    let dir = s.work.path();
+    for (kind, bits) in [("rsa", "3072"), ("ecdsa", "256")] {
+        let out = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", kind, "-b", bits, "-N", "", "-f"])
+            .arg(dir.join(format!("id_{kind}")))
+            .output()
+            .expect("ssh-keygen");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let authorized = dir.join("authorized_keys");
+    let keys: String = ["id_ed25519.pub", "id_rsa.pub", "id_ecdsa.pub"]
+        .iter()
+        .map(|k| std::fs::read_to_string(dir.join(k)).expect("pub"))
+        .collect();
+    std::fs::write(&authorized, keys).expect("write");
+    let sshd = Sshd::start(&authorized);
+    let known = dir.join("known_hosts");
+    std::fs::write(&known, sshd.known_hosts_line()).expect("write");
+    let post = "  plugin: generic_ssh\n  options:\n    command: echo key-ok\n";
+    let o = Outrider::new();
+    let b = s.bundle.to_str().expect("utf8");
+    for kind in ["rsa", "ecdsa"] {
+        let base = config(&s, &[sshd.port], &known, "", post);
+        let text = std::fs::read_to_string(&base).expect("read").replace(
+            &s.key.display().to_string(),
+            &dir.join(format!("id_{kind}")).display().to_string(),
+        );
+        let cfg = dir.join(format!("{kind}.yaml"));
+        std::fs::write(&cfg, text).expect("write");
+        o.ok(&["unpack", b, "-c", cfg.to_str().expect("utf8")]);
+    }
+
+    // No key_file: the key comes from a running ssh-agent.
+    let sock = dir.join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh-agent");
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(&s.key)
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .expect("ssh-add");
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let base = config(&s, &[sshd.port], &known, "", post);
+    let agent_config = std::fs::read_to_string(&base)
+        .expect("read")
+        .replace(&format!("    key_file: {}\n", s.key.display()), "");
+    let cfg = dir.join("agent.yaml");
+    std::fs::write(&cfg, agent_config).expect("write");
+    let without = o.run(&["unpack", b, "-c", cfg.to_str().expect("utf8")]);
+    assert_eq!(
+        without.status.code(),
+        Some(1),
+        "no key and no agent, yet it logged in"
+    );
+    let with = o
+        .cmd()
+        .args(["unpack", b, "-c", cfg.to_str().expect("utf8")])
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .expect("run");
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let (stdout, err) = text(&with);
+    assert!(with.status.success(), "{stdout}{err}");
+}
