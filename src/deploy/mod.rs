@@ -224,7 +224,7 @@ impl DeployPlan {
         };
         let mut stdout = String::new();
         for step in plugin.steps(&remote, images) {
-            tracing::debug!(target = %t.name, step = %step.what, command = %step.command, "running");
+            tracing::debug!(target = %t.name, step = %step.what, command = ?step.command, "running");
             let out = session
                 .check(
                     &step.what,
@@ -233,12 +233,6 @@ impl DeployPlan {
                 )
                 .await?;
             let text = String::from_utf8_lossy(&out.stdout);
-            for line in text
-                .lines()
-                .chain(String::from_utf8_lossy(&out.stderr).lines())
-            {
-                tracing::info!(target = %t.name, "{}", crate::output::sanitize(line));
-            }
             stdout.push_str(&text);
         }
         Ok((plugin.summary(&stdout), bytes))

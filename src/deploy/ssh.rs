@@ -343,11 +343,17 @@ impl Session {
             }
             channel.eof().await.map_err(|e| fail(e.to_string()))?;
             let mut out = Output::default();
+            // Lines are logged as they arrive, prefixed with the target's name.
+            let (mut shown_out, mut shown_err) = (0, 0);
             while let Some(msg) = channel.wait().await {
                 match msg {
-                    russh::ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                    russh::ChannelMsg::Data { data } => {
+                        out.stdout.extend_from_slice(&data);
+                        shown_out = self.show_lines(&out.stdout, shown_out);
+                    }
                     russh::ChannelMsg::ExtendedData { data, .. } => {
-                        out.stderr.extend_from_slice(&data)
+                        out.stderr.extend_from_slice(&data);
+                        shown_err = self.show_lines(&out.stderr, shown_err);
                     }
                     russh::ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
                     _ => {}
@@ -363,6 +369,21 @@ impl Session {
                     self.options.command_timeout
                 ))
             })?
+    }
+
+    /// Logs the complete lines of `buffer` after byte `from`; returns where it stopped.
+    fn show_lines(&self, buffer: &[u8], from: usize) -> usize {
+        let Some(end) = buffer[from..]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map(|i| from + i + 1)
+        else {
+            return from;
+        };
+        for line in String::from_utf8_lossy(&buffer[from..end]).lines() {
+            tracing::info!("{}: {}", self.target.name, crate::output::sanitize(line));
+        }
+        end
     }
 
     /// Runs `command` and fails unless it exits 0; `what` names the step in errors.

@@ -411,3 +411,66 @@ fn rsa_and_ecdsa_keys_and_ssh_agent() {
     let (stdout, err) = text(&with);
     assert!(with.status.success(), "{stdout}{err}");
 }
+
+#[test]
+fn password_authentication() {
+    if !can_run_daemons("sshd with a namespaced test user") {
+        return;
+    }
+    let s = setup();
+    let sshd = Sshd::start_with_password(
+        &s.key.with_extension("pub"),
+        "deployer",
+        "pw-for-deploy-test",
+    );
+    let known = s.work.path().join("known_hosts");
+    std::fs::write(&known, sshd.known_hosts_line()).expect("write");
+    let post = "  plugin: generic_ssh\n  options:\n    command: echo logged in as $(id -un)\n";
+    let base = std::fs::read_to_string(config(
+        &s,
+        &[sshd.port],
+        &known,
+        "    password: pw-for-deploy-test\n",
+        post,
+    ))
+    .expect("read");
+    let text = base
+        .replace(&format!("    key_file: {}\n", s.key.display()), "")
+        .replace(
+            "  - host: 127.0.0.1\n",
+            "  - host: 127.0.0.1\n    user: deployer\n",
+        );
+    let cfg = s.work.path().join("password.yaml");
+    std::fs::write(&cfg, text).expect("write");
+    let o = Outrider::new();
+    let out = o.run(&[
+        "unpack",
+        s.bundle.to_str().expect("utf8"),
+        "-c",
+        cfg.to_str().expect("utf8"),
+        "-vv",
+    ]);
+    let (stdout, err) = crate::support::text(&out);
+    assert!(out.status.success(), "{stdout}{err}");
+    assert!(stdout.contains("ok: logged in as"), "{stdout}");
+    assert!(
+        !stdout.contains("pw-for-deploy-test") && !err.contains("pw-for-deploy-test"),
+        "the password was printed"
+    );
+    let wrong = std::fs::read_to_string(&cfg)
+        .expect("read")
+        .replace("pw-for-deploy-test", "not-the-password");
+    std::fs::write(&cfg, wrong).expect("write");
+    let out = o.run(&[
+        "unpack",
+        s.bundle.to_str().expect("utf8"),
+        "-c",
+        cfg.to_str().expect("utf8"),
+    ]);
+    let (stdout, _) = crate::support::text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout.contains("refused authentication as `deployer`"),
+        "{stdout}"
+    );
+}

@@ -30,22 +30,61 @@ pub struct Sshd {
 impl Sshd {
     /// Starts sshd accepting the public keys in `authorized_keys` for any user.
     pub fn start(authorized_keys: &Path) -> Sshd {
+        Sshd::start_with(authorized_keys, None)
+    }
+
+    /// Starts sshd that also accepts `user` (uid 0) with `password`. The user exists only
+    /// for this sshd: it runs in a private mount namespace where copies of /etc/passwd and
+    /// /etc/shadow with that user are bind-mounted; the machine's own files are untouched.
+    pub fn start_with_password(authorized_keys: &Path, user: &str, password: &str) -> Sshd {
+        Sshd::start_with(authorized_keys, Some((user, password)))
+    }
+
+    fn start_with(authorized_keys: &Path, password_user: Option<(&str, &str)>) -> Sshd {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         keygen(&d.join("host_ed25519"));
         std::fs::create_dir_all("/run/sshd").expect("privilege separation dir");
         let port = super::free_port();
         let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile {ak}\nPermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nLogLevel ERROR\n",
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile {ak}\nPermitRootLogin yes\nPasswordAuthentication {pa}\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nLogLevel ERROR\n",
             hk = d.join("host_ed25519").display(),
             pid = d.join("sshd.pid").display(),
-            ak = authorized_keys.display()
+            ak = authorized_keys.display(),
+            pa = if password_user.is_some() { "yes" } else { "no" }
         );
         std::fs::write(d.join("sshd_config"), config).expect("config");
         let log = d.join("sshd.log");
-        let mut child = Command::new("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f"])
-            .arg(d.join("sshd_config"))
+        let mut command = match password_user {
+            None => {
+                let mut c = Command::new("/usr/sbin/sshd");
+                c.args(["-D", "-e", "-f"]).arg(d.join("sshd_config"));
+                c
+            }
+            Some((user, password)) => {
+                let hash = Command::new("openssl")
+                    .args(["passwd", "-6", password])
+                    .output()
+                    .expect("openssl passwd");
+                let hash = String::from_utf8_lossy(&hash.stdout).trim().to_owned();
+                let passwd = std::fs::read_to_string("/etc/passwd").expect("passwd")
+                    + &format!("{user}:x:0:0:outrider test:/root:/bin/sh\n");
+                let shadow = std::fs::read_to_string("/etc/shadow").unwrap_or_default()
+                    + &format!("{user}:{hash}:19000:0:99999:7:::\n");
+                std::fs::write(d.join("passwd"), passwd).expect("write");
+                std::fs::write(d.join("shadow"), shadow).expect("write");
+                let script = format!(
+                    "mount --bind {p} /etc/passwd && mount --bind {s} /etc/shadow && exec /usr/sbin/sshd -D -e -f {c}",
+                    p = d.join("passwd").display(),
+                    s = d.join("shadow").display(),
+                    c = d.join("sshd_config").display()
+                );
+                let mut c = Command::new("unshare");
+                c.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+                c
+            }
+        };
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
