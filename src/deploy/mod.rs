@@ -48,6 +48,32 @@ fn expand_home(p: &str) -> PathBuf {
     }
 }
 
+/// The key's passphrase, asked once before any target is contacted: from the environment
+/// variable `passphrase_env` names, else from a prompt (no echo) when there is a terminal.
+/// An unencrypted key needs none.
+fn passphrase(key: Option<&Path>, env: Option<&str>) -> Result<Option<Secret<String>>, String> {
+    if let Some(var) = env {
+        return std::env::var(var)
+            .map(|p| Some(Secret::new(p)))
+            .map_err(|_| format!("`passphrase_env` names `{var}`, which is not set"));
+    }
+    let Some(key) = key else { return Ok(None) };
+    match russh::keys::load_secret_key(key, None) {
+        Err(russh::keys::Error::KeyIsEncrypted) => {
+            if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                return Err(format!(
+                    "key `{}` is encrypted; set `passphrase_env` to a variable holding its passphrase",
+                    key.display()
+                ));
+            }
+            rpassword::prompt_password(format!("passphrase for `{}`: ", key.display()))
+                .map(|p| Some(Secret::new(p)))
+                .map_err(|e| format!("reading the passphrase: {e}"))
+        }
+        _ => Ok(None),
+    }
+}
+
 impl DeployPlan {
     /// Reads targets, transport and plugin from a validated config document.
     pub fn from_config(doc: &Value, base: &Path) -> Result<DeployPlan, String> {
@@ -93,11 +119,10 @@ impl DeployPlan {
                 if p.is_absolute() { p } else { base.join(p) }
             })
         };
-        let passphrase = o
-            .get("passphrase_env")
-            .and_then(Value::as_str)
-            .and_then(|v| std::env::var(v).ok())
-            .map(Secret::new);
+        let passphrase = passphrase(
+            file("key_file").as_deref(),
+            o.get("passphrase_env").and_then(Value::as_str),
+        )?;
         let ssh = SshOptions {
             key_file: file("key_file"),
             passphrase,

@@ -474,3 +474,60 @@ fn password_authentication() {
         "{stdout}"
     );
 }
+
+#[test]
+fn an_encrypted_key_takes_its_passphrase_from_the_environment() {
+    if !can_run_daemons("sshd targets") {
+        return;
+    }
+    let s = setup();
+    let key = s.work.path().join("id_encrypted");
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "a-key-passphrase", "-f"])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen");
+    assert!(out.status.success());
+    let sshd = Sshd::start(&key.with_extension("pub"));
+    let known = s.work.path().join("known_hosts");
+    std::fs::write(&known, sshd.known_hosts_line()).expect("write");
+    let post = "  plugin: generic_ssh\n  options:\n    command: echo ok\n";
+    let cfg_text = std::fs::read_to_string(config(
+        &s,
+        &[sshd.port],
+        &known,
+        "    passphrase_env: OUTRIDER_TEST_PASSPHRASE\n",
+        post,
+    ))
+    .expect("read")
+    .replace(&s.key.display().to_string(), &key.display().to_string());
+    let cfg = s.work.path().join("encrypted.yaml");
+    std::fs::write(&cfg, &cfg_text).expect("write");
+    let o = Outrider::new();
+    let b = s.bundle.to_str().expect("utf8");
+    let out = o
+        .cmd()
+        .args(["unpack", b, "-c", cfg.to_str().expect("utf8"), "-vv"])
+        .env("OUTRIDER_TEST_PASSPHRASE", "a-key-passphrase")
+        .output()
+        .expect("run");
+    let (stdout, err) = text(&out);
+    assert!(out.status.success(), "{stdout}{err}");
+    assert!(
+        !stdout.contains("a-key-passphrase") && !err.contains("a-key-passphrase"),
+        "the passphrase was printed"
+    );
+    // Without it, and no terminal to ask on: a clear error, before any target is contacted.
+    std::fs::write(
+        &cfg,
+        cfg_text.replace("    passphrase_env: OUTRIDER_TEST_PASSPHRASE\n", ""),
+    )
+    .expect("write");
+    let out = o.run(&["unpack", b, "-c", cfg.to_str().expect("utf8")]);
+    let (stdout, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{err}");
+    assert!(
+        err.contains("is encrypted") && err.contains("passphrase_env"),
+        "{err}"
+    );
+}
