@@ -176,8 +176,8 @@ pub struct PlanArgs {
 #[command(group = clap::ArgGroup::new("target").required(true).multiple(true).args(["push", "docker_save", "k3s", "docker", "config"]))]
 pub struct UnpackArgs {
     /// The bundle to read; for a volume set, any volume (the others are found beside it)
-    /// or all of them, in any order.
-    #[arg(required = true, num_args = 1..)]
+    /// or all of them, in any order. With -c, the config's `bundle` when none is given.
+    #[arg(num_args = 0..)]
     pub bundle: Vec<PathBuf>,
     /// Push every image into this registry (host[:port]): bundle → registry.
     #[arg(long, value_name = "HOST[:PORT]")]

@@ -16,7 +16,29 @@ use anyhow::{Context, bail};
 use std::path::PathBuf;
 
 /// Runs `unpack`.
-pub async fn run(args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
+pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    // With -c, the config's `bundle` and `registry` stand in for the arguments not given.
+    if let Some(config) = &args.config {
+        let loaded = crate::config::load(config).map_err(|e| UsageError(e.to_string()))?;
+        let base = config.parent().unwrap_or(std::path::Path::new("."));
+        if args.bundle.is_empty()
+            && let Some(b) = loaded.document.get("bundle").and_then(|v| v.as_str())
+        {
+            args.bundle.push(base.join(b));
+        }
+        if args.push.is_none() {
+            args.push = loaded
+                .document
+                .get("registry")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+        }
+    }
+    if args.bundle.is_empty() {
+        bail!(UsageError(
+            "no bundle given (name one, or set `bundle:` in the config given with -c)".into()
+        ));
+    }
     let mut reader = BundleReader::open_set(&args.bundle, true)?;
     if !reader.missing_volumes().is_empty() {
         let missing: Vec<String> = reader

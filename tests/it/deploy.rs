@@ -531,3 +531,36 @@ fn an_encrypted_key_takes_its_passphrase_from_the_environment() {
         "{err}"
     );
 }
+
+#[test]
+fn the_config_names_the_bundle_and_a_registry() {
+    if !can_run_daemons("sshd targets") {
+        return;
+    }
+    let s = setup();
+    let sshd = Sshd::start(&s.key.with_extension("pub"));
+    let dest = Registry::plain();
+    let known = s.work.path().join("known_hosts");
+    std::fs::write(&known, sshd.known_hosts_line()).expect("write");
+    let post = "  plugin: generic_ssh\n  options:\n    command: echo deployed\n";
+    let text = std::fs::read_to_string(config(&s, &[sshd.port], &known, "", post)).expect("read");
+    let cfg = s.work.path().join("with-bundle.yaml");
+    std::fs::write(
+        &cfg,
+        format!("bundle: b.zip\nregistry: {}\n{text}", dest.host),
+    )
+    .expect("write");
+    let o = Outrider::new();
+    let out = o.run(&["unpack", "-c", cfg.to_str().expect("utf8")]);
+    let (stdout, err) = text_of(&out);
+    assert!(out.status.success(), "{stdout}{err}");
+    assert!(stdout.contains("ok: deployed"), "{stdout}");
+    assert!(
+        crate::support::skopeo_raw(&dest.host, "deploy/app", "1", &[]).is_some(),
+        "not pushed to the config's registry"
+    );
+}
+
+fn text_of(out: &std::process::Output) -> (String, String) {
+    crate::support::text(out)
+}
