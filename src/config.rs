@@ -51,8 +51,18 @@ const TOP: &[&str] = &[
     "post_instructions",
     "bundle",
     "registry",
+    "registries",
     "platforms",
     "parallel",
+];
+const REGISTRY_FIELDS: &[&str] = &[
+    "username",
+    "password",
+    "password_env",
+    "plain_http",
+    "insecure_skip_verify",
+    "ca_file",
+    "mirror",
 ];
 const RUNTIME_TYPES: &[&str] = &["docker", "podman", "containerd", "k3s"];
 const TRANSPORT_OPTIONS: &[&str] = &[
@@ -363,6 +373,7 @@ impl Validator<'_> {
                     self.string(&path, value);
                 }
                 "platforms" => self.platforms(&path, value),
+                "registries" => self.registries(&path, value),
                 "parallel" if !value.as_u64().is_some_and(|n| (1..=256).contains(&n)) => {
                     self.problem(
                         &path,
@@ -415,6 +426,60 @@ impl Validator<'_> {
                 && let Err(e) = s.parse::<crate::oci::Platform>()
             {
                 self.problem(&p, e.to_string());
+            }
+        }
+    }
+
+    fn registries<'v>(&mut self, path: &[Step<'v>], value: &'v Value) {
+        let Some(map) = value.as_object() else {
+            self.problem(
+                path,
+                format!(
+                    "expected a mapping of registry host to settings, got {}",
+                    kind(value)
+                ),
+            );
+            return;
+        };
+        for (host, settings) in map {
+            let mut p = path.to_vec();
+            p.push(Step::Key(host.as_str()));
+            let Some(o) = self.mapping(&p, settings, REGISTRY_FIELDS) else {
+                continue;
+            };
+            for (key, v) in o
+                .clone()
+                .into_iter()
+                .filter(|(k, _)| REGISTRY_FIELDS.contains(&k.as_str()))
+            {
+                let mut q = p.clone();
+                q.push(Step::Key(
+                    REGISTRY_FIELDS
+                        .iter()
+                        .find(|k| **k == key)
+                        .copied()
+                        .unwrap_or("?"),
+                ));
+                match key.as_str() {
+                    "plain_http" | "insecure_skip_verify" => self.boolean(&q, &v),
+                    "ca_file" => {
+                        if let Some(file) = self.string(&q, &v) {
+                            let resolved = expand(&file, self.base);
+                            if let Err(e) = std::fs::File::open(&resolved) {
+                                self.problem(
+                                    &q,
+                                    format!("cannot read `{}`: {e}", resolved.display()),
+                                );
+                            }
+                        }
+                    }
+                    _ => {
+                        self.string(&q, &v);
+                    }
+                }
+            }
+            if o.contains_key("password") && o.contains_key("password_env") {
+                self.problem(&p, "give `password` or `password_env`, not both".into());
             }
         }
     }

@@ -89,3 +89,62 @@ pub fn registry_settings(
     }
     Ok((options, credentials))
 }
+
+/// Applies a config's `registries:` (per-registry credentials, plain HTTP, skip-verify, CA,
+/// mirror) on top of the command line's settings; the command line wins for credentials.
+pub fn apply_config_registries(
+    doc: &serde_json::Value,
+    base: &std::path::Path,
+    options: &mut TransportOptions,
+    credentials: &mut ExplicitCredentials,
+) -> anyhow::Result<()> {
+    let Some(map) = doc.get("registries").and_then(|r| r.as_object()) else {
+        return Ok(());
+    };
+    for (host, settings) in map {
+        let flag = |k: &str| {
+            settings
+                .get(k)
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
+        };
+        if flag("plain_http") {
+            options.plain_http.push(host.clone());
+        }
+        if flag("insecure_skip_verify") {
+            options.skip_verify.push(host.clone());
+        }
+        if let Some(ca) = settings.get("ca_file").and_then(|v| v.as_str()) {
+            options.ca_files.push(base.join(ca));
+        }
+        if let Some(mirror) = settings.get("mirror").and_then(|v| v.as_str()) {
+            options.mirrors.push((host.clone(), mirror.to_owned()));
+        }
+        if let Some(username) = settings.get("username").and_then(|v| v.as_str())
+            && !credentials.by_host.contains_key(host)
+        {
+            let password = match (
+                settings.get("password").and_then(|v| v.as_str()),
+                settings.get("password_env").and_then(|v| v.as_str()),
+            ) {
+                (Some(p), _) => p.to_owned(),
+                (None, Some(var)) => std::env::var(var).map_err(|_| {
+                    UsageError(format!(
+                        "registries.{host}.password_env names `{var}`, which is not set"
+                    ))
+                })?,
+                (None, None) => bail!(UsageError(format!(
+                    "registries.{host} has a username but no password or password_env"
+                ))),
+            };
+            credentials.by_host.insert(
+                host.clone(),
+                Credential::Basic {
+                    username: username.to_owned(),
+                    password: Secret::new(password),
+                },
+            );
+        }
+    }
+    Ok(())
+}

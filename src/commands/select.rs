@@ -40,11 +40,13 @@ pub struct Resolved {
 pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<Resolved> {
     let mut images = select.images.clone();
     let mut config_platforms: Vec<String> = Vec::new();
+    let mut config_document = serde_json::Value::Null;
     for file in &select.images_file {
         images.extend(read_images_file(file)?);
     }
     if let Some(config) = &select.config {
         let loaded = crate::config::load(config).map_err(|e| UsageError(e.to_string()))?;
+        config_document = loaded.document.clone();
         images.extend(loaded.images);
         config_platforms = loaded
             .document
@@ -78,7 +80,18 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     } else {
         Vec::new()
     };
-    let (options, credentials) = registry_settings(&select.registry, &default_auth)?;
+    let (mut options, mut credentials) = registry_settings(&select.registry, &default_auth)?;
+    let config_base = select
+        .config
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .unwrap_or(std::path::Path::new("."));
+    super::apply_config_registries(
+        &config_document,
+        config_base,
+        &mut options,
+        &mut credentials,
+    )?;
     let choice = if select.all_platforms {
         PlatformChoice::All
     } else if select.platforms.is_empty() && !config_platforms.is_empty() {

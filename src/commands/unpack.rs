@@ -515,7 +515,16 @@ async fn push(
     reader: &BundleReader,
     quiet: bool,
 ) -> anyhow::Result<(Outcome, &'static str)> {
-    let (options, credentials) = registry_settings(&args.registry, &[host.to_owned()])?;
+    let (mut options, mut credentials) = registry_settings(&args.registry, &[host.to_owned()])?;
+    if let Some(config) = &args.config {
+        let loaded = crate::config::load(config).map_err(|e| UsageError(e.to_string()))?;
+        super::apply_config_registries(
+            &loaded.document,
+            config.parent().unwrap_or(std::path::Path::new(".")),
+            &mut options,
+            &mut credentials,
+        )?;
+    }
     let registries = Registries::new(options, credentials);
     let registry = registries
         .get(host)

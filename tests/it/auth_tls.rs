@@ -291,3 +291,60 @@ fn credential_helpers_are_asked_and_their_secret_never_printed() {
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("from-helper"), "helper secret printed");
 }
+
+#[test]
+fn per_registry_credentials_from_the_config() {
+    let work = tempfile::tempdir().expect("tmp");
+    let (bundle, img) = small_bundle(work.path());
+    let reg = Registry::start(Auth::Basic("dave", "cfg-pass"), false);
+    let o = Outrider::new();
+    o.cmd()
+        .args([
+            "unpack",
+            bundle.to_str().expect("utf8"),
+            "--push",
+            &reg.host,
+        ])
+        .env("OUTRIDER_USERNAME", "dave")
+        .env("OUTRIDER_PASSWORD", "cfg-pass")
+        .output()
+        .map(|out| {
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+        .expect("run");
+    let config = work.path().join("config.yaml");
+    std::fs::write(&config, format!("images:\n  - {h}/team/api:2\nregistries:\n  {h}:\n    username: dave\n    password_env: SITE_REGISTRY_PASSWORD\n", h = reg.host)).expect("write");
+    let out_path = work.path().join("from-config.zip");
+    let without = o.run(&[
+        "pack",
+        "-c",
+        config.to_str().expect("utf8"),
+        "-o",
+        out_path.to_str().expect("utf8"),
+    ]);
+    assert_ne!(
+        without.status.code(),
+        Some(0),
+        "the password variable is unset, yet it packed"
+    );
+    let with = o
+        .cmd()
+        .args([
+            "pack",
+            "-c",
+            config.to_str().expect("utf8"),
+            "-o",
+            out_path.to_str().expect("utf8"),
+        ])
+        .env("SITE_REGISTRY_PASSWORD", "cfg-pass")
+        .output()
+        .expect("run");
+    let (_, err) = text(&with);
+    assert!(with.status.success(), "{err}");
+    assert!(!err.contains("cfg-pass"));
+    assert_eq!(digest_of_first_image(&o, &out_path), img.manifest.digest);
+}
