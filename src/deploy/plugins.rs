@@ -74,6 +74,15 @@ pub fn from_config(post: &Value) -> Option<Box<dyn Plugin>> {
     })
 }
 
+/// The `cleanup_tar` step.
+fn remove_tar(tar_path: &str) -> Step {
+    Step {
+        what: "remove the tar".into(),
+        command: format!("rm -f {}", quote(tar_path)),
+        stdin: None,
+    }
+}
+
 /// Puts the tar into k3s's airgap images directory and imports it now.
 struct K3sAirgap {
     k3s_path: String,
@@ -114,11 +123,7 @@ impl Plugin for K3sAirgap {
             });
         }
         if self.cleanup_tar {
-            steps.push(Step {
-                what: "remove the tar".into(),
-                command: format!("rm -f {}", quote(tar_path)),
-                stdin: None,
-            });
+            steps.push(remove_tar(tar_path));
         }
         steps
     }
@@ -158,11 +163,7 @@ impl Plugin for Docker {
                 .map(|p| Secret::new(format!("{}\n", p.expose()))),
         }];
         if self.cleanup_tar {
-            steps.push(Step {
-                what: "remove the tar".into(),
-                command: format!("rm -f {}", quote(tar_path)),
-                stdin: None,
-            });
+            steps.push(remove_tar(tar_path));
         }
         steps
     }

@@ -20,23 +20,7 @@ struct Seeded {
 fn seed() -> Seeded {
     let source = Registry::plain();
     let h = &source.host;
-    let base = images::layer(71, 100_000, Flavour::Docker);
-    let alpha = images::image(
-        vec![base.clone(), images::layer(72, 20_000, Flavour::Docker)],
-        "amd64",
-        Flavour::Docker,
-        false,
-    );
-    let mut base_oci = base.clone();
-    base_oci.media_type = "application/vnd.oci.image.layer.v1.tar+gzip".into();
-    let beta = images::image(
-        vec![base_oci, images::layer(73, 20_000, Flavour::Oci)],
-        "amd64",
-        Flavour::Oci,
-        true,
-    );
-    images::push_image(h, "apps/alpha", "1", &alpha);
-    images::push_image(h, "apps/beta", "2", &beta);
+    let (alpha, beta) = images::push_alpha_beta(h, 71, 100_000, 20_000);
     let (multi, multi_index) = images::push_multi_platform(
         h,
         "apps/multi",

@@ -2,7 +2,7 @@
 //! Docker and OCI media types, shared layers, a non-canonical manifest, manifest lists and
 //! indexes with one, some or all platforms.
 
-use crate::support::images::{self, Flavour, Image};
+use crate::support::images::{self, Image};
 use crate::support::{Outrider, Registry, digest, skopeo_inspect, skopeo_raw, text};
 
 struct Seeded {
@@ -18,23 +18,7 @@ struct Seeded {
 fn seed() -> Seeded {
     let source = Registry::plain();
     let h = &source.host;
-    let base = images::layer(1, 300_000, Flavour::Docker);
-    let alpha = images::image(
-        vec![base.clone(), images::layer(2, 50_000, Flavour::Docker)],
-        "amd64",
-        Flavour::Docker,
-        false,
-    );
-    let mut base_oci = base.clone();
-    base_oci.media_type = "application/vnd.oci.image.layer.v1.tar+gzip".into();
-    let beta = images::image(
-        vec![base_oci, images::layer(3, 40_000, Flavour::Oci)],
-        "amd64",
-        Flavour::Oci,
-        true,
-    );
-    images::push_image(h, "apps/alpha", "1", &alpha);
-    images::push_image(h, "apps/beta", "2", &beta);
+    let (alpha, beta) = images::push_alpha_beta(h, 1, 300_000, 50_000);
     let (multi, multi_index) = images::push_multi_platform(
         h,
         "apps/multi",

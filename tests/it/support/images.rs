@@ -324,3 +324,26 @@ pub fn push_multi_platform(
     push_manifest(host, repo, tag, &idx);
     (images, idx)
 }
+
+/// Pushes `apps/alpha:1` (Docker media types) and `apps/beta:2` (OCI, its manifest JSON in
+/// non-canonical form) sharing one base layer; layers from seeds `seed`, `seed+1`, `seed+2`.
+pub fn push_alpha_beta(host: &str, seed: u64, base_size: usize, own_size: usize) -> (Image, Image) {
+    let base = layer(seed, base_size, Flavour::Docker);
+    let alpha = image(
+        vec![base.clone(), layer(seed + 1, own_size, Flavour::Docker)],
+        "amd64",
+        Flavour::Docker,
+        false,
+    );
+    let mut base_oci = base;
+    base_oci.media_type = "application/vnd.oci.image.layer.v1.tar+gzip".into();
+    let beta = image(
+        vec![base_oci, layer(seed + 2, own_size, Flavour::Oci)],
+        "amd64",
+        Flavour::Oci,
+        true,
+    );
+    push_image(host, "apps/alpha", "1", &alpha);
+    push_image(host, "apps/beta", "2", &beta);
+    (alpha, beta)
+}
