@@ -24,8 +24,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/outrider-bench.XXXX)}
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+# Registries are started inside $(…) subshells, so their pids go to a file, not a variable.
+cleanup() { [ -f "$work/pids" ] && xargs -r kill < "$work/pids" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -34,7 +34,7 @@ start_registry() { # name → prints host
   mkdir -p "$work/$name"
   printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:%s}\n' "$work/$name/data" "$port" > "$work/$name/config.yml"
   docker-registry serve "$work/$name/config.yml" >"$work/$name/log" 2>&1 &
-  pids+=($!)
+  echo $! >> "$work/pids"
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
   echo "127.0.0.1:$port"
 }
