@@ -249,53 +249,53 @@ impl Session {
         })
     }
 
-    /// Runs `command` (with `stdin` fed in, when given) and captures its output.
+    /// Runs `command` (with `stdin` fed in, when given) and captures its output, within
+    /// the command timeout.
     pub async fn run(&self, command: &str, stdin: Option<&[u8]>) -> Result<Output, SshError> {
-        let fail = |reason: String| SshError::Connect {
-            target: self.target.name.clone(),
-            reason,
-        };
-        let work = async {
-            let mut channel = self
-                .handle
-                .channel_open_session()
-                .await
-                .map_err(|e| fail(e.to_string()))?;
-            channel
-                .exec(true, command)
-                .await
-                .map_err(|e| fail(e.to_string()))?;
-            if let Some(input) = stdin {
-                channel.data(input).await.map_err(|e| fail(e.to_string()))?;
-            }
-            channel.eof().await.map_err(|e| fail(e.to_string()))?;
-            let mut out = Output::default();
-            // Lines are logged as they arrive, prefixed with the target's name.
-            let (mut shown_out, mut shown_err) = (0, 0);
-            while let Some(msg) = channel.wait().await {
-                match msg {
-                    russh::ChannelMsg::Data { data } => {
-                        out.stdout.extend_from_slice(&data);
-                        shown_out = self.show_lines(&out.stdout, shown_out);
-                    }
-                    russh::ChannelMsg::ExtendedData { data, .. } => {
-                        out.stderr.extend_from_slice(&data);
-                        shown_err = self.show_lines(&out.stderr, shown_err);
-                    }
-                    russh::ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
-                    _ => {}
-                }
-            }
-            Ok(out)
-        };
-        tokio::time::timeout(self.options.command_timeout, work)
+        tokio::time::timeout(self.options.command_timeout, self.exchange(command, stdin))
             .await
-            .map_err(|_| {
-                fail(format!(
-                    "a command ran past {:?}",
-                    self.options.command_timeout
-                ))
+            .map_err(|_| SshError::Connect {
+                target: self.target.name.clone(),
+                reason: format!("a command ran past {:?}", self.options.command_timeout),
             })?
+    }
+
+    /// One exec channel: runs `command`, streams `input` to its stdin, and collects its
+    /// exit status and output (lines logged as they arrive, prefixed with the target's
+    /// name). No timeout of its own: `run` adds the command timeout; an upload is bounded
+    /// by the connection's inactivity timeout instead.
+    async fn exchange<R: tokio::io::AsyncRead + Unpin>(
+        &self,
+        command: &str,
+        input: Option<R>,
+    ) -> Result<Output, SshError> {
+        let fail = |e: russh::Error| SshError::Connect {
+            target: self.target.name.clone(),
+            reason: e.to_string(),
+        };
+        let mut channel = self.handle.channel_open_session().await.map_err(fail)?;
+        channel.exec(true, command).await.map_err(fail)?;
+        if let Some(input) = input {
+            channel.data(input).await.map_err(fail)?;
+        }
+        channel.eof().await.map_err(fail)?;
+        let mut out = Output::default();
+        let (mut shown_out, mut shown_err) = (0, 0);
+        while let Some(msg) = channel.wait().await {
+            match msg {
+                russh::ChannelMsg::Data { data } => {
+                    out.stdout.extend_from_slice(&data);
+                    shown_out = self.show_lines(&out.stdout, shown_out);
+                }
+                russh::ChannelMsg::ExtendedData { data, .. } => {
+                    out.stderr.extend_from_slice(&data);
+                    shown_err = self.show_lines(&out.stderr, shown_err);
+                }
+                russh::ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 
     /// Logs the complete lines of `buffer` after byte `from`; returns where it stopped.
@@ -321,25 +321,24 @@ impl Session {
         stdin: Option<&[u8]>,
     ) -> Result<Output, SshError> {
         let out = self.run(command, stdin).await?;
-        if out.status != Some(0) {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: String = stderr
-                .lines()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join(" | ");
-            return Err(SshError::Command {
-                target: self.target.name.clone(),
-                what: what.into(),
-                status: out.status.map_or("no status".into(), |s| s.to_string()),
-                stderr: crate::output::sanitize(&tail),
-            });
+        self.require_success(what, out)
+    }
+
+    /// Passes `out` through when it exited 0; otherwise the error names the step, the
+    /// status and the last lines of stderr.
+    fn require_success(&self, what: &str, out: Output) -> Result<Output, SshError> {
+        if out.status == Some(0) {
+            return Ok(out);
         }
-        Ok(out)
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        tail.reverse();
+        Err(SshError::Command {
+            target: self.target.name.clone(),
+            what: what.into(),
+            status: out.status.map_or("no status".into(), |s| s.to_string()),
+            stderr: crate::output::sanitize(&tail.join(" | ")),
+        })
     }
 
     /// sha256 of a remote file, if it exists.
@@ -377,48 +376,19 @@ impl Session {
             p = quote(&partial),
             r = quote(remote)
         );
-        let fail = |reason: String| SshError::Connect {
-            target: self.target.name.clone(),
-            reason,
-        };
-        let mut channel = self
-            .handle
-            .channel_open_session()
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        channel
-            .exec(true, command)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
         let local = tokio::fs::File::open(file)
             .await
             .map_err(|e| SshError::Local(file.to_owned(), e))?;
-        let counted = Counted {
-            inner: local,
-            progress,
-        };
-        channel
-            .data(counted)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        channel.eof().await.map_err(|e| fail(e.to_string()))?;
-        let mut status = None;
-        let mut stderr = Vec::new();
-        while let Some(msg) = channel.wait().await {
-            match msg {
-                russh::ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
-                russh::ChannelMsg::ExtendedData { data, .. } => stderr.extend_from_slice(&data),
-                _ => {}
-            }
-        }
-        if status != Some(0) {
-            return Err(SshError::Command {
-                target: self.target.name.clone(),
-                what: format!("upload to {remote}"),
-                status: status.map_or("no status".into(), |s| s.to_string()),
-                stderr: crate::output::sanitize(String::from_utf8_lossy(&stderr).trim()),
-            });
-        }
+        let out = self
+            .exchange(
+                &command,
+                Some(Counted {
+                    inner: local,
+                    progress,
+                }),
+            )
+            .await?;
+        self.require_success(&format!("upload to {remote}"), out)?;
         match self.remote_sha256(remote).await? {
             Some(s) if s == sha256 => Ok(()),
             other => Err(SshError::Command {
