@@ -39,6 +39,8 @@ pub struct Config {
     pub images: Vec<String>,
     /// The parsed document (validated), for the fields other commands read.
     pub document: Value,
+    /// The directory the file was read from: relative paths in it resolve against this.
+    pub base: PathBuf,
 }
 
 const TOP: &[&str] = &[
@@ -110,7 +112,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Config { images, document })
+    Ok(Config {
+        images,
+        document,
+        base: path.parent().unwrap_or(Path::new(".")).to_owned(),
+    })
 }
 
 /// Validates config text; relative key files are resolved against `base`. Returns the

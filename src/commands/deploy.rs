@@ -27,7 +27,9 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
         json: args.json,
         registry: args.registry.clone(),
     };
-    let Resolved { plan, .. } = resolve(&select, true).await?;
+    let Resolved { plan, config, .. } = resolve(&select, true).await?;
+    let config =
+        config.ok_or_else(|| anyhow::anyhow!("`{}` was not loaded", args.config.display()))?;
     let temp = std::env::temp_dir().join(format!("outrider-deploy-{}", std::process::id()));
     fs_err::create_dir_all(&temp)?;
     let result = async {
@@ -49,7 +51,7 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
         };
         let images = archive_images(&store, &reader, &platform)?;
         let request = DeployRequest {
-            config: &args.config,
+            config: &config,
             dry_run: args.dry_run,
             parallel: args.parallel,
             json: args.json,

@@ -93,12 +93,16 @@ pub fn registry_settings(
 /// Applies a config's `registries:` (per-registry credentials, plain HTTP, skip-verify, CA,
 /// mirror) on top of the command line's settings; the command line wins for credentials.
 pub fn apply_config_registries(
-    doc: &serde_json::Value,
-    base: &std::path::Path,
+    config: &crate::config::Config,
     options: &mut TransportOptions,
     credentials: &mut ExplicitCredentials,
 ) -> anyhow::Result<()> {
-    let Some(map) = doc.get("registries").and_then(|r| r.as_object()) else {
+    let base = config.base.as_path();
+    let Some(map) = config
+        .document
+        .get("registries")
+        .and_then(|r| r.as_object())
+    else {
         return Ok(());
     };
     for (host, settings) in map {

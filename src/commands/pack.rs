@@ -10,7 +10,9 @@ use anyhow::{Context, bail};
 
 /// Runs `pack`.
 pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    let Resolved { plan, volume_size } = resolve(&args.select, true).await?;
+    let Resolved {
+        plan, volume_size, ..
+    } = resolve(&args.select, true).await?;
     let progress = Progress::new(Mode::detect(quiet), "pack", plan.carried_bytes());
     let started = std::time::Instant::now();
     // On Ctrl-C the copy future is dropped, and with it the writer, which removes its

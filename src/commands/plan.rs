@@ -34,7 +34,9 @@ struct Summary<'a> {
 
 /// Runs `plan`.
 pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
-    let Resolved { plan, volume_size } = resolve(&args.select, false).await?;
+    let Resolved {
+        plan, volume_size, ..
+    } = resolve(&args.select, false).await?;
     let laid = layout(&plan, std::path::Path::new("bundle.zip"), volume_size)?;
     let images = plan
         .images

@@ -33,6 +33,8 @@ pub struct Resolved {
     pub plan: Plan,
     /// `--volume-size`, parsed.
     pub volume_size: Option<u64>,
+    /// The config given with `-c`, loaded once.
+    pub config: Option<crate::config::Config>,
 }
 
 /// Gathers and resolves a selection. `fetch_configs`: read small configs to learn the
@@ -40,14 +42,13 @@ pub struct Resolved {
 pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<Resolved> {
     let mut images = select.images.clone();
     let mut config_platforms: Vec<String> = Vec::new();
-    let mut config_document = serde_json::Value::Null;
+    let mut loaded_config = None;
     for file in &select.images_file {
         images.extend(read_images_file(file)?);
     }
     if let Some(config) = &select.config {
         let loaded = crate::config::load(config).map_err(|e| UsageError(e.to_string()))?;
-        config_document = loaded.document.clone();
-        images.extend(loaded.images);
+        images.extend(loaded.images.iter().cloned());
         config_platforms = loaded
             .document
             .get("platforms")
@@ -58,6 +59,7 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
                     .collect()
             })
             .unwrap_or_default();
+        loaded_config = Some(loaded);
     }
     let mut seen = std::collections::HashSet::new();
     images.retain(|i| seen.insert(i.clone()));
@@ -81,17 +83,9 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
         Vec::new()
     };
     let (mut options, mut credentials) = registry_settings(&select.registry, &default_auth)?;
-    let config_base = select
-        .config
-        .as_deref()
-        .and_then(std::path::Path::parent)
-        .unwrap_or(std::path::Path::new("."));
-    super::apply_config_registries(
-        &config_document,
-        config_base,
-        &mut options,
-        &mut credentials,
-    )?;
+    if let Some(config) = &loaded_config {
+        super::apply_config_registries(config, &mut options, &mut credentials)?;
+    }
     let choice = if select.all_platforms {
         PlatformChoice::All
     } else if select.platforms.is_empty() && !config_platforms.is_empty() {
@@ -131,7 +125,11 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
         );
     }
     plan.skip(&far);
-    Ok(Resolved { plan, volume_size })
+    Ok(Resolved {
+        plan,
+        volume_size,
+        config: loaded_config,
+    })
 }
 
 /// What the far side holds: `--since` receipts and bundles, `--already-transferred` images

@@ -17,17 +17,22 @@ use std::path::PathBuf;
 
 /// Runs `unpack`.
 pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    // With -c, the config's `bundle` and `registry` stand in for the arguments not given.
-    if let Some(config) = &args.config {
-        let loaded = crate::config::load(config).map_err(|e| UsageError(e.to_string()))?;
-        let base = config.parent().unwrap_or(std::path::Path::new("."));
+    // With -c, the config (loaded once, here) supplies `bundle` and `registry` when the
+    // arguments are not given.
+    let config = args
+        .config
+        .as_deref()
+        .map(crate::config::load)
+        .transpose()
+        .map_err(|e| UsageError(e.to_string()))?;
+    if let Some(config) = &config {
         if args.bundle.is_empty()
-            && let Some(b) = loaded.document.get("bundle").and_then(|v| v.as_str())
+            && let Some(b) = config.document.get("bundle").and_then(|v| v.as_str())
         {
-            args.bundle.push(base.join(b));
+            args.bundle.push(config.base.join(b));
         }
         if args.push.is_none() {
-            args.push = loaded
+            args.push = config
                 .document
                 .get("registry")
                 .and_then(|v| v.as_str())
@@ -94,7 +99,7 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
         let images = archive_images(&store, &reader, &platform)?;
         tokio::task::block_in_place(|| write_archives(&args, &store, &images, &reader))?;
-        if let Some(config) = &args.config {
+        if let Some(config) = &config {
             let request = DeployRequest {
                 config,
                 dry_run: args.dry_run,
@@ -106,7 +111,7 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
     if let Some(host) = &args.push {
         let scheme;
-        (outcome, scheme) = push(&args, host, &reader, quiet).await?;
+        (outcome, scheme) = push(&args, host, &reader, config.as_ref(), quiet).await?;
         if args.k3s {
             // k3s asks for images by name, so mirror the registry each name carries.
             let mut sources: Vec<String> = reader
@@ -145,8 +150,8 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
 
 /// What `-c config` asks for.
 pub struct DeployRequest<'a> {
-    /// The config file.
-    pub config: &'a std::path::Path,
+    /// The config, loaded once by the command.
+    pub config: &'a crate::config::Config,
     /// Print the plan only.
     pub dry_run: bool,
     /// Targets at once (default: the config's `parallel`, else 4).
@@ -163,11 +168,9 @@ pub async fn deploy(
     images: &[ArchiveImage],
     quiet: bool,
 ) -> anyhow::Result<Outcome> {
-    let config_path = request.config;
-    let config = crate::config::load(config_path).map_err(|e| UsageError(e.to_string()))?;
-    let base = config_path.parent().unwrap_or(std::path::Path::new("."));
-    let plan =
-        crate::deploy::DeployPlan::from_config(&config.document, base).map_err(UsageError)?;
+    let config = request.config;
+    let plan = crate::deploy::DeployPlan::from_config(&config.document, &config.base)
+        .map_err(UsageError)?;
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
     let temp = tempfile_dir()?;
     let tar = match config.document.get("output_tar").and_then(|v| v.as_str()) {
@@ -513,17 +516,12 @@ async fn push(
     args: &UnpackArgs,
     host: &str,
     reader: &BundleReader,
+    config: Option<&crate::config::Config>,
     quiet: bool,
 ) -> anyhow::Result<(Outcome, &'static str)> {
     let (mut options, mut credentials) = registry_settings(&args.registry, &[host.to_owned()])?;
-    if let Some(config) = &args.config {
-        let loaded = crate::config::load(config).map_err(|e| UsageError(e.to_string()))?;
-        super::apply_config_registries(
-            &loaded.document,
-            config.parent().unwrap_or(std::path::Path::new(".")),
-            &mut options,
-            &mut credentials,
-        )?;
+    if let Some(config) = config {
+        super::apply_config_registries(config, &mut options, &mut credentials)?;
     }
     let registries = Registries::new(options, credentials);
     let registry = registries
