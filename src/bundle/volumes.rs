@@ -79,7 +79,12 @@ fn assign(items: &[Item], limit: u64, reserve: u64) -> Result<Vec<Segment>, Stri
     for (i, item) in items.iter().enumerate() {
         let name = whole_name(&item.digest);
         let cost = entry_cost(&name) + item.size;
-        if used + cost <= capacity {
+        if cost <= capacity {
+            // Whole: here if it fits in the space left, else at the start of the next volume.
+            if used + cost > capacity {
+                volume += 1;
+                used = 0;
+            }
             out.push(Segment {
                 item: i,
                 volume,
@@ -89,19 +94,6 @@ fn assign(items: &[Item], limit: u64, reserve: u64) -> Result<Vec<Segment>, Stri
                 part: None,
             });
             used += cost;
-            continue;
-        }
-        if cost <= capacity {
-            volume += 1;
-            out.push(Segment {
-                item: i,
-                volume,
-                name,
-                offset: 0,
-                size: item.size,
-                part: None,
-            });
-            used = cost;
             continue;
         }
         // Larger than a volume: parts, filling the space left and then whole volumes.
