@@ -441,8 +441,6 @@ async fn upload(
     options: &PushOptions,
     item: &crate::progress::ItemProgress,
 ) -> Result<(), RegistryError> {
-    let counted =
-        |s: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>| s;
     if desc.size > options.chunk_threshold || min_chunk.is_some_and(|m| m > desc.size) {
         reader
             .verify_blob(&desc.digest, desc.size)
@@ -455,19 +453,16 @@ async fn upload(
             })?;
         let chunk_size = options.chunk_size.max(min_chunk.unwrap_or(0)).max(1);
         let chunk = |start: u64, len: u64| {
-            reqwest::Body::wrap_stream(counted(
-                reader.range_stream(&desc.digest, start, len).boxed(),
-            ))
+            reqwest::Body::wrap_stream(reader.range_stream(&desc.digest, start, len))
         };
         registry
             .put_blob_chunked(repo, location, desc, chunk_size, &chunk)
             .await?;
-        item.inc(desc.size);
     } else {
-        let body = || reqwest::Body::wrap_stream(counted(reader.blob_stream(desc).boxed()));
+        let body = || reqwest::Body::wrap_stream(reader.blob_stream(desc));
         registry.put_blob(repo, &location, desc, &body).await?;
-        item.inc(desc.size);
     }
+    item.inc(desc.size);
     Ok(())
 }
 
