@@ -1,7 +1,6 @@
 //! HTTP for registries: one `reqwest::Client` per TLS setting, the scheme decision
 //! (HTTPS, plain HTTP when asked, Docker's loopback fallback), and retry with backoff.
 
-use crate::secret::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,8 +42,11 @@ pub fn build_client(
         .user_agent(concat!("outrider/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))
         .read_timeout(Duration::from_secs(300))
-        .pool_max_idle_per_host(16)
-        .no_proxy_if_loopback(host);
+        .pool_max_idle_per_host(16);
+    // A proxy from the environment must never see traffic meant for this machine.
+    if is_loopback(host) {
+        builder = builder.no_proxy();
+    }
     for path in &options.ca_files {
         let pem = fs_err::read(path).map_err(|e| TlsSetupError::Read(path.clone(), e))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
@@ -65,21 +67,6 @@ pub fn build_client(
     builder
         .build()
         .map_err(|e| TlsSetupError::Pem(PathBuf::from("(tls)"), e.to_string()))
-}
-
-trait NoProxyIfLoopback {
-    fn no_proxy_if_loopback(self, host: &str) -> Self;
-}
-
-impl NoProxyIfLoopback for reqwest::ClientBuilder {
-    /// A proxy from the environment must never see traffic meant for this machine.
-    fn no_proxy_if_loopback(self, host: &str) -> Self {
-        if is_loopback(host) {
-            self.no_proxy()
-        } else {
-            self
-        }
-    }
 }
 
 /// Whether `host[:port]` names this machine: `localhost`, 127.0.0.0/8 or `::1`. Docker
@@ -130,9 +117,6 @@ pub fn describe(e: &reqwest::Error) -> String {
     }
     text
 }
-
-/// A bearer or basic `Authorization` header value, kept secret.
-pub type AuthHeader = Secret<String>;
 
 #[cfg(test)]
 mod tests {
