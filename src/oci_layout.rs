@@ -72,14 +72,8 @@ pub struct OciLayout {
 /// the last `/`.
 pub fn parse_location(text: &str) -> Option<(PathBuf, Option<String>)> {
     let rest = text.strip_prefix("oci:")?;
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    Some(match rest[last_slash..].rfind(':') {
-        Some(i) => (
-            PathBuf::from(&rest[..last_slash + i]),
-            Some(rest[last_slash + i + 1..].to_owned()),
-        ),
-        None => (PathBuf::from(rest), None),
-    })
+    let (path, tag) = crate::oci::reference::split_tag(rest);
+    Some((PathBuf::from(path), tag.map(str::to_owned)))
 }
 
 impl OciLayout {

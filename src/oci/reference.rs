@@ -70,14 +70,8 @@ impl FromStr for ImageRef {
             None => (s, None),
         };
         // The tag is after the last ':' that follows the last '/', so a port is not a tag.
-        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => (
-                &rest[..last_slash + i],
-                Some(rest[last_slash + i + 1..].to_owned()),
-            ),
-            None => (rest, None),
-        };
+        let (name, tag) = split_tag(rest);
+        let tag = tag.map(str::to_owned);
         let (mut registry, mut repository) = match name.split_once('/') {
             Some((first, path))
                 if first.contains('.') || first.contains(':') || first == "localhost" =>
@@ -120,6 +114,16 @@ impl FromStr for ImageRef {
             tag,
             digest,
         })
+    }
+}
+
+/// Splits `name:tag` where the tag is after the last `:` that follows the last `/`, so a
+/// registry port (`localhost:5000/app`) or a directory name is never taken for a tag.
+pub fn split_tag(text: &str) -> (&str, Option<&str>) {
+    let last_slash = text.rfind('/').map_or(0, |i| i + 1);
+    match text[last_slash..].rfind(':') {
+        Some(i) => (&text[..last_slash + i], Some(&text[last_slash + i + 1..])),
+        None => (text, None),
     }
 }
 
