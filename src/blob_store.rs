@@ -170,3 +170,21 @@ impl Read for RemoteReader {
         Ok(n)
     }
 }
+
+/// The agreement checks read manifests and configs from wherever the store finds them, so
+/// an incremental bundle's external manifests are checked against its index too.
+impl crate::bundle::agreement::Bytes for BlobStore<'_> {
+    fn manifest(&self, digest: &Digest) -> Option<Result<RawManifest, String>> {
+        self.has(digest).then(|| BlobStore::manifest(self, digest))
+    }
+
+    fn small_blob(&self, desc: &crate::oci::Descriptor) -> Option<Result<Vec<u8>, String>> {
+        self.has(&desc.digest).then(|| {
+            let mut buf = Vec::new();
+            self.reader(&desc.digest, desc.size)
+                .and_then(|mut r| r.read_to_end(&mut buf))
+                .map_err(|e| e.to_string())?;
+            Ok(buf)
+        })
+    }
+}

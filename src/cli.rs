@@ -180,7 +180,7 @@ pub struct UnpackArgs {
     #[arg(num_args = 0..)]
     pub bundle: Vec<PathBuf>,
     /// Push every image into this registry (host[:port]): bundle → registry.
-    #[arg(long, value_name = "HOST[:PORT]")]
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_registry)]
     pub push: Option<String>,
     /// Write docker-save tars (for docker/podman load, ctr import): bundle → docker-archive.
     /// One file (compressed by its extension: .tar, .tar.zst, .tar.gz), or a directory
@@ -236,10 +236,11 @@ pub struct UnpackArgs {
     /// A registry that holds this bundle's external blobs (for tars), read for what no
     /// bundle stores. Looked up in the repository the bundle names, else the image's own
     /// (under --prefix when given).
-    #[arg(long, value_name = "HOST[:PORT]")]
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_registry)]
     pub from_registry: Option<String>,
-    /// Path prepended to every destination repository (--push).
-    #[arg(long)]
+    /// Path prepended to every destination repository (--push): lowercase components
+    /// joined by `/`, e.g. `mirror` or `team/mirror`.
+    #[arg(long, value_parser = parse_prefix)]
     pub prefix: Option<String>,
     /// Write (or merge into) this receipt of what the registry now holds, for the next
     /// `pack --since`.
@@ -314,4 +315,28 @@ pub struct RegistryArgs {
     /// Retries for connection errors, 429 and 5xx answers.
     #[arg(long, default_value_t = 4)]
     pub retries: u32,
+}
+
+/// A registry as `host[:port]`, checked when the arguments are parsed (exit 2).
+pub fn parse_registry(text: &str) -> Result<String, String> {
+    if crate::oci::reference::valid_registry(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "`{text}` is not a registry (expected host[:port], e.g. localhost:5000)"
+        ))
+    }
+}
+
+/// A repository prefix: components the distribution spec allows, joined by `/`; slashes
+/// at either end are dropped. Checked when the arguments are parsed (exit 2).
+pub fn parse_prefix(text: &str) -> Result<String, String> {
+    let trimmed = text.trim_matches('/');
+    if crate::oci::reference::valid_repository(trimmed) {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(format!(
+            "`{text}` is not a repository prefix (lowercase letters, digits and single `.`, `_`, `-` separators, components joined by `/`; no `..`)"
+        ))
+    }
 }

@@ -95,15 +95,12 @@ impl FarSide {
         image_digest: &Digest,
         repo: &str,
     ) {
-        let index = crate::bundle::index::BundleIndex {
-            format: String::new(),
-            format_version: 0,
-            tool: String::new(),
-            images: Vec::new(),
-            manifests: manifests.iter().map(|(_, e)| e.clone()).collect(),
-            blobs: Vec::new(),
-            volume: None,
-        };
+        let index = crate::bundle::index::BundleIndex::new(
+            String::new(),
+            Vec::new(),
+            manifests.iter().map(|(_, e)| e.clone()).collect(),
+            Vec::new(),
+        );
         let bytes = |d: &Digest| {
             manifests
                 .iter()
@@ -123,15 +120,15 @@ fn pushed_digests(
     repo: &str,
     bytes: impl Fn(&Digest) -> Option<RawManifest>,
 ) -> Vec<(Digest, String)> {
+    let closure = index.closure(top);
     let mut out = Vec::new();
-    let mut stack = vec![top.clone()];
-    while let Some(d) = stack.pop() {
-        let Some(m) = index.manifest(&d) else {
+    for d in &closure.manifests {
+        let Some(m) = index.manifest(d) else {
             continue;
         };
         if m.complete == Some(false) {
             if m.children.len() > 1
-                && let Some(raw) = bytes(&d)
+                && let Some(raw) = bytes(d)
                 && let Ok(ParsedManifest::Index { manifests }) = raw.parse()
             {
                 let kept: Vec<_> = manifests
@@ -145,8 +142,7 @@ fn pushed_digests(
         } else {
             out.push((d.clone(), repo.to_owned()));
         }
-        stack.extend(m.children.iter().cloned());
-        out.extend(m.blobs.iter().map(|b| (b.clone(), repo.to_owned())));
     }
+    out.extend(closure.blobs.into_iter().map(|b| (b, repo.to_owned())));
     out
 }

@@ -7,6 +7,7 @@
 pub mod blob_store;
 pub mod bundle;
 pub mod cli;
+pub mod clobber;
 pub mod commands;
 pub mod config;
 pub mod copy;

@@ -3,6 +3,8 @@
 
 use crate::oci::{Digest, Platform};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 /// The value of `format`: identifies an outrider bundle index.
 pub const FORMAT: &str = "outrider-bundle";
@@ -28,6 +30,28 @@ pub struct BundleIndex {
     /// For a bundle split into volumes: which volume this is and where everything lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<VolumeInfo>,
+    /// Positions of manifests and blobs by digest, built on the first lookup so that every
+    /// reader path is linear in entries. The lists are not changed after they are read.
+    #[serde(skip)]
+    lookup: OnceLock<Lookup>,
+}
+
+/// Where a digest stands in the index's lists (the first entry when the index is not yet
+/// validated and names one twice).
+#[derive(Clone, Debug, Default)]
+struct Lookup {
+    manifests: HashMap<Digest, usize>,
+    blobs: HashMap<Digest, usize>,
+}
+
+/// Everything one image needs, from the index's summary: manifests children before
+/// parents, and config and layer blobs in first-use order, each once.
+#[derive(Clone, Debug, Default)]
+pub struct Closure {
+    /// Manifest digests, children before parents, the top last.
+    pub manifests: Vec<Digest>,
+    /// Config and layer digests, each once.
+    pub blobs: Vec<Digest>,
 }
 
 /// Where this volume stands in its set, and what every volume holds.
@@ -80,7 +104,7 @@ pub struct Part {
 }
 
 /// One requested image.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageEntry {
     /// The reference as the user wrote it.
@@ -103,7 +127,7 @@ pub struct ImageEntry {
 }
 
 /// One manifest stored in the bundle.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManifestEntry {
     /// Digest of the exact bytes.
@@ -135,7 +159,7 @@ pub struct ManifestEntry {
 }
 
 /// One blob stored in the bundle.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BlobEntry {
     /// Content digest.
@@ -157,14 +181,100 @@ pub struct BlobEntry {
 }
 
 impl BundleIndex {
+    /// An index of this build's format and version holding these lists.
+    pub fn new(
+        tool: String,
+        images: Vec<ImageEntry>,
+        manifests: Vec<ManifestEntry>,
+        blobs: Vec<BlobEntry>,
+    ) -> BundleIndex {
+        BundleIndex {
+            format: FORMAT.to_owned(),
+            format_version: FORMAT_VERSION,
+            tool,
+            images,
+            manifests,
+            blobs,
+            volume: None,
+            lookup: OnceLock::new(),
+        }
+    }
+
+    /// Whether `other` is this index but for `volume.number`: every volume of a set
+    /// carries the same index, so a volume whose index says anything else was altered.
+    pub fn same_but_number(&self, other: &BundleIndex) -> bool {
+        let volume_equal = match (&self.volume, &other.volume) {
+            (Some(a), Some(b)) => {
+                a.bundle == b.bundle
+                    && a.name == b.name
+                    && a.total == b.total
+                    && a.size_limit == b.size_limit
+                    && a.holdings == b.holdings
+            }
+            (None, None) => true,
+            _ => false,
+        };
+        volume_equal
+            && self.format == other.format
+            && self.format_version == other.format_version
+            && self.tool == other.tool
+            && self.images == other.images
+            && self.manifests == other.manifests
+            && self.blobs == other.blobs
+    }
+
+    fn lookup(&self) -> &Lookup {
+        self.lookup.get_or_init(|| {
+            let mut l = Lookup::default();
+            for (i, m) in self.manifests.iter().enumerate() {
+                l.manifests.entry(m.digest.clone()).or_insert(i);
+            }
+            for (i, b) in self.blobs.iter().enumerate() {
+                l.blobs.entry(b.digest.clone()).or_insert(i);
+            }
+            l
+        })
+    }
+
     /// The manifest entry for `digest`.
     pub fn manifest(&self, digest: &Digest) -> Option<&ManifestEntry> {
-        self.manifests.iter().find(|m| &m.digest == digest)
+        let i = *self.lookup().manifests.get(digest)?;
+        self.manifests.get(i)
     }
 
     /// The blob entry for `digest`.
     pub fn blob(&self, digest: &Digest) -> Option<&BlobEntry> {
-        self.blobs.iter().find(|b| &b.digest == digest)
+        let i = *self.lookup().blobs.get(digest)?;
+        self.blobs.get(i)
+    }
+
+    /// What `top` needs, walked iteratively with a visited set, so a cycle or a deep chain
+    /// in an unvalidated index cannot recurse or loop (a validated one has neither: see
+    /// `validate`). Digests the index does not list are left out.
+    pub fn closure(&self, top: &Digest) -> Closure {
+        let mut out = Closure::default();
+        let mut seen_blobs = HashSet::new();
+        let mut visited = HashSet::new();
+        // (digest, children already pushed): a node is emitted after its children.
+        let mut stack = vec![(top, false)];
+        while let Some((d, expanded)) = stack.pop() {
+            let Some(m) = self.manifest(d) else { continue };
+            if expanded {
+                out.manifests.push(d.clone());
+                for b in &m.blobs {
+                    if seen_blobs.insert(b) {
+                        out.blobs.push(b.clone());
+                    }
+                }
+                continue;
+            }
+            if !visited.insert(d) {
+                continue;
+            }
+            stack.push((d, true));
+            stack.extend(m.children.iter().rev().map(|c| (c, false)));
+        }
+        out
     }
 
     /// Size of a blob or manifest listed in the index.

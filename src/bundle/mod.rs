@@ -2,8 +2,11 @@
 //! compressed), manifests as blobs, and `outrider.json`, the index. `bundle-format.md`
 //! is the specification; [`index`] mirrors it.
 
+pub mod agreement;
+mod blob_reader;
 pub mod index;
 pub mod reader;
+pub mod validate;
 pub mod volumes;
 pub mod writer;
 mod zip_layout;

@@ -1,13 +1,17 @@
-//! Opens a bundle, or a set of volumes, for random access. The zip crate parses each
-//! central directory; every entry must be STORED and named `outrider.json`,
-//! `blobs/sha256/<hex>` or `blobs/sha256/<hex>.part-NNNN`, so a hostile bundle cannot name a
-//! path outside anything, smuggle compressed data, or lie about sizes. Blob bytes are read
-//! by offset — across volumes for a blob cut into parts — and verified against their
-//! digests (each part's and the whole blob's) as they stream.
+//! Opens a bundle, or a set of volumes, for random access, checking integrity before
+//! meaning: the zip crate parses each central directory; every entry must be STORED,
+//! named `outrider.json`, `blobs/sha256/<hex>` or `blobs/sha256/<hex>.part-NNNN`, and
+//! named once; the index must match its zip CRC-32 before it is parsed, and pass
+//! [`validate::check_index`] before anything reads it; every entry must be one the index
+//! lists, at the size it lists. So a hostile bundle cannot name a path outside anything,
+//! smuggle compressed data, shadow an entry with a second copy, or lie about sizes. Blob
+//! bytes are read by offset ([`BlobReader`]) and verified as they stream.
 
+use super::blob_reader::{self, Piece, chunks};
+pub use super::blob_reader::{BlobReader, EntrySpan};
 use super::index::{BundleIndex, FORMAT, FORMAT_VERSION};
-use super::{INDEX_ENTRY, blob_entry};
-use crate::oci::{Descriptor, Digest, DigestError, RawManifest, Verifier};
+use super::{INDEX_ENTRY, blob_entry, validate};
+use crate::oci::{Damaged, Descriptor, Digest, RawManifest, Verifier};
 use bytes::Bytes;
 use futures_util::Stream;
 use std::collections::HashMap;
@@ -18,8 +22,6 @@ use std::sync::Arc;
 
 /// Largest index accepted (a bundle with 100 000 blobs has an index of ~40 MiB).
 const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
-/// Read size for streaming blobs out.
-const CHUNK: usize = 1024 * 1024;
 
 /// Why a bundle cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +52,7 @@ pub enum ReadError {
         /// Why it is refused.
         reason: &'static str,
     },
-    /// The index is missing, unreadable, or of another format version.
+    /// The index is missing, damaged, invalid, or of another format version.
     #[error("`{path}`: bad index: {reason}")]
     Index {
         /// The bundle.
@@ -58,14 +60,9 @@ pub enum ReadError {
         /// What is wrong.
         reason: String,
     },
-    /// A blob's bytes fail their digest or size.
-    #[error("`{path}`: {source}")]
-    Content {
-        /// The bundle.
-        path: PathBuf,
-        /// The failed check.
-        source: DigestError,
-    },
+    /// Stored bytes fail their digest, size or CRC-32.
+    #[error(transparent)]
+    Damaged(#[from] Damaged),
     /// A blob lives in a volume that is not here.
     #[error("{digest} is in volume {volume} of `{name}`, which is missing")]
     MissingVolume {
@@ -78,15 +75,6 @@ pub enum ReadError {
     },
 }
 
-/// Where an entry's bytes are in its file.
-#[derive(Clone, Copy, Debug)]
-pub struct EntrySpan {
-    /// Offset of the first data byte.
-    pub offset: u64,
-    /// Size in bytes.
-    pub size: u64,
-}
-
 /// One opened zip file.
 struct Volume {
     path: PathBuf,
@@ -94,27 +82,31 @@ struct Volume {
     entries: HashMap<String, EntrySpan>,
 }
 
-/// A contiguous piece of a blob: the whole of it, or one part.
-#[derive(Clone)]
-struct Piece {
-    file: Arc<std::fs::File>,
-    path: PathBuf,
-    span: EntrySpan,
-    /// For a part: its own digest.
-    digest: Option<Digest>,
-}
-
 /// A bundle (or volume set) opened for reading.
 pub struct BundleReader {
     path: PathBuf,
-    /// The parsed index (the same in every volume but for the volume number).
+    /// The parsed and validated index (the same in every volume but for the number).
     pub index: BundleIndex,
     /// Pieces of every stored blob and manifest present, in order.
     pieces: HashMap<Digest, Vec<Piece>>,
+    /// Volumes holding each stored blob or manifest (empty for a single file).
+    volumes_of: HashMap<Digest, Vec<u32>>,
     /// Volumes of the set that were not found.
     missing: Vec<(u32, PathBuf)>,
     /// Paths of the volumes read.
     opened: Vec<PathBuf>,
+}
+
+/// Whether `name` is an entry name a bundle may hold.
+fn valid_entry_name(name: &str) -> bool {
+    name == INDEX_ENTRY
+        || name.strip_prefix("blobs/sha256/").is_some_and(|rest| {
+            let (hex, part) = rest
+                .split_once(".part-")
+                .map_or((rest, None), |(h, p)| (h, Some(p)));
+            format!("sha256:{hex}").parse::<Digest>().is_ok()
+                && part.is_none_or(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_digit()))
+        })
 }
 
 fn open_file(path: &Path) -> Result<(Volume, BundleIndex), ReadError> {
@@ -128,6 +120,14 @@ fn open_file(path: &Path) -> Result<(Volume, BundleIndex), ReadError> {
         reason: e.to_string(),
     };
     let mut archive = zip::ZipArchive::new(&file).map_err(not_zip)?;
+    // The zip crate keeps one entry per name; a second copy would silently win or lose.
+    if archive.has_duplicate_names() {
+        return Err(ReadError::BadEntry {
+            path: path.to_owned(),
+            name: "(several)".into(),
+            reason: "a name appears twice in the central directory; a bundle names each entry once",
+        });
+    }
     let mut entries = HashMap::new();
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i).map_err(not_zip)?;
@@ -137,15 +137,7 @@ fn open_file(path: &Path) -> Result<(Volume, BundleIndex), ReadError> {
             name: crate::output::sanitize(&name),
             reason,
         };
-        let valid_name = name == INDEX_ENTRY
-            || name.strip_prefix("blobs/sha256/").is_some_and(|rest| {
-                let (hex, part) = rest
-                    .split_once(".part-")
-                    .map_or((rest, None), |(h, p)| (h, Some(p)));
-                format!("sha256:{hex}").parse::<Digest>().is_ok()
-                    && part.is_none_or(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_digit()))
-            });
-        if !valid_name {
+        if !valid_entry_name(&name) {
             return Err(bad(
                 "only `outrider.json` and `blobs/sha256/<hex>[.part-NNNN]` belong in a bundle",
             ));
@@ -156,17 +148,13 @@ fn open_file(path: &Path) -> Result<(Volume, BundleIndex), ReadError> {
             return Err(bad("entries must be stored uncompressed"));
         }
         let offset = entry.data_start().ok_or_else(|| bad("no data offset"))?;
-        if entries
-            .insert(
-                name.clone(),
-                EntrySpan {
-                    offset,
-                    size: entry.size(),
-                },
-            )
-            .is_some()
-        {
-            return Err(bad("duplicate entry"));
+        let span = EntrySpan {
+            offset,
+            size: entry.size(),
+            crc32: entry.crc32(),
+        };
+        if entries.insert(name.clone(), span).is_some() {
+            return Err(bad("a name appears twice; a bundle names each entry once"));
         }
     }
     let bad_index = |reason: String| ReadError::Index {
@@ -184,6 +172,17 @@ fn open_file(path: &Path) -> Result<(Volume, BundleIndex), ReadError> {
     }
     let mut buf = vec![0; span.size as usize];
     file.read_exact_at(&mut buf, span.offset).map_err(io)?;
+    // Integrity before meaning: a flipped bit in the index must not be read as a fact.
+    let crc = crc32fast::hash(&buf);
+    if crc != span.crc32 {
+        return Err(blob_reader::damage(
+            path,
+            "the index `outrider.json`",
+            path,
+            &format!("CRC-32 {crc:08x}, the zip says {:08x}", span.crc32),
+        )
+        .into());
+    }
     let index: BundleIndex = serde_json::from_slice(&buf).map_err(|e| bad_index(e.to_string()))?;
     if index.format != FORMAT || index.format_version > FORMAT_VERSION {
         return Err(bad_index(format!(
@@ -192,6 +191,7 @@ fn open_file(path: &Path) -> Result<(Volume, BundleIndex), ReadError> {
             index.format_version
         )));
     }
+    validate::check_index(&index).map_err(bad_index)?;
     Ok((
         Volume {
             path: path.to_owned(),
@@ -200,6 +200,23 @@ fn open_file(path: &Path) -> Result<(Volume, BundleIndex), ReadError> {
         },
         index,
     ))
+}
+
+/// Every entry of `volume` but the index must be one of `wanted` (entry names the index
+/// assigns to this file); an unlisted entry is refused rather than ignored.
+fn refuse_unlisted(volume: &Volume, wanted: &HashMap<&str, ()>) -> Result<(), ReadError> {
+    match volume
+        .entries
+        .keys()
+        .find(|n| n.as_str() != INDEX_ENTRY && !wanted.contains_key(n.as_str()))
+    {
+        Some(name) => Err(ReadError::BadEntry {
+            path: volume.path.clone(),
+            name: crate::output::sanitize(name),
+            reason: "the index does not list it",
+        }),
+        None => Ok(()),
+    }
 }
 
 impl BundleReader {
@@ -218,69 +235,14 @@ impl BundleReader {
         })?;
         let (volume, index) = open_file(first)?;
         let Some(info) = index.volume.clone() else {
-            let mut pieces = HashMap::new();
-            let listed = index
-                .blobs
-                .iter()
-                .map(|b| (&b.digest, b.size, &b.entry))
-                .chain(
-                    index
-                        .manifests
-                        .iter()
-                        .map(|m| (&m.digest, m.size, &m.entry)),
-                );
-            for (digest, size, entry) in listed {
-                // External entries are held by the far side, not this file.
-                let Some(entry) = entry else { continue };
-                let reason = if *entry != blob_entry(digest) {
-                    Some(format!(
-                        "{digest} is listed under entry `{}`",
-                        crate::output::sanitize(entry)
-                    ))
-                } else {
-                    match volume.entries.get(entry) {
-                        None => Some(format!(
-                            "{digest} is listed but the bundle has no entry for it"
-                        )),
-                        Some(span) if span.size != size => Some(format!(
-                            "{digest} is listed as {size} bytes but its entry holds {}",
-                            span.size
-                        )),
-                        Some(span) => {
-                            pieces.insert(
-                                digest.clone(),
-                                vec![Piece {
-                                    file: volume.file.clone(),
-                                    path: volume.path.clone(),
-                                    span: *span,
-                                    digest: None,
-                                }],
-                            );
-                            None
-                        }
-                    }
-                };
-                if let Some(reason) = reason {
-                    return Err(ReadError::Index {
-                        path: first.clone(),
-                        reason,
-                    });
-                }
-            }
-            return Ok(BundleReader {
-                path: first.clone(),
-                index,
-                pieces,
-                missing: Vec::new(),
-                opened: vec![first.clone()],
-            });
+            return BundleReader::single(first, volume, index);
         };
         // A volume set: gather the volumes given, then their siblings.
         let mut volumes: HashMap<u32, Volume> = HashMap::new();
         volumes.insert(info.number, volume);
         for p in &paths[1..] {
             let (v, other) = open_file(p)?;
-            let number = check_same_set(p, &info, &other)?;
+            let number = check_same_set(p, &index, &other)?;
             volumes.insert(number, v);
         }
         let width = info.total.to_string().len().max(3);
@@ -290,18 +252,34 @@ impl BundleReader {
             if volumes.contains_key(&n) {
                 continue;
             }
+            // `info.name` is a bare file name (validated), so this stays in `dir`.
             let candidate = dir.join(format!("{}.{n:0width$}.zip", info.name));
             if siblings && candidate.exists() {
                 let (v, other) = open_file(&candidate)?;
-                check_same_set(&candidate, &info, &other)?;
+                check_same_set(&candidate, &index, &other)?;
                 volumes.insert(n, v);
             } else {
                 missing.push((n, candidate));
             }
         }
+        let mut wanted: HashMap<u32, HashMap<&str, ()>> = HashMap::new();
+        for h in &info.holdings {
+            wanted
+                .entry(h.volume)
+                .or_default()
+                .insert(h.entry.as_str(), ());
+        }
+        for (n, v) in &volumes {
+            refuse_unlisted(v, wanted.get(n).unwrap_or(&HashMap::new()))?;
+        }
         let mut pieces: HashMap<Digest, Vec<Piece>> = HashMap::new();
+        let mut volumes_of: HashMap<Digest, Vec<u32>> = HashMap::new();
         let mut incomplete: Vec<Digest> = Vec::new();
         for h in &info.holdings {
+            let held_in = volumes_of.entry(h.digest.clone()).or_default();
+            if held_in.last() != Some(&h.volume) {
+                held_in.push(h.volume);
+            }
             let Some(v) = volumes.get(&h.volume) else {
                 incomplete.push(h.digest.clone());
                 continue;
@@ -327,6 +305,7 @@ impl BundleReader {
             pieces.entry(h.digest.clone()).or_default().push(Piece {
                 file: v.file.clone(),
                 path: v.path.clone(),
+                entry: h.entry.clone(),
                 span,
                 digest: h.part.as_ref().map(|p| p.digest.clone()),
             });
@@ -341,8 +320,66 @@ impl BundleReader {
             path: first.clone(),
             index,
             pieces,
+            volumes_of,
             missing,
             opened: opened.into_iter().map(|(_, p)| p).collect(),
+        })
+    }
+
+    /// A bundle in one file: every carried entry is in it at the listed size, and it holds
+    /// nothing else.
+    fn single(path: &Path, volume: Volume, index: BundleIndex) -> Result<BundleReader, ReadError> {
+        let mut pieces = HashMap::new();
+        let mut wanted = HashMap::new();
+        let listed = index
+            .blobs
+            .iter()
+            .map(|b| (&b.digest, b.size, &b.entry))
+            .chain(
+                index
+                    .manifests
+                    .iter()
+                    .map(|m| (&m.digest, m.size, &m.entry)),
+            );
+        for (digest, size, entry) in listed {
+            // External entries are held by the far side, not this file.
+            let Some(entry) = entry else { continue };
+            // `validate` made sure `entry` is `blob_entry(digest)`.
+            debug_assert_eq!(*entry, blob_entry(digest));
+            let reason = match volume.entries.get(entry) {
+                None => format!("{digest} is listed but the bundle has no entry for it"),
+                Some(span) if span.size != size => format!(
+                    "{digest} is listed as {size} bytes but its entry holds {}",
+                    span.size
+                ),
+                Some(span) => {
+                    wanted.insert(entry.as_str(), ());
+                    pieces.insert(
+                        digest.clone(),
+                        vec![Piece {
+                            file: volume.file.clone(),
+                            path: volume.path.clone(),
+                            entry: entry.clone(),
+                            span: *span,
+                            digest: None,
+                        }],
+                    );
+                    continue;
+                }
+            };
+            return Err(ReadError::Index {
+                path: path.to_owned(),
+                reason,
+            });
+        }
+        refuse_unlisted(&volume, &wanted)?;
+        Ok(BundleReader {
+            path: path.to_owned(),
+            index,
+            pieces,
+            volumes_of: HashMap::new(),
+            missing: Vec::new(),
+            opened: vec![path.to_owned()],
         })
     }
 
@@ -367,51 +404,40 @@ impl BundleReader {
     }
 
     /// Volumes (numbers) that hold part of `digest`.
-    pub fn volumes_of(&self, digest: &Digest) -> Vec<u32> {
-        self.index.volume.as_ref().map_or_else(Vec::new, |v| {
-            let mut n: Vec<u32> = v
-                .holdings
-                .iter()
-                .filter(|h| &h.digest == digest)
-                .map(|h| h.volume)
-                .collect();
-            n.dedup();
-            n
-        })
+    pub fn volumes_of(&self, digest: &Digest) -> &[u32] {
+        self.volumes_of.get(digest).map_or(&[], Vec::as_slice)
     }
 
-    fn unavailable(&self, digest: &Digest, size: u64) -> ReadError {
+    fn unavailable(&self, digest: &Digest) -> ReadError {
         match (
             self.volumes_of(digest)
-                .into_iter()
-                .find(|n| self.missing.iter().any(|(m, _)| m == n)),
+                .iter()
+                .find(|n| self.missing.iter().any(|(m, _)| m == *n)),
             &self.index.volume,
         ) {
             (Some(volume), Some(info)) => ReadError::MissingVolume {
                 digest: digest.clone(),
-                volume,
+                volume: *volume,
                 name: info.name.clone(),
             },
-            _ => ReadError::Content {
+            _ => ReadError::Index {
                 path: self.path.clone(),
-                source: DigestError::SizeMismatch {
-                    digest: digest.clone(),
-                    expected: size,
-                    got: 0,
-                },
+                reason: format!("{digest} is not stored in this bundle"),
             },
         }
     }
 
-    /// A blocking reader over a stored blob that verifies each part and the whole: the
-    /// read that would reach the end fails instead when a digest or size differs.
+    /// A blocking reader over a stored blob that verifies every entry's CRC-32, each part
+    /// and the whole: the read that would reach the end fails instead when one differs.
     pub fn blob_reader(&self, digest: &Digest, size: u64) -> Result<BlobReader, ReadError> {
         let pieces = self
             .pieces
             .get(digest)
-            .ok_or_else(|| self.unavailable(digest, size))?
+            .ok_or_else(|| self.unavailable(digest))?
             .clone();
         Ok(BlobReader::new(
+            &self.path,
+            digest,
             pieces,
             0,
             size,
@@ -428,12 +454,7 @@ impl BundleReader {
                 path: self.path.clone(),
                 reason: format!("manifest {digest} is not listed"),
             })?;
-        if entry.size > crate::oci::manifest::MAX_MANIFEST_BYTES {
-            return Err(ReadError::Index {
-                path: self.path.clone(),
-                reason: format!("manifest {digest} is larger than a manifest may be"),
-            });
-        }
+        // `validate` capped `entry.size` at the largest manifest, so this is bounded.
         let mut buf = Vec::with_capacity(entry.size as usize);
         self.blob_reader(digest, entry.size)?
             .read_to_end(&mut buf)
@@ -445,11 +466,8 @@ impl BundleReader {
     }
 
     fn read_error(&self, e: std::io::Error) -> ReadError {
-        match e.into_inner().map(|inner| inner.downcast::<DigestError>()) {
-            Some(Ok(source)) => ReadError::Content {
-                path: self.path.clone(),
-                source: *source,
-            },
+        match e.into_inner().map(|inner| inner.downcast::<Damaged>()) {
+            Some(Ok(damaged)) => ReadError::Damaged(*damaged),
             Some(Err(other)) => ReadError::Io {
                 path: self.path.clone(),
                 source: std::io::Error::other(other),
@@ -462,14 +480,15 @@ impl BundleReader {
     }
 
     /// Streams a blob's bytes, verifying sizes and digests; the last chunk is handed on
-    /// only after the digest matched, so a consumer never receives a bad blob whole.
+    /// only after the digest matched, so a consumer never receives a bad blob whole. A
+    /// failure is a [`Damaged`] error inside the `std::io::Error`.
     pub fn blob_stream(
         &self,
         desc: &Descriptor,
     ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static + use<> {
         let reader = self
             .blob_reader(&desc.digest, desc.size)
-            .map_err(|e| std::io::Error::other(e.to_string()));
+            .map_err(std::io::Error::other);
         chunks(reader)
     }
 
@@ -482,17 +501,21 @@ impl BundleReader {
         len: u64,
     ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static + use<> {
         let reader = match self.pieces.get(digest) {
-            Some(p) => Ok(BlobReader::new(p.clone(), start, len, None)),
-            None => Err(std::io::Error::other(format!(
-                "`{}` holds no blob {digest}",
-                self.path.display()
-            ))),
+            Some(p) => Ok(BlobReader::new(
+                &self.path,
+                digest,
+                p.clone(),
+                start,
+                len,
+                None,
+            )),
+            None => Err(std::io::Error::other(self.unavailable(digest))),
         };
         chunks(reader)
     }
 
     /// Re-hashes one stored blob or manifest against its digest and size (and each part
-    /// against its own digest).
+    /// against its own digest, each entry against its CRC-32).
     pub fn verify_blob(&self, digest: &Digest, size: u64) -> Result<(), ReadError> {
         let mut reader = self.blob_reader(digest, size)?;
         std::io::copy(&mut reader, &mut std::io::sink())
@@ -501,150 +524,28 @@ impl BundleReader {
     }
 }
 
-fn check_same_set(
-    path: &Path,
-    info: &super::index::VolumeInfo,
-    other: &BundleIndex,
-) -> Result<u32, ReadError> {
-    match &other.volume {
-        Some(o) if o.bundle == info.bundle => Ok(o.number),
-        _ => Err(ReadError::Index {
+/// `other` is a volume of the same set as `first`, with the same index but for its number.
+fn check_same_set(path: &Path, first: &BundleIndex, other: &BundleIndex) -> Result<u32, ReadError> {
+    let (Some(info), Some(o)) = (&first.volume, &other.volume) else {
+        return Err(ReadError::Index {
+            path: path.to_owned(),
+            reason: "not a volume of a set".into(),
+        });
+    };
+    if o.bundle != info.bundle {
+        return Err(ReadError::Index {
             path: path.to_owned(),
             reason: format!("not a volume of the set `{}` ({})", info.name, info.bundle),
-        }),
+        });
     }
-}
-
-/// A blocking reader over `len` bytes from `start` of a blob's pieces. With a whole-blob
-/// verifier it also checks each part's digest; a failed check fails the read that would
-/// have completed the part or the blob.
-pub struct BlobReader {
-    pieces: Vec<Piece>,
-    /// Index of the current piece and position in the blob.
-    current: usize,
-    piece_start: u64,
-    pos: u64,
-    end: u64,
-    whole: Option<Verifier>,
-    part: Option<Verifier>,
-}
-
-impl BlobReader {
-    fn new(pieces: Vec<Piece>, start: u64, len: u64, whole: Option<Verifier>) -> BlobReader {
-        let mut r = BlobReader {
-            pieces,
-            current: 0,
-            piece_start: 0,
-            pos: start,
-            end: start + len,
-            part: None,
-            whole,
-        };
-        // Skip to the piece holding `start`.
-        while r.current < r.pieces.len()
-            && r.piece_start + r.pieces[r.current].span.size <= start
-            && r.pieces[r.current].span.size > 0
-        {
-            r.piece_start += r.pieces[r.current].span.size;
-            r.current += 1;
-        }
-        r.start_part();
-        r
+    if !first.same_but_number(other) {
+        return Err(ReadError::Index {
+            path: path.to_owned(),
+            reason: format!(
+                "its index differs from volume {}'s beyond the volume number: the set was altered",
+                info.number
+            ),
+        });
     }
-
-    fn start_part(&mut self) {
-        self.part = match (self.whole.is_some(), self.pieces.get(self.current)) {
-            (true, Some(p)) => p.digest.as_ref().map(|d| Verifier::new(d, p.span.size)),
-            _ => None,
-        };
-    }
-}
-
-impl Read for BlobReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            if self.pos >= self.end {
-                if let Some(v) = self.whole.take() {
-                    v.finish().map_err(std::io::Error::other)?;
-                }
-                return Ok(0);
-            }
-            let Some(piece) = self.pieces.get(self.current) else {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "blob ends before its size",
-                ));
-            };
-            let in_piece = self.pos - self.piece_start;
-            if in_piece >= piece.span.size {
-                self.piece_start += piece.span.size;
-                self.current += 1;
-                self.start_part();
-                continue;
-            }
-            let want = (buf.len() as u64)
-                .min(piece.span.size - in_piece)
-                .min(self.end - self.pos) as usize;
-            let n = piece
-                .file
-                .read_at(&mut buf[..want], piece.span.offset + in_piece)?;
-            if n == 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!("`{}`: entry ends early", piece.path.display()),
-                ));
-            }
-            if let Some(v) = self.whole.as_mut() {
-                v.update(&buf[..n]).map_err(std::io::Error::other)?;
-            }
-            if let Some(v) = self.part.as_mut() {
-                v.update(&buf[..n]).map_err(std::io::Error::other)?;
-                if v.is_complete()
-                    && let Some(v) = self.part.take()
-                {
-                    v.finish().map_err(std::io::Error::other)?;
-                }
-            }
-            self.pos += n as u64;
-            if self.pos == self.end
-                && let Some(v) = self.whole.take()
-            {
-                v.finish().map_err(std::io::Error::other)?;
-            }
-            return Ok(n);
-        }
-    }
-}
-
-/// A reader as a stream of 1 MiB chunks, each read on a blocking thread.
-fn chunks(
-    reader: Result<BlobReader, std::io::Error>,
-) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    futures_util::stream::unfold(Some(reader), |state| async move {
-        let mut reader = match state? {
-            Ok(r) => r,
-            Err(e) => return Some((Err(e), None)),
-        };
-        let read = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0; CHUNK];
-            let mut filled = 0;
-            while filled < CHUNK {
-                match reader.read(&mut buf[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) => return Err(e),
-                }
-            }
-            buf.truncate(filled);
-            Ok((buf, reader))
-        })
-        .await
-        .map_err(std::io::Error::other)
-        .and_then(|r| r);
-        match read {
-            Ok((buf, _)) if buf.is_empty() => None,
-            Ok((buf, reader)) => Some((Ok(Bytes::from(buf)), Some(Ok(reader)))),
-            Err(e) => Some((Err(e), None)),
-        }
-    })
+    Ok(o.number)
 }

@@ -49,7 +49,8 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
             }
             _ => Platform::host(),
         };
-        let images = archive_images(&store, &reader, &platform)?;
+        // Checking the manifests may read configs from `--from-registry`, which blocks.
+        let images = tokio::task::block_in_place(|| archive_images(&store, &reader, &platform))?;
         let request = DeployRequest {
             config: &config,
             dry_run: args.dry_run,

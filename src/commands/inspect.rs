@@ -7,26 +7,17 @@ use crate::bundle::reader::BundleReader;
 use crate::cli::InspectArgs;
 use crate::oci::Digest;
 use crate::output;
-use std::collections::BTreeSet;
 
 /// Bytes of every blob and manifest an image needs: (carried in the bundle, external).
 pub fn image_bytes(index: &BundleIndex, top: &Digest) -> (u64, u64) {
-    let mut seen = BTreeSet::new();
-    let mut stack = vec![top.clone()];
-    let (mut carried, mut external) = (0, 0);
-    while let Some(d) = stack.pop() {
-        if !seen.insert(d.clone()) {
-            continue;
-        }
-        if let Some(m) = index.manifest(&d) {
-            stack.extend(m.children.iter().cloned());
-            stack.extend(m.blobs.iter().cloned());
-        }
-        let size = index.size_of(&d).unwrap_or(0);
-        if index.carries(&d) {
-            carried += size;
+    let closure = index.closure(top);
+    let (mut carried, mut external) = (0u64, 0u64);
+    for d in closure.manifests.iter().chain(closure.blobs.iter()) {
+        let size = index.size_of(d).unwrap_or(0);
+        if index.carries(d) {
+            carried = carried.saturating_add(size);
         } else {
-            external += size;
+            external = external.saturating_add(size);
         }
     }
     (carried, external)
@@ -87,14 +78,16 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
         .iter()
         .map(|b| (b.size, b.entry.is_some()))
         .chain(index.manifests.iter().map(|m| (m.size, m.entry.is_some())));
-    let (stored, external) = sizes.fold((0, 0), |(s, e), (size, carried)| {
+    let (stored, external) = sizes.fold((0u64, 0u64), |(s, e), (size, carried)| {
         if carried {
-            (s + size, e)
+            (s.saturating_add(size), e)
         } else {
-            (s, e + size)
+            (s, e.saturating_add(size))
         }
     });
-    let images_bytes = images.iter().map(|i| i.bytes).sum::<u64>();
+    let images_bytes = images
+        .iter()
+        .fold(0u64, |sum, i| sum.saturating_add(i.bytes));
     let summary = Summary {
         format_version: index.format_version,
         tool: &index.tool,

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 
 /// Runs `pack`.
 pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    check_output(&args).map_err(|e| anyhow::Error::new(super::UsageError(e)))?;
     let Resolved {
         plan, volume_size, ..
     } = resolve(&args.select, true).await?;
@@ -63,4 +64,29 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         started.elapsed().as_secs_f64()
     ));
     Ok(Outcome::Success)
+}
+
+/// Refuses, before anything is fetched, an output that is a directory or that would
+/// overwrite a file this pack reads (a `--since` bundle or any volume of its set, an
+/// images file, the config).
+fn check_output(args: &PackArgs) -> Result<(), String> {
+    crate::clobber::refuse_directory("-o", &args.output, "name the bundle file to write")?;
+    let mut inputs = crate::clobber::Inputs::default();
+    for p in &args.select.since {
+        inputs.add("--since", p);
+    }
+    for p in &args.select.images_file {
+        inputs.add("--images-file", p);
+    }
+    for p in &args.select.already_transferred_file {
+        inputs.add("--already-transferred-file", p);
+    }
+    if let Some(c) = &args.select.config {
+        inputs.add("--config", c);
+    }
+    inputs.check("-o", &args.output)?;
+    if args.select.volume_size.is_some() {
+        inputs.check_volumes("-o", &args.output)?;
+    }
+    Ok(())
 }

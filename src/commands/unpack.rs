@@ -13,7 +13,7 @@ use crate::output;
 use crate::progress::{Mode, Progress};
 use crate::registry::Registries;
 use anyhow::{Context, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Runs `unpack`.
 pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
@@ -38,6 +38,9 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 .and_then(|v| v.as_str())
                 .map(str::to_owned);
         }
+    }
+    if let Some(host) = &args.push {
+        crate::cli::parse_registry(host).map_err(UsageError)?;
     }
     if args.bundle.is_empty() {
         bail!(UsageError(
@@ -73,13 +76,15 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         ));
     }
     select_images(&mut reader, &args.images)?;
+    let bases = args
+        .base
+        .iter()
+        .map(|b| BundleReader::open(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_outputs(&args, &reader, &bases, config.as_ref())
+        .map_err(|e| anyhow::Error::new(UsageError(e)))?;
     let mut outcome = Outcome::Success;
     if args.docker_save.is_some() || args.k3s || args.docker || args.config.is_some() {
-        let bases = args
-            .base
-            .iter()
-            .map(|b| BundleReader::open(b))
-            .collect::<Result<Vec<_>, _>>()?;
         let platform = match &args.platform {
             Some(p) => p
                 .parse::<Platform>()
@@ -97,7 +102,8 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             store = store.with_registry(registry);
             find_in_registry(&mut store, &reader, args.prefix.as_deref()).await;
         }
-        let images = archive_images(&store, &reader, &platform)?;
+        // Checking the manifests may read configs from `--from-registry`, which blocks.
+        let images = tokio::task::block_in_place(|| archive_images(&store, &reader, &platform))?;
         tokio::task::block_in_place(|| write_archives(&args, &store, &images, &reader))?;
         if let Some(config) = &config {
             let request = DeployRequest {
@@ -146,6 +152,115 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
     }
     Ok(outcome)
+}
+
+/// Refuses, before any work, an output that is an existing directory where a file is
+/// written (or a file where a directory is), or that would overwrite an input.
+fn check_outputs(
+    args: &UnpackArgs,
+    reader: &BundleReader,
+    bases: &[BundleReader],
+    config: Option<&crate::config::Config>,
+) -> Result<(), String> {
+    let mut inputs = crate::clobber::Inputs::default();
+    for p in args.bundle.iter().chain(reader.opened()) {
+        inputs.add("the bundle", p);
+    }
+    for b in bases {
+        for p in b.opened() {
+            inputs.add("--base", p);
+        }
+    }
+    if let Some(path) = &args.docker_save {
+        if args.per_image {
+            if path.exists() && !path.is_dir() {
+                return Err(format!(
+                    "--docker-save `{}` is a file; with --per-image it names a directory",
+                    path.display()
+                ));
+            }
+        } else {
+            crate::clobber::refuse_directory(
+                "--docker-save",
+                path,
+                "name a file, or add --per-image for one tar per image in it",
+            )?;
+            inputs.check("--docker-save", path)?;
+        }
+    }
+    if args.k3s {
+        inputs.check("--k3s", &k3s_output(args, reader))?;
+    }
+    if let Some(receipt) = &args.receipt {
+        inputs.check("--receipt", receipt)?;
+    }
+    if let Some(tar) = config
+        .and_then(|c| c.document.get("output_tar"))
+        .and_then(|v| v.as_str())
+    {
+        let tar = Path::new(tar);
+        crate::clobber::refuse_directory("output_tar", tar, "name a file")?;
+        inputs.check("output_tar", tar)?;
+    }
+    // Per-image tars are named from the images; check them all before writing any.
+    if let (Some(dir), true) = (&args.docker_save, args.per_image) {
+        for (_, path) in per_image_paths(args, dir, &reader.index.images) {
+            inputs.check("--docker-save --per-image", &path)?;
+        }
+    }
+    Ok(())
+}
+
+/// The file `--k3s` writes: the bundle's name with the tar suffix, in the images directory.
+fn k3s_output(args: &UnpackArgs, reader: &BundleReader) -> PathBuf {
+    let compress = args.compress.unwrap_or(Compress::Zstd);
+    let stem = reader
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "outrider".into());
+    let stem = stem.trim_end_matches(".zip").trim_end_matches(".bundle");
+    args.k3s_images_dir
+        .join(format!("{stem}{}", compress.suffix()))
+}
+
+/// One distinct file per image for `--per-image`: the image's name with every character
+/// but letters, digits, `.` and `-` turned into `_`; names that would clash (`c/x_y:1` and
+/// `c/x/y:1`) get the image's short digest, then a counter, so no image overwrites another.
+fn per_image_paths<'i>(
+    args: &UnpackArgs,
+    dir: &Path,
+    images: &'i [crate::bundle::index::ImageEntry],
+) -> Vec<(&'i crate::bundle::index::ImageEntry, PathBuf)> {
+    let compress = args.compress.unwrap_or(Compress::None);
+    let mut taken = std::collections::HashSet::new();
+    images
+        .iter()
+        .map(|image| {
+            let (name, _) = to_archive::archive_name(image);
+            let file: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let mut candidate = file.clone();
+            let mut n = 1;
+            while !taken.insert(candidate.clone()) {
+                candidate = if n == 1 {
+                    format!("{file}-{}", image.digest.short())
+                } else {
+                    format!("{file}-{}-{n}", image.digest.short())
+                };
+                n += 1;
+            }
+            (image, dir.join(format!("{candidate}{}", compress.suffix())))
+        })
+        .collect()
 }
 
 /// What `-c config` asks for.
@@ -348,7 +463,18 @@ pub(crate) fn archive_images(
     }
     let mut images = Vec::new();
     let mut errors = Vec::new();
+    // The manifests decide: an image whose manifests disagree with the index is refused.
+    let mut checked = crate::bundle::agreement::Checked::default();
     for image in &reader.index.images {
+        let faults = checked.image_faults(&reader.index, image, store);
+        if !faults.is_empty() {
+            errors.push(format!(
+                "`{}`: the bundle's index disagrees with its manifests: {}",
+                output::sanitize(&image.reference),
+                faults.join("; ")
+            ));
+            continue;
+        }
         match to_archive::archive_image(store, &reader.index, image, platform) {
             Ok((a, notes)) => {
                 for n in notes {
@@ -380,19 +506,9 @@ fn write_archives(
         if args.per_image {
             let compress = args.compress.unwrap_or(Compress::None);
             fs_err::create_dir_all(path)?;
-            for image in images {
-                let file: String = image
-                    .name
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                let out = path.join(format!("{file}{}", compress.suffix()));
+            // `images` follows the bundle's image order, as `per_image_paths` does.
+            let paths = per_image_paths(args, path, &reader.index.images);
+            for (image, (_, out)) in images.iter().zip(paths) {
                 let written =
                     to_archive::write_file(&out, compress, store, std::slice::from_ref(image))
                         .map_err(anyhow::Error::msg)?;
@@ -407,15 +523,7 @@ fn write_archives(
     }
     if args.k3s {
         let compress = args.compress.unwrap_or(Compress::Zstd);
-        let stem = reader
-            .path()
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "outrider".into());
-        let stem = stem.trim_end_matches(".zip").trim_end_matches(".bundle");
-        let out = args
-            .k3s_images_dir
-            .join(format!("{stem}{}", compress.suffix()));
+        let out = k3s_output(args, reader);
         fs_err::create_dir_all(&args.k3s_images_dir)
             .with_context(|| format!("k3s images directory `{}`", args.k3s_images_dir.display()))?;
         // A fresh file with a fresh mtime: k3s's .cache.json skips files whose size and

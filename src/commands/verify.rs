@@ -2,92 +2,59 @@
 //! manifest's references are present and agree with the index. Names each fault.
 
 use super::Outcome;
+use crate::bundle::agreement::Checked;
 use crate::bundle::reader::BundleReader;
 use crate::cli::VerifyArgs;
-use crate::oci::ParsedManifest;
 use crate::output;
+use std::collections::HashSet;
 
-/// Every fault found in an opened bundle, as lines.
+/// Every fault found in an opened bundle, as lines: stored bytes that fail their digest,
+/// size or CRC-32, and every disagreement between the index and the manifests that would
+/// stop an image in `unpack` (the same checks, from `bundle::agreement`). The index itself
+/// was validated when the bundle was opened.
 pub fn faults(reader: &BundleReader) -> Vec<String> {
     let index = &reader.index;
     let mut faults = Vec::new();
     // External blobs and manifests are held by the far side: listed, not stored, so there
-    // is nothing here to hash. Their references are still checked below.
-    // Blobs in volumes not given are not checked here (`--set` checks the whole set).
-    for b in index
+    // is nothing here to hash. Blobs in volumes not given are not checked here (`--set`
+    // checks the whole set).
+    let stored = index
         .blobs
         .iter()
-        .filter(|b| b.entry.is_some() && reader.has(&b.digest))
-    {
-        if let Err(e) = reader.verify_blob(&b.digest, b.size) {
-            faults.push(format!("blob {}: {e}", b.digest));
+        .map(|b| (&b.digest, b.size, b.entry.is_some(), "blob"))
+        .chain(
+            index
+                .manifests
+                .iter()
+                .map(|m| (&m.digest, m.size, m.entry.is_some(), "manifest")),
+        );
+    let mut damaged = HashSet::new();
+    for (digest, size, carried, kind) in stored {
+        if carried
+            && reader.has(digest)
+            && let Err(e) = reader.verify_blob(digest, size)
+        {
+            damaged.insert(digest.clone());
+            faults.push(match e {
+                // These name the blob, the file and the fix themselves.
+                crate::bundle::reader::ReadError::Damaged(d) => d.to_string(),
+                other => format!("{kind} {digest}: {other}"),
+            });
         }
     }
-    for m in index
-        .manifests
-        .iter()
-        .filter(|m| m.entry.is_some() && reader.has(&m.digest))
-    {
-        let manifest = match reader.manifest(&m.digest) {
-            Ok(raw) => raw,
-            Err(e) => {
-                faults.push(format!("manifest {}: {e}", m.digest));
-                continue;
-            }
-        };
-        match manifest.parse() {
-            Ok(ParsedManifest::Image { config, layers }) => {
-                let listed: Vec<_> = std::iter::once(&config).chain(layers.iter()).collect();
-                for d in &listed {
-                    match index.blob(&d.digest) {
-                        None => faults.push(format!(
-                            "manifest {} needs blob {}, which the bundle lacks",
-                            m.digest, d.digest
-                        )),
-                        Some(b) if b.size != d.size => faults.push(format!(
-                            "manifest {} says blob {} is {} bytes; the bundle holds {}",
-                            m.digest, d.digest, d.size, b.size
-                        )),
-                        Some(_) => {}
-                    }
-                }
-                if listed.iter().map(|d| &d.digest).ne(m.blobs.iter()) {
-                    faults.push(format!(
-                        "manifest {}: the index lists other blobs than the manifest names",
-                        m.digest
-                    ));
-                }
-            }
-            Ok(ParsedManifest::Index { manifests }) => {
-                for child in &m.children {
-                    match manifests.iter().find(|e| &e.descriptor.digest == child) {
-                        None => faults.push(format!("index {} does not list child {} the bundle index claims", m.digest, child)),
-                        Some(e) if index.manifest(child).is_none_or(|c| c.size != e.descriptor.size) => {
-                            faults.push(format!("index {} needs child {}, which the bundle lacks or holds at another size", m.digest, child))
-                        }
-                        Some(_) => {}
-                    }
-                }
-                let complete = m.children.len() == manifests.len();
-                if m.complete != Some(complete) {
-                    faults.push(format!(
-                        "index {}: `complete` is {:?} but {} of {} children are present",
-                        m.digest,
-                        m.complete,
-                        m.children.len(),
-                        manifests.len()
-                    ));
-                }
-            }
-            Err(e) => faults.push(format!("manifest {}: {e}", m.digest)),
-        }
-    }
+    let mut checked = Checked::default();
+    let mut seen = HashSet::new();
     for image in &index.images {
-        if index.manifest(&image.digest).is_none() {
-            faults.push(format!(
-                "image `{}`: manifest {} is not in the bundle",
-                image.reference, image.digest
-            ));
+        for f in checked.image_faults(index, image, reader) {
+            // A damaged manifest was named above already; say each fault once.
+            let is_damage = f
+                .strip_prefix("manifest ")
+                .and_then(|rest| rest.get(..71))
+                .and_then(|d| d.parse::<crate::oci::Digest>().ok())
+                .is_some_and(|d| damaged.contains(&d));
+            if !is_damage && seen.insert(f.clone()) {
+                faults.push(f);
+            }
         }
     }
     faults

@@ -78,25 +78,27 @@ fn descriptor(index: &BundleIndex, digest: &Digest) -> Option<Descriptor> {
     })
 }
 
-/// Everything below a manifest: child manifests and blobs, each once, children first.
+/// Everything below `top`: blobs and child manifests, each once, the manifests children
+/// first (from the index, which `bundle::agreement` has checked against the manifests).
 fn contents(index: &BundleIndex, top: &Digest, out: &mut Vec<Descriptor>) {
-    let Some(m) = index.manifest(top) else { return };
-    for c in &m.children {
-        contents(index, c, out);
-    }
-    for b in &m.blobs {
-        if let Some(entry) = index.blob(b)
-            && !out.iter().any(|d| &d.digest == b)
-        {
-            out.push(Descriptor {
-                media_type: entry.media_type.clone(),
-                digest: b.clone(),
-                size: entry.size,
-            });
+    let closure = index.closure(top);
+    let blobs = closure.blobs.iter().filter_map(|b| {
+        index.blob(b).map(|entry| Descriptor {
+            media_type: entry.media_type.clone(),
+            digest: b.clone(),
+            size: entry.size,
+        })
+    });
+    let manifests = closure
+        .manifests
+        .iter()
+        .filter_map(|d| descriptor(index, d));
+    let mut seen: std::collections::HashSet<Digest> =
+        out.iter().map(|d| d.digest.clone()).collect();
+    for d in blobs.chain(manifests) {
+        if seen.insert(d.digest.clone()) {
+            out.push(d);
         }
-    }
-    if !out.iter().any(|d| &d.digest == top) {
-        out.extend(descriptor(index, top));
     }
 }
 
@@ -113,12 +115,13 @@ fn platform_manifests(
     top: &Digest,
     out: &mut Vec<(Digest, Option<Platform>)>,
 ) {
-    let Some(m) = index.manifest(top) else { return };
-    if m.children.is_empty() {
-        out.push((top.clone(), m.platform.clone()));
-    }
-    for c in &m.children {
-        platform_manifests(index, c, out);
+    for d in index.closure(top).manifests {
+        if let Some(m) = index.manifest(&d)
+            && m.children.is_empty()
+            && !crate::oci::media_type::is_index(&m.media_type)
+        {
+            out.push((d, m.platform.clone()));
+        }
     }
 }
 
@@ -266,10 +269,14 @@ pub fn write_file(
         Ok(())
     })();
     match result {
-        Ok(()) => {
-            fs_err::rename(&temp, output).map_err(|e| e.to_string())?;
-            Ok(output.to_owned())
-        }
+        Ok(()) => match fs_err::rename(&temp, output) {
+            Ok(()) => Ok(output.to_owned()),
+            Err(e) => {
+                // Nothing half-done stays behind: not even the complete `.partial`.
+                let _ = std::fs::remove_file(&temp);
+                Err(format!("writing `{}`: {e}", output.display()))
+            }
+        },
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
             Err(format!("writing `{}`: {e}", output.display()))

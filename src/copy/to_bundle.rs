@@ -5,9 +5,7 @@
 //! error is fetched again from the start, up to three times.
 
 use crate::bundle::blob_entry;
-use crate::bundle::index::{
-    BlobEntry, BundleIndex, FORMAT, FORMAT_VERSION, Holding, Part, VolumeInfo,
-};
+use crate::bundle::index::{BlobEntry, BundleIndex, Holding, Part, VolumeInfo};
 use crate::bundle::volumes::{self, Item, Segment};
 use crate::bundle::writer::{BundleWriter, EntryId, WriteError};
 use crate::location::SourceError;
@@ -82,14 +80,11 @@ fn volume_paths(output: &Path, total: u32, split: bool) -> (String, Vec<PathBuf>
 }
 
 fn base_index(plan: &Plan) -> BundleIndex {
-    BundleIndex {
-        format: FORMAT.into(),
-        format_version: FORMAT_VERSION,
-        tool: concat!("outrider ", env!("CARGO_PKG_VERSION")).into(),
-        images: plan.images.clone(),
-        manifests: plan.manifests.iter().map(|(_, e)| e.clone()).collect(),
-        blobs: plan
-            .blobs
+    BundleIndex::new(
+        concat!("outrider ", env!("CARGO_PKG_VERSION")).into(),
+        plan.images.clone(),
+        plan.manifests.iter().map(|(_, e)| e.clone()).collect(),
+        plan.blobs
             .iter()
             .map(|b| BlobEntry {
                 digest: b.descriptor.digest.clone(),
@@ -103,8 +98,7 @@ fn base_index(plan: &Plan) -> BundleIndex {
                 destination_repository: b.external.clone(),
             })
             .collect(),
-        volume: None,
-    }
+    )
 }
 
 /// The volume block of the index for volume `number`; part digests as known so far.

@@ -9,8 +9,9 @@
 //! `--strict` fails up front on any missing; otherwise images with something missing are
 //! skipped and reported, and the rest are pushed.
 
-use crate::bundle::index::{BundleIndex, ImageEntry};
-use crate::bundle::reader::BundleReader;
+use crate::bundle::agreement::Checked;
+use crate::bundle::index::ImageEntry;
+use crate::bundle::reader::{BundleReader, ReadError};
 use crate::oci::manifest::reduced_index;
 use crate::oci::{Descriptor, Digest, ParsedManifest, RawManifest};
 use crate::progress::Progress;
@@ -78,31 +79,6 @@ pub fn destination_repository(image: &ImageEntry, prefix: Option<&str>) -> Strin
     }
 }
 
-/// Manifests (children first) and blobs an image needs.
-fn closure(index: &BundleIndex, top: &Digest) -> (Vec<Digest>, BTreeSet<Digest>) {
-    let mut manifests = Vec::new();
-    let mut blobs = BTreeSet::new();
-    fn walk(
-        index: &BundleIndex,
-        d: &Digest,
-        manifests: &mut Vec<Digest>,
-        blobs: &mut BTreeSet<Digest>,
-    ) {
-        if manifests.contains(d) {
-            return;
-        }
-        if let Some(m) = index.manifest(d) {
-            for c in &m.children {
-                walk(index, c, manifests, blobs);
-            }
-            blobs.extend(m.blobs.iter().cloned());
-        }
-        manifests.push(d.clone());
-    }
-    walk(index, top, &mut manifests, &mut blobs);
-    (manifests, blobs)
-}
-
 /// Where an external item will come from at the destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Presence {
@@ -123,6 +99,8 @@ struct ImagePush<'a> {
     /// Where each external blob or manifest is, at the destination.
     external: HashMap<Digest, Presence>,
     missing: Vec<String>,
+    /// Where the bundle disagrees with itself about this image (`bundle::agreement`).
+    faults: Vec<String>,
 }
 
 /// What a push did.
@@ -142,18 +120,23 @@ pub async fn push_bundle(
 ) -> Result<PushResult, MissingAtDestination> {
     let index = &reader.index;
     let mut plans = Vec::new();
+    // The manifests decide: an image whose manifests disagree with the index is not pushed.
+    let mut checked = Checked::default();
     for image in &index.images {
         let repo = destination_repository(image, options.prefix.as_deref());
-        let (manifests, blobs) = closure(index, &image.digest);
+        let closure = index.closure(&image.digest);
         let mut plan = ImagePush {
             image,
             repo,
-            manifests,
-            blobs,
+            manifests: closure.manifests,
+            blobs: closure.blobs.into_iter().collect(),
             external: HashMap::new(),
             missing: Vec::new(),
+            faults: checked.image_faults(index, image, reader),
         };
-        check_external(reader, registry, &mut plan).await;
+        if plan.faults.is_empty() {
+            check_external(reader, registry, &mut plan).await;
+        }
         plans.push(plan);
     }
     if options.strict {
@@ -172,7 +155,10 @@ pub async fn push_bundle(
     let mut uploads = Vec::new();
     let mut mounts = Vec::new();
     let mut first: HashMap<Digest, String> = HashMap::new();
-    for plan in plans.iter().filter(|p| p.missing.is_empty()) {
+    for plan in plans
+        .iter()
+        .filter(|p| p.missing.is_empty() && p.faults.is_empty())
+    {
         for b in &plan.blobs {
             match plan.external.get(b) {
                 Some(Presence::Here) => {}
@@ -235,6 +221,14 @@ pub async fn push_bundle(
             status: "ok".into(),
             note: None,
         };
+        if !plan.faults.is_empty() {
+            report.status = format!(
+                "refused: the bundle's index disagrees with its manifests: {}; hint: run `outrider verify`, and pack the bundle again",
+                plan.faults.join("; ")
+            );
+            reports.push(report);
+            continue;
+        }
         if !plan.missing.is_empty() {
             report.status = format!(
                 "skipped: {} blobs or manifests missing at the destination: {}",
@@ -444,12 +438,9 @@ async fn upload(
     if desc.size > options.chunk_threshold || min_chunk.is_some_and(|m| m > desc.size) {
         reader
             .verify_blob(&desc.digest, desc.size)
-            .map_err(|e| RegistryError::Status {
-                registry: registry.name.clone(),
-                method: "PATCH".into(),
-                what: format!("blob {}", desc.digest),
-                status: 0,
-                body: e.to_string(),
+            .map_err(|e| match e {
+                ReadError::Damaged(d) => RegistryError::Damaged(d),
+                other => RegistryError::Damaged(crate::oci::Damaged(other.to_string())),
             })?;
         let chunk_size = options.chunk_size.max(min_chunk.unwrap_or(0)).max(1);
         let chunk = |start: u64, len: u64| {

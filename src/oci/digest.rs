@@ -106,6 +106,36 @@ impl fmt::Debug for Digest {
     }
 }
 
+/// Bytes read from a local file (a bundle) failed their check: the file is damaged. It
+/// travels inside `std::io::Error` through readers, tar writers and request bodies, so that
+/// whoever meets it blames the file rather than the network or the registry, and does not
+/// retry: re-sending the same damaged bytes cannot help.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Damaged(pub String);
+
+impl Damaged {
+    /// The `Damaged` behind `error`, looking through its sources and through the
+    /// `std::io::Error`s that wrap it on the way (whose `source()` hides their payload).
+    pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Damaged> {
+        let mut next = Some(error);
+        while let Some(e) = next {
+            if let Some(d) = e.downcast_ref::<Damaged>() {
+                return Some(d);
+            }
+            if let Some(d) = e
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| Damaged::find(inner))
+            {
+                return Some(d);
+            }
+            next = e.source();
+        }
+        None
+    }
+}
+
 /// What a manifest says about one blob or child: enough to fetch and verify it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Descriptor {

@@ -25,3 +25,14 @@ pub fn is_index(media_type: &str) -> bool {
 pub fn is_image_manifest(media_type: &str) -> bool {
     media_type == DOCKER_MANIFEST || media_type == OCI_MANIFEST
 }
+
+/// OCI image config.
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// Docker image config.
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+
+/// True for the config types of runnable images (which name an OS and architecture);
+/// artifacts and attestations use other config types.
+pub fn is_image_config(media_type: &str) -> bool {
+    media_type == OCI_CONFIG || media_type == DOCKER_CONFIG
+}

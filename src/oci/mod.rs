@@ -7,7 +7,7 @@ pub mod media_type;
 pub mod platform;
 pub mod reference;
 
-pub use digest::{Descriptor, Digest, DigestError, Verifier};
+pub use digest::{Damaged, Descriptor, Digest, DigestError, Verifier};
 pub use manifest::{ManifestError, ParsedManifest, RawManifest};
 pub use platform::Platform;
 pub use reference::{ImageRef, ReferenceError};

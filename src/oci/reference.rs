@@ -127,6 +127,11 @@ pub fn split_tag(text: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Whether `registry` is `host[:port]` (or `[v6]:port`) as references name registries.
+pub fn valid_registry(registry: &str) -> bool {
+    validate_registry(registry, registry).is_ok()
+}
+
 fn validate_registry(text: &str, registry: &str) -> Result<(), ReferenceError> {
     let bad = || ReferenceError::Registry(text.into(), registry.into());
     let (host, port) = if let Some(inner) = registry.strip_prefix('[') {
@@ -149,6 +154,13 @@ fn validate_registry(text: &str, registry: &str) -> Result<(), ReferenceError> {
     } else {
         Err(bad())
     }
+}
+
+/// Whether `path` is a repository path the distribution spec allows: components
+/// separated by `/`, each `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`, at most 255 bytes in
+/// all. Such a path cannot hold `..`, `?`, `#`, `%` or an empty segment.
+pub fn valid_repository(path: &str) -> bool {
+    !path.is_empty() && path.len() <= 255 && path.split('/').all(valid_component)
 }
 
 /// distribution/reference: `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`.
@@ -179,7 +191,8 @@ fn is_alnum(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
-fn valid_tag(t: &str) -> bool {
+/// Whether `t` is a tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}` (distribution spec).
+pub fn valid_tag(t: &str) -> bool {
     let b = t.as_bytes();
     !b.is_empty()
         && b.len() <= 128

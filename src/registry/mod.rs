@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod credentials;
+pub mod endpoint;
 pub mod http;
 
 use crate::oci::{Descriptor, Digest, RawManifest, manifest::MAX_MANIFEST_BYTES, media_type};
@@ -12,6 +13,7 @@ use crate::secret::Secret;
 use auth::{AuthError, Challenge};
 use bytes::Bytes;
 use credentials::{Credential, CredentialError, ExplicitCredentials};
+use endpoint::Endpoint;
 use futures_util::{Stream, StreamExt};
 use http::{TlsSetupError, TransportOptions};
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -89,6 +91,21 @@ pub enum RegistryError {
         registry: String,
         /// What was fetched.
         what: String,
+    },
+    /// The bytes being sent come from a damaged local file (a bundle): the registry is
+    /// not at fault, and sending them again cannot help, so this is never retried.
+    #[error(transparent)]
+    Damaged(#[from] crate::oci::Damaged),
+    /// A repository or reference that is not a valid name (from a bundle, say) was about
+    /// to become part of a URL.
+    #[error("`{registry}`: refusing {what}: {reason}")]
+    InvalidName {
+        /// Registry host.
+        registry: String,
+        /// The request it would have been.
+        what: String,
+        /// Which name is invalid.
+        reason: String,
     },
     /// Token flow failed.
     #[error(transparent)]
@@ -231,6 +248,22 @@ impl Registry {
         format!("{}://{}", if https { "https" } else { "http" }, self.host)
     }
 
+    /// URL of `endpoint` in `repo`: names checked by [`endpoint::path`], the only way a
+    /// repository or reference reaches a URL. `what` names the request in the error.
+    async fn endpoint_url(
+        &self,
+        repo: &str,
+        endpoint: Endpoint<'_>,
+        what: &str,
+    ) -> Result<String, RegistryError> {
+        let path = endpoint::path(repo, endpoint).map_err(|reason| RegistryError::InvalidName {
+            registry: self.name.clone(),
+            what: what.to_owned(),
+            reason,
+        })?;
+        Ok(self.url(&path).await)
+    }
+
     /// URL for a `/v2/` path, with the `?ns=` mirror parameter when mirroring.
     async fn url(&self, path: &str) -> String {
         self.scheme().await;
@@ -358,6 +391,11 @@ impl Registry {
                     return Ok(response);
                 }
                 Err(e) => {
+                    if let Some(damaged) = crate::oci::Damaged::find(&e) {
+                        return Err(RegistryError::Damaged(crate::oci::Damaged(
+                            damaged.0.clone(),
+                        )));
+                    }
                     let reason = http::describe(&e);
                     if attempt < self.retries
                         && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body())
@@ -417,7 +455,9 @@ impl Registry {
         reference: &str,
     ) -> Result<RawManifest, RegistryError> {
         let what = format!("manifest `{repo}:{reference}`");
-        let url = self.url(&format!("{repo}/manifests/{reference}")).await;
+        let url = self
+            .endpoint_url(repo, Endpoint::Manifest(reference), &what)
+            .await?;
         let response = self
             .send(&Access::Pull(repo.into()), &what, &|c| {
                 c.get(&url)
@@ -487,7 +527,9 @@ impl Registry {
         reference: &str,
     ) -> Result<Option<Digest>, RegistryError> {
         let what = format!("manifest `{repo}:{reference}`");
-        let url = self.url(&format!("{repo}/manifests/{reference}")).await;
+        let url = self
+            .endpoint_url(repo, Endpoint::Manifest(reference), &what)
+            .await?;
         let response = self
             .send(&Access::Pull(repo.into()), &what, &|c| {
                 c.head(&url)
@@ -512,7 +554,9 @@ impl Registry {
         desc: &Descriptor,
     ) -> Result<impl Stream<Item = Result<Bytes, RegistryError>> + use<>, RegistryError> {
         let what = format!("blob {} in `{repo}`", desc.digest);
-        let url = self.url(&format!("{repo}/blobs/{}", desc.digest)).await;
+        let url = self
+            .endpoint_url(repo, Endpoint::Blob(&desc.digest), &what)
+            .await?;
         let response = self
             .send(&Access::Pull(repo.into()), &what, &|c| c.get(&url))
             .await?;
@@ -531,7 +575,9 @@ impl Registry {
     /// Whether `repo` already links the blob.
     pub async fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool, RegistryError> {
         let what = format!("blob {digest} in `{repo}`");
-        let url = self.url(&format!("{repo}/blobs/{digest}")).await;
+        let url = self
+            .endpoint_url(repo, Endpoint::Blob(digest), &what)
+            .await?;
         let response = self
             .send(&Access::Push(repo.into()), &what, &|c| c.head(&url))
             .await?;
@@ -553,8 +599,8 @@ impl Registry {
     ) -> Result<MountOutcome, RegistryError> {
         let what = format!("mount of {digest} from `{from}` into `{repo}`");
         let url = self
-            .url(&format!("{repo}/blobs/uploads/?mount={digest}&from={from}"))
-            .await;
+            .endpoint_url(repo, Endpoint::Mount { digest, from }, &what)
+            .await?;
         let response = self
             .send(
                 &Access::Mount {
@@ -591,7 +637,7 @@ impl Registry {
     /// registry accepts (`OCI-Chunk-Min-Length`), when it says.
     pub async fn start_upload(&self, repo: &str) -> Result<(String, Option<u64>), RegistryError> {
         let what = format!("upload to `{repo}`");
-        let url = self.url(&format!("{repo}/blobs/uploads/")).await;
+        let url = self.endpoint_url(repo, Endpoint::Uploads, &what).await?;
         let response = self
             .send(&Access::Push(repo.into()), &what, &|c| {
                 c.post(&url).header("content-length", "0")
@@ -686,7 +732,9 @@ impl Registry {
         manifest: &RawManifest,
     ) -> Result<Option<Digest>, RegistryError> {
         let what = format!("manifest `{repo}:{reference}`");
-        let url = self.url(&format!("{repo}/manifests/{reference}")).await;
+        let url = self
+            .endpoint_url(repo, Endpoint::Manifest(reference), &what)
+            .await?;
         let bytes = manifest.bytes.clone();
         let media_type = manifest.media_type.clone();
         let response = self
@@ -740,7 +788,7 @@ impl Registry {
         }
         let what = format!("tags of `{repo}`");
         let mut out = Vec::new();
-        let mut next = Some(self.url(&format!("{repo}/tags/list?n=1000")).await);
+        let mut next = Some(self.endpoint_url(repo, Endpoint::Tags, &what).await?);
         while let Some(url) = next.take() {
             let response = self
                 .send(&Access::Pull(repo.into()), &what, &|c| c.get(&url))

@@ -40,21 +40,37 @@ fn verify_names_a_flipped_byte_and_a_truncation() {
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains(&layer.digest) && err.contains("hashes to"),
+        err.contains(&layer.digest)
+            && err.contains("is damaged")
+            && err.contains("CRC-32")
+            && err.contains("outrider verify"),
         "{err}"
     );
 
-    // The same damage stops the push of that image; its manifest never reaches the registry.
+    // The same damage stops the push of that image; its manifest never reaches the
+    // registry. The bundle is blamed, not the registry, and the upload is not retried
+    // (with the default retries).
     let dest = Registry::plain();
     let out = o.run(&[
         "unpack",
         flipped.to_str().expect("utf8"),
         "--push",
         &dest.host,
-        "--retries",
-        "0",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    let (stdout, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let all = format!("{stdout}{err}");
+    assert!(
+        all.contains(&layer.digest)
+            && all.contains("flipped.zip")
+            && all.contains("is damaged")
+            && all.contains("outrider verify"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("cannot reach") && !all.contains("retrying"),
+        "{all}"
+    );
     assert!(
         skopeo_raw(&dest.host, "x/y", "1", &[]).is_none(),
         "a manifest was pushed over a bad blob"
@@ -112,7 +128,7 @@ fn hostile_entry_names_and_compressed_entries_are_refused() {
     w.write_all(b"abc").expect("write");
     w.start_file("outrider.json", stored).expect("start");
     let index = serde_json::json!({"format":"outrider-bundle","formatVersion":1,"tool":"x","images":[],"manifests":[],
-        "blobs":[{"digest":digest,"size":5,"mediaType":"x","repositories":["a"],"entry":format!("blobs/sha256/{}", &digest[7..])}]});
+        "blobs":[{"digest":digest,"size":5,"mediaType":"a/b","repositories":["a"],"entry":format!("blobs/sha256/{}", &digest[7..])}]});
     w.write_all(index.to_string().as_bytes()).expect("write");
     w.finish().expect("finish");
     let out = o.run(&["verify", path.to_str().expect("utf8")]);

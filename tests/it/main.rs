@@ -6,6 +6,7 @@ mod bundle_faults;
 mod config;
 mod deploy;
 mod docker_save;
+mod hostile;
 mod incremental;
 mod inputs;
 mod lying_registry;

@@ -4,6 +4,7 @@
 
 pub mod daemons;
 pub mod images;
+pub mod rawzip;
 pub mod sshd;
 pub mod token;
 

@@ -1,0 +1,112 @@
+//! Reads a bundle's entries and writes zips the way an attacker would: any names (twice,
+//! too), any CRC-32, any method, STORED data. The zip crate's writer refuses duplicate
+//! names and computes CRCs itself, so hostile bundles are laid out here by hand
+//! (PKWARE APPNOTE 4.3: local headers, central directory, end record; no Zip64, which
+//! the small test bundles never need).
+
+use std::io::Read;
+use std::path::Path;
+
+/// One entry to write.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Entry name.
+    pub name: String,
+    /// Stored bytes.
+    pub data: Vec<u8>,
+    /// CRC-32 written in the headers; `None` computes the right one.
+    pub crc: Option<u32>,
+    /// Compression method written in the headers (the data stays stored).
+    pub method: u16,
+}
+
+impl Entry {
+    /// A stored entry with the right CRC.
+    pub fn new(name: &str, data: Vec<u8>) -> Entry {
+        Entry {
+            name: name.into(),
+            data,
+            crc: None,
+            method: 0,
+        }
+    }
+}
+
+/// Every entry of a zip, in directory order.
+pub fn read(path: &Path) -> Vec<Entry> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).expect("open")).expect("zip");
+    (0..archive.len())
+        .map(|i| {
+            let mut f = archive.by_index(i).expect("entry");
+            let mut data = Vec::new();
+            f.read_to_end(&mut data).expect("read entry");
+            Entry::new(&f.name().expect("entry name"), data)
+        })
+        .collect()
+}
+
+/// The bytes of a zip holding `entries` exactly as given.
+pub fn write(entries: &[Entry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for e in entries {
+        let offset = out.len() as u32;
+        let crc = e.crc.unwrap_or_else(|| crc32(&e.data));
+        let size = e.data.len() as u32;
+        let name = e.name.as_bytes();
+        let fixed = |sig: u32, central: bool| {
+            let mut h = Vec::new();
+            h.extend(sig.to_le_bytes());
+            if central {
+                h.extend(20u16.to_le_bytes()); // version made by
+            }
+            h.extend(20u16.to_le_bytes()); // version needed
+            h.extend(0u16.to_le_bytes()); // flags
+            h.extend(e.method.to_le_bytes());
+            h.extend(0u16.to_le_bytes()); // time
+            h.extend(0x21u16.to_le_bytes()); // date: 1980-01-01
+            h.extend(crc.to_le_bytes());
+            h.extend(size.to_le_bytes());
+            h.extend(size.to_le_bytes());
+            h.extend((name.len() as u16).to_le_bytes());
+            h.extend(0u16.to_le_bytes()); // extra length
+            h
+        };
+        out.extend(fixed(0x0403_4b50, false));
+        out.extend(name);
+        out.extend(&e.data);
+        central.extend(fixed(0x0201_4b50, true));
+        central.extend(0u16.to_le_bytes()); // comment length
+        central.extend(0u16.to_le_bytes()); // disk
+        central.extend(0u16.to_le_bytes()); // internal attributes
+        central.extend((0o100644u32 << 16).to_le_bytes());
+        central.extend(offset.to_le_bytes());
+        central.extend(name);
+    }
+    let start = out.len() as u32;
+    out.extend(&central);
+    out.extend(0x0605_4b50u32.to_le_bytes());
+    out.extend([0u8; 4]); // disk numbers
+    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend((central.len() as u32).to_le_bytes());
+    out.extend(start.to_le_bytes());
+    out.extend(0u16.to_le_bytes());
+    out
+}
+
+/// CRC-32 (IEEE), bitwise: the tests need no speed.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
