@@ -518,7 +518,17 @@ fn hostile_bundles_are_refused_by_every_command() {
             "linux/amd64",
         ]);
         check("unpack --docker-save", &save, true);
-        for leftover in [tar.clone(), dir.join("out.tar.partial")] {
+        if matches!(case.refused, Refused::AtOpen) {
+            // An old bundle named with --since is read too: the same refusal, no bundle.
+            let next = dir.join("next.zip");
+            let pack = o.run(&["pack", &refs[0], "--since", &s(&bundle), "-o", &s(&next)]);
+            check("pack --since", &pack, true);
+        }
+        for leftover in [
+            tar.clone(),
+            dir.join("out.tar.partial"),
+            dir.join("next.zip"),
+        ] {
             if leftover.exists() {
                 failures.push(format!("[{}] left `{}`", case.name, leftover.display()));
             }
@@ -551,4 +561,117 @@ fn hostile_bundles_are_refused_by_every_command() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+fn sha(path: &Path) -> String {
+    crate::support::digest(&std::fs::read(path).expect("read"))
+}
+
+#[test]
+fn outputs_never_overwrite_inputs_or_each_other() {
+    let source = Registry::plain();
+    let img = images::image(
+        vec![images::layer(41, 150_000, Flavour::Docker)],
+        "amd64",
+        Flavour::Docker,
+        false,
+    );
+    // Two names that the per-image file naming folds to the same text.
+    images::push_image(&source.host, "c/x_y", "1", &img);
+    images::push_image(&source.host, "c/x/y", "1", &img);
+    let refs = [
+        format!("{}/c/x_y:1", source.host),
+        format!("{}/c/x/y:1", source.host),
+    ];
+    let o = Outrider::new();
+    let work = tempfile::tempdir().expect("tmp");
+    let s = |p: &Path| p.to_str().expect("utf8").to_owned();
+    let b = work.path().join("b.zip");
+    o.ok(&["pack", &refs[0], &refs[1], "-o", &s(&b)]);
+    let before = sha(&b);
+    std::fs::create_dir(work.path().join("sub")).expect("sub");
+    let refused = |args: &[&str], says: &str| {
+        let out = o.run(args);
+        let (_, err) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    };
+    refused(
+        &["unpack", &s(&b), "--docker-save", &s(&b)],
+        "would overwrite",
+    );
+    refused(
+        &[
+            "unpack",
+            &s(&b),
+            "--docker-save",
+            &s(&work.path().join("sub/../b.zip")),
+        ],
+        "would overwrite",
+    );
+    refused(
+        &["pack", &refs[0], "--since", &s(&b), "-o", &s(&b)],
+        "would overwrite",
+    );
+    assert_eq!(sha(&b), before, "an input was changed");
+    // A directory given where a file is written is refused before any work.
+    let dir = work.path().join("existing");
+    std::fs::create_dir(&dir).expect("dir");
+    refused(
+        &["unpack", &s(&b), "--docker-save", &s(&dir)],
+        "is a directory",
+    );
+    refused(&["pack", &refs[0], "-o", &s(&dir)], "is a directory");
+    assert!(!work.path().join("existing.partial").exists());
+    // Names from the command line that would escape the prefix are usage errors.
+    refused(
+        &["unpack", &s(&b), "--push", &source.host, "--prefix", "../x"],
+        "not a repository prefix",
+    );
+    refused(
+        &["unpack", &s(&b), "--push", "localhost:5000/../x"],
+        "is not a registry",
+    );
+    // Volumes count for their whole set.
+    let v = work.path().join("v.zip");
+    o.ok(&["pack", &refs[0], "--volume-size", "150KiB", "-o", &s(&v)]);
+    let v1 = work.path().join("v.001.zip");
+    let v2 = work.path().join("v.002.zip");
+    assert!(v2.exists(), "two volumes");
+    let v2_before = sha(&v2);
+    refused(
+        &["unpack", &s(&v1), "--docker-save", &s(&v2)],
+        "would overwrite",
+    );
+    refused(
+        &[
+            "pack",
+            &refs[0],
+            "--since",
+            &s(&v1),
+            "--volume-size",
+            "150KiB",
+            "-o",
+            &s(&v),
+        ],
+        "would overwrite",
+    );
+    assert_eq!(sha(&v2), v2_before, "a volume was changed");
+    // One file per image, never one over another.
+    let out = work.path().join("per-image");
+    o.ok(&["unpack", &s(&b), "--docker-save", &s(&out), "--per-image"]);
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in &files {
+        let listing = std::process::Command::new("tar")
+            .args(["-xOf", &s(&out.join(f)), "manifest.json"])
+            .output()
+            .expect("tar");
+        let manifest: Value = serde_json::from_slice(&listing.stdout).expect("manifest.json");
+        assert_eq!(manifest.as_array().map(Vec::len), Some(1), "{f}");
+    }
 }
