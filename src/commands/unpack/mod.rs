@@ -1,0 +1,201 @@
+//! `outrider unpack`: bundle → registry (`--push`), bundle → docker-archive
+//! (`--docker-save`, `--k3s`, `--docker`), bundle → targets (`-c`). This file opens the
+//! bundle, checks the outputs and chooses the sinks; each sink owns its file.
+
+mod archives;
+mod deploy;
+mod outputs;
+mod push;
+
+pub use archives::archive_images;
+pub use deploy::{DeployRequest, deploy};
+
+use super::{Outcome, UsageError, registry_settings};
+use crate::blob_store::BlobStore;
+use crate::bundle::reader::BundleReader;
+use crate::cli::UnpackArgs;
+use crate::copy::to_archive;
+use crate::oci::{ImageRef, Platform};
+use crate::output;
+use crate::registry::Registries;
+use anyhow::{Context, bail};
+use archives::{find_in_registry, write_archives};
+use outputs::check_outputs;
+
+/// Runs `unpack`.
+pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
+    // With -c, the config (loaded once, here) supplies `bundle` and `registry` when the
+    // arguments are not given.
+    let config = args
+        .config
+        .as_deref()
+        .map(crate::config::load)
+        .transpose()
+        .map_err(|e| UsageError(e.to_string()))?;
+    if let Some(config) = &config {
+        if args.bundle.is_empty()
+            && let Some(b) = config.document.get("bundle").and_then(|v| v.as_str())
+        {
+            args.bundle.push(config.base.join(b));
+        }
+        if args.push.is_none() {
+            args.push = config
+                .document
+                .get("registry")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+        }
+    }
+    if let Some(host) = &args.push {
+        crate::cli::parse_registry(host).map_err(UsageError)?;
+    }
+    if args.bundle.is_empty() {
+        bail!(UsageError(
+            "no bundle given (name one, or set `bundle:` in the config given with -c)".into()
+        ));
+    }
+    let mut reader = BundleReader::open_set(&args.bundle, true)?;
+    if !reader.missing_volumes().is_empty() {
+        let missing: Vec<String> = reader
+            .missing_volumes()
+            .iter()
+            .map(|(n, p)| format!("volume {n} (`{}`)", p.display()))
+            .collect();
+        let blocked: Vec<&str> = reader
+            .index
+            .images
+            .iter()
+            .filter(|i| {
+                to_archive::needed(&reader.index, i)
+                    .iter()
+                    .any(|d| reader.index.carries(&d.digest) && !reader.has(&d.digest))
+            })
+            .map(|i| i.reference.as_str())
+            .collect();
+        output::problem(&format!(
+            "missing: {}; images blocked by them: {}",
+            missing.join(", "),
+            if blocked.is_empty() {
+                "none".to_owned()
+            } else {
+                blocked.join(", ")
+            }
+        ));
+    }
+    select_images(&mut reader, &args.images)?;
+    let bases = args
+        .base
+        .iter()
+        .map(|b| BundleReader::open(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_outputs(&args, &reader, &bases, config.as_ref())
+        .map_err(|e| anyhow::Error::new(UsageError(e)))?;
+    let mut outcome = Outcome::Success;
+    if args.docker_save.is_some() || args.k3s || args.docker || args.config.is_some() {
+        let platform = match &args.platform {
+            Some(p) => p
+                .parse::<Platform>()
+                .map_err(|e| UsageError(e.to_string()))?,
+            None => Platform::host(),
+        };
+        let mut store = BlobStore::new(&reader, &bases);
+        if let Some(host) = &args.from_registry {
+            let (options, credentials) =
+                registry_settings(&args.registry, std::slice::from_ref(host))?;
+            let registry = Registries::new(options, credentials)
+                .get(host)
+                .await
+                .with_context(|| format!("connecting to `{host}`"))?;
+            store = store.with_registry(registry);
+            find_in_registry(&mut store, &reader, args.prefix.as_deref()).await;
+        }
+        // Checking the manifests may read configs from `--from-registry`, which blocks.
+        let images = tokio::task::block_in_place(|| archive_images(&store, &reader, &platform))?;
+        tokio::task::block_in_place(|| write_archives(&args, &store, &images, &reader))?;
+        if let Some(config) = &config {
+            let request = DeployRequest {
+                config,
+                dry_run: args.dry_run,
+                parallel: args.parallel,
+                json: args.json,
+            };
+            outcome = deploy(&request, &store, &images, quiet).await?;
+        }
+    }
+    if let Some(host) = &args.push {
+        let scheme;
+        (outcome, scheme) = push::push(&args, host, &reader, config.as_ref(), quiet).await?;
+        if args.k3s {
+            // k3s asks for images by name, so mirror the registry each name carries.
+            let mut sources: Vec<String> = reader
+                .index
+                .images
+                .iter()
+                .filter_map(|i| i.reference.parse::<ImageRef>().ok())
+                .map(|r| r.registry)
+                .collect();
+            sources.sort();
+            sources.dedup();
+            let backup = crate::k3s_registries::merge(
+                &args.k3s_registries,
+                &sources,
+                &format!("{scheme}://{host}"),
+                args.prefix.as_deref(),
+            )
+            .with_context(|| {
+                format!(
+                    "writing k3s registries file `{}`",
+                    args.k3s_registries.display()
+                )
+            })?;
+            output::note(&format!(
+                "`{}`: {} mirrored to {scheme}://{host}{}",
+                args.k3s_registries.display(),
+                sources.join(", "),
+                backup
+                    .map(|b| format!(" (old file kept as `{}`)", b.display()))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    Ok(outcome)
+}
+
+/// Keeps only the images named with `--image`; an unknown name is a usage error.
+fn select_images(reader: &mut BundleReader, wanted: &[String]) -> anyhow::Result<()> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let normal = |s: &str| {
+        s.parse::<ImageRef>()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| s.to_owned())
+    };
+    for w in wanted {
+        let n = normal(w);
+        if !reader
+            .index
+            .images
+            .iter()
+            .any(|i| i.reference == n || i.requested == *w)
+        {
+            let has: Vec<&str> = reader
+                .index
+                .images
+                .iter()
+                .map(|i| i.reference.as_str())
+                .collect();
+            bail!(UsageError(format!(
+                "image `{w}` is not in `{}` (it has: {})",
+                reader.path().display(),
+                has.join(", ")
+            )));
+        }
+    }
+    reader.index.images.retain(|i| {
+        wanted
+            .iter()
+            .any(|w| i.reference == normal(w) || i.requested == *w)
+    });
+    Ok(())
+}

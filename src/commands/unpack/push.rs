@@ -1,0 +1,84 @@
+//! Bundle → registry (`--push`): the push, the receipt, and the report table.
+
+use super::super::{Outcome, registry_settings};
+use crate::bundle::reader::BundleReader;
+use crate::cli::UnpackArgs;
+use crate::copy::to_registry::{PushOptions, PushResult, push_bundle};
+use crate::output;
+use crate::progress::{Mode, Progress};
+use crate::registry::Registries;
+use anyhow::Context;
+
+/// Pushes; returns the outcome and the scheme the registry was reached with.
+pub(super) async fn push(
+    args: &UnpackArgs,
+    host: &str,
+    reader: &BundleReader,
+    config: Option<&crate::config::Config>,
+    quiet: bool,
+) -> anyhow::Result<(Outcome, &'static str)> {
+    let (mut options, mut credentials) = registry_settings(&args.registry, &[host.to_owned()])?;
+    if let Some(config) = config {
+        super::super::apply_config_registries(config, &mut options, &mut credentials)?;
+    }
+    let registries = Registries::new(options, credentials);
+    let registry = registries
+        .get(host)
+        .await
+        .with_context(|| format!("connecting to `{host}`"))?;
+    let total = reader.index.blobs.iter().map(|b| b.size).sum();
+    let progress = Progress::new(Mode::detect(quiet), "push", total);
+    let push_options = PushOptions {
+        prefix: args.prefix.clone(),
+        jobs: args.jobs,
+        chunk_threshold: args.chunk_threshold,
+        chunk_size: args.chunk_size,
+        strict: args.strict,
+    };
+    let result = push_bundle(reader, &registry, &push_options, &progress).await;
+    progress.finish();
+    let PushResult { reports, receipt } = result?;
+    if let Some(path) = &args.receipt {
+        let merged = receipt
+            .merge_into_file(path)
+            .with_context(|| format!("writing receipt `{}`", path.display()))?;
+        output::note(&format!(
+            "receipt `{}`: {} repositories at `{}`",
+            path.display(),
+            merged.repositories.len(),
+            merged.registry
+        ));
+    }
+    if args.json {
+        output::json(&reports);
+    } else {
+        let rows: Vec<Vec<String>> = reports
+            .iter()
+            .map(|r| {
+                let status = match &r.note {
+                    Some(n) if r.ok() => format!("ok ({n})"),
+                    _ => r.status.clone(),
+                };
+                vec![
+                    r.source.clone(),
+                    r.destination.clone(),
+                    r.digest
+                        .as_ref()
+                        .map_or("-".into(), |d| d.short().to_owned()),
+                    status,
+                ]
+            })
+            .collect();
+        output::table(&["SOURCE", "DESTINATION", "DIGEST", "STATUS"], &rows);
+    }
+    let failed = reports.iter().filter(|r| !r.ok()).count();
+    if failed > 0 {
+        output::problem(&format!(
+            "error: {failed} of {} images were not pushed",
+            reports.len()
+        ));
+        return Ok((Outcome::Failed, registry.scheme_name().await));
+    }
+    output::note(&format!("pushed {} images to `{host}`", reports.len()));
+    Ok((Outcome::Success, registry.scheme_name().await))
+}
