@@ -2,14 +2,20 @@
 # The main job end to end on one machine, no network needed: pack the fixture OCI layout
 # into a bundle, inspect and verify it, then unpack it into a throwaway local registry
 # (started here on a free loopback port, removed at exit) and read the image back.
+#   ./demo.sh                      builds target/release/outrider and runs it
+#   OUTRIDER=path/to/outrider ./demo.sh   runs that binary instead (CI: the portable one)
 set -euo pipefail
 cd "$(dirname "$0")"
 if ! command -v docker-registry >/dev/null 2>&1 || ! command -v skopeo >/dev/null 2>&1; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends docker-registry skopeo
 fi
-cargo build --release --locked
-bin=target/release/outrider
+if [ -n "${OUTRIDER:-}" ]; then
+  bin=$OUTRIDER
+else
+  cargo build --release --locked
+  bin=target/release/outrider
+fi
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$work/registry.yml" <<YAML

@@ -8,25 +8,56 @@ use std::path::PathBuf;
 #[command(name = "outrider", version, about, max_term_width = 100)]
 pub struct Cli {
     /// More detail on stderr (-v debug, -vv trace; RUST_LOG overrides).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Only errors on stderr; no progress.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The heading the global options stand under in every command's help, apart from the
+/// command's own options.
+const GLOBAL: &str = "Global options";
+
+const PACK_EXAMPLES: &str = "Examples:
+  outrider pack nginx:1.27 ghcr.io/org/app:2.3 -o site.bundle.zip
+  outrider pack -f images.txt --platform linux/arm64 -o site.bundle.zip
+  outrider pack -f images.txt --since site.receipt.json -o week2.zip     (only what is new)
+  outrider pack -c config.yaml --volume-size fat32 -o site.bundle.zip   (FAT32 volumes)
+  outrider pack oci:./layout:1.0 -o hello.zip                           (an OCI layout)";
+
+const UNPACK_EXAMPLES: &str = "Examples:
+  outrider unpack site.bundle.zip --push localhost:5000 --prefix mirror
+  outrider unpack site.bundle.zip --docker-save images.tar.zst
+  outrider unpack site.bundle.zip --docker-save out/ --per-image
+  outrider unpack site.bundle.zip --k3s                      (k3s airgap images directory)
+  outrider unpack week2.zip --docker-save all.tar --base week1.zip
+  outrider unpack site.bundle.zip -c config.yaml --dry-run   (deploy over SSH: the plan)";
+
+const PLAN_EXAMPLES: &str = "Examples:
+  outrider plan -f images.txt
+  outrider plan -f images.txt --since site.receipt.json --volume-size fat32";
+
+const DEPLOY_EXAMPLES: &str = "Examples:
+  outrider validate -c config.yaml
+  outrider deploy -c config.yaml --dry-run
+  outrider deploy -c config.yaml --parallel 8";
+
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Read images from registries or OCI layouts into one bundle: registry | oci-layout → bundle.
+    #[command(after_help = PACK_EXAMPLES)]
     Pack(PackArgs),
     /// What a pack would carry: bytes per image, already at the far side, to carry, and
     /// volumes; reads manifests only.
+    #[command(after_help = PLAN_EXAMPLES)]
     Plan(PlanArgs),
     /// Put a bundle's images somewhere: bundle → registry (--push).
+    #[command(after_help = UNPACK_EXAMPLES)]
     Unpack(UnpackArgs),
     /// List a bundle's images, platforms and sizes.
     Inspect(InspectArgs),
@@ -38,7 +69,38 @@ pub enum Command {
     Validate(ValidateArgs),
     /// The original one-phase deploy: the config's images → targets over SSH (pack to a
     /// temporary bundle, then what `unpack -c` does).
+    #[command(after_help = DEPLOY_EXAMPLES)]
     Deploy(DeployArgs),
+    /// What this binary is: version, commit, target, build date, bundle formats it reads.
+    Version(VersionArgs),
+    /// Print a shell completion script: `outrider completions bash > /etc/bash_completion.d/outrider`.
+    Completions(CompletionsArgs),
+    /// Write man pages for outrider and every command into a folder.
+    Man(ManArgs),
+}
+
+/// `version` arguments.
+#[derive(Args, Debug)]
+pub struct VersionArgs {
+    /// JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `completions` arguments.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `man` arguments.
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The folder to write `outrider.1` and `outrider-<command>.1` into.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// `deploy` arguments.

@@ -66,6 +66,9 @@ pub fn run() -> ExitCode {
             cli::Command::Receipt(a) => commands::receipt::run(a).await,
             cli::Command::Validate(a) => commands::validate::run(a),
             cli::Command::Deploy(a) => commands::deploy::run(a, quiet).await,
+            cli::Command::Version(a) => commands::version::run(a),
+            cli::Command::Completions(a) => commands::shell::completions(a),
+            cli::Command::Man(a) => commands::shell::man(a),
         }
     });
     match result {

@@ -29,8 +29,8 @@ fn blobs() -> &'static [(String, Vec<u8>)] {
 }
 
 libfuzzer_sys::fuzz_target!(|index: &[u8]| {
-    let stored = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
     for (name, data) in blobs() {
         writer.start_file(name.as_str(), stored).expect("start");

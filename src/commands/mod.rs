@@ -6,9 +6,11 @@ pub mod pack;
 pub mod plan;
 pub mod receipt;
 pub mod select;
+pub mod shell;
 pub mod unpack;
 pub mod validate;
 pub mod verify;
+pub mod version;
 
 use crate::cli::RegistryArgs;
 use crate::registry::credentials::{Credential, ExplicitCredentials};
