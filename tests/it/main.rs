@@ -3,6 +3,7 @@
 
 mod auth_tls;
 mod bundle_faults;
+mod cli;
 mod config;
 mod deploy;
 mod docker_save;
