@@ -64,6 +64,20 @@ impl Checked {
     }
 }
 
+/// One line for an image stopped by `faults`, with the fix when the faults do not already
+/// name one (damaged bytes say "copy the bundle again"; a disagreement means the index
+/// was not written by this manifest set).
+pub fn refusal(faults: &[String]) -> String {
+    let text = faults.join("; ");
+    if text.contains("hint:") {
+        format!("refused: {text}")
+    } else {
+        format!(
+            "refused: the bundle's index disagrees with its manifests: {text}; hint: run `outrider verify` on the bundle, and pack it again"
+        )
+    }
+}
+
 /// The first disagreement between manifest `digest`'s bytes (when at hand) and the index.
 fn manifest_fault(index: &BundleIndex, digest: &Digest, bytes: &dyn Bytes) -> Option<String> {
     let entry = index.manifest(digest)?;

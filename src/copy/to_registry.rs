@@ -222,10 +222,7 @@ pub async fn push_bundle(
             note: None,
         };
         if !plan.faults.is_empty() {
-            report.status = format!(
-                "refused: the bundle's index disagrees with its manifests: {}; hint: run `outrider verify`, and pack the bundle again",
-                plan.faults.join("; ")
-            );
+            report.status = crate::bundle::agreement::refusal(&plan.faults);
             reports.push(report);
             continue;
         }

@@ -76,9 +76,9 @@ pub fn archive_images(
         let faults = checked.image_faults(&reader.index, image, store);
         if !faults.is_empty() {
             errors.push(format!(
-                "`{}`: the bundle's index disagrees with its manifests: {}",
+                "`{}`: {}",
                 output::sanitize(&image.reference),
-                faults.join("; ")
+                crate::bundle::agreement::refusal(&faults)
             ));
             continue;
         }
