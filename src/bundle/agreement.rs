@@ -64,6 +64,26 @@ impl Checked {
     }
 }
 
+/// Checks a manifest the bundle does not carry, fetched where it is held (the push's
+/// destination), against the index's summary of it: the same rule as for carried ones, so
+/// the summary of an external manifest is never acted on unchecked. Its config is not read.
+pub fn check_fetched(index: &BundleIndex, raw: &RawManifest) -> Result<(), String> {
+    struct NotAtHand;
+    impl Bytes for NotAtHand {
+        fn manifest(&self, _: &Digest) -> Option<Result<RawManifest, String>> {
+            None
+        }
+        fn small_blob(&self, _: &Descriptor) -> Option<Result<Vec<u8>, String>> {
+            None
+        }
+    }
+    let entry = index
+        .manifest(&raw.digest)
+        .ok_or_else(|| format!("manifest {} is not listed", raw.digest))?;
+    check_manifest(index, entry, raw, &NotAtHand)
+        .map_err(|e| format!("manifest {}: {e}", raw.digest))
+}
+
 /// One line for an image stopped by `faults`, with the fix when the faults do not already
 /// name one (damaged bytes say "copy the bundle again"; a disagreement means the index
 /// was not written by this manifest set).

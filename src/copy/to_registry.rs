@@ -469,10 +469,13 @@ async fn manifest_bytes(
         Some(Presence::In(other)) => other.clone(),
         _ => plan.repo.clone(),
     };
-    registry
+    let raw = registry
         .get_manifest(&repo, digest.as_str())
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    crate::bundle::agreement::check_fetched(&reader.index, &raw)
+        .map_err(|f| crate::bundle::agreement::refusal(&[f]))?;
+    Ok(raw)
 }
 
 /// Pushes an image's manifests; returns the digest its tag points at, a note, and every

@@ -248,6 +248,29 @@ fn week_two_carries_exactly_what_is_new() {
         Some(&s.b1.manifest.bytes[..])
     );
 
+    // An external manifest's summary in the index is checked against the bytes the
+    // destination holds before it is tagged: a reordered blob list stops image A.
+    let mut entries = crate::support::rawzip::read(std::path::Path::new(&out_a));
+    for e in entries.iter_mut().filter(|e| e.name == "outrider.json") {
+        let mut index: serde_json::Value = serde_json::from_slice(&e.data).expect("index");
+        for m in index["manifests"].as_array_mut().expect("manifests") {
+            if m["digest"] == s.a.manifest.digest.as_str() {
+                assert!(m.get("entry").is_none(), "A's manifest is external");
+                m["blobs"].as_array_mut().expect("blobs").swap(1, 2);
+            }
+        }
+        *e = crate::support::rawzip::Entry::new(&e.name, serde_json::to_vec(&index).expect("json"));
+    }
+    let tampered = p("tampered.zip");
+    std::fs::write(&tampered, crate::support::rawzip::write(&entries)).expect("write");
+    let out = o.run(&["unpack", &tampered, "--push", &dest.host]);
+    let (stdout, stderr) = crate::support::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("refused") && stdout.contains("must match in order"),
+        "{stdout}{stderr}"
+    );
+
     // A lost receipt, rebuilt from the registry, says what the pushes recorded.
     o.ok(&[
         "receipt",
