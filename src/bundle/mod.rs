@@ -5,6 +5,7 @@
 pub mod agreement;
 mod blob_reader;
 pub mod index;
+mod read_error;
 pub mod reader;
 pub mod validate;
 pub mod volumes;

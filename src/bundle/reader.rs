@@ -10,6 +10,7 @@
 use super::blob_reader::{self, Piece, chunks};
 pub use super::blob_reader::{BlobReader, EntrySpan};
 use super::index::{BundleIndex, FORMAT, FORMAT_VERSION};
+pub use super::read_error::ReadError;
 use super::{INDEX_ENTRY, blob_entry, validate};
 use crate::oci::{Damaged, Descriptor, Digest, RawManifest, Verifier};
 use bytes::Bytes;
@@ -22,58 +23,6 @@ use std::sync::Arc;
 
 /// Largest index accepted (a bundle with 100 000 blobs has an index of ~40 MiB).
 const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
-
-/// Why a bundle cannot be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// I/O on the file.
-    #[error("reading bundle `{path}`: {source}")]
-    Io {
-        /// The bundle.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// Not a readable zip (truncated, corrupt directory).
-    #[error("`{path}` is not a complete bundle: {reason}")]
-    NotZip {
-        /// The bundle.
-        path: PathBuf,
-        /// What the zip reader said.
-        reason: String,
-    },
-    /// An entry that does not belong in a bundle.
-    #[error("`{path}`: unexpected entry `{name}`: {reason}")]
-    BadEntry {
-        /// The bundle.
-        path: PathBuf,
-        /// Entry name (sanitised).
-        name: String,
-        /// Why it is refused.
-        reason: &'static str,
-    },
-    /// The index is missing, damaged, invalid, or of another format version.
-    #[error("`{path}`: bad index: {reason}")]
-    Index {
-        /// The bundle.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// Stored bytes fail their digest, size or CRC-32.
-    #[error(transparent)]
-    Damaged(#[from] Damaged),
-    /// A blob lives in a volume that is not here.
-    #[error("{digest} is in volume {volume} of `{name}`, which is missing")]
-    MissingVolume {
-        /// The blob.
-        digest: Digest,
-        /// Its volume.
-        volume: u32,
-        /// The set's name.
-        name: String,
-    },
-}
 
 /// One opened zip file.
 struct Volume {

@@ -1,0 +1,57 @@
+//! Why a bundle cannot be read: one error type for every reader path, each variant naming
+//! the file and what is wrong with it.
+
+use crate::oci::{Damaged, Digest};
+use std::path::PathBuf;
+
+/// Why a bundle cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// I/O on the file.
+    #[error("reading bundle `{path}`: {source}")]
+    Io {
+        /// The bundle.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Not a readable zip (truncated, corrupt directory).
+    #[error("`{path}` is not a complete bundle: {reason}")]
+    NotZip {
+        /// The bundle.
+        path: PathBuf,
+        /// What the zip reader said.
+        reason: String,
+    },
+    /// An entry that does not belong in a bundle.
+    #[error("`{path}`: unexpected entry `{name}`: {reason}")]
+    BadEntry {
+        /// The bundle.
+        path: PathBuf,
+        /// Entry name (sanitised).
+        name: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The index is missing, damaged, invalid, or of another format version.
+    #[error("`{path}`: bad index: {reason}")]
+    Index {
+        /// The bundle.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Stored bytes fail their digest, size or CRC-32.
+    #[error(transparent)]
+    Damaged(#[from] Damaged),
+    /// A blob lives in a volume that is not here.
+    #[error("{digest} is in volume {volume} of `{name}`, which is missing")]
+    MissingVolume {
+        /// The blob.
+        digest: Digest,
+        /// Its volume.
+        volume: u32,
+        /// The set's name.
+        name: String,
+    },
+}
