@@ -6,7 +6,7 @@ use crate::cli::ReceiptArgs;
 use crate::oci::{Digest, ParsedManifest};
 use crate::output;
 use crate::receipt::Receipt;
-use crate::registry::Registries;
+use crate::registry::{Registries, RegistryError};
 use anyhow::Context;
 
 /// Runs `receipt`.
@@ -28,10 +28,19 @@ pub async fn run(args: ReceiptArgs) -> anyhow::Result<Outcome> {
         .iter()
         .filter(|r| prefix.as_ref().is_none_or(|p| r.starts_with(p.as_str())))
     {
-        let tags = registry
-            .tags(repo)
-            .await
-            .with_context(|| format!("listing tags of `{repo}`"))?;
+        // A repository with blobs but no tag (what a failed push leaves) answers 404
+        // NAME_UNKNOWN on tags/list: it holds no image, so it is skipped, not fatal.
+        let tags = match registry.tags(repo).await {
+            Ok(tags) => tags,
+            Err(RegistryError::NotFound { .. }) => Vec::new(),
+            Err(e) => return Err(e).with_context(|| format!("listing tags of `{repo}`")),
+        };
+        if tags.is_empty() {
+            output::note(&format!(
+                "`{repo}` has no tags (a failed push leaves such repositories); skipped"
+            ));
+            continue;
+        }
         let content = receipt.repositories.entry(repo.clone()).or_default();
         for tag in tags {
             let top = registry

@@ -264,7 +264,7 @@ fn week_two_carries_exactly_what_is_new() {
     let tampered = p("tampered.zip");
     std::fs::write(&tampered, crate::support::rawzip::write(&entries)).expect("write");
     let out = o.run(&["unpack", &tampered, "--push", &dest.host]);
-    let (stdout, stderr) = crate::support::text(&out);
+    let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(
         stdout.contains("refused") && stdout.contains("must match in order"),
@@ -349,5 +349,45 @@ fn missing_base_layers_are_found_before_anything_is_written() {
     assert!(
         skopeo_raw(&dest.host, "apps/c", "1", &[]).is_none(),
         "a manifest was pushed without its base layer"
+    );
+}
+
+#[test]
+fn receipt_skips_repositories_without_tags() {
+    let reg = Registry::plain();
+    let img = images::image(
+        vec![images::layer(71, 5_000, Flavour::Oci)],
+        "amd64",
+        Flavour::Oci,
+        false,
+    );
+    images::push_image(&reg.host, "apps/tagged", "1", &img);
+    // What a failed push leaves: a blob in a repository, no manifest, no tag.
+    images::push_blob(
+        &reg.host,
+        "apps/lonely",
+        &images::layer(72, 1_000, Flavour::Oci),
+    );
+    let o = Outrider::new();
+    let work = tempfile::tempdir().expect("tmp");
+    let out = work.path().join("r.json");
+    let run = o.ok(&[
+        "receipt",
+        "--registry",
+        &reg.host,
+        "-o",
+        out.to_str().expect("utf8"),
+    ]);
+    let (_, stderr) = text(&run);
+    assert!(stderr.contains("`apps/lonely` has no tags"), "{stderr}");
+    let receipt: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("receipt")).expect("json");
+    assert_eq!(
+        receipt["repositories"]["apps/tagged"]["tags"]["1"],
+        img.manifest.digest.as_str()
+    );
+    assert!(
+        receipt["repositories"].get("apps/lonely").is_none(),
+        "{receipt}"
     );
 }
