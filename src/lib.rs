@@ -78,6 +78,8 @@ pub fn run() -> ExitCode {
             output::report_error(&e);
             if e.downcast_ref::<commands::UsageError>().is_some() {
                 ExitCode::from(2)
+            } else if e.downcast_ref::<commands::Interrupted>().is_some() {
+                ExitCode::from(130)
             } else {
                 ExitCode::from(1)
             }

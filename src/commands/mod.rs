@@ -27,6 +27,12 @@ pub enum Outcome {
     Failed,
 }
 
+/// The user interrupted the command (Ctrl-C); exit 130, as a shell reports SIGINT. What
+/// the command was writing is removed, so nothing left looks finished.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted; {0}")]
+pub struct Interrupted(pub String);
+
 /// A usage error (exit 2): bad flag values, a bad reference, an invalid config.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

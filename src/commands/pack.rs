@@ -6,7 +6,7 @@ use crate::cli::PackArgs;
 use crate::copy::to_bundle::write_bundle;
 use crate::output;
 use crate::progress::{Mode, Progress};
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 /// Runs `pack`.
 pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
@@ -22,7 +22,7 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         r = write_bundle(&plan, &args.output, volume_size, args.jobs, &progress) => r,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
-            bail!("interrupted; no bundle written");
+            return Err(super::Interrupted("no bundle written".into()).into());
         }
     };
     progress.finish();

@@ -15,6 +15,8 @@ enum Lie {
     LongLayer,
     ManifestDigestHeader,
     TooManyRequestsOnce,
+    /// Sends half the layer, then nothing for a minute.
+    StallLayer,
 }
 
 /// Serves `image` as `lie/img:1` over plain HTTP, lying as told. Returns host and hits.
@@ -95,6 +97,11 @@ fn serve_recording(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>, Arc<Mut
             }
             response.push_str("\r\n");
             let _ = stream.write_all(response.as_bytes());
+            if matches!(lie, Lie::StallLayer) && path.ends_with(&image.layers[0].digest) {
+                let _ = stream.write_all(&body[..body.len() / 2]);
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                continue;
+            }
             if method != "HEAD" {
                 let _ = stream.write_all(&body);
             }
@@ -231,4 +238,56 @@ fn plan_reads_manifests_only() {
         !seen.iter().any(|t| t.contains("/blobs/")),
         "plan read a blob: {seen:?}"
     );
+}
+
+#[test]
+fn ctrl_c_during_pack_exits_130_and_leaves_nothing_that_looks_finished() {
+    let img = images::image(
+        vec![images::layer(53, 200_000, Flavour::Docker)],
+        "amd64",
+        Flavour::Docker,
+        false,
+    );
+    let (host, hits) = serve(img, Lie::StallLayer);
+    let work = tempfile::tempdir().expect("tmp");
+    let out_path = work.path().join("x.zip");
+    let o = Outrider::new();
+    let child = o
+        .cmd()
+        .args([
+            "pack",
+            "--plain-http",
+            &host,
+            "-o",
+            out_path.to_str().expect("utf8"),
+        ])
+        .arg(format!("{host}/lie/img:1"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until the layer download has started (and so the bundle's `.partial` exists).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let partial = work.path().join("x.zip.partial");
+    while hits.load(Ordering::SeqCst) == 0 || !partial.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the layer was never asked for"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("wait");
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(work.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
