@@ -51,6 +51,13 @@ pub fn build_client(
         let pem = fs_err::read(path).map_err(|e| TlsSetupError::Read(path.clone(), e))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| TlsSetupError::Pem(path.clone(), e.to_string()))?;
+        // A file with no certificate in it would widen nothing and hide the mistake.
+        if certs.is_empty() {
+            return Err(TlsSetupError::Pem(
+                path.clone(),
+                "it holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)".into(),
+            ));
+        }
         builder = builder.tls_certs_merge(certs);
     }
     if let Some((cert, key)) = &options.client_cert {

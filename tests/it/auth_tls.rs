@@ -160,6 +160,25 @@ fn tls_is_verified_unless_told_otherwise() {
     assert_eq!(refused.status.code(), Some(1), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
 
+    // A CA file with no certificate in it (a key, a typo'd path to the wrong file) is an
+    // error, not silently no extra trust.
+    let not_a_ca = work.path().join("not-a-ca.pem");
+    std::fs::write(&not_a_ca, "just some text\n").expect("write");
+    let out = o.run(&[
+        "unpack",
+        b,
+        "--push",
+        &reg.host,
+        "--ca-file",
+        not_a_ca.to_str().expect("utf8"),
+    ]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not-a-ca.pem") && err.contains("no PEM certificate"),
+        "{err}"
+    );
+
     o.ok(&[
         "unpack",
         b,
