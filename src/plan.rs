@@ -14,8 +14,12 @@ use std::collections::{BTreeMap, HashMap};
 pub enum PlatformChoice {
     /// Every child, keeping the index byte-exact.
     All,
-    /// These platforms (the first matching child for each).
+    /// These platforms (the first matching child for each), as the user named them: a
+    /// single-platform image of none of them is an error.
     Only(Vec<Platform>),
+    /// This host's platform, the default: chosen from indexes like `Only`, while a
+    /// single-platform image is taken whatever its platform, as `docker pull` does.
+    Host(Platform),
 }
 
 /// Why an image could not be planned.
@@ -328,6 +332,22 @@ impl Builder<'_> {
                     }
                     None => None,
                 };
+                if top
+                    && let (PlatformChoice::Only(wanted), Some(p)) = (self.choice, &platform)
+                    && !p.is_unknown()
+                    && !wanted.iter().any(|w| w.matches(p))
+                {
+                    // Packing it anyway would carry a platform nobody asked for, with exit 0.
+                    return Err(PlanError::NoPlatform {
+                        image: request.into(),
+                        wanted: wanted
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        available: format!("{p} only: a single-platform image"),
+                    });
+                }
                 if let Some(p) = &platform
                     && !p.is_unknown()
                 {
@@ -358,8 +378,11 @@ impl Builder<'_> {
     ) -> Result<Vec<&'m IndexEntry>, PlanError> {
         let wanted = match self.choice {
             PlatformChoice::All => return Ok(manifests.iter().collect()),
-            PlatformChoice::Only(_) if !top => return Ok(manifests.iter().collect()),
-            PlatformChoice::Only(w) => w,
+            PlatformChoice::Only(_) | PlatformChoice::Host(_) if !top => {
+                return Ok(manifests.iter().collect());
+            }
+            PlatformChoice::Only(w) => w.as_slice(),
+            PlatformChoice::Host(p) => std::slice::from_ref(p),
         };
         let mut chosen: Vec<&IndexEntry> = Vec::new();
         for want in wanted {

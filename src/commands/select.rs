@@ -96,7 +96,7 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
         output::note(&format!(
             "platform: {host} (this host's; choose others with --platform or --all-platforms)"
         ));
-        PlatformChoice::Only(vec![host])
+        PlatformChoice::Host(host)
     } else {
         let parsed: Result<Vec<Platform>, _> = select.platforms.iter().map(|p| p.parse()).collect();
         PlatformChoice::Only(parsed.map_err(|e| UsageError(e.to_string()))?)

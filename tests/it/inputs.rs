@@ -140,4 +140,32 @@ fn an_index_without_the_platform_asked_for_is_refused_with_what_it_has() {
         err.contains("linux/s390x") && err.contains("linux/arm64"),
         "{err}"
     );
+    // A single-platform image of another platform than the one named is refused too,
+    // naming its platform; nothing is written. Without --platform it is taken as it is.
+    let x = work.path().join("single.zip");
+    let single = format!("{}/only/arm:sha", source.host);
+    let out = o.run(&[
+        "pack",
+        "--platform",
+        "linux/amd64",
+        &single,
+        "-o",
+        x.to_str().expect("utf8"),
+    ]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("linux/amd64") && err.contains("linux/arm64 only"),
+        "{err}"
+    );
+    assert!(!x.exists());
+    o.ok(&[
+        "pack",
+        "--platform",
+        "linux/arm64",
+        &single,
+        "-o",
+        x.to_str().expect("utf8"),
+    ]);
+    o.ok(&["pack", &single, "-o", x.to_str().expect("utf8")]);
 }
