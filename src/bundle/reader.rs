@@ -15,7 +15,7 @@ use super::{INDEX_ENTRY, blob_entry, validate};
 use crate::oci::{Damaged, Descriptor, Digest, RawManifest, Verifier};
 use bytes::Bytes;
 use futures_util::Stream;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -153,11 +153,11 @@ fn open_file(path: &Path) -> Result<(Volume, BundleIndex), ReadError> {
 
 /// Every entry of `volume` but the index must be one of `wanted` (entry names the index
 /// assigns to this file); an unlisted entry is refused rather than ignored.
-fn refuse_unlisted(volume: &Volume, wanted: &HashMap<&str, ()>) -> Result<(), ReadError> {
+fn refuse_unlisted(volume: &Volume, wanted: &HashSet<&str>) -> Result<(), ReadError> {
     match volume
         .entries
         .keys()
-        .find(|n| n.as_str() != INDEX_ENTRY && !wanted.contains_key(n.as_str()))
+        .find(|n| n.as_str() != INDEX_ENTRY && !wanted.contains(n.as_str()))
     {
         Some(name) => Err(ReadError::BadEntry {
             path: volume.path.clone(),
@@ -211,15 +211,12 @@ impl BundleReader {
                 missing.push((n, candidate));
             }
         }
-        let mut wanted: HashMap<u32, HashMap<&str, ()>> = HashMap::new();
+        let mut wanted: HashMap<u32, HashSet<&str>> = HashMap::new();
         for h in &info.holdings {
-            wanted
-                .entry(h.volume)
-                .or_default()
-                .insert(h.entry.as_str(), ());
+            wanted.entry(h.volume).or_default().insert(h.entry.as_str());
         }
         for (n, v) in &volumes {
-            refuse_unlisted(v, wanted.get(n).unwrap_or(&HashMap::new()))?;
+            refuse_unlisted(v, wanted.get(n).unwrap_or(&HashSet::new()))?;
         }
         let mut pieces: HashMap<Digest, Vec<Piece>> = HashMap::new();
         let mut volumes_of: HashMap<Digest, Vec<u32>> = HashMap::new();
@@ -279,7 +276,7 @@ impl BundleReader {
     /// nothing else.
     fn single(path: &Path, volume: Volume, index: BundleIndex) -> Result<BundleReader, ReadError> {
         let mut pieces = HashMap::new();
-        let mut wanted = HashMap::new();
+        let mut wanted = HashSet::new();
         let listed = index
             .blobs
             .iter()
@@ -302,7 +299,7 @@ impl BundleReader {
                     span.size
                 ),
                 Some(span) => {
-                    wanted.insert(entry.as_str(), ());
+                    wanted.insert(entry.as_str());
                     pieces.insert(
                         digest.clone(),
                         vec![Piece {
