@@ -34,6 +34,12 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// Records that `digest`'s fault was already reported (its bytes are damaged, say), so
+    /// that no image reads or reports it again.
+    pub fn already_reported(&mut self, digest: &Digest) {
+        self.verdicts.insert(digest.clone(), None);
+    }
+
     /// Faults of one image, each a line naming the manifest or field: every manifest of
     /// its closure whose bytes are at hand against the index, every platform label
     /// against its config, and the image entry against its manifests. Empty when the image

@@ -28,13 +28,14 @@ pub fn faults(reader: &BundleReader) -> Vec<String> {
                 .iter()
                 .map(|m| (&m.digest, m.size, m.entry.is_some(), "manifest")),
         );
-    let mut damaged = HashSet::new();
+    let mut checked = Checked::default();
     for (digest, size, carried, kind) in stored {
         if carried
             && reader.has(digest)
             && let Err(e) = reader.verify_blob(digest, size)
         {
-            damaged.insert(digest.clone());
+            // Named here; the manifest checks below need not read or name it again.
+            checked.already_reported(digest);
             faults.push(match e {
                 // These name the blob, the file and the fix themselves.
                 crate::bundle::reader::ReadError::Damaged(d) => d.to_string(),
@@ -42,17 +43,11 @@ pub fn faults(reader: &BundleReader) -> Vec<String> {
             });
         }
     }
-    let mut checked = Checked::default();
     let mut seen = HashSet::new();
     for image in &index.images {
         for f in checked.image_faults(index, image, reader) {
-            // A damaged manifest was named above already; say each fault once.
-            let is_damage = f
-                .strip_prefix("manifest ")
-                .and_then(|rest| rest.get(..71))
-                .and_then(|d| d.parse::<crate::oci::Digest>().ok())
-                .is_some_and(|d| damaged.contains(&d));
-            if !is_damage && seen.insert(f.clone()) {
+            // A manifest shared by several images is named once.
+            if seen.insert(f.clone()) {
                 faults.push(f);
             }
         }
