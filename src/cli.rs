@@ -241,8 +241,12 @@ pub struct UnpackArgs {
     /// or all of them, in any order. With -c, the config's `bundle` when none is given.
     #[arg(num_args = 0..)]
     pub bundle: Vec<PathBuf>,
-    /// Push every image into this registry (host[:port]): bundle → registry.
-    #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_registry)]
+    /// Push every image into this registry: bundle → registry. `HOST[:PORT]`, optionally
+    /// with a path that becomes the --prefix (`HOST:5000/mirror`); `https://`, `docker://`
+    /// and `http://` (plain HTTP) prefixes are understood.
+    // Parsed by `unpack` (`parse_push_target`), not by clap: clap would echo a mistyped
+    // `user:pw@host` into the error.
+    #[arg(long, value_name = "HOST[:PORT][/PATH]")]
     pub push: Option<String>,
     /// Write docker-save tars (for docker/podman load, ctr import): bundle → docker-archive.
     /// One file (compressed by its extension: .tar, .tar.zst, .tar.gz), or a directory
@@ -370,6 +374,10 @@ pub struct RegistryArgs {
     /// Read the password from standard input.
     #[arg(long, conflicts_with = "password")]
     pub password_stdin: bool,
+    /// The auth file to read credentials from (podman/skopeo `auth.json` or docker
+    /// `config.json` format), instead of docker's config and podman's auth.json.
+    #[arg(long, value_name = "FILE", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<PathBuf>,
     /// Registries the --username credentials are sent to; repeatable. Default: the push
     /// destination for unpack, the images' registry for pack when they share one.
     #[arg(long, value_name = "HOST[:PORT]")]
@@ -401,4 +409,58 @@ pub fn parse_prefix(text: &str) -> Result<String, String> {
             "`{text}` is not a repository prefix (lowercase letters, digits and single `.`, `_`, `-` separators, components joined by `/`; no `..`)"
         ))
     }
+}
+
+/// Where `--push` sends images, as the user wrote it, taken apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushTarget {
+    /// `host[:port]`.
+    pub host: String,
+    /// `http://` was written: plain HTTP.
+    pub plain_http: bool,
+    /// A path after the host: the repository prefix.
+    pub prefix: Option<String>,
+}
+
+/// A push location as users write it: `HOST[:PORT][/PATH]`, with an optional `https://`,
+/// `docker://` or `http://` (plain HTTP) in front. Anything else is refused at parse time
+/// (exit 2) with the forms that work.
+pub fn parse_push_target(text: &str) -> Result<PushTarget, String> {
+    let forms = "use HOST[:PORT][/PATH], https://HOST[:PORT], http://HOST[:PORT] (plain HTTP) or docker://HOST[:PORT]";
+    let (rest, plain_http) = if let Some(r) = text.strip_prefix("https://") {
+        (r, false)
+    } else if let Some(r) = text.strip_prefix("http://") {
+        (r, true)
+    } else if let Some(r) = text.strip_prefix("docker://") {
+        (r, false)
+    } else if let Some((scheme, _)) = text.split_once("://") {
+        return Err(format!(
+            "`{text}`: outrider does not push over `{scheme}://`; {forms}"
+        ));
+    } else {
+        (text, false)
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest.contains(['?', '#']) {
+        return Err(format!("`{text}` has a query or fragment; {forms}"));
+    }
+    let (host, path) = match rest.split_once('/') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    if host.contains('@') {
+        return Err(format!(
+            "the location holds credentials (`…@{}`), which do not belong there (and are not repeated here); use --username and --password-stdin, or docker/podman login",
+            host.rsplit('@').next().unwrap_or_default()
+        ));
+    }
+    if !crate::oci::reference::valid_registry(host) {
+        return Err(format!("`{host}` is not a registry host[:port]; {forms}"));
+    }
+    let prefix = path.map(parse_prefix).transpose()?;
+    Ok(PushTarget {
+        host: host.to_owned(),
+        plain_http,
+        prefix,
+    })
 }

@@ -89,11 +89,13 @@ pub fn run() -> ExitCode {
 
 fn init_tracing(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
+    // Libraries' own lines (rustls, hyper, russh) stay out until -vv: outrider names
+    // every failure itself, with its cause and fix.
     let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn,outrider=info",
-        (false, 1) => "info,outrider=debug",
-        (false, _) => "debug,outrider=trace",
+        (true, _) => "off,outrider=error",
+        (false, 0) => "off,outrider=info",
+        (false, 1) => "off,outrider=debug",
+        (false, _) => "info,outrider=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());

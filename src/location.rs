@@ -24,7 +24,7 @@ pub enum SourceError {
 impl SourceError {
     /// Whether trying again could help (a broken connection, not a wrong digest).
     pub fn is_transient(&self) -> bool {
-        matches!(self, SourceError::Registry(RegistryError::Connect { .. }))
+        matches!(self, SourceError::Registry(e) if e.is_transient())
     }
 }
 

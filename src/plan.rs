@@ -6,7 +6,7 @@ use crate::bundle::index::{ImageEntry, ManifestEntry};
 use crate::location::{ImageSource, Source, SourceError};
 use crate::oci::manifest::IndexEntry;
 use crate::oci::{Descriptor, Digest, ParsedManifest, Platform, RawManifest};
-use crate::registry::Registries;
+use crate::registry::{Access, Registries};
 use std::collections::{BTreeMap, HashMap};
 
 /// Which platforms to take from an index.
@@ -152,6 +152,30 @@ struct Builder<'a> {
     choice: &'a PlatformChoice,
 }
 
+impl PlanError {
+    /// The registry-wide failure behind this error (unreachable, untrusted, credentials
+    /// rejected), shared with every other image from that registry: report it once.
+    pub fn registry_failure(&self) -> Option<&std::sync::Arc<crate::registry::RegistryError>> {
+        match self {
+            PlanError::Source { source, .. } => match source.as_ref() {
+                SourceError::Registry(crate::registry::RegistryError::Shared(e)) => Some(e),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The image as the user wrote it.
+    pub fn image(&self) -> &str {
+        match self {
+            PlanError::Source { image, .. }
+            | PlanError::NoPlatform { image, .. }
+            | PlanError::Manifest { image, .. }
+            | PlanError::Input { image, .. } => image,
+        }
+    }
+}
+
 /// Resolves every image and gathers the plan. Errors for one image do not stop the
 /// others; they are returned beside the plan.
 pub async fn plan(
@@ -204,6 +228,10 @@ impl Builder<'_> {
             ImageSource::Registry(r) => {
                 let registry = registries
                     .get(&r.registry)
+                    .await
+                    .map_err(|e| src_err(e.into()))?;
+                registry
+                    .ready(&Access::Pull(r.repository.clone()))
                     .await
                     .map_err(|e| src_err(e.into()))?;
                 // HEAD first when manifests are at hand: registries count GETs against

@@ -60,8 +60,13 @@ pub fn registry_settings(
         client_cert: args.cert.clone().zip(args.key.clone()),
         mirrors,
         retries: args.retries,
+        certs_d: TransportOptions::default_certs_d(),
+        flags: per_host_flags(args),
     };
-    let mut credentials = ExplicitCredentials::default();
+    let mut credentials = ExplicitCredentials {
+        auth_file: args.authfile.clone(),
+        ..ExplicitCredentials::default()
+    };
     if let Some(username) = &args.username {
         let password = if args.password_stdin {
             let mut line = String::new();
@@ -96,6 +101,29 @@ pub fn registry_settings(
         }
     }
     Ok((options, credentials))
+}
+
+/// Every per-host flag of the command line, as (flag, host), for the warning about flags
+/// that match no registry the run reaches.
+fn per_host_flags(args: &RegistryArgs) -> Vec<(String, String)> {
+    let named = |flag: &str, hosts: &[String]| {
+        hosts
+            .iter()
+            .map(|h| (flag.to_owned(), h.clone()))
+            .collect::<Vec<_>>()
+    };
+    let mirrored: Vec<String> = args
+        .mirror
+        .iter()
+        .filter_map(|m| m.split_once('=').map(|(from, _)| from.to_owned()))
+        .collect();
+    [
+        named("--plain-http", &args.plain_http),
+        named("--insecure-skip-verify", &args.insecure_skip_verify),
+        named("--auth-for", &args.auth_for),
+        named("--mirror", &mirrored),
+    ]
+    .concat()
 }
 
 /// Applies a config's `registries:` (per-registry credentials, plain HTTP, skip-verify, CA,

@@ -15,6 +15,7 @@ pub async fn run(args: ReceiptArgs) -> anyhow::Result<Outcome> {
         registry_settings(&args.registry_args, std::slice::from_ref(&args.registry))?;
     let registries = Registries::new(options, credentials);
     let registry = registries.get(&args.registry).await?;
+    registry.ready(&crate::registry::Access::Catalog).await?;
     let repositories = registry
         .catalog()
         .await

@@ -115,9 +115,7 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     };
     let (mut plan, errors) = plan(&images, &choice, &registries, &options).await;
     if !errors.is_empty() {
-        for e in &errors {
-            output::report_error(&anyhow::Error::new(e.to_string_error()));
-        }
+        report_plan_errors(&errors);
         bail!(
             "{} of {} images could not be resolved",
             errors.len(),
@@ -130,6 +128,28 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
         volume_size,
         config: loaded_config,
     })
+}
+
+/// One line per image error, except that a registry-wide failure is one line for all
+/// the images it stopped, followed by their names.
+fn report_plan_errors(errors: &[crate::plan::PlanError]) {
+    let mut shared: Vec<(&std::sync::Arc<crate::registry::RegistryError>, Vec<&str>)> = Vec::new();
+    for e in errors {
+        match e.registry_failure() {
+            Some(cause) => match shared
+                .iter_mut()
+                .find(|(c, _)| std::sync::Arc::ptr_eq(c, cause))
+            {
+                Some((_, images)) => images.push(e.image()),
+                None => shared.push((cause, vec![e.image()])),
+            },
+            None => output::report_error(&anyhow::Error::new(e.to_string_error())),
+        }
+    }
+    for (cause, images) in shared {
+        output::report_error(&anyhow::Error::new(cause.to_string_error()));
+        output::problem(&format!("  images it stopped: {}", images.join(", ")));
+    }
 }
 
 /// What the far side holds: `--since` receipts and bundles, `--already-transferred` images

@@ -199,7 +199,7 @@ pub async fn push_bundle(
             .await;
         for (repo, digest, result) in results {
             if let Err(e) = result {
-                tracing::error!(%repo, %digest, error = %e, "blob push failed");
+                tracing::debug!(%repo, %digest, error = %e, "blob push failed");
                 failed.insert((repo, digest), e);
             }
         }

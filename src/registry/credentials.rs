@@ -1,6 +1,9 @@
-//! Where registry credentials come from, in order: the command line / environment, then
-//! the docker client config (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`):
-//! `credHelpers`, `credsStore`, then `auths`. Helpers are the `docker-credential-*`
+//! Where registry credentials come from, in order: the command line / environment; then
+//! an auth file named with `--authfile` or `REGISTRY_AUTH_FILE` (only that file, as podman
+//! does); else the docker client config (`$DOCKER_CONFIG/config.json` or
+//! `~/.docker/config.json`), then podman's and skopeo's `auth.json`
+//! (`$XDG_RUNTIME_DIR/containers/auth.json`, `~/.config/containers/auth.json`). In each
+//! file: `credHelpers`, `credsStore`, then `auths`. Helpers are the `docker-credential-*`
 //! programs, run with the registry host on stdin.
 
 use crate::secret::Secret;
@@ -28,15 +31,23 @@ pub enum Credential {
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
     /// The config file exists but does not parse.
-    #[error("reading docker config `{path}`: {source}")]
+    #[error("reading credentials file `{path}`: {source}")]
     Config {
         /// The file.
         path: PathBuf,
         /// Parser error.
         source: serde_json::Error,
     },
+    /// The auth file named with `--authfile` or `REGISTRY_AUTH_FILE` cannot be read.
+    #[error("auth file `{path}` (from --authfile or REGISTRY_AUTH_FILE): {source}")]
+    AuthFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The `auth` field is not base64 of `user:password`.
-    #[error("docker config `{0}`: the `auth` entry for `{1}` is not base64 of user:password")]
+    #[error("credentials file `{0}`: the `auth` entry for `{1}` is not base64 of user:password")]
     BadAuth(PathBuf, String),
     /// A credential helper failed.
     #[error("credential helper `docker-credential-{helper}` for `{registry}` failed: {reason}")]
@@ -81,14 +92,28 @@ struct HelperReply {
 pub struct ExplicitCredentials {
     /// Registry host → credential.
     pub by_host: HashMap<String, Credential>,
+    /// `--authfile` / `REGISTRY_AUTH_FILE`: the one auth file to read.
+    pub auth_file: Option<PathBuf>,
 }
 
-/// The docker config file path honouring `DOCKER_CONFIG`.
-fn docker_config_path() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
-        return Some(PathBuf::from(dir).join("config.json"));
+/// The files credentials are looked up in, in order. An explicit auth file is the only
+/// one; otherwise docker's config comes first (honouring `DOCKER_CONFIG`), then podman's
+/// per-session and per-user `auth.json`.
+fn auth_files(explicit: &ExplicitCredentials) -> Vec<PathBuf> {
+    if let Some(f) = &explicit.auth_file {
+        return vec![f.clone()];
     }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker").join("config.json"))
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut files = Vec::new();
+    match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) => files.push(PathBuf::from(dir).join("config.json")),
+        None => files.extend(home.as_ref().map(|h| h.join(".docker/config.json"))),
+    }
+    if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR") {
+        files.push(PathBuf::from(run).join("containers/auth.json"));
+    }
+    files.extend(home.map(|h| h.join(".config/containers/auth.json")));
+    files
 }
 
 /// The keys the docker config may use for `registry` (Docker Hub has a legacy URL key).
@@ -114,21 +139,41 @@ pub async fn lookup(
     registry: &str,
     explicit: &ExplicitCredentials,
 ) -> Result<Option<Credential>, CredentialError> {
-    if let Some(c) = explicit.by_host.get(registry) {
+    if let Some((_, c)) = explicit
+        .by_host
+        .iter()
+        .find(|(host, _)| super::http::same_host(host, registry, 443))
+    {
         return Ok(Some(c.clone()));
     }
-    let Some(path) = docker_config_path() else {
-        return Ok(None);
-    };
-    let text = match fs_err::read(&path) {
-        Ok(t) => t,
-        Err(_) => return Ok(None),
-    };
-    let config: DockerConfig =
-        serde_json::from_slice(&text).map_err(|source| CredentialError::Config {
-            path: path.clone(),
-            source,
-        })?;
+    for path in auth_files(explicit) {
+        let text = match fs_err::read(&path) {
+            Ok(t) => t,
+            // A file named explicitly must be there; the usual places may well not be.
+            Err(e) if explicit.auth_file.is_some() => {
+                return Err(CredentialError::AuthFile { path, source: e });
+            }
+            Err(_) => continue,
+        };
+        let config: DockerConfig =
+            serde_json::from_slice(&text).map_err(|source| CredentialError::Config {
+                path: path.clone(),
+                source,
+            })?;
+        if let Some(found) = lookup_in(&config, &path, registry).await? {
+            tracing::debug!(%registry, file = %path.display(), "credentials found");
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// Credentials for `registry` in one docker-config-shaped file.
+async fn lookup_in(
+    config: &DockerConfig,
+    path: &std::path::Path,
+    registry: &str,
+) -> Result<Option<Credential>, CredentialError> {
     let keys = config_keys(registry);
     let normalise = |k: &str| {
         k.trim_start_matches("https://")
@@ -166,14 +211,13 @@ pub async fn lookup(
     if let Some(auth) = &entry.auth
         && !auth.is_empty()
     {
+        let bad = || CredentialError::BadAuth(path.to_owned(), registry.into());
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| CredentialError::BadAuth(path.clone(), registry.into()))?;
-        let (u, p) = decoded
-            .split_once(':')
-            .ok_or_else(|| CredentialError::BadAuth(path.clone(), registry.into()))?;
+            .ok_or_else(bad)?;
+        let (u, p) = decoded.split_once(':').ok_or_else(bad)?;
         return Ok(Some(Credential::Basic {
             username: u.into(),
             password: Secret::new(p.into()),

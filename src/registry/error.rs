@@ -3,32 +3,74 @@
 use super::auth::AuthError;
 use super::credentials::CredentialError;
 use super::http::TlsSetupError;
+use super::transport::Cause;
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 
 /// Everything that can go wrong talking to a registry. Messages name the registry and
 /// the object; secrets never appear.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    /// Could not connect, or the connection broke, after all retries.
-    #[error("cannot reach `{registry}`: {reason}")]
+    /// Could not connect, or the connection broke, after the retries a transient cause
+    /// earns (none for the others).
+    #[error("{}", cause.explain(host))]
     Connect {
+        /// Registry as references name it.
+        registry: String,
+        /// The host actually dialled (a mirror's, say): the one flags must name.
+        host: String,
+        /// What went wrong.
+        cause: Cause,
+    },
+    /// The credentials sent were refused: wrong user or password, or an expired token.
+    #[error(
+        "`{registry}` rejected the credentials for `{username}`; hint: check them and log in again: `docker login {registry}`, `podman login {registry}`, or `--username {username} --password-stdin`"
+    )]
+    Rejected {
         /// Registry host.
         registry: String,
-        /// Transport error text.
-        reason: String,
+        /// Who the credentials say they are (never the secret).
+        username: String,
     },
-    /// Access refused after authenticating.
-    #[error("`{registry}` refused access to `{what}` ({status}){hint}")]
-    Unauthorized {
+    /// No credentials were sent and the registry wants some.
+    #[error(
+        "`{registry}` requires login for {what}; hint: `docker login {registry}`, `podman login {registry}`, or `--username USER --password-stdin`"
+    )]
+    LoginRequired {
         /// Registry host.
         registry: String,
         /// Repository or object.
         what: String,
+    },
+    /// The credentials were accepted, but do not grant this.
+    #[error(
+        "`{registry}` denied `{username}` access to {what} ({status}); hint: the account needs {need} permission there"
+    )]
+    Denied {
+        /// Registry host.
+        registry: String,
+        /// Who asked.
+        username: String,
+        /// Repository or object.
+        what: String,
         /// 401 or 403.
         status: u16,
-        /// Hint for the user.
-        hint: &'static str,
+        /// `pull` or `push`.
+        need: &'static str,
     },
+    /// `/v2/` does not answer as a registry does.
+    #[error(
+        "`{registry}` does not serve the registry API (GET /v2/ answered {status}); hint: check the host and port"
+    )]
+    NotARegistry {
+        /// Registry host.
+        registry: String,
+        /// What `/v2/` answered.
+        status: u16,
+    },
+    /// A failure found once for the registry (by [`super::Registry::ready`]) and shared by
+    /// every image that needed it, so it is reported once, not once per image or blob.
+    #[error(transparent)]
+    Shared(std::sync::Arc<RegistryError>),
     /// The object does not exist.
     #[error("`{registry}` has no {what}")]
     NotFound {
@@ -101,4 +143,12 @@ pub enum RegistryError {
     /// TLS files unusable.
     #[error(transparent)]
     Tls(#[from] TlsSetupError),
+}
+
+impl RegistryError {
+    /// Whether trying the same transfer again could help: a connection that broke after
+    /// the registry had answered, not a wrong name, certificate or password.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, RegistryError::Connect { cause, .. } if cause.transient(true))
+    }
 }

@@ -20,6 +20,73 @@ pub struct TransportOptions {
     pub mirrors: Vec<(String, String)>,
     /// Attempts after the first for connection errors, 429 and 5xx.
     pub retries: u32,
+    /// Roots of `certs.d` trees: `ROOT/HOST[:PORT]/` holds `*.crt` CAs and `*.cert` +
+    /// `*.key` client pairs for that registry, as podman and docker keep them.
+    pub certs_d: Vec<PathBuf>,
+    /// Per-host flags as given on the command line (`--plain-http`, host), checked
+    /// against the registries reached so one that matches nothing is pointed out.
+    pub flags: Vec<(String, String)>,
+}
+
+impl TransportOptions {
+    /// The `certs.d` roots podman and docker read, most personal first; the variable
+    /// `OUTRIDER_CERTS_D` (colon-separated) replaces them, for tests and unusual layouts.
+    pub fn default_certs_d() -> Vec<PathBuf> {
+        if let Some(list) = std::env::var_os("OUTRIDER_CERTS_D") {
+            return std::env::split_paths(&list).collect();
+        }
+        let mut roots = Vec::new();
+        if let Some(home) = std::env::var_os("HOME") {
+            roots.push(PathBuf::from(home).join(".config/containers/certs.d"));
+        }
+        roots.push(PathBuf::from("/etc/containers/certs.d"));
+        roots.push(PathBuf::from("/etc/docker/certs.d"));
+        roots
+    }
+}
+
+/// Whether a host named in a per-host flag means the registry `host`, with or without
+/// its default port (`registry.example` is `registry.example:443`; for plain HTTP, `:80`).
+pub fn same_host(flag: &str, host: &str, default_port: u16) -> bool {
+    let strip = |h: &str| {
+        h.strip_suffix(&format!(":{default_port}"))
+            .unwrap_or(h)
+            .to_ascii_lowercase()
+    };
+    strip(flag) == strip(host)
+}
+
+/// The CA files and the client pair a `certs.d` tree holds for `host`: `*.crt` are CAs,
+/// `NAME.cert` with `NAME.key` a client certificate. Missing folders are normal.
+fn certs_d_files(roots: &[PathBuf], host: &str) -> (Vec<PathBuf>, Option<(PathBuf, PathBuf)>) {
+    let mut cas = Vec::new();
+    let mut client = None;
+    let mut names = vec![host.to_owned()];
+    if let Some(bare) = host.strip_suffix(":443") {
+        names.push(bare.to_owned());
+    }
+    for root in roots {
+        for name in &names {
+            let Ok(entries) = std::fs::read_dir(root.join(name)) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            files.sort();
+            for f in &files {
+                match f.extension().and_then(|e| e.to_str()) {
+                    Some("crt") => cas.push(f.clone()),
+                    Some("cert") if client.is_none() => {
+                        let key = f.with_extension("key");
+                        if key.is_file() {
+                            client = Some((f.clone(), key));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    (cas, client)
 }
 
 /// A client could not be built from the TLS files given.
@@ -47,7 +114,11 @@ pub fn build_client(
     if is_loopback(host) {
         builder = builder.no_proxy();
     }
-    for path in &options.ca_files {
+    let (found_cas, found_client) = certs_d_files(&options.certs_d, host);
+    if !found_cas.is_empty() || found_client.is_some() {
+        tracing::debug!(%host, cas = ?found_cas, client = ?found_client.as_ref().map(|c| &c.0), "certs.d");
+    }
+    for path in options.ca_files.iter().chain(&found_cas) {
         let pem = fs_err::read(path).map_err(|e| TlsSetupError::Read(path.clone(), e))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| TlsSetupError::Pem(path.clone(), e.to_string()))?;
@@ -60,7 +131,7 @@ pub fn build_client(
         }
         builder = builder.tls_certs_merge(certs);
     }
-    if let Some((cert, key)) = &options.client_cert {
+    if let Some((cert, key)) = options.client_cert.as_ref().or(found_client.as_ref()) {
         let mut pem = fs_err::read(cert).map_err(|e| TlsSetupError::Read(cert.clone(), e))?;
         pem.push(b'\n');
         pem.extend(fs_err::read(key).map_err(|e| TlsSetupError::Read(key.clone(), e))?);
@@ -68,7 +139,7 @@ pub fn build_client(
             .map_err(|e| TlsSetupError::Pem(cert.clone(), e.to_string()))?;
         builder = builder.identity(identity);
     }
-    if options.skip_verify.iter().any(|h| h == host) {
+    if options.skip_verify.iter().any(|h| same_host(h, host, 443)) {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
     builder

@@ -2,7 +2,7 @@
 //! `Link` pagination (distribution spec, "Listing tags", and the catalog extension).
 
 use super::endpoint::Endpoint;
-use super::{Access, Registry, RegistryError, http};
+use super::{Access, Registry, RegistryError};
 use reqwest::Response;
 
 impl Registry {
@@ -74,10 +74,7 @@ impl Registry {
         response: Response,
         what: &str,
     ) -> Result<T, RegistryError> {
-        let bytes = response.bytes().await.map_err(|e| RegistryError::Connect {
-            registry: self.name.clone(),
-            reason: http::describe(&e),
-        })?;
+        let bytes = response.bytes().await.map_err(|e| self.transport(&e))?;
         serde_json::from_slice(&bytes).map_err(|e| RegistryError::Status {
             registry: self.name.clone(),
             method: "GET".into(),

@@ -10,6 +10,7 @@ mod error;
 pub mod http;
 mod listing;
 mod push;
+pub mod transport;
 
 use crate::oci::{Descriptor, Digest, RawManifest, manifest::MAX_MANIFEST_BYTES, media_type};
 use crate::secret::Secret;
@@ -79,6 +80,11 @@ pub struct Registry {
     challenge: Mutex<Option<Challenge>>,
     tokens: Mutex<HashMap<String, Secret<String>>>,
     retries: u32,
+    /// Set once the registry has answered any request: from then on a refused connection
+    /// is a restart worth waiting for, not a wrong address.
+    answered: std::sync::atomic::AtomicBool,
+    /// The outcome of the first [`Registry::ready`], shared by every later caller.
+    ready: tokio::sync::OnceCell<Result<(), Arc<RegistryError>>>,
 }
 
 /// A blob body source that can be opened again for a retry.
@@ -91,14 +97,21 @@ impl Registry {
         options: &TransportOptions,
         explicit: &ExplicitCredentials,
     ) -> Result<Registry, RegistryError> {
-        let (host, ns) = match options.mirrors.iter().find(|(from, _)| from == name) {
+        let (host, ns) = match options
+            .mirrors
+            .iter()
+            .find(|(from, _)| http::same_host(from, name, 443))
+        {
             Some((_, mirror)) => (mirror.clone(), Some(name.to_owned())),
             None if name == crate::oci::reference::DOCKER_HUB => {
                 ("registry-1.docker.io".to_owned(), None)
             }
             None => (name.to_owned(), None),
         };
-        let plain = options.plain_http.iter().any(|h| h == &host || h == name);
+        let plain = options
+            .plain_http
+            .iter()
+            .any(|h| http::same_host(h, &host, 80) || http::same_host(h, name, 80));
         let credential = credentials::lookup(name, explicit).await?;
         Ok(Registry {
             name: name.to_owned(),
@@ -112,6 +125,8 @@ impl Registry {
             challenge: Mutex::new(None),
             tokens: Mutex::new(HashMap::new()),
             retries: options.retries,
+            answered: std::sync::atomic::AtomicBool::new(false),
+            ready: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -132,8 +147,7 @@ impl Registry {
                 match self.http.get(format!("https://{}/v2/", self.host)).send().await {
                     Ok(_) => true,
                     Err(e) => {
-                        let reason = http::describe(&e);
-                        if reason.to_lowercase().contains("certificate") {
+                        if transport::classify(&e).is_certificate() {
                             true
                         } else {
                             tracing::debug!(registry = %self.name, "HTTPS failed on a loopback registry; using plain HTTP as docker does");
@@ -235,7 +249,8 @@ impl Registry {
                     &scope,
                     self.credential.as_ref(),
                 )
-                .await?;
+                .await
+                .map_err(|e| self.token_error(e))?;
                 let header = Secret::new(format!("Bearer {}", token.expose()));
                 self.tokens
                     .lock()
@@ -262,9 +277,21 @@ impl Registry {
             if let Some(h) = self.auth_header(access).await? {
                 request = request.header(reqwest::header::AUTHORIZATION, h.expose().as_str());
             }
-            match request.send().await {
+            let request = request.build().map_err(|e| self.transport(&e))?;
+            let line = request_line(&request);
+            let started = std::time::Instant::now();
+            match self.http.execute(request).await {
                 Ok(response) => {
+                    self.answered
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
                     let status = response.status();
+                    tracing::trace!(
+                        registry = %self.name,
+                        status = status.as_u16(),
+                        bytes = response.content_length().unwrap_or(0),
+                        ms = started.elapsed().as_millis() as u64,
+                        "{line}",
+                    );
                     if status == StatusCode::UNAUTHORIZED && !challenged {
                         challenged = true;
                         let header = response
@@ -303,40 +330,129 @@ impl Registry {
                             damaged.0.clone(),
                         )));
                     }
-                    let reason = http::describe(&e);
-                    if attempt < self.retries
-                        && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body())
-                    {
+                    let cause = transport::classify(&e);
+                    let answered = self.answered.load(std::sync::atomic::Ordering::Relaxed);
+                    tracing::trace!(registry = %self.name, ms = started.elapsed().as_millis() as u64, error = %http::describe(&e), "{line} failed");
+                    if attempt < self.retries && cause.transient(answered) {
                         attempt += 1;
                         let wait = http::backoff(attempt, None);
-                        tracing::warn!(registry = %self.name, %what, error = %reason, ?wait, "retrying");
+                        tracing::warn!(registry = %self.name, %what, error = %cause.explain(&self.host), ?wait, "retrying");
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    return Err(RegistryError::Connect {
-                        registry: self.name.clone(),
-                        reason,
-                    });
+                    return Err(self.transport(&e));
                 }
             }
+        }
+    }
+
+    /// The error for a failed request: the cause named, with its fix.
+    fn transport(&self, e: &reqwest::Error) -> RegistryError {
+        RegistryError::Connect {
+            registry: self.name.clone(),
+            host: self.host.clone(),
+            cause: transport::classify(e),
+        }
+    }
+
+    /// Who the credentials say they are, for messages.
+    fn username(&self) -> Option<String> {
+        match &self.credential {
+            Some(Credential::Basic { username, .. }) => Some(username.clone()),
+            Some(Credential::IdentityToken(_)) => Some("(identity token)".into()),
+            None => None,
+        }
+    }
+
+    /// A token endpoint's refusal in the registry's terms: credentials rejected, or login
+    /// required when none were sent.
+    fn token_error(&self, e: auth::AuthError) -> RegistryError {
+        match e {
+            auth::AuthError::Refused { status, scope, .. } if status == 401 || status == 403 => {
+                match self.username() {
+                    Some(username) => RegistryError::Rejected {
+                        registry: self.name.clone(),
+                        username,
+                    },
+                    None => RegistryError::LoginRequired {
+                        registry: self.name.clone(),
+                        what: format!("`{scope}`"),
+                    },
+                }
+            }
+            other => RegistryError::Auth(other),
+        }
+    }
+
+    /// Checks once, before any blob moves, that the registry answers, its certificate is
+    /// trusted and the credentials are accepted (`GET /v2/` with `access`'s token). The
+    /// outcome is kept: every later caller gets the same answer without a request, so a
+    /// registry that cannot be used is reported once, not once per image or blob.
+    pub async fn ready(&self, access: &Access) -> Result<(), RegistryError> {
+        self.ready
+            .get_or_init(|| async { self.check_api(access).await.map_err(Arc::new) })
+            .await
+            .clone()
+            .map_err(RegistryError::Shared)
+    }
+
+    async fn check_api(&self, access: &Access) -> Result<(), RegistryError> {
+        let url = self.url("").await;
+        let response = self.send(access, "/v2/", &|c| c.get(&url)).await?;
+        let status = response.status();
+        let challenge = self
+            .challenge
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match status.as_u16() {
+            s if status.is_success() || s == 405 => Ok(()),
+            401 => match (self.username(), challenge) {
+                (Some(username), Some(Challenge::Basic)) => Err(RegistryError::Rejected {
+                    registry: self.name.clone(),
+                    username,
+                }),
+                (None, Some(Challenge::Basic)) => Err(RegistryError::LoginRequired {
+                    registry: self.name.clone(),
+                    what: "every request".into(),
+                }),
+                // A token registry answers per repository; the requests that follow say.
+                _ => Ok(()),
+            },
+            404 => Err(RegistryError::NotARegistry {
+                registry: self.name.clone(),
+                status: 404,
+            }),
+            _ => Err(self.status_error("GET", "/v2/", response).await),
         }
     }
 
     async fn status_error(&self, method: &str, what: &str, response: Response) -> RegistryError {
         let status = response.status().as_u16();
         let registry = self.name.clone();
-        match status {
-            401 | 403 => RegistryError::Unauthorized {
+        let basic = matches!(
+            *self.challenge.lock().unwrap_or_else(|e| e.into_inner()),
+            Some(Challenge::Basic)
+        );
+        let need = if method == "GET" || method == "HEAD" && !what.starts_with("blob") {
+            "pull"
+        } else {
+            "push"
+        };
+        match (status, self.username()) {
+            (401, None) => RegistryError::LoginRequired {
                 registry,
                 what: what.to_owned(),
-                status,
-                hint: if self.credential.is_some() {
-                    "; hint: the credentials lack access"
-                } else {
-                    "; hint: log in (docker login, or --username)"
-                },
             },
-            404 => RegistryError::NotFound {
+            (401, Some(username)) if basic => RegistryError::Rejected { registry, username },
+            (401 | 403, username) => RegistryError::Denied {
+                registry,
+                username: username.unwrap_or_else(|| "anonymous".into()),
+                what: what.to_owned(),
+                status,
+                need,
+            },
+            (404, _) => RegistryError::NotFound {
                 registry,
                 what: what.to_owned(),
             },
@@ -396,10 +512,7 @@ impl Registry {
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| RegistryError::Connect {
-                registry: self.name.clone(),
-                reason: http::describe(&e),
-            })?;
+            let chunk = chunk.map_err(|e| self.transport(&e))?;
             body.extend_from_slice(&chunk);
             if body.len() as u64 > MAX_MANIFEST_BYTES {
                 return Err(RegistryError::ManifestTooLarge {
@@ -470,11 +583,12 @@ impl Registry {
         if !response.status().is_success() {
             return Err(self.status_error("GET", &what, response).await);
         }
-        let registry = self.name.clone();
+        let (registry, host) = (self.name.clone(), self.host.clone());
         Ok(response.bytes_stream().map(move |r| {
             r.map_err(|e| RegistryError::Connect {
                 registry: registry.clone(),
-                reason: http::describe(&e),
+                host: host.clone(),
+                cause: transport::classify(&e),
             })
         }))
     }
@@ -496,11 +610,50 @@ impl Registry {
     }
 }
 
-/// Registry clients by name, created on first use and shared.
+/// `METHOD URL` of a request, for `-vv`. The query is left out: an upload session's
+/// state rides there, and a token endpoint's parameters; credentials travel only in
+/// headers, which are never logged.
+fn request_line(request: &reqwest::Request) -> String {
+    let url = request.url();
+    format!("{} {}", request.method(), &url[..url::Position::AfterPath])
+}
+
+/// Registry clients by name, created on first use and shared. When dropped, it warns
+/// about per-host flags that named no registry it reached: a flag that silently matches
+/// nothing (`--insecure-skip-verify 127.0.0.1` for `127.0.0.1:5000`) costs an operator
+/// an hour.
 pub struct Registries {
     options: TransportOptions,
     credentials: ExplicitCredentials,
     clients: tokio::sync::Mutex<HashMap<String, Arc<Registry>>>,
+}
+
+impl Drop for Registries {
+    fn drop(&mut self) {
+        let clients = self.clients.get_mut();
+        if clients.is_empty() {
+            return;
+        }
+        let mut reached: Vec<&str> = clients
+            .values()
+            .flat_map(|c| [c.name.as_str(), c.host.as_str()])
+            .collect();
+        reached.sort();
+        reached.dedup();
+        for (flag, named) in &self.options.flags {
+            let port = if flag == "--plain-http" { 80 } else { 443 };
+            if !reached.iter().any(|r| http::same_host(named, r, port)) {
+                crate::output::problem(&format!(
+                    "warning: {flag} `{named}` matched no registry this run reached ({}); name the port unless it is the default",
+                    reached
+                        .iter()
+                        .map(|r| format!("`{r}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
 }
 
 impl Registries {

@@ -39,7 +39,7 @@ fn basic_auth_from_flags_env_and_docker_config() {
     assert_eq!(denied.status.code(), Some(1));
     let (_, err) = text(&denied);
     assert!(
-        err.contains("refused access") && err.contains("hint"),
+        err.contains("requires login") && err.contains("hint"),
         "{err}"
     );
 
@@ -100,7 +100,7 @@ fn token_auth_with_cached_tokens() {
     let (_, err) = text(&denied);
     assert_eq!(denied.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("token endpoint") || err.contains("refused"),
+        err.contains(&format!("`{}` requires login", reg.host)),
         "{err}"
     );
 

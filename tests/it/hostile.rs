@@ -630,7 +630,7 @@ fn outputs_never_overwrite_inputs_or_each_other() {
     );
     refused(
         &["unpack", &s(&b), "--push", "localhost:5000/../x"],
-        "is not a registry",
+        "not a repository prefix",
     );
     // Volumes count for their whole set.
     let v = work.path().join("v.zip");

@@ -11,6 +11,7 @@ mod hostile;
 mod incremental;
 mod inputs;
 mod lying_registry;
+mod operator;
 mod roundtrip;
 mod support;
 mod volumes;

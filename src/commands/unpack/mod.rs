@@ -46,8 +46,23 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 .map(str::to_owned);
         }
     }
-    if let Some(host) = &args.push {
-        crate::cli::parse_registry(host).map_err(UsageError)?;
+    if let Some(text) = &args.push {
+        let target =
+            crate::cli::parse_push_target(text).map_err(|e| UsageError(format!("--push: {e}")))?;
+        // A path written after the host is the prefix; `http://` is --plain-http.
+        if let Some(path) = &target.prefix {
+            if args.prefix.as_ref().is_some_and(|p| p != path) {
+                bail!(UsageError(format!(
+                    "--push names the path `{path}` and --prefix `{}`; give it once",
+                    args.prefix.as_deref().unwrap_or_default()
+                )));
+            }
+            args.prefix = Some(path.clone());
+        }
+        if target.plain_http {
+            args.registry.plain_http.push(target.host.clone());
+        }
+        args.push = Some(target.host);
     }
     if args.bundle.is_empty() {
         bail!(UsageError(
@@ -106,6 +121,11 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 .get(host)
                 .await
                 .with_context(|| format!("connecting to `{host}`"))?;
+            if let Some(image) = reader.index.images.first() {
+                let repo =
+                    crate::copy::to_registry::destination_repository(image, args.prefix.as_deref());
+                registry.ready(&crate::registry::Access::Pull(repo)).await?;
+            }
             store = store.with_registry(registry);
             find_in_registry(&mut store, &reader, args.prefix.as_deref()).await;
         }

@@ -26,6 +26,11 @@ pub(super) async fn push(
         .get(host)
         .await
         .with_context(|| format!("connecting to `{host}`"))?;
+    // One check before any blob moves: a registry that cannot be used is one error line.
+    if let Some(image) = reader.index.images.first() {
+        let repo = crate::copy::to_registry::destination_repository(image, args.prefix.as_deref());
+        registry.ready(&crate::registry::Access::Push(repo)).await?;
+    }
     let total = reader.index.blobs.iter().map(|b| b.size).sum();
     let progress = Progress::new(Mode::detect(quiet), "push", total);
     let push_options = PushOptions {

@@ -286,8 +286,9 @@ pub fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     )
 }
 
-/// A command for the outrider binary with an empty HOME and DOCKER_CONFIG, so the
-/// developer's own credentials never leak in.
+/// A command for the outrider binary with an empty HOME, DOCKER_CONFIG and certs.d, so
+/// the developer's own credentials and certificates never leak in. RUST_LOG is unset:
+/// tests see the default output a user sees.
 pub struct Outrider {
     /// Scratch home for this run.
     pub home: tempfile::TempDir,
@@ -308,7 +309,8 @@ impl Outrider {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.home.path())
             .env("DOCKER_CONFIG", self.home.path().join(".docker"))
-            .env("RUST_LOG", "warn,outrider=info")
+            // The machine's own /etc/docker/certs.d must not decide a test.
+            .env("OUTRIDER_CERTS_D", self.home.path().join("certs.d"))
             .stdin(Stdio::null());
         c
     }
