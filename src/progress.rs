@@ -3,7 +3,9 @@
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 static MULTI: OnceLock<MultiProgress> = OnceLock::new();
 
@@ -36,29 +38,76 @@ pub fn multi() -> &'static MultiProgress {
     MULTI.get_or_init(MultiProgress::new)
 }
 
-/// Progress of one operation: an overall byte bar and one bar per active item.
+/// Progress of one operation: an overall byte bar with `N/M` items, and one bar per
+/// active item. Without a terminal, a heartbeat line per long transfer.
 pub struct Progress {
     mode: Mode,
     overall: Option<ProgressBar>,
     verb: &'static str,
+    shared: Arc<Shared>,
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Progress of one item (a blob).
-pub struct ItemProgress {
-    bar: Option<ProgressBar>,
-    overall: Option<ProgressBar>,
-    mode: Mode,
-    verb: &'static str,
+/// What the overall bar and the heartbeat read: items started and finished.
+#[derive(Default)]
+struct Shared {
+    items: Mutex<Vec<Weak<ItemState>>>,
+    finished: AtomicU64,
+    expected: AtomicU64,
+    bytes: AtomicU64,
+    total: AtomicU64,
+}
+
+/// One transfer's counters, read by the heartbeat.
+struct ItemState {
     label: String,
     size: u64,
+    bytes: AtomicU64,
+    started: Instant,
+    finished: AtomicBool,
 }
 
-fn bytes_style() -> ProgressStyle {
+/// Progress of one item (a blob, a target's upload).
+pub struct ItemProgress {
+    counter: ByteCounter,
+    mode: Mode,
+    verb: &'static str,
+}
+
+/// Counts bytes of one item as they move; cheap to clone into a request body stream, so
+/// uploads count while they are sent, not when they are done.
+#[derive(Clone)]
+pub struct ByteCounter {
+    bar: Option<ProgressBar>,
+    overall: Option<ProgressBar>,
+    state: Arc<ItemState>,
+    shared: Arc<Shared>,
+}
+
+fn overall_style() -> ProgressStyle {
     ProgressStyle::with_template(
-        "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+        "{prefix:>6} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ")
+}
+
+fn item_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{prefix:>6} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("-> ")
+}
+
+/// Seconds between heartbeat lines: 10, or `OUTRIDER_HEARTBEAT_SECS` (for tests).
+fn heartbeat_every() -> Duration {
+    let secs = std::env::var("OUTRIDER_HEARTBEAT_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(10);
+    Duration::from_secs(secs)
 }
 
 impl Progress {
@@ -66,46 +115,141 @@ impl Progress {
     pub fn new(mode: Mode, verb: &'static str, total: u64) -> Progress {
         let overall = (mode == Mode::Bars).then(|| {
             let bar = multi().add(ProgressBar::new(total));
-            bar.set_style(bytes_style());
+            bar.set_style(overall_style());
             bar.set_prefix(verb);
             bar
         });
+        let shared = Arc::new(Shared::default());
+        shared.total.store(total, Ordering::Relaxed);
+        let heartbeat = (mode == Mode::Lines)
+            .then(tokio::runtime::Handle::try_current)
+            .and_then(Result::ok)
+            .map(|rt| rt.spawn(heartbeat(shared.clone(), verb, heartbeat_every())));
         Progress {
             mode,
             overall,
             verb,
+            shared,
+            heartbeat,
         }
     }
 
-    /// Starts an item of `size` bytes named `label`.
+    /// Says how many items the operation has, for the `N/M` count.
+    pub fn expect_items(&self, n: u64) {
+        self.shared.expected.store(n, Ordering::Relaxed);
+        self.show_count();
+    }
+
+    fn show_count(&self) {
+        if let Some(b) = &self.overall {
+            b.set_message(count(&self.shared));
+        }
+    }
+
+    /// Starts an item of `size` bytes named `label` (what it belongs to, then which).
     pub fn item(&self, label: &str, size: u64) -> ItemProgress {
         let bar = (self.mode == Mode::Bars).then(|| {
             let bar = multi().insert_from_back(1, ProgressBar::new(size));
-            bar.set_style(bytes_style());
-            bar.set_prefix(label.chars().take(12).collect::<String>());
+            bar.set_style(item_style());
+            bar.set_message(label.to_owned());
             bar
         });
-        ItemProgress {
-            bar,
-            overall: self.overall.clone(),
-            mode: self.mode,
-            verb: self.verb,
+        let state = Arc::new(ItemState {
             label: label.to_owned(),
             size,
+            bytes: AtomicU64::new(0),
+            started: Instant::now(),
+            finished: AtomicBool::new(false),
+        });
+        self.shared
+            .items
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&state));
+        ItemProgress {
+            counter: ByteCounter {
+                bar,
+                overall: self.overall.clone(),
+                state,
+                shared: self.shared.clone(),
+            },
+            mode: self.mode,
+            verb: self.verb,
         }
     }
 
     /// Ends the operation and clears the bars.
     pub fn finish(&self) {
+        if let Some(h) = &self.heartbeat {
+            h.abort();
+        }
         if let Some(b) = &self.overall {
             b.finish_and_clear();
         }
     }
 }
 
-impl ItemProgress {
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(h) = &self.heartbeat {
+            h.abort();
+        }
+    }
+}
+
+/// `N/M items` (or `N items` when the total is not known).
+fn count(shared: &Shared) -> String {
+    let done = shared.finished.load(Ordering::Relaxed);
+    match shared.expected.load(Ordering::Relaxed) {
+        0 => format!("{done} done"),
+        m => format!("{done}/{m} blobs"),
+    }
+}
+
+/// Without a terminal: every `every`, one line per transfer running longer than that
+/// (bytes, total, rate), then the operation's totals. A stalled transfer shows as rate 0.
+async fn heartbeat(shared: Arc<Shared>, verb: &'static str, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let live: Vec<Arc<ItemState>> = {
+            let mut items = shared.items.lock().unwrap_or_else(|e| e.into_inner());
+            items.retain(|w| {
+                w.upgrade()
+                    .is_some_and(|s| !s.finished.load(Ordering::Relaxed))
+            });
+            items.iter().filter_map(Weak::upgrade).collect()
+        };
+        for item in live.iter().filter(|i| i.started.elapsed() >= every) {
+            let bytes = item.bytes.load(Ordering::Relaxed);
+            let secs = item.started.elapsed().as_secs_f64().max(0.001);
+            tracing::info!(
+                op = verb,
+                item = %item.label,
+                bytes,
+                total = item.size,
+                rate = (bytes as f64 / secs) as u64,
+                "transferring"
+            );
+        }
+        if !live.is_empty() {
+            tracing::info!(
+                op = verb,
+                bytes = shared.bytes.load(Ordering::Relaxed),
+                total = shared.total.load(Ordering::Relaxed),
+                items = %count(&shared),
+                "overall"
+            );
+        }
+    }
+}
+
+impl ByteCounter {
     /// Counts `n` more bytes.
     pub fn inc(&self, n: u64) {
+        self.state.bytes.fetch_add(n, Ordering::Relaxed);
+        self.shared.bytes.fetch_add(n, Ordering::Relaxed);
         if let Some(b) = &self.bar {
             b.inc(n);
         }
@@ -114,8 +258,10 @@ impl ItemProgress {
         }
     }
 
-    /// Takes back bytes counted for an attempt that is being retried.
-    pub fn rewind(&self, n: u64) {
+    /// Takes back what this item counted, for an attempt that is being retried.
+    pub fn rewind(&self) {
+        let n = self.state.bytes.swap(0, Ordering::Relaxed);
+        self.shared.bytes.fetch_sub(n, Ordering::Relaxed);
         if let Some(b) = &self.bar {
             b.set_position(0);
         }
@@ -123,21 +269,52 @@ impl ItemProgress {
             b.set_position(b.position().saturating_sub(n));
         }
     }
+}
+
+impl ItemProgress {
+    /// Counts `n` more bytes.
+    pub fn inc(&self, n: u64) {
+        self.counter.inc(n);
+    }
+
+    /// Counts the rest of the item's bytes at once (it was already there, or mounted).
+    pub fn complete(&self) {
+        let seen = self.counter.state.bytes.load(Ordering::Relaxed);
+        self.counter
+            .inc(self.counter.state.size.saturating_sub(seen));
+    }
+
+    /// A counter to move into a request body, counting bytes as they are sent.
+    pub fn counter(&self) -> ByteCounter {
+        self.counter.clone()
+    }
+
+    /// Takes back bytes counted for an attempt that is being retried.
+    pub fn rewind(&self) {
+        self.counter.rewind();
+    }
 
     /// Marks the item done with a short outcome (`stored`, `exists`, `mounted`).
     pub fn done(&self, outcome: &str) {
-        if let Some(b) = &self.bar {
+        let c = &self.counter;
+        c.state.finished.store(true, Ordering::Relaxed);
+        c.shared.finished.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = &c.bar {
             b.finish_and_clear();
         }
+        if let Some(b) = &c.overall {
+            b.set_message(count(&c.shared));
+        }
         if self.mode == Mode::Lines {
-            tracing::info!(op = self.verb, item = %self.label, bytes = self.size, outcome, "done");
+            tracing::info!(op = self.verb, item = %c.state.label, bytes = c.state.size, outcome, "done");
         }
     }
 }
 
 impl Drop for ItemProgress {
     fn drop(&mut self) {
-        if let Some(b) = &self.bar {
+        self.counter.state.finished.store(true, Ordering::Relaxed);
+        if let Some(b) = &self.counter.bar {
             b.finish_and_clear();
         }
     }

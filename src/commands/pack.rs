@@ -15,6 +15,7 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         plan, volume_size, ..
     } = resolve(&args.select, true).await?;
     let progress = Progress::new(Mode::detect(quiet), "pack", plan.carried_bytes());
+    progress.expect_items(plan.blobs.iter().filter(|b| b.external.is_none()).count() as u64);
     let started = std::time::Instant::now();
     // On Ctrl-C the copy future is dropped, and with it the writer, which removes its
     // `.partial` file: an interrupted pack leaves nothing that looks like a bundle.

@@ -377,7 +377,7 @@ async fn fetch_blob(
 ) -> Result<Vec<Option<Digest>>, PackError> {
     let desc = &blob.descriptor;
     let repo = &blob.repositories[0];
-    let item = progress.item(desc.digest.short(), desc.size);
+    let item = progress.item(&format!("{repo} {}", desc.digest.short()), desc.size);
     if let Some(bytes) = plan.prefetched.get(&desc.digest) {
         let mut v = Verifier::new(&desc.digest, desc.size);
         v.update(bytes)
@@ -406,9 +406,9 @@ async fn fetch_blob(
                 item.done("stored");
                 return Ok(digests);
             }
-            Err((written, StreamFailure::Source(e))) if e.is_transient() && attempt < ATTEMPTS => {
+            Err((_, StreamFailure::Source(e))) if e.is_transient() && attempt < ATTEMPTS => {
                 tracing::warn!(digest = %desc.digest, %repo, error = %e, attempt, "blob download broke; starting it again");
-                item.rewind(written);
+                item.rewind();
             }
             Err((_, StreamFailure::Source(source))) => {
                 return Err(PackError::Source {

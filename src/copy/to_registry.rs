@@ -17,7 +17,7 @@ use crate::oci::{Descriptor, Digest, ParsedManifest, RawManifest};
 use crate::progress::Progress;
 use crate::receipt::Receipt;
 use crate::registry::{MountOutcome, Registry, RegistryError};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Settings for a push.
@@ -178,6 +178,7 @@ pub async fn push_bundle(
         }
     }
     mounts.dedup();
+    progress.expect_items((uploads.len() + mounts.len()) as u64);
     let mut failed: HashMap<(String, Digest), String> = HashMap::new();
     for batch in [uploads, mounts] {
         let results: Vec<_> =
@@ -375,13 +376,13 @@ async fn push_blob(
         digest: digest.clone(),
         size: entry.size,
     };
-    let item = progress.item(digest.short(), desc.size);
+    let item = progress.item(&format!("{repo} {}", digest.short()), desc.size);
     if registry
         .has_blob(repo, digest)
         .await
         .map_err(|e| e.to_string())?
     {
-        item.inc(desc.size);
+        item.complete();
         item.done("exists");
         return Ok(());
     }
@@ -392,7 +393,7 @@ async fn push_blob(
             .map_err(|e| e.to_string())?
         {
             MountOutcome::Mounted => {
-                item.inc(desc.size);
+                item.complete();
                 item.done("mounted");
                 return Ok(());
             }
@@ -440,17 +441,33 @@ async fn upload(
                 other => RegistryError::Damaged(crate::oci::Damaged(other.to_string())),
             })?;
         let chunk_size = options.chunk_size.max(min_chunk.unwrap_or(0)).max(1);
+        let counter = item.counter();
         let chunk = |start: u64, len: u64| {
-            reqwest::Body::wrap_stream(reader.range_stream(&desc.digest, start, len))
+            let counter = counter.clone();
+            reqwest::Body::wrap_stream(
+                reader
+                    .range_stream(&desc.digest, start, len)
+                    .inspect_ok(move |b| counter.inc(b.len() as u64)),
+            )
         };
         registry
             .put_blob_chunked(repo, location, desc, chunk_size, &chunk)
             .await?;
     } else {
-        let body = || reqwest::Body::wrap_stream(reader.blob_stream(desc));
+        // Counted as sent; a retry opens the body again and counts from zero.
+        let counter = item.counter();
+        let body = || {
+            counter.rewind();
+            let counter = counter.clone();
+            reqwest::Body::wrap_stream(
+                reader
+                    .blob_stream(desc)
+                    .inspect_ok(move |b| counter.inc(b.len() as u64)),
+            )
+        };
         registry.put_blob(repo, &location, desc, &body).await?;
     }
-    item.inc(desc.size);
+    item.complete();
     Ok(())
 }
 

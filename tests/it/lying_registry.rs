@@ -262,6 +262,7 @@ fn ctrl_c_during_pack_exits_130_and_leaves_nothing_that_looks_finished() {
             out_path.to_str().expect("utf8"),
         ])
         .arg(format!("{host}/lie/img:1"))
+        .env("OUTRIDER_HEARTBEAT_SECS", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -276,6 +277,8 @@ fn ctrl_c_during_pack_exits_130_and_leaves_nothing_that_looks_finished() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // Without a terminal, a stalled transfer still says where it stands, periodically.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
     let killed = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -285,6 +288,21 @@ fn ctrl_c_during_pack_exits_130_and_leaves_nothing_that_looks_finished() {
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("interrupted"), "{err}");
+    let beat = err
+        .lines()
+        .find(|l| l.contains("transferring") && l.contains("lie/img"))
+        .unwrap_or_else(|| panic!("no heartbeat for the stalled layer:\n{err}"));
+    let field = |name: &str| -> u64 {
+        beat.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name}= in {beat:?}"))
+    };
+    assert!(
+        field("bytes") > 0 && field("bytes") < field("total"),
+        "{beat}"
+    );
+    assert!(field("rate") < field("total"), "{beat}");
     let left: Vec<_> = std::fs::read_dir(work.path())
         .expect("dir")
         .map(|e| e.expect("entry").file_name())

@@ -262,8 +262,30 @@ fn push_locations_are_taken_as_users_write_them() {
         skopeo_raw(&reg.host, "mirror/team/b", "1", &[]).as_deref(),
         want
     );
-    // http:// is plain HTTP; docker:// and a trailing slash are understood.
-    o.ok(&["unpack", b, "--push", &format!("http://{}/plain", reg.host)]);
+    // http:// is plain HTTP; docker:// and a trailing slash are understood. -vv logs each
+    // request: method, URL without its query, status, bytes, milliseconds.
+    let out = o.ok(&[
+        "unpack",
+        b,
+        "--push",
+        &format!("http://{}/plain", reg.host),
+        "-vv",
+    ]);
+    let (_, err) = text(&out);
+    let put = err
+        .lines()
+        .find(|l| {
+            l.contains(&format!(
+                "PUT http://{}/v2/plain/team/b/manifests/1",
+                reg.host
+            ))
+        })
+        .unwrap_or_else(|| panic!("no request line for the tag's PUT:\n{err}"));
+    assert!(put.contains("status=201") && put.contains("ms="), "{put}");
+    assert!(
+        !err.contains("_state="),
+        "an upload session's query was logged:\n{err}"
+    );
     assert_eq!(
         skopeo_raw(&reg.host, "plain/team/b", "1", &[]).as_deref(),
         want
