@@ -109,7 +109,7 @@ pub struct DeployArgs {
     /// The config file (images, transport, targets, post_instructions).
     #[arg(short = 'c', long)]
     pub config: PathBuf,
-    /// Print the plan per target and touch nothing (images are still resolved).
+    /// Print the plan per target and touch nothing: manifests are read, no blob is.
     #[arg(long)]
     pub dry_run: bool,
     /// Targets worked on at once (default: the config's `parallel`, else 4).
@@ -281,8 +281,9 @@ pub struct UnpackArgs {
     /// `post_instructions` plugin on each.
     #[arg(short = 'c', long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// With -c: print the plan per target and touch nothing.
-    #[arg(long, requires = "config")]
+    /// Touch nothing: with -c, print the plan per target; with --push, list per image
+    /// what the registry lacks (HEAD requests only).
+    #[arg(long)]
     pub dry_run: bool,
     /// With -c: targets worked on at once (default: the config's `parallel`, else 4).
     #[arg(long, requires = "config")]

@@ -22,8 +22,28 @@ pub fn line(text: &str) {
     println!("{}", sanitize(text));
 }
 
+/// The version of every `--json` document's shape (`json-output.md`). Raised when a
+/// field is removed or changes meaning; new fields may appear without it.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// Prints a command's `--json` result: one object, `schemaVersion` and `command` first,
+/// then the fields of `body` (a camelCase struct).
+pub fn document<T: serde::Serialize>(command: &str, body: &T) {
+    let mut map = serde_json::Map::new();
+    map.insert("schemaVersion".into(), JSON_SCHEMA_VERSION.into());
+    map.insert("command".into(), command.into());
+    match serde_json::to_value(body) {
+        Ok(serde_json::Value::Object(fields)) => map.extend(fields),
+        Ok(other) => {
+            map.insert("result".into(), other);
+        }
+        Err(e) => eprintln!("error: cannot render JSON: {e}"),
+    }
+    json(&serde_json::Value::Object(map));
+}
+
 /// Prints JSON on stdout.
-pub fn json<T: serde::Serialize>(value: &T) {
+fn json<T: serde::Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
         Ok(s) => println!("{s}"),
         Err(e) => eprintln!("error: cannot render JSON: {e}"),

@@ -27,9 +27,13 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
         json: args.json,
         registry: args.registry.clone(),
     };
-    let Resolved { plan, config, .. } = resolve(&select, true).await?;
+    // A dry run reads manifests only: it says what would happen without moving a blob.
+    let Resolved { plan, config, .. } = resolve(&select, !args.dry_run).await?;
     let config =
         config.ok_or_else(|| anyhow::anyhow!("`{}` was not loaded", args.config.display()))?;
+    if args.dry_run {
+        return dry_run(&plan, &config, args.json);
+    }
     let temp = std::env::temp_dir().join(format!("outrider-deploy-{}", std::process::id()));
     fs_err::create_dir_all(&temp)?;
     let result = async {
@@ -62,4 +66,34 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
     .await;
     let _ = std::fs::remove_dir_all(&temp);
     result
+}
+
+/// `deploy --dry-run`: the plan per target from the images' manifests alone. The tar's
+/// size is known only once written, so the blobs' total stands for it.
+fn dry_run(
+    plan: &crate::plan::Plan,
+    config: &crate::config::Config,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let deploy = crate::deploy::DeployPlan::from_config(&config.document, &config.base)
+        .map_err(super::UsageError)?;
+    let names: Vec<String> = plan.images.iter().map(|i| i.reference.clone()).collect();
+    let bytes = plan.total_bytes();
+    let lines = deploy.describe(&format!("about {}", crate::output::bytes(bytes)), &names);
+    if json {
+        crate::output::document(
+            "deploy",
+            &serde_json::json!({
+                "dryRun": true,
+                "images": names,
+                "approximateBytes": bytes,
+                "plan": lines,
+            }),
+        );
+    } else {
+        for line in lines {
+            crate::output::line(&line);
+        }
+    }
+    Ok(Outcome::Success)
 }

@@ -24,6 +24,7 @@ pub fn image_bytes(index: &BundleIndex, top: &Digest) -> (u64, u64) {
 }
 
 #[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Summary<'a> {
     format_version: u32,
     tool: &'a str,
@@ -40,11 +41,14 @@ struct Summary<'a> {
     saved_by_sharing: u64,
 }
 
+/// One image as `inspect --json` and `pack --json` show it.
 #[derive(serde::Serialize)]
-struct ImageSummary<'a> {
+#[serde(rename_all = "camelCase")]
+pub struct ImageSummary<'a> {
     reference: &'a str,
     digest: &'a Digest,
     media_type: &'a str,
+    /// `os/arch[/variant]`, one per platform carried.
     platforms: Vec<String>,
     source: &'a str,
     /// Bytes of this image stored in the bundle.
@@ -53,11 +57,9 @@ struct ImageSummary<'a> {
     external_bytes: u64,
 }
 
-/// Runs `inspect`.
-pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
-    let reader = BundleReader::open(&args.bundle)?;
-    let index = &reader.index;
-    let images: Vec<ImageSummary> = index
+/// Every image of an index, with its bytes.
+pub fn image_summaries(index: &BundleIndex) -> Vec<ImageSummary<'_>> {
+    index
         .images
         .iter()
         .map(|i| {
@@ -72,7 +74,14 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
                 external_bytes,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Runs `inspect`.
+pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
+    let reader = BundleReader::open(&args.bundle)?;
+    let index = &reader.index;
+    let images = image_summaries(index);
     let sizes = index
         .blobs
         .iter()
@@ -100,7 +109,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
         images,
     };
     if args.json {
-        output::json(&summary);
+        output::document("inspect", &summary);
         return Ok(Outcome::Success);
     }
     let rows: Vec<Vec<String>> = summary

@@ -29,10 +29,41 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     progress.finish();
     let (paths, index) =
         result.with_context(|| format!("packing into `{}`", args.output.display()))?;
+    // A tag whose index lost platforms arrives under another digest: say so now, while
+    // `--all-platforms` can still keep the original.
+    for image in &index.images {
+        let Some(entry) = index.manifest(&image.digest) else {
+            continue;
+        };
+        let Some((top, _)) = plan
+            .manifests
+            .iter()
+            .find(|(m, _)| m.digest == image.digest)
+        else {
+            continue;
+        };
+        if let Ok(Some(a)) = crate::copy::partial_index::arrival(entry, top) {
+            output::note(&format!(
+                "`{}`: {} of its platforms carried, so at the far side the tag will point at {}, not {}; keep the original with --all-platforms",
+                image.reference,
+                entry.children.len(),
+                a.digest,
+                image.digest
+            ));
+        }
+    }
     let stored: u64 = plan.carried_bytes();
     let external = plan.total_bytes() - stored;
     if args.select.json {
-        output::json(&index.images);
+        output::document(
+            "pack",
+            &serde_json::json!({
+                "bundle": paths,
+                "images": super::inspect::image_summaries(&index),
+                "storedBytes": stored,
+                "externalBytes": external,
+            }),
+        );
     } else {
         let rows: Vec<Vec<String>> = index
             .images

@@ -9,6 +9,7 @@ use crate::copy::to_bundle::layout;
 use crate::output;
 
 #[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ImagePlan<'a> {
     reference: &'a str,
     digest: &'a crate::oci::Digest,
@@ -22,6 +23,7 @@ struct ImagePlan<'a> {
 }
 
 #[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Summary<'a> {
     images: Vec<ImagePlan<'a>>,
     /// Bytes the bundle would store (shared blobs once).
@@ -62,7 +64,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         volumes: crate::bundle::volumes::total(&laid.segments),
     };
     if args.select.json {
-        output::json(&summary);
+        output::document("plan", &summary);
         return Ok(Outcome::Success);
     }
     let rows: Vec<Vec<String>> = summary

@@ -77,7 +77,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         .filter(|d| reader.has(d))
         .count();
     if args.json {
-        output::json(
+        output::document(
+            "verify",
             &serde_json::json!({ "bundle": reader.opened(), "checked": checked, "faults": faults }),
         );
     }

@@ -10,7 +10,6 @@ use crate::output;
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Version {
-    schema_version: u32,
     version: &'static str,
     commit: &'static str,
     dirty: Option<bool>,
@@ -32,7 +31,6 @@ pub fn run(args: VersionArgs) -> anyhow::Result<Outcome> {
     let bundle = crate::bundle::index::FORMAT_VERSION;
     let receipt = crate::receipt::FORMAT_VERSION;
     let v = Version {
-        schema_version: 1,
         version: env!("CARGO_PKG_VERSION"),
         commit: env!("OUTRIDER_COMMIT"),
         dirty: match env!("OUTRIDER_DIRTY") {
@@ -52,7 +50,7 @@ pub fn run(args: VersionArgs) -> anyhow::Result<Outcome> {
         },
     };
     if args.json {
-        output::json(&v);
+        output::document("version", &v);
         return Ok(Outcome::Success);
     }
     let dirty = match v.dirty {

@@ -2,6 +2,8 @@
 //! `pack` is source → bundle ([`to_bundle`]); `unpack --push` is bundle → registry
 //! ([`to_registry`]).
 
+pub mod partial_index;
+pub mod push_preview;
 pub mod to_archive;
 pub mod to_bundle;
 pub mod to_registry;

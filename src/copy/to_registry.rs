@@ -12,8 +12,7 @@
 use crate::bundle::agreement::Checked;
 use crate::bundle::index::ImageEntry;
 use crate::bundle::reader::{BundleReader, ReadError};
-use crate::oci::manifest::reduced_index;
-use crate::oci::{Descriptor, Digest, ParsedManifest, RawManifest};
+use crate::oci::{Descriptor, Digest, RawManifest};
 use crate::progress::Progress;
 use crate::receipt::Receipt;
 use crate::registry::{MountOutcome, Registry, RegistryError};
@@ -37,6 +36,7 @@ pub struct PushOptions {
 
 /// Outcome for one image.
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ImageReport {
     /// Source reference from the bundle.
     pub source: String,
@@ -517,31 +517,10 @@ async fn push_manifests(
     let mut target = image.digest.clone();
     if partial {
         let top = manifest_bytes(reader, registry, plan, &image.digest).await?;
-        if top_entry.children.len() == 1 {
-            target = top_entry.children[0].clone();
-            note = Some(format!(
-                "one platform carried: tagged its manifest {}",
-                target.short()
-            ));
-        } else {
-            let ParsedManifest::Index { manifests: entries } =
-                top.parse().map_err(|e| e.to_string())?
-            else {
-                return Err("index entry is not an index".into());
-            };
-            let kept: Vec<_> = entries
-                .iter()
-                .filter(|e| top_entry.children.contains(&e.descriptor.digest))
-                .collect();
-            let reduced = reduced_index(&top, &kept).map_err(|e| e.to_string())?;
-            target = reduced.digest.clone();
-            note = Some(format!(
-                "{} of {} platforms carried: pushed a reduced index {}",
-                kept.len(),
-                entries.len(),
-                reduced.digest
-            ));
-            extra = Some(reduced);
+        if let Some(a) = super::partial_index::arrival(top_entry, &top)? {
+            target = a.digest;
+            note = Some(a.note);
+            extra = a.reduced;
         }
     }
     let mut held = Vec::new();

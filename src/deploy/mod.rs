@@ -28,6 +28,7 @@ pub struct DeployPlan {
 
 /// Outcome for one target.
 #[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TargetReport {
     /// The target.
     pub target: String,
@@ -169,11 +170,14 @@ impl DeployPlan {
     }
 
     /// The plan, per target, as text; touches nothing.
-    pub fn describe(&self, tar_bytes: u64, images: &[String]) -> Vec<String> {
+    pub fn describe(&self, tar_bytes: &str, images: &[String]) -> Vec<String> {
         let mut out = Vec::new();
         for t in &self.targets {
             let remote = self.remote_path(t);
-            out.push(format!("{}: upload {tar_bytes} bytes to {remote} (skipped if the same sha256 is there), then:", t.name));
+            out.push(format!(
+                "{}: upload {tar_bytes} to {remote} (skipped if the same sha256 is there), then:",
+                t.name
+            ));
             match &self.plugin {
                 None => out.push("    (no post_instructions)".into()),
                 Some(p) => {

@@ -595,13 +595,23 @@ impl Registry {
 
     /// Whether `repo` already links the blob.
     pub async fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool, RegistryError> {
+        self.blob_exists(&Access::Push(repo.into()), repo, digest)
+            .await
+    }
+
+    /// Whether `repo` links the blob, asked with `access` (pull for a dry run, which must
+    /// work with read-only credentials).
+    pub async fn blob_exists(
+        &self,
+        access: &Access,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
         let what = format!("blob {digest} in `{repo}`");
         let url = self
             .endpoint_url(repo, Endpoint::Blob(digest), &what)
             .await?;
-        let response = self
-            .send(&Access::Push(repo.into()), &what, &|c| c.head(&url))
-            .await?;
+        let response = self.send(access, &what, &|c| c.head(&url)).await?;
         match response.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),

@@ -121,10 +121,10 @@ fn three_targets_one_unreachable() {
     assert_eq!(out.status.code(), Some(1), "{stdout}{err}");
     let reports: serde_json::Value = serde_json::from_str(&stdout).expect("json");
     for (i, port) in ports.iter().enumerate() {
-        let ok = reports[i]["ok"].as_bool().unwrap_or(false);
+        let ok = reports["targets"][i]["ok"].as_bool().unwrap_or(false);
         if *port == dead {
             assert!(
-                !ok && reports[i]["result"]
+                !ok && reports["targets"][i]["result"]
                     .as_str()
                     .unwrap_or("")
                     .contains("cannot connect"),
@@ -152,7 +152,11 @@ fn three_targets_one_unreachable() {
         "--json",
     ]);
     let reports: serde_json::Value = serde_json::from_slice(&again.stdout).expect("json");
-    assert_eq!(reports[0]["bytes"].as_u64(), Some(0), "{reports}");
+    assert_eq!(
+        reports["targets"][0]["bytes"].as_u64(),
+        Some(0),
+        "{reports}"
+    );
 }
 
 #[test]

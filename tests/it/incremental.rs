@@ -224,7 +224,7 @@ fn week_two_carries_exactly_what_is_new() {
         Some(0),
         "A is carried again: {info}"
     );
-    assert!(info["external_bytes"].as_u64().unwrap_or(0) >= s.base.bytes.len() as u64);
+    assert!(info["externalBytes"].as_u64().unwrap_or(0) >= s.base.bytes.len() as u64);
     o.ok(&["verify", &out_a]);
 
     // Week 2 pushes on top of week 1; every digest equals the source.
@@ -336,7 +336,12 @@ fn missing_base_layers_are_found_before_anything_is_written() {
     let lax = o.run(&["unpack", &p("week2.zip"), "--push", &dest.host, "--json"]);
     assert_eq!(lax.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&lax.stdout).expect("json");
-    let status = |i: usize| report[i]["status"].as_str().unwrap_or("").to_owned();
+    let status = |i: usize| {
+        report["images"][i]["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
     assert!(
         status(0).starts_with("skipped") && status(1).starts_with("skipped"),
         "{report}"

@@ -232,7 +232,7 @@ fn plan_reads_manifests_only() {
     let planned: serde_json::Value = serde_json::from_str(&stdout).expect("json");
     let total =
         (img.manifest.bytes.len() + img.config.bytes.len() + img.layers[0].bytes.len()) as u64;
-    assert_eq!(planned["images"][0]["total_bytes"].as_u64(), Some(total));
+    assert_eq!(planned["images"][0]["totalBytes"].as_u64(), Some(total));
     let seen = seen.lock().expect("lock").clone();
     assert!(
         !seen.iter().any(|t| t.contains("/blobs/")),

@@ -10,6 +10,7 @@ mod docker_save;
 mod hostile;
 mod incremental;
 mod inputs;
+mod json_contract;
 mod lying_registry;
 mod operator;
 mod roundtrip;

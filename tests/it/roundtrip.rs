@@ -72,7 +72,7 @@ fn default_platform_roundtrip_keeps_every_digest() {
     assert_eq!(info["images"].as_array().map(Vec::len), Some(3));
     let base_size = s.alpha.layers[0].bytes.len() as u64;
     assert!(
-        info["saved_by_sharing"].as_u64().unwrap_or(0) >= base_size,
+        info["savedBySharing"].as_u64().unwrap_or(0) >= base_size,
         "{info}"
     );
     assert_eq!(
@@ -152,7 +152,7 @@ fn all_platforms_keep_the_index_byte_exact_and_some_platforms_reduce_it() {
     }
 
     let some = work.path().join("some.zip");
-    o.ok(&[
+    let packed = o.ok(&[
         "pack",
         "--platform",
         "linux/amd64",
@@ -162,6 +162,14 @@ fn all_platforms_keep_the_index_byte_exact_and_some_platforms_reduce_it() {
         some.to_str().expect("utf8"),
         &image,
     ]);
+    // Said at pack time, while --all-platforms can still keep the original digest.
+    let (_, err) = text(&packed);
+    assert!(
+        err.contains("2 of its platforms carried")
+            && err.contains(&format!("not {}", s.multi_index.digest))
+            && err.contains("--all-platforms"),
+        "{err}"
+    );
     let dest2 = Registry::plain();
     let out = o.ok(&[
         "unpack",
@@ -173,7 +181,7 @@ fn all_platforms_keep_the_index_byte_exact_and_some_platforms_reduce_it() {
     let report = json(&out);
     let reduced = skopeo_raw(&dest2.host, "apps/multi", "3", &[]).expect("tag exists");
     assert_eq!(
-        report[0]["digest"].as_str(),
+        report["images"][0]["digest"].as_str(),
         Some(digest(&reduced).as_str()),
         "reported digest is the pushed index"
     );
@@ -196,7 +204,7 @@ fn all_platforms_keep_the_index_byte_exact_and_some_platforms_reduce_it() {
         "arm/v7 was not asked for"
     );
     assert!(
-        report[0]["note"]
+        report["images"][0]["note"]
             .as_str()
             .unwrap_or("")
             .contains("reduced index"),

@@ -284,11 +284,8 @@ fn plan_counts_what_pack_writes() {
     let big = &list[0].1;
     let big_total =
         (big.manifest.bytes.len() + big.config.bytes.len() + big.layers[0].bytes.len()) as u64;
-    assert_eq!(
-        planned["images"][0]["total_bytes"].as_u64(),
-        Some(big_total)
-    );
-    assert_eq!(planned["already_there_bytes"].as_u64(), Some(0));
+    assert_eq!(planned["images"][0]["totalBytes"].as_u64(), Some(big_total));
+    assert_eq!(planned["alreadyThereBytes"].as_u64(), Some(0));
 
     // Against what an earlier bundle carried: the small image is already there.
     let first = w.path().join("first.zip");
@@ -297,7 +294,7 @@ fn plan_counts_what_pack_writes() {
     args.extend(refs.iter().map(String::as_str));
     let planned: serde_json::Value = serde_json::from_slice(&o.ok(&args).stdout).expect("json");
     let small = &planned["images"][1];
-    assert_eq!(small["to_carry_bytes"].as_u64(), Some(0), "{planned}");
-    assert_eq!(small["already_there_bytes"], small["total_bytes"]);
+    assert_eq!(small["toCarryBytes"].as_u64(), Some(0), "{planned}");
+    assert_eq!(small["alreadyThereBytes"], small["totalBytes"]);
     assert_eq!(planned["volumes"].as_u64(), Some(1));
 }

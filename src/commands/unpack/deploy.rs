@@ -57,7 +57,7 @@ pub async fn deploy(
     })?;
     let size = fs_err::metadata(&written)?.len();
     if request.dry_run {
-        for line in plan.describe(size, &names) {
+        for line in plan.describe(&format!("{size} bytes"), &names) {
             output::line(&line);
         }
         let _ = std::fs::remove_dir_all(&temp);
@@ -84,7 +84,7 @@ pub async fn deploy(
     progress.finish();
     let _ = std::fs::remove_dir_all(&temp);
     if request.json {
-        output::json(&reports);
+        output::document("deploy", &serde_json::json!({ "targets": reports }));
     } else {
         let rows: Vec<Vec<String>> = reports
             .iter()

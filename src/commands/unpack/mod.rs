@@ -64,6 +64,17 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
         args.push = Some(target.host);
     }
+    if args.dry_run && args.push.is_none() && args.config.is_none() {
+        bail!(UsageError(
+            "--dry-run goes with --push (what the registry lacks) or -c (the plan per target)"
+                .into()
+        ));
+    }
+    if args.dry_run && (args.docker_save.is_some() || args.k3s || args.docker) {
+        bail!(UsageError(
+            "--dry-run previews --push and -c only; --docker-save, --k3s and --docker would still write".into()
+        ));
+    }
     if args.bundle.is_empty() {
         bail!(UsageError(
             "no bundle given (name one, or set `bundle:` in the config given with -c)".into()

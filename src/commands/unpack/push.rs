@@ -3,6 +3,7 @@
 use super::super::{Outcome, registry_settings};
 use crate::bundle::reader::BundleReader;
 use crate::cli::UnpackArgs;
+use crate::copy::push_preview::preview;
 use crate::copy::to_registry::{PushOptions, PushResult, push_bundle};
 use crate::output;
 use crate::progress::{Mode, Progress};
@@ -29,7 +30,18 @@ pub(super) async fn push(
     // One check before any blob moves: a registry that cannot be used is one error line.
     if let Some(image) = reader.index.images.first() {
         let repo = crate::copy::to_registry::destination_repository(image, args.prefix.as_deref());
-        registry.ready(&crate::registry::Access::Push(repo)).await?;
+        let access = if args.dry_run {
+            crate::registry::Access::Pull(repo)
+        } else {
+            crate::registry::Access::Push(repo)
+        };
+        registry.ready(&access).await?;
+    }
+    if args.dry_run {
+        return Ok((
+            dry_run(args, host, reader, &registry).await?,
+            registry.scheme_name().await,
+        ));
     }
     let total = reader.index.blobs.iter().map(|b| b.size).sum();
     let progress = Progress::new(Mode::detect(quiet), "push", total);
@@ -55,7 +67,10 @@ pub(super) async fn push(
         ));
     }
     if args.json {
-        output::json(&reports);
+        output::document(
+            "unpack",
+            &serde_json::json!({ "registry": host, "images": reports }),
+        );
     } else {
         let rows: Vec<Vec<String>> = reports
             .iter()
@@ -86,4 +101,55 @@ pub(super) async fn push(
     }
     output::note(&format!("pushed {} images to `{host}`", reports.len()));
     Ok((Outcome::Success, registry.scheme_name().await))
+}
+
+/// `--push --dry-run`: per image, what the registry lacks and where the tag would move.
+async fn dry_run(
+    args: &UnpackArgs,
+    host: &str,
+    reader: &BundleReader,
+    registry: &crate::registry::Registry,
+) -> anyhow::Result<Outcome> {
+    let previews = preview(reader, registry, args.prefix.as_deref())
+        .await
+        .with_context(|| format!("asking `{host}` what it holds"))?;
+    if args.json {
+        output::document(
+            "unpack",
+            &serde_json::json!({ "dryRun": true, "registry": host, "images": previews }),
+        );
+    } else {
+        let rows: Vec<Vec<String>> = previews
+            .iter()
+            .map(|p| {
+                let tag = match (&p.tag_now, &p.refused) {
+                    (_, Some(why)) => format!("would not push: {why}"),
+                    (Some(now), None) if now == &p.tag_after => "unchanged".into(),
+                    (Some(now), None) => format!("{} -> {}", now.short(), p.tag_after.short()),
+                    (None, None) => format!("new -> {}", p.tag_after.short()),
+                };
+                let tag = match &p.note {
+                    Some(n) => format!("{tag} ({n})"),
+                    None => tag,
+                };
+                vec![
+                    p.source.clone(),
+                    p.destination.clone(),
+                    format!("{}/{}", p.blobs_present, p.blobs),
+                    output::bytes(p.bytes_to_send),
+                    tag,
+                ]
+            })
+            .collect();
+        output::table(
+            &["SOURCE", "DESTINATION", "BLOBS THERE", "TO SEND", "TAG"],
+            &rows,
+        );
+        let total: u64 = previews.iter().map(|p| p.bytes_to_send).sum();
+        output::note(&format!(
+            "dry run: nothing was written to `{host}`; a push would send {}",
+            output::bytes(total)
+        ));
+    }
+    Ok(Outcome::Success)
 }

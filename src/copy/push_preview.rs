@@ -1,0 +1,97 @@
+//! `unpack --push --dry-run`: what a push would do, asked of the registry with HEAD
+//! requests only: per image, the blobs it already has and the bytes still to send, and
+//! what the tag points at now. Nothing is written, so read-only credentials suffice.
+
+use crate::bundle::agreement::Checked;
+use crate::bundle::reader::BundleReader;
+use crate::copy::to_registry::destination_repository;
+use crate::oci::Digest;
+use crate::registry::{Access, Registry, RegistryError};
+use std::collections::HashSet;
+
+/// What pushing one image would do.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushPreview {
+    /// Source reference from the bundle.
+    pub source: String,
+    /// Where it would go.
+    pub destination: String,
+    /// Blobs the image needs.
+    pub blobs: usize,
+    /// Of those, already in the destination repository.
+    pub blobs_present: usize,
+    /// Bytes this image would send (blobs shared with an image listed earlier count once,
+    /// there).
+    pub bytes_to_send: u64,
+    /// What the tag points at now, if anything.
+    pub tag_now: Option<Digest>,
+    /// What the bundle would make it point at.
+    pub tag_after: Digest,
+    /// What is tagged instead of the original, when only some platforms travel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Why the image would not be pushed, when it would not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// Previews the push of every image of the bundle.
+pub async fn preview(
+    reader: &BundleReader,
+    registry: &Registry,
+    prefix: Option<&str>,
+) -> Result<Vec<PushPreview>, RegistryError> {
+    let index = &reader.index;
+    let mut checked = Checked::default();
+    let mut counted: HashSet<Digest> = HashSet::new();
+    let mut out = Vec::new();
+    for image in &index.images {
+        let repo = destination_repository(image, prefix);
+        let access = Access::Pull(repo.clone());
+        let closure = index.closure(&image.digest);
+        let faults = checked.image_faults(index, image, reader);
+        let mut present = 0;
+        let mut bytes = 0;
+        for d in &closure.blobs {
+            if registry.blob_exists(&access, &repo, d).await? {
+                present += 1;
+            } else if counted.insert(d.clone()) {
+                bytes += index.blob(d).map_or(0, |b| b.size);
+            }
+        }
+        let tag_now = match &image.tag {
+            Some(t) => registry.head_manifest(&repo, t).await?,
+            None => None,
+        };
+        // A partial index arrives under another digest; an external top is not read here.
+        let arrival = match (
+            index.manifest(&image.digest),
+            reader.index.carries(&image.digest),
+        ) {
+            (Some(entry), true) if faults.is_empty() => reader
+                .manifest(&image.digest)
+                .ok()
+                .and_then(|top| super::partial_index::arrival(entry, &top).ok().flatten()),
+            _ => None,
+        };
+        let name = format!("{}/{repo}", registry.name);
+        out.push(PushPreview {
+            source: image.reference.clone(),
+            destination: match &image.tag {
+                Some(t) => format!("{name}:{t}"),
+                None => format!("{name}@{}", image.digest),
+            },
+            blobs: closure.blobs.len(),
+            blobs_present: present,
+            bytes_to_send: bytes,
+            tag_now,
+            tag_after: arrival
+                .as_ref()
+                .map_or_else(|| image.digest.clone(), |a| a.digest.clone()),
+            note: arrival.map(|a| a.note),
+            refused: (!faults.is_empty()).then(|| crate::bundle::agreement::refusal(&faults)),
+        });
+    }
+    Ok(out)
+}
