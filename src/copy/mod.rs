@@ -2,6 +2,8 @@
 //! `pack` is source → bundle ([`to_bundle`]); `unpack --push` is bundle → registry
 //! ([`to_registry`]).
 
+mod blob_fetch;
+mod blob_upload;
 pub mod partial_index;
 pub mod push_preview;
 pub mod to_archive;

@@ -5,26 +5,27 @@
 
 pub mod auth;
 pub mod credentials;
+mod diagnose;
 pub mod endpoint;
 mod error;
 pub mod http;
 mod listing;
 mod push;
+mod read;
+mod registries;
 pub mod transport;
 
-use crate::oci::{Descriptor, Digest, RawManifest, manifest::MAX_MANIFEST_BYTES, media_type};
 use crate::secret::Secret;
 use auth::Challenge;
-use bytes::Bytes;
 use credentials::{Credential, ExplicitCredentials};
 use endpoint::Endpoint;
-use futures_util::{Stream, StreamExt};
 use http::TransportOptions;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use error::RegistryError;
+pub use registries::Registries;
 
 /// What a request needs access to, as a token scope.
 #[derive(Clone, Debug)]
@@ -345,279 +346,6 @@ impl Registry {
             }
         }
     }
-
-    /// The error for a failed request: the cause named, with its fix.
-    fn transport(&self, e: &reqwest::Error) -> RegistryError {
-        RegistryError::Connect {
-            registry: self.name.clone(),
-            host: self.host.clone(),
-            cause: transport::classify(e),
-        }
-    }
-
-    /// Who the credentials say they are, for messages.
-    fn username(&self) -> Option<String> {
-        match &self.credential {
-            Some(Credential::Basic { username, .. }) => Some(username.clone()),
-            Some(Credential::IdentityToken(_)) => Some("(identity token)".into()),
-            None => None,
-        }
-    }
-
-    /// A token endpoint's refusal in the registry's terms: credentials rejected, or login
-    /// required when none were sent.
-    fn token_error(&self, e: auth::AuthError) -> RegistryError {
-        match e {
-            auth::AuthError::Refused { status, scope, .. } if status == 401 || status == 403 => {
-                match self.username() {
-                    Some(username) => RegistryError::Rejected {
-                        registry: self.name.clone(),
-                        username,
-                    },
-                    None => RegistryError::LoginRequired {
-                        registry: self.name.clone(),
-                        what: format!("`{scope}`"),
-                    },
-                }
-            }
-            other => RegistryError::Auth(other),
-        }
-    }
-
-    /// Checks once, before any blob moves, that the registry answers, its certificate is
-    /// trusted and the credentials are accepted (`GET /v2/` with `access`'s token). The
-    /// outcome is kept: every later caller gets the same answer without a request, so a
-    /// registry that cannot be used is reported once, not once per image or blob.
-    pub async fn ready(&self, access: &Access) -> Result<(), RegistryError> {
-        self.ready
-            .get_or_init(|| async { self.check_api(access).await.map_err(Arc::new) })
-            .await
-            .clone()
-            .map_err(RegistryError::Shared)
-    }
-
-    async fn check_api(&self, access: &Access) -> Result<(), RegistryError> {
-        let url = self.url("").await;
-        let response = self.send(access, "/v2/", &|c| c.get(&url)).await?;
-        let status = response.status();
-        let challenge = self
-            .challenge
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        match status.as_u16() {
-            s if status.is_success() || s == 405 => Ok(()),
-            401 => match (self.username(), challenge) {
-                (Some(username), Some(Challenge::Basic)) => Err(RegistryError::Rejected {
-                    registry: self.name.clone(),
-                    username,
-                }),
-                (None, Some(Challenge::Basic)) => Err(RegistryError::LoginRequired {
-                    registry: self.name.clone(),
-                    what: "every request".into(),
-                }),
-                // A token registry answers per repository; the requests that follow say.
-                _ => Ok(()),
-            },
-            404 => Err(RegistryError::NotARegistry {
-                registry: self.name.clone(),
-                status: 404,
-            }),
-            _ => Err(self.status_error("GET", "/v2/", response).await),
-        }
-    }
-
-    async fn status_error(&self, method: &str, what: &str, response: Response) -> RegistryError {
-        let status = response.status().as_u16();
-        let registry = self.name.clone();
-        let basic = matches!(
-            *self.challenge.lock().unwrap_or_else(|e| e.into_inner()),
-            Some(Challenge::Basic)
-        );
-        let need = if method == "GET" || method == "HEAD" && !what.starts_with("blob") {
-            "pull"
-        } else {
-            "push"
-        };
-        match (status, self.username()) {
-            (401, None) => RegistryError::LoginRequired {
-                registry,
-                what: what.to_owned(),
-            },
-            (401, Some(username)) if basic => RegistryError::Rejected { registry, username },
-            (401 | 403, username) => RegistryError::Denied {
-                registry,
-                username: username.unwrap_or_else(|| "anonymous".into()),
-                what: what.to_owned(),
-                status,
-                need,
-            },
-            (404, _) => RegistryError::NotFound {
-                registry,
-                what: what.to_owned(),
-            },
-            _ => {
-                let body = response.text().await.unwrap_or_default();
-                let body = crate::output::sanitize(&body.chars().take(300).collect::<String>());
-                RegistryError::Status {
-                    registry,
-                    method: method.into(),
-                    what: what.into(),
-                    status,
-                    body,
-                }
-            }
-        }
-    }
-
-    /// Fetches a manifest by tag or digest, keeping its exact bytes. A digest reference,
-    /// and any `Docker-Content-Digest` the registry sends, is checked against the bytes.
-    pub async fn get_manifest(
-        &self,
-        repo: &str,
-        reference: &str,
-    ) -> Result<RawManifest, RegistryError> {
-        let what = format!("manifest `{repo}:{reference}`");
-        let url = self
-            .endpoint_url(repo, Endpoint::Manifest(reference), &what)
-            .await?;
-        let response = self
-            .send(&Access::Pull(repo.into()), &what, &|c| {
-                c.get(&url)
-                    .header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT)
-            })
-            .await?;
-        if !response.status().is_success() {
-            return Err(self.status_error("GET", &what, response).await);
-        }
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let header_digest = response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<Digest>().ok());
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_MANIFEST_BYTES)
-        {
-            return Err(RegistryError::ManifestTooLarge {
-                registry: self.name.clone(),
-                what,
-            });
-        }
-        let mut body = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.transport(&e))?;
-            body.extend_from_slice(&chunk);
-            if body.len() as u64 > MAX_MANIFEST_BYTES {
-                return Err(RegistryError::ManifestTooLarge {
-                    registry: self.name.clone(),
-                    what,
-                });
-            }
-        }
-        let actual = Digest::of(&body);
-        let expected = reference.parse::<Digest>().ok().or(header_digest);
-        if let Some(expected) = expected
-            && expected != actual
-        {
-            return Err(RegistryError::Content {
-                registry: self.name.clone(),
-                what,
-                source: crate::oci::DigestError::Mismatch { expected, actual },
-            });
-        }
-        RawManifest::new(Bytes::from(body), content_type.as_deref()).map_err(|source| {
-            RegistryError::Manifest {
-                registry: self.name.clone(),
-                source,
-            }
-        })
-    }
-
-    /// HEAD of a manifest: its digest and media type if it exists.
-    pub async fn head_manifest(
-        &self,
-        repo: &str,
-        reference: &str,
-    ) -> Result<Option<Digest>, RegistryError> {
-        let what = format!("manifest `{repo}:{reference}`");
-        let url = self
-            .endpoint_url(repo, Endpoint::Manifest(reference), &what)
-            .await?;
-        let response = self
-            .send(&Access::Pull(repo.into()), &what, &|c| {
-                c.head(&url)
-                    .header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT)
-            })
-            .await?;
-        match response.status() {
-            s if s.is_success() => Ok(response
-                .headers()
-                .get("docker-content-digest")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())),
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(self.status_error("HEAD", &what, response).await),
-        }
-    }
-
-    /// Starts a blob download; the caller verifies the stream against `desc`.
-    pub async fn get_blob(
-        &self,
-        repo: &str,
-        desc: &Descriptor,
-    ) -> Result<impl Stream<Item = Result<Bytes, RegistryError>> + use<>, RegistryError> {
-        let what = format!("blob {} in `{repo}`", desc.digest);
-        let url = self
-            .endpoint_url(repo, Endpoint::Blob(&desc.digest), &what)
-            .await?;
-        let response = self
-            .send(&Access::Pull(repo.into()), &what, &|c| c.get(&url))
-            .await?;
-        if !response.status().is_success() {
-            return Err(self.status_error("GET", &what, response).await);
-        }
-        let (registry, host) = (self.name.clone(), self.host.clone());
-        Ok(response.bytes_stream().map(move |r| {
-            r.map_err(|e| RegistryError::Connect {
-                registry: registry.clone(),
-                host: host.clone(),
-                cause: transport::classify(&e),
-            })
-        }))
-    }
-
-    /// Whether `repo` already links the blob.
-    pub async fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool, RegistryError> {
-        self.blob_exists(&Access::Push(repo.into()), repo, digest)
-            .await
-    }
-
-    /// Whether `repo` links the blob, asked with `access` (pull for a dry run, which must
-    /// work with read-only credentials).
-    pub async fn blob_exists(
-        &self,
-        access: &Access,
-        repo: &str,
-        digest: &Digest,
-    ) -> Result<bool, RegistryError> {
-        let what = format!("blob {digest} in `{repo}`");
-        let url = self
-            .endpoint_url(repo, Endpoint::Blob(digest), &what)
-            .await?;
-        let response = self.send(access, &what, &|c| c.head(&url)).await?;
-        match response.status() {
-            s if s.is_success() => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(self.status_error("HEAD", &what, response).await),
-        }
-    }
 }
 
 /// `METHOD URL` of a request, for `-vv`. The query is left out: an upload session's
@@ -626,64 +354,4 @@ impl Registry {
 fn request_line(request: &reqwest::Request) -> String {
     let url = request.url();
     format!("{} {}", request.method(), &url[..url::Position::AfterPath])
-}
-
-/// Registry clients by name, created on first use and shared. When dropped, it warns
-/// about per-host flags that named no registry it reached: a flag that silently matches
-/// nothing (`--insecure-skip-verify 127.0.0.1` for `127.0.0.1:5000`) costs an operator
-/// an hour.
-pub struct Registries {
-    options: TransportOptions,
-    credentials: ExplicitCredentials,
-    clients: tokio::sync::Mutex<HashMap<String, Arc<Registry>>>,
-}
-
-impl Drop for Registries {
-    fn drop(&mut self) {
-        let clients = self.clients.get_mut();
-        if clients.is_empty() {
-            return;
-        }
-        let mut reached: Vec<&str> = clients
-            .values()
-            .flat_map(|c| [c.name.as_str(), c.host.as_str()])
-            .collect();
-        reached.sort();
-        reached.dedup();
-        for (flag, named) in &self.options.flags {
-            let port = if flag == "--plain-http" { 80 } else { 443 };
-            if !reached.iter().any(|r| http::same_host(named, r, port)) {
-                crate::output::problem(&format!(
-                    "warning: {flag} `{named}` matched no registry this run reached ({}); name the port unless it is the default",
-                    reached
-                        .iter()
-                        .map(|r| format!("`{r}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-        }
-    }
-}
-
-impl Registries {
-    /// A factory with these settings.
-    pub fn new(options: TransportOptions, credentials: ExplicitCredentials) -> Registries {
-        Registries {
-            options,
-            credentials,
-            clients: tokio::sync::Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The client for `name`.
-    pub async fn get(&self, name: &str) -> Result<Arc<Registry>, RegistryError> {
-        let mut clients = self.clients.lock().await;
-        if let Some(c) = clients.get(name) {
-            return Ok(c.clone());
-        }
-        let client = Arc::new(Registry::connect(name, &self.options, &self.credentials).await?);
-        clients.insert(name.to_owned(), client.clone());
-        Ok(client)
-    }
 }

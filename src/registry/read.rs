@@ -1,0 +1,160 @@
+//! The reading verbs: manifests as exact bytes with their digest checked, blobs as
+//! streams the caller verifies, and existence checks.
+
+use super::endpoint::Endpoint;
+use super::{Access, Registry, RegistryError, transport};
+use crate::oci::{Descriptor, Digest, RawManifest, manifest::MAX_MANIFEST_BYTES, media_type};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use reqwest::StatusCode;
+
+impl Registry {
+    /// Fetches a manifest by tag or digest, keeping its exact bytes. A digest reference,
+    /// and any `Docker-Content-Digest` the registry sends, is checked against the bytes.
+    pub async fn get_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<RawManifest, RegistryError> {
+        let what = format!("manifest `{repo}:{reference}`");
+        let url = self
+            .endpoint_url(repo, Endpoint::Manifest(reference), &what)
+            .await?;
+        let response = self
+            .send(&Access::Pull(repo.into()), &what, &|c| {
+                c.get(&url)
+                    .header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT)
+            })
+            .await?;
+        if !response.status().is_success() {
+            return Err(self.status_error("GET", &what, response).await);
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let header_digest = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Digest>().ok());
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_MANIFEST_BYTES)
+        {
+            return Err(RegistryError::ManifestTooLarge {
+                registry: self.name.clone(),
+                what,
+            });
+        }
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.transport(&e))?;
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > MAX_MANIFEST_BYTES {
+                return Err(RegistryError::ManifestTooLarge {
+                    registry: self.name.clone(),
+                    what,
+                });
+            }
+        }
+        let actual = Digest::of(&body);
+        let expected = reference.parse::<Digest>().ok().or(header_digest);
+        if let Some(expected) = expected
+            && expected != actual
+        {
+            return Err(RegistryError::Content {
+                registry: self.name.clone(),
+                what,
+                source: crate::oci::DigestError::Mismatch { expected, actual },
+            });
+        }
+        RawManifest::new(Bytes::from(body), content_type.as_deref()).map_err(|source| {
+            RegistryError::Manifest {
+                registry: self.name.clone(),
+                source,
+            }
+        })
+    }
+
+    /// HEAD of a manifest: its digest and media type if it exists.
+    pub async fn head_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<Digest>, RegistryError> {
+        let what = format!("manifest `{repo}:{reference}`");
+        let url = self
+            .endpoint_url(repo, Endpoint::Manifest(reference), &what)
+            .await?;
+        let response = self
+            .send(&Access::Pull(repo.into()), &what, &|c| {
+                c.head(&url)
+                    .header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT)
+            })
+            .await?;
+        match response.status() {
+            s if s.is_success() => Ok(response
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.status_error("HEAD", &what, response).await),
+        }
+    }
+
+    /// Starts a blob download; the caller verifies the stream against `desc`.
+    pub async fn get_blob(
+        &self,
+        repo: &str,
+        desc: &Descriptor,
+    ) -> Result<impl Stream<Item = Result<Bytes, RegistryError>> + use<>, RegistryError> {
+        let what = format!("blob {} in `{repo}`", desc.digest);
+        let url = self
+            .endpoint_url(repo, Endpoint::Blob(&desc.digest), &what)
+            .await?;
+        let response = self
+            .send(&Access::Pull(repo.into()), &what, &|c| c.get(&url))
+            .await?;
+        if !response.status().is_success() {
+            return Err(self.status_error("GET", &what, response).await);
+        }
+        let (registry, host) = (self.name.clone(), self.host.clone());
+        Ok(response.bytes_stream().map(move |r| {
+            r.map_err(|e| RegistryError::Connect {
+                registry: registry.clone(),
+                host: host.clone(),
+                cause: transport::classify(&e),
+            })
+        }))
+    }
+
+    /// Whether `repo` already links the blob.
+    pub async fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool, RegistryError> {
+        self.blob_exists(&Access::Push(repo.into()), repo, digest)
+            .await
+    }
+
+    /// Whether `repo` links the blob, asked with `access` (pull for a dry run, which must
+    /// work with read-only credentials).
+    pub async fn blob_exists(
+        &self,
+        access: &Access,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        let what = format!("blob {digest} in `{repo}`");
+        let url = self
+            .endpoint_url(repo, Endpoint::Blob(digest), &what)
+            .await?;
+        let response = self.send(access, &what, &|c| c.head(&url)).await?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.status_error("HEAD", &what, response).await),
+        }
+    }
+}

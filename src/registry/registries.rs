@@ -1,0 +1,68 @@
+//! The clients of one command, one per registry, and the warning about per-host flags
+//! that matched none of them.
+
+use super::credentials::ExplicitCredentials;
+use super::http::{self, TransportOptions};
+use super::{Registry, RegistryError};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Registry clients by name, created on first use and shared. When dropped, it warns
+/// about per-host flags that named no registry it reached: a flag that silently matches
+/// nothing (`--insecure-skip-verify 127.0.0.1` for `127.0.0.1:5000`) costs an operator
+/// an hour.
+pub struct Registries {
+    options: TransportOptions,
+    credentials: ExplicitCredentials,
+    clients: tokio::sync::Mutex<HashMap<String, Arc<Registry>>>,
+}
+
+impl Drop for Registries {
+    fn drop(&mut self) {
+        let clients = self.clients.get_mut();
+        if clients.is_empty() {
+            return;
+        }
+        let mut reached: Vec<&str> = clients
+            .values()
+            .flat_map(|c| [c.name.as_str(), c.host.as_str()])
+            .collect();
+        reached.sort();
+        reached.dedup();
+        for (flag, named) in &self.options.flags {
+            let port = if flag == "--plain-http" { 80 } else { 443 };
+            if !reached.iter().any(|r| http::same_host(named, r, port)) {
+                crate::output::problem(&format!(
+                    "warning: {flag} `{named}` matched no registry this run reached ({}); name the port unless it is the default",
+                    reached
+                        .iter()
+                        .map(|r| format!("`{r}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+}
+
+impl Registries {
+    /// A factory with these settings.
+    pub fn new(options: TransportOptions, credentials: ExplicitCredentials) -> Registries {
+        Registries {
+            options,
+            credentials,
+            clients: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client for `name`.
+    pub async fn get(&self, name: &str) -> Result<Arc<Registry>, RegistryError> {
+        let mut clients = self.clients.lock().await;
+        if let Some(c) = clients.get(name) {
+            return Ok(c.clone());
+        }
+        let client = Arc::new(Registry::connect(name, &self.options, &self.credentials).await?);
+        clients.insert(name.to_owned(), client.clone());
+        Ok(client)
+    }
+}
