@@ -138,6 +138,7 @@ fn tls_cause(e: &rustls::Error) -> Cause {
             | C::NotValidYet
             | C::NotValidYetContext { .. } => Cause::Expired,
             C::NotValidForName | C::NotValidForNameContext { .. } => Cause::WrongName,
+            C::Other(o) => Cause::Untrusted(o.to_string()),
             other => Cause::Untrusted(format!("{other:?}")),
         },
         rustls::Error::InvalidMessage(_) => Cause::NotTls,
