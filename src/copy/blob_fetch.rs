@@ -42,7 +42,7 @@ pub(super) async fn fetch_blob(
 ) -> Result<Vec<Option<Digest>>, PackError> {
     let desc = &blob.descriptor;
     let repo = &blob.repositories[0];
-    let item = progress.item(&format!("{repo} {}", desc.digest.short()), desc.size);
+    let item = progress.item(&format!("{repo}@{}", desc.digest.short()), desc.size);
     if let Some(bytes) = plan.prefetched.get(&desc.digest) {
         let mut v = Verifier::new(&desc.digest, desc.size);
         v.update(bytes)

@@ -29,7 +29,7 @@ pub(super) async fn push_blob(
         digest: digest.clone(),
         size: entry.size,
     };
-    let item = progress.item(&format!("{repo} {}", digest.short()), desc.size);
+    let item = progress.item(&format!("{repo}@{}", digest.short()), desc.size);
     if registry
         .has_blob(repo, digest)
         .await
