@@ -5,8 +5,7 @@
 
 use crate::bundle::index::ManifestEntry;
 use crate::bundle::reader::BundleReader;
-use crate::oci::manifest::reduced_index;
-use crate::oci::{Digest, ParsedManifest, RawManifest};
+use crate::oci::{Digest, RawManifest};
 use crate::receipt::Receipt;
 use std::collections::BTreeMap;
 
@@ -126,18 +125,14 @@ fn pushed_digests(
         let Some(m) = index.manifest(d) else {
             continue;
         };
-        if m.complete == Some(false) {
+        if crate::bundle::partial_index::is_partial(m) {
+            // The reduced index is new at the destination; a single platform's manifest
+            // is already in the closure.
             if m.children.len() > 1
                 && let Some(raw) = bytes(d)
-                && let Ok(ParsedManifest::Index { manifests }) = raw.parse()
+                && let Ok(Some(arrival)) = crate::bundle::partial_index::arrival(m, &raw)
             {
-                let kept: Vec<_> = manifests
-                    .iter()
-                    .filter(|e| m.children.contains(&e.descriptor.digest))
-                    .collect();
-                if let Ok(reduced) = reduced_index(&raw, &kept) {
-                    out.push((reduced.digest, repo.to_owned()));
-                }
+                out.push((arrival.digest, repo.to_owned()));
             }
         } else {
             out.push((d.clone(), repo.to_owned()));

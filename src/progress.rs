@@ -84,20 +84,13 @@ pub struct ByteCounter {
     shared: Arc<Shared>,
 }
 
-fn overall_style() -> ProgressStyle {
+/// Bytes, rate and ETA; `chars` tell the overall bar (`=> `) from an item's (`-> `).
+fn bar_style(chars: &str) -> ProgressStyle {
     ProgressStyle::with_template(
         "{prefix:>6} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ")
-}
-
-fn item_style() -> ProgressStyle {
-    ProgressStyle::with_template(
-        "{prefix:>6} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("-> ")
+    .progress_chars(chars)
 }
 
 /// Seconds between heartbeat lines: 10, or `OUTRIDER_HEARTBEAT_SECS` (for tests).
@@ -115,7 +108,7 @@ impl Progress {
     pub fn new(mode: Mode, verb: &'static str, total: u64) -> Progress {
         let overall = (mode == Mode::Bars).then(|| {
             let bar = multi().add(ProgressBar::new(total));
-            bar.set_style(overall_style());
+            bar.set_style(bar_style("=> "));
             bar.set_prefix(verb);
             bar
         });
@@ -150,7 +143,7 @@ impl Progress {
     pub fn item(&self, label: &str, size: u64) -> ItemProgress {
         let bar = (self.mode == Mode::Bars).then(|| {
             let bar = multi().insert_from_back(1, ProgressBar::new(size));
-            bar.set_style(item_style());
+            bar.set_style(bar_style("-> "));
             bar.set_message(label.to_owned());
             bar
         });
@@ -213,14 +206,19 @@ async fn heartbeat(shared: Arc<Shared>, verb: &'static str, every: Duration) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        let live: Vec<Arc<ItemState>> = {
-            let mut items = shared.items.lock().unwrap_or_else(|e| e.into_inner());
-            items.retain(|w| {
-                w.upgrade()
-                    .is_some_and(|s| !s.finished.load(Ordering::Relaxed))
+        // One pass: drop the finished items from the list, keep the live ones to report.
+        let mut live: Vec<Arc<ItemState>> = Vec::new();
+        shared
+            .items
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|w| match w.upgrade() {
+                Some(s) if !s.finished.load(Ordering::Relaxed) => {
+                    live.push(s);
+                    true
+                }
+                _ => false,
             });
-            items.iter().filter_map(Weak::upgrade).collect()
-        };
         for item in live.iter().filter(|i| i.started.elapsed() >= every) {
             let bytes = item.bytes.load(Ordering::Relaxed);
             let secs = item.started.elapsed().as_secs_f64().max(0.001);

@@ -31,18 +31,19 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         result.with_context(|| format!("packing into `{}`", args.output.display()))?;
     // A tag whose index lost platforms arrives under another digest: say so now, while
     // `--all-platforms` can still keep the original.
+    let tops: std::collections::HashMap<_, _> =
+        plan.manifests.iter().map(|(m, _)| (&m.digest, m)).collect();
     for image in &index.images {
-        let Some(entry) = index.manifest(&image.digest) else {
-            continue;
-        };
-        let Some((top, _)) = plan
-            .manifests
-            .iter()
-            .find(|(m, _)| m.digest == image.digest)
+        let Some(entry) = index
+            .manifest(&image.digest)
+            .filter(|e| crate::bundle::partial_index::is_partial(e))
         else {
             continue;
         };
-        if let Ok(Some(a)) = crate::copy::partial_index::arrival(entry, top) {
+        let Some(top) = tops.get(&image.digest) else {
+            continue;
+        };
+        if let Ok(Some(a)) = crate::bundle::partial_index::arrival(entry, top) {
             output::note(&format!(
                 "`{}`: {} of its platforms carried, so at the far side the tag will point at {}, not {}; keep the original with --all-platforms",
                 image.reference,

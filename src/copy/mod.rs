@@ -4,7 +4,6 @@
 
 mod blob_fetch;
 mod blob_upload;
-pub mod partial_index;
 pub mod push_preview;
 pub mod to_archive;
 pub mod to_bundle;

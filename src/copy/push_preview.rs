@@ -4,7 +4,7 @@
 
 use crate::bundle::agreement::Checked;
 use crate::bundle::reader::BundleReader;
-use crate::copy::to_registry::destination_repository;
+use crate::copy::to_registry::{destination_reference, destination_repository};
 use crate::oci::Digest;
 use crate::registry::{Access, Registry, RegistryError};
 use std::collections::HashSet;
@@ -64,24 +64,25 @@ pub async fn preview(
             Some(t) => registry.head_manifest(&repo, t).await?,
             None => None,
         };
-        // A partial index arrives under another digest; an external top is not read here.
-        let arrival = match (
-            index.manifest(&image.digest),
-            reader.index.carries(&image.digest),
-        ) {
-            (Some(entry), true) if faults.is_empty() => reader
-                .manifest(&image.digest)
-                .ok()
-                .and_then(|top| super::partial_index::arrival(entry, &top).ok().flatten()),
+        // A partial index arrives under another digest; only then is the top read, and
+        // an external top is not read here.
+        let arrival = match index.manifest(&image.digest) {
+            Some(entry)
+                if faults.is_empty()
+                    && crate::bundle::partial_index::is_partial(entry)
+                    && index.carries(&image.digest) =>
+            {
+                reader.manifest(&image.digest).ok().and_then(|top| {
+                    crate::bundle::partial_index::arrival(entry, &top)
+                        .ok()
+                        .flatten()
+                })
+            }
             _ => None,
         };
-        let name = format!("{}/{repo}", registry.name);
         out.push(PushPreview {
             source: image.reference.clone(),
-            destination: match &image.tag {
-                Some(t) => format!("{name}:{t}"),
-                None => format!("{name}@{}", image.digest),
-            },
+            destination: destination_reference(&registry.name, &repo, image),
             blobs: closure.blobs.len(),
             blobs_present: present,
             bytes_to_send: bytes,

@@ -5,7 +5,6 @@
 use crate::blob_store::BlobStore;
 use crate::bundle::index::{BundleIndex, ImageEntry};
 use crate::docker_archive::{self, ArchiveImage};
-use crate::oci::manifest::reduced_index;
 use crate::oci::{Descriptor, Digest, ParsedManifest, Platform};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -140,22 +139,15 @@ pub fn archive_image(
     let mut made = Vec::new();
     // What index.json points at: containerd imports every child of an index, so it never
     // points at an index whose children are not all in the tar.
-    let top = if top_entry.complete == Some(false) {
+    let top = if crate::bundle::partial_index::is_partial(top_entry) {
         if top_entry.children.len() == 1 {
             descriptor(index, &top_entry.children[0])
                 .ok_or("child manifest missing from the index")?
         } else {
             let original = store.manifest(&image.digest)?;
-            let ParsedManifest::Index { manifests } =
-                original.parse().map_err(|e| e.to_string())?
-            else {
-                return Err("index entry is not an index".into());
-            };
-            let kept: Vec<_> = manifests
-                .iter()
-                .filter(|e| top_entry.children.contains(&e.descriptor.digest))
-                .collect();
-            let reduced = reduced_index(&original, &kept).map_err(|e| e.to_string())?;
+            let reduced = crate::bundle::partial_index::arrival(top_entry, &original)?
+                .and_then(|a| a.reduced)
+                .ok_or("a partly carried index with several children yields a reduced index")?;
             let desc = reduced.descriptor();
             made.push(reduced);
             desc

@@ -79,6 +79,15 @@ pub fn destination_repository(image: &ImageEntry, prefix: Option<&str>) -> Strin
     }
 }
 
+/// The reference an image gets at the destination, for reports: `host/repo:tag`, or
+/// `host/repo@digest` for an untagged image.
+pub fn destination_reference(registry: &str, repo: &str, image: &ImageEntry) -> String {
+    match &image.tag {
+        Some(t) => format!("{registry}/{repo}:{t}"),
+        None => format!("{registry}/{repo}@{}", image.digest),
+    }
+}
+
 /// Where an external item will come from at the destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Presence {
@@ -210,11 +219,7 @@ pub async fn push_bundle(
     let mut pushed_manifests: HashSet<(String, Digest)> = HashSet::new();
     for plan in &plans {
         let image = plan.image;
-        let name = format!("{}/{}", registry.name, plan.repo);
-        let destination = match &image.tag {
-            Some(t) => format!("{name}:{t}"),
-            None => format!("{name}@{}", image.digest),
-        };
+        let destination = destination_reference(&registry.name, &plan.repo, image);
         let mut report = ImageReport {
             source: image.reference.clone(),
             destination,
@@ -398,13 +403,13 @@ async fn push_manifests(
         .ok_or_else(|| format!("manifest {} is not in the bundle", image.digest))?;
     // The manifest the tag will point at: the original, or for a partial index one child
     // or an index reduced to the children carried.
-    let partial = top_entry.complete == Some(false);
+    let partial = crate::bundle::partial_index::is_partial(top_entry);
     let mut note = None;
     let mut extra: Option<RawManifest> = None;
     let mut target = image.digest.clone();
     if partial {
         let top = manifest_bytes(reader, registry, plan, &image.digest).await?;
-        if let Some(a) = super::partial_index::arrival(top_entry, &top)? {
+        if let Some(a) = crate::bundle::partial_index::arrival(top_entry, &top)? {
             target = a.digest;
             note = Some(a.note);
             extra = a.reduced;

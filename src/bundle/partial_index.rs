@@ -17,10 +17,16 @@ pub struct Arrival {
     pub note: String,
 }
 
+/// Whether only some of an index's children travel, so its tag arrives under another
+/// digest. Cheap: callers ask before reading the index's bytes.
+pub fn is_partial(entry: &ManifestEntry) -> bool {
+    entry.complete == Some(false)
+}
+
 /// For an index of which only `entry.children` travel, what its tag will point at; `None`
 /// when the image travels whole.
 pub fn arrival(entry: &ManifestEntry, top: &RawManifest) -> Result<Option<Arrival>, String> {
-    if entry.complete != Some(false) {
+    if !is_partial(entry) {
         return Ok(None);
     }
     if entry.children.len() == 1 {
