@@ -71,12 +71,60 @@ pub enum Command {
     /// temporary bundle, then what `unpack -c` does).
     #[command(after_help = DEPLOY_EXAMPLES)]
     Deploy(DeployArgs),
+    /// Serve bundles as a read-only registry, as they lie on disk: bundle → registry clients.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
     /// What this binary is: version, commit, target, build date, bundle formats it reads.
     Version(VersionArgs),
     /// Print a shell completion script: `outrider completions bash > /etc/bash_completion.d/outrider`.
     Completions(CompletionsArgs),
     /// Write man pages for outrider and every command into a folder.
     Man(ManArgs),
+}
+
+const SERVE_EXAMPLES: &str = "Examples:
+  outrider serve site.bundle.zip
+  outrider serve base.zip update.zip --listen 0.0.0.0:5000 --tls-self-signed /etc/outrider/tls
+  outrider serve site.bundle.zip --write-k3s-registries /etc/rancher/k3s/registries.yaml
+  outrider serve site.001.zip --write-containerd-hosts /etc/containerd/certs.d";
+
+/// `serve` arguments.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Bundles or volumes to serve (the other volumes of a set are found beside the one
+    /// named). A later bundle's tags win over an earlier one's.
+    #[arg(required = true, value_name = "BUNDLE")]
+    pub bundles: Vec<PathBuf>,
+    /// Address and port to listen on. Loopback by default: serving other hosts is a
+    /// choice, e.g. `--listen 0.0.0.0:5000`.
+    #[arg(long, default_value = "127.0.0.1:5000", value_name = "ADDRESS:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// `host:port` clients reach this server at, for the configuration written and the
+    /// certificate made (default: the listen address, or this host's name when listening
+    /// on every address).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, value_name = "CERT", conflicts_with = "tls_self_signed")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "KEY", conflicts_with = "tls_self_signed")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate signed by a private CA kept in DIR (made on first
+    /// use, reused after; clients trust `DIR/ca.pem`).
+    #[arg(long, value_name = "DIR")]
+    pub tls_self_signed: Option<PathBuf>,
+    /// Path prepended to every repository name, as `unpack --push --prefix` does.
+    #[arg(long, value_name = "PATH")]
+    pub prefix: Option<String>,
+    /// Write (merge) a k3s `registries.yaml` mirroring every source registry of the
+    /// bundles to this server.
+    #[arg(long, value_name = "FILE")]
+    pub write_k3s_registries: Option<PathBuf>,
+    /// Write `DIR/<registry>/hosts.toml` for containerd (config_path, `ctr --hosts-dir`)
+    /// mirroring every source registry of the bundles to this server.
+    #[arg(long, value_name = "DIR")]
+    pub write_containerd_hosts: Option<PathBuf>,
 }
 
 /// `version` arguments.

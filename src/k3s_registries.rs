@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 
 /// Writes or merges `path` so each of `sources` (e.g. `docker.io`) has `endpoint` (e.g.
 /// `http://registry.site:5000`) first among its mirror endpoints, with a `rewrite` that
-/// adds `prefix` when one was used. Returns the backup's path, if there was a file.
+/// adds `prefix` when one was used, and `ca_file` as the endpoint's `configs.<host>.tls`
+/// CA when given. Returns the backup's path, if there was a file.
 pub fn merge(
     path: &Path,
     sources: &[String],
     endpoint: &str,
     prefix: Option<&str>,
+    ca_file: Option<&Path>,
 ) -> anyhow::Result<Option<PathBuf>> {
     let mut doc: Value = match fs_err::read_to_string(path) {
         Ok(text) if !text.trim().is_empty() => serde_saphyr::from_str(&text)
@@ -47,6 +49,26 @@ pub fn merge(
             .filter(|p| !p.is_empty())
         {
             entry.insert("rewrite".into(), json!({ "^(.*)$": format!("{p}/$1") }));
+        }
+    }
+    if let Some(ca) = ca_file {
+        let host = endpoint
+            .split_once("://")
+            .map_or(endpoint, |(_, rest)| rest)
+            .trim_end_matches('/');
+        let configs = doc
+            .as_object_mut()
+            .map(|d| d.entry("configs").or_insert_with(|| json!({})))
+            .and_then(Value::as_object_mut);
+        let Some(configs) = configs else {
+            anyhow::bail!("`{}`: `configs` is not a mapping", path.display())
+        };
+        let entry = configs.entry(host.to_owned()).or_insert_with(|| json!({}));
+        if let Some(entry) = entry.as_object_mut() {
+            let tls = entry.entry("tls").or_insert_with(|| json!({}));
+            if let Some(tls) = tls.as_object_mut() {
+                tls.insert("ca_file".into(), json!(ca.display().to_string()));
+            }
         }
     }
     let backup = if path.exists() {

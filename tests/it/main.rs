@@ -14,5 +14,6 @@ mod json_contract;
 mod lying_registry;
 mod operator;
 mod roundtrip;
+mod serve;
 mod support;
 mod volumes;

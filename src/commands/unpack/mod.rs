@@ -172,6 +172,7 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 &sources,
                 &format!("{scheme}://{host}"),
                 args.prefix.as_deref(),
+                None,
             )
             .with_context(|| {
                 format!(

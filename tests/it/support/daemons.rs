@@ -144,6 +144,11 @@ impl Dockerd {
     /// Starts dockerd with its own data-root, exec-root, pidfile and socket; vfs storage,
     /// no iptables, no bridge.
     pub fn start(containerd: &Containerd) -> Dockerd {
+        Dockerd::start_with(containerd, &[])
+    }
+
+    /// Starts dockerd as [`Dockerd::start`] does, with `extra` arguments.
+    pub fn start_with(containerd: &Containerd, extra: &[&str]) -> Dockerd {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         let socket = d.join("docker.sock");
@@ -165,6 +170,7 @@ impl Dockerd {
                 "--ip6tables=false",
                 "--bridge=none",
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()

@@ -1,0 +1,288 @@
+//! What `serve` answers with, worked out once at start: every image of every bundle given
+//! that passes the same checks `unpack` applies (its manifests' verified bytes agree with
+//! the index, and everything it needs is held by one of the bundles), placed in the
+//! repository a push would use. A request can only reach a manifest or blob listed here,
+//! under a repository whose images use it, so nothing the index merely claims is served.
+//!
+//! Several bundles are one catalog: an update bundle's external blobs and manifests are
+//! found in the bundles given before it, and a tag given by a later bundle wins.
+
+use crate::bundle::agreement::{Checked, check_fetched};
+use crate::bundle::index::ImageEntry;
+use crate::bundle::partial_index;
+use crate::bundle::reader::BundleReader;
+use crate::copy::to_registry::destination_repository;
+use crate::oci::{Digest, RawManifest};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// Where a manifest's bytes come from.
+#[derive(Clone, Debug)]
+pub enum ManifestSource {
+    /// Stored in bundle number `bundle`; re-read (and re-hashed) on every request.
+    Stored {
+        /// Position of the bundle in [`Catalog::bundles`].
+        bundle: usize,
+        /// Media type, from the verified bytes.
+        media_type: String,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// An index reduced to the platforms carried, built at start (a tag of an image of
+    /// which only some platforms travelled points at it, as after a push).
+    Built(RawManifest),
+}
+
+/// A blob's holder and size.
+#[derive(Clone, Copy, Debug)]
+pub struct BlobSource {
+    /// Position of the bundle in [`Catalog::bundles`].
+    pub bundle: usize,
+    /// Size in bytes (checked against the bytes on the first read).
+    pub size: u64,
+}
+
+/// One served repository.
+#[derive(Debug, Default)]
+pub struct Repository {
+    /// Tag → manifest digest.
+    pub tags: BTreeMap<String, Digest>,
+    /// Manifests reachable in this repository.
+    pub manifests: HashSet<Digest>,
+    /// Blobs reachable in this repository.
+    pub blobs: HashSet<Digest>,
+    /// Subject digest → descriptors of the manifests in this repository that name it.
+    pub referrers: HashMap<Digest, Vec<Value>>,
+}
+
+/// Everything served.
+pub struct Catalog {
+    /// The bundles, in the order given.
+    pub bundles: Vec<BundleReader>,
+    /// Served repository name → its content.
+    pub repositories: BTreeMap<String, Repository>,
+    /// (source registry, source repository) → served repository name: how a mirror
+    /// request (`?ns=REGISTRY`) finds an image by its original name.
+    pub by_source: HashMap<(String, String), String>,
+    /// Manifest digest → where its bytes are.
+    pub manifests: HashMap<Digest, ManifestSource>,
+    /// Blob digest → where its bytes are.
+    pub blobs: HashMap<Digest, BlobSource>,
+    /// Images served, and images refused with the reason.
+    pub served: usize,
+    /// One line per image not served.
+    pub refused: Vec<String>,
+}
+
+impl Catalog {
+    /// Builds the catalog of `bundles` under `prefix`.
+    pub fn build(bundles: Vec<BundleReader>, prefix: Option<&str>) -> Catalog {
+        let mut catalog = Catalog {
+            bundles,
+            repositories: BTreeMap::new(),
+            by_source: HashMap::new(),
+            manifests: HashMap::new(),
+            blobs: HashMap::new(),
+            served: 0,
+            refused: Vec::new(),
+        };
+        // Whose bytes are where: the first bundle holding a digest serves it.
+        let mut stored_manifests: HashMap<Digest, usize> = HashMap::new();
+        for (n, reader) in catalog.bundles.iter().enumerate() {
+            for m in &reader.index.manifests {
+                if reader.has(&m.digest) {
+                    stored_manifests.entry(m.digest.clone()).or_insert(n);
+                }
+            }
+            for b in &reader.index.blobs {
+                if reader.has(&b.digest) {
+                    catalog.blobs.entry(b.digest.clone()).or_insert(BlobSource {
+                        bundle: n,
+                        size: b.size,
+                    });
+                }
+            }
+        }
+        let mut read: HashMap<Digest, Result<RawManifest, String>> = HashMap::new();
+        for n in 0..catalog.bundles.len() {
+            let mut checked = Checked::default();
+            let images = catalog.bundles[n].index.images.clone();
+            for image in &images {
+                match catalog.admit(n, image, prefix, &mut checked, &stored_manifests, &mut read) {
+                    Ok(()) => catalog.served += 1,
+                    Err(reason) => catalog.refused.push(format!(
+                        "`{}` (in `{}`) is not served: {reason}",
+                        image.reference,
+                        catalog.bundles[n].path().display()
+                    )),
+                }
+            }
+        }
+        catalog
+    }
+
+    /// Checks one image of bundle `n` and, when it passes, adds it to its repository.
+    fn admit(
+        &mut self,
+        n: usize,
+        image: &ImageEntry,
+        prefix: Option<&str>,
+        checked: &mut Checked,
+        stored: &HashMap<Digest, usize>,
+        read: &mut HashMap<Digest, Result<RawManifest, String>>,
+    ) -> Result<(), String> {
+        let reader = &self.bundles[n];
+        let index = &reader.index;
+        let faults = checked.image_faults(index, image, reader);
+        if !faults.is_empty() {
+            return Err(crate::bundle::agreement::refusal(&faults));
+        }
+        let closure = index.closure(&image.digest);
+        let top_entry = index
+            .manifest(&image.digest)
+            .ok_or_else(|| format!("manifest {} is not listed", image.digest))?;
+        let partial = partial_index::is_partial(top_entry);
+        // Every manifest it needs, read from whichever bundle holds it; one another
+        // bundle holds is checked against this bundle's summary of it, as a push does.
+        let mut manifests = Vec::new();
+        for d in &closure.manifests {
+            let holder = *stored.get(d).ok_or_else(|| self.absent(n, d))?;
+            let raw = read
+                .entry(d.clone())
+                .or_insert_with(|| self.bundles[holder].manifest(d).map_err(|e| e.to_string()))
+                .clone()?;
+            if holder != n {
+                check_fetched(index, &raw)?;
+            }
+            manifests.push((holder, raw));
+        }
+        for b in &closure.blobs {
+            if !self.blobs.contains_key(b) {
+                return Err(self.absent(n, b));
+            }
+        }
+        let mut target = image.digest.clone();
+        let mut built = None;
+        if partial {
+            let top = &manifests
+                .iter()
+                .find(|(_, m)| m.digest == image.digest)
+                .ok_or("the top manifest was not read")?
+                .1;
+            if let Some(a) = partial_index::arrival(top_entry, top)? {
+                target = a.digest;
+                built = a.reduced;
+            }
+        }
+        let name = destination_repository(image, prefix);
+        let repo = self.repositories.entry(name.clone()).or_default();
+        for (holder, raw) in manifests {
+            // The original partial index is not served: it names children not carried.
+            if partial && raw.digest == image.digest {
+                continue;
+            }
+            if let Some(r) = referrer(&raw) {
+                let list = repo.referrers.entry(r.0).or_default();
+                if !list.iter().any(|d| d["digest"] == r.1["digest"]) {
+                    list.push(r.1);
+                }
+            }
+            repo.manifests.insert(raw.digest.clone());
+            self.manifests
+                .entry(raw.digest.clone())
+                .or_insert_with(|| ManifestSource::Stored {
+                    bundle: holder,
+                    media_type: raw.media_type.clone(),
+                    size: raw.bytes.len() as u64,
+                });
+        }
+        if let Some(m) = built {
+            repo.manifests.insert(m.digest.clone());
+            self.manifests
+                .entry(m.digest.clone())
+                .or_insert(ManifestSource::Built(m));
+        }
+        repo.blobs.extend(closure.blobs);
+        if let Some(tag) = &image.tag {
+            repo.tags.insert(tag.clone(), target);
+        }
+        self.by_source
+            .insert((image.source.clone(), image.repository.clone()), name);
+        Ok(())
+    }
+
+    /// Why `digest`, needed by an image of bundle `n`, is not at hand.
+    fn absent(&self, n: usize, digest: &Digest) -> String {
+        let reader = &self.bundles[n];
+        let missing: Vec<String> = reader
+            .volumes_of(digest)
+            .iter()
+            .filter(|v| reader.missing_volumes().iter().any(|(m, _)| m == *v))
+            .map(ToString::to_string)
+            .collect();
+        if !missing.is_empty() {
+            format!(
+                "{digest} is in volume {} of the set, which is missing; put it beside the others",
+                missing.join(", ")
+            )
+        } else if !reader.index.carries(digest) {
+            format!(
+                "{digest} is not in this update bundle (the far side held it when it was packed); serve the bundle that carries it too"
+            )
+        } else {
+            format!("{digest} is not readable in the bundle")
+        }
+    }
+
+    /// Source registries of the images served, for mirror configuration.
+    pub fn source_registries(&self) -> BTreeSet<String> {
+        self.by_source
+            .keys()
+            .map(|(registry, _)| registry.clone())
+            .filter(|r| !r.starts_with("oci:"))
+            .collect()
+    }
+
+    /// The served repository for a request naming `name`, with the `ns` a mirror client
+    /// passes (`None` for a client that addresses this server as the registry). `host`
+    /// is the request's `Host`: an `ns` naming this server is the same as none.
+    pub fn resolve(&self, name: &str, ns: Option<&str>, host: Option<&str>) -> Option<&str> {
+        let direct = || {
+            self.repositories
+                .get_key_value(name)
+                .map(|(k, _)| k.as_str())
+        };
+        match ns {
+            None => direct(),
+            Some(ns) => self
+                .by_source
+                .get(&(ns.to_owned(), name.to_owned()))
+                .map(String::as_str)
+                .or_else(|| (Some(ns) == host).then(direct).flatten()),
+        }
+    }
+}
+
+/// For a manifest with a `subject`, the subject's digest and the descriptor a referrers
+/// list gives for it (OCI distribution 1.1: media type, digest, size, artifactType and
+/// annotations).
+fn referrer(raw: &RawManifest) -> Option<(Digest, Value)> {
+    let doc: Value = serde_json::from_slice(&raw.bytes).ok()?;
+    let subject: Digest = doc.get("subject")?.get("digest")?.as_str()?.parse().ok()?;
+    let artifact_type = doc
+        .get("artifactType")
+        .or_else(|| doc.get("config").and_then(|c| c.get("mediaType")))
+        .cloned();
+    let mut desc = json!({
+        "mediaType": raw.media_type,
+        "digest": raw.digest.as_str(),
+        "size": raw.bytes.len(),
+    });
+    if let Some(t) = artifact_type {
+        desc["artifactType"] = t;
+    }
+    if let Some(a) = doc.get("annotations") {
+        desc["annotations"] = a.clone();
+    }
+    Some((subject, desc))
+}
