@@ -28,71 +28,10 @@ work=${BENCH_DIR:-$(mktemp -d /var/tmp/outrider-bench.XXXX)}
 cleanup() { [ -f "$work/pids" ] && xargs -r kill < "$work/pids" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_registry() { # name → prints host
-  local name=$1 port; port=$(free_port)
-  mkdir -p "$work/$name"
-  printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:%s}\n' "$work/$name/data" "$port" > "$work/$name/config.yml"
-  docker-registry serve "$work/$name/config.yml" >"$work/$name/log" 2>&1 &
-  echo $! >> "$work/pids"
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-  echo "127.0.0.1:$port"
-}
+source "$root/bench/lib.sh"
 
-push_blob() { # host repo file digest
-  local loc
-  loc=$(curl -sS -X POST -D - -o /dev/null "http://$1/v2/$2/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:"{print $2}')
-  case $loc in http*) ;; *) loc="http://$1$loc" ;; esac
-  curl -sS -f -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T "$3" "$loc&digest=$4"
-}
-sha() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
-size() { stat -c %s "$1"; }
-
-make_layer() { # name MiB → $work/seed/name.bin (gzip of random bytes) and name.diff (its diff_id)
-  local raw="$work/seed/$1.raw"
-  head -c $(($2 << 20)) /dev/urandom > "$raw"
-  echo "sha256:$(sha256sum "$raw" | cut -d' ' -f1)" > "$work/seed/$1.diff"
-  gzip -1 -c "$raw" > "$work/seed/$1.bin"
-  rm -f "$raw"
-}
-
-seed_image() { # host repo tag layer-files...
-  local host=$1 repo=$2 tag=$3; shift 3
-  local layers_json="" diff_ids="" f d
-  for f in "$@"; do
-    d=$(sha "$f"); push_blob "$host" "$repo" "$f" "$d"
-    layers_json+="${layers_json:+,}{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"digest\":\"$d\",\"size\":$(size "$f")}"
-    diff_ids+="${diff_ids:+,}\"$(cat "${f%.bin}.diff")\""
-  done
-  local cfg="$work/seed/$repo-$tag.config.json"; mkdir -p "$(dirname "$cfg")"
-  printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[%s]}}' "$diff_ids" > "$cfg"
-  push_blob "$host" "$repo" "$cfg" "$(sha "$cfg")"
-  local man="$cfg.manifest"
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"%s","size":%s},"layers":[%s]}' "$(sha "$cfg")" "$(size "$cfg")" "$layers_json" > "$man"
-  curl -sS -f -o /dev/null -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' --data-binary "@$man" "http://$host/v2/$repo/manifests/$tag"
-}
-
-results=()
-measure() { # label bytes command... → appends "label wall rss bytes"
-  local label=$1 bytes=$2; shift 2
-  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out.log" 2>&1 || { echo "$label failed:"; tail -5 "$work/out.log"; return 0; }
-  read -r wall rss < "$work/time"
-  results+=("$label|$wall|$rss|$bytes")
-  echo "  $label: ${wall}s, peak RSS $((rss / 1024)) MB" >&2
-}
-
-echo "seeding ~1 GB into 8 repositories (shared 200 MB base) ..." >&2
-mkdir -p "$work/seed"
 src=$(start_registry src)
-make_layer base 200
-images=()
-for i in $(seq 1 8); do
-  make_layer "app$i" 100
-  seed_image "$src" "bench/app$i" v1 "$work/seed/base.bin" "$work/seed/app$i.bin"
-  images+=("$src/bench/app$i:v1")
-done
-total=$(cat "$work"/seed/*.bin | wc -c)
+seed_set "$src"
 
 # The disk limit swings with writeback from the run before, so cat and pack alternate
 # three times each and the table reports the median of each.
@@ -152,24 +91,7 @@ if [ "${BIG:-0}" = 1 ]; then
   measure "outrider verify 5 GiB bundle" $((5 << 30)) "$bin" -q verify "$work/big.zip"
 fi
 
-# One row per label (median wall of its runs, max RSS); ratios against the cat row before it.
-printf '%s\n' "${results[@]}" | python3 -c '
-import sys, statistics
-rows = {}
-for line in sys.stdin.read().split("\n"):
-    if not line: continue
-    label, wall, rss, size = line.split("|")
-    r = rows.setdefault(label, {"walls": [], "rss": 0, "size": int(size)})
-    r["walls"].append(float(wall)); r["rss"] = max(r["rss"], int(rss))
-print("\n| run | runs | wall s (median) | MB/s | peak RSS MB | × cat time |\n|---|---:|---:|---:|---:|---:|")
-limit = None
-for label, r in rows.items():
-    wall = statistics.median(r["walls"])
-    if label.startswith("cat"): limit = wall
-    ratio = f"{wall / limit:.2f}" if limit else "-"
-    runs, size, rss = len(r["walls"]), r["size"], r["rss"]
-    print(f"| {label} | {runs} | {wall:.2f} | {size / wall / 1e6:.0f} | {rss / 1024:.0f} | {ratio} |")
-'
+table "cat" "× cat time"
 echo
 echo "$sizes"
 echo "$volumes"

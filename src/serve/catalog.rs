@@ -103,12 +103,11 @@ impl Catalog {
                 }
             }
         }
-        let mut read: HashMap<Digest, Result<RawManifest, String>> = HashMap::new();
         for n in 0..catalog.bundles.len() {
             let mut checked = Checked::default();
             let images = catalog.bundles[n].index.images.clone();
             for image in &images {
-                match catalog.admit(n, image, prefix, &mut checked, &stored_manifests, &mut read) {
+                match catalog.admit(n, image, prefix, &mut checked, &stored_manifests) {
                     Ok(()) => catalog.served += 1,
                     Err(reason) => catalog.refused.push(format!(
                         "`{}` (in `{}`) is not served: {reason}",
@@ -129,7 +128,6 @@ impl Catalog {
         prefix: Option<&str>,
         checked: &mut Checked,
         stored: &HashMap<Digest, usize>,
-        read: &mut HashMap<Digest, Result<RawManifest, String>>,
     ) -> Result<(), String> {
         let reader = &self.bundles[n];
         let index = &reader.index;
@@ -142,15 +140,15 @@ impl Catalog {
             .manifest(&image.digest)
             .ok_or_else(|| format!("manifest {} is not listed", image.digest))?;
         let partial = partial_index::is_partial(top_entry);
-        // Every manifest it needs, read from whichever bundle holds it; one another
-        // bundle holds is checked against this bundle's summary of it, as a push does.
+        // Every manifest it needs, read (and hashed) from whichever bundle holds it; one
+        // another bundle holds is checked against this bundle's summary of it, as a push
+        // does. Manifests are read per image and not kept: memory stays flat in entries.
         let mut manifests = Vec::new();
         for d in &closure.manifests {
             let holder = *stored.get(d).ok_or_else(|| self.absent(n, d))?;
-            let raw = read
-                .entry(d.clone())
-                .or_insert_with(|| self.bundles[holder].manifest(d).map_err(|e| e.to_string()))
-                .clone()?;
+            let raw = self.bundles[holder]
+                .manifest(d)
+                .map_err(|e| e.to_string())?;
             if holder != n {
                 check_fetched(index, &raw)?;
             }

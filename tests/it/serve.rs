@@ -540,3 +540,101 @@ fn a_damaged_blob_is_never_served_whole_and_a_missing_volume_hides_only_its_imag
     assert_eq!(served, 1, "one image should be served: {}", server.log());
     assert!(server.log().contains("is missing"), "{}", server.log());
 }
+
+#[test]
+fn tls_from_a_private_ca_or_from_files_and_clear_start_up_errors() {
+    let source = Registry::plain();
+    let img = images::image(
+        vec![images::layer(421, 20_000, Flavour::Oci)],
+        "amd64",
+        Flavour::Oci,
+        false,
+    );
+    images::push_image(&source.host, "t/app", "1", &img);
+    let o = Outrider::new();
+    let work = tempfile::tempdir().expect("tmp");
+    let bundle = work.path().join("b.zip");
+    let b = bundle.to_str().expect("utf8");
+    o.ok(&["pack", "-o", b, &format!("{}/t/app:1", source.host)]);
+
+    // A private CA made on first start, kept on the next.
+    let tls_dir = work.path().join("tls");
+    let t = tls_dir.to_str().expect("utf8");
+    let server = Serving::start(&o, &[b, "--tls-self-signed", t]);
+    let url = format!("https://{}/v2/t/app/manifests/1", server.host);
+    let ca = tls_dir.join("ca.pem");
+    let (code, _, body) = curl(&["--cacert", ca.to_str().expect("utf8"), &url]);
+    assert_eq!((code, &body[..]), (200, &img.manifest.bytes[..]));
+    let (code, _, _) = curl(&[&url]);
+    assert_eq!(
+        code, 0,
+        "a certificate the system does not trust was accepted"
+    );
+    let certs = work.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("mkdir");
+    std::fs::copy(&ca, certs.join("ca.crt")).expect("copy");
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--raw",
+            "--cert-dir",
+            certs.to_str().expect("utf8"),
+        ])
+        .arg(format!("docker://{}/t/app:1", server.host))
+        .output()
+        .expect("skopeo");
+    assert_eq!(
+        out.stdout,
+        img.manifest.bytes,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        server.log().contains("ca.pem"),
+        "no word on trusting the CA: {}",
+        server.log()
+    );
+    let first_ca = std::fs::read(&ca).expect("ca");
+    drop(server);
+    let server = Serving::start(&o, &[b, "--tls-self-signed", t]);
+    assert_eq!(
+        std::fs::read(&ca).expect("ca"),
+        first_ca,
+        "the CA changed on restart"
+    );
+    let url = format!("https://{}/v2/", server.host);
+    assert_eq!(curl(&["--cacert", ca.to_str().expect("utf8"), &url]).0, 200);
+    drop(server);
+
+    // A certificate and key from files.
+    let files = work.path().join("files");
+    std::fs::create_dir_all(&files).expect("mkdir");
+    let (test_ca, cert, key) = crate::support::make_tls(&files);
+    let server = Serving::start(
+        &o,
+        &[
+            b,
+            "--tls-cert",
+            cert.to_str().expect("utf8"),
+            "--tls-key",
+            key.to_str().expect("utf8"),
+        ],
+    );
+    let url = format!("https://{}/v2/t/app/tags/list", server.host);
+    let (code, _, body) = curl(&["--cacert", test_ca.to_str().expect("utf8"), &url]);
+    assert_eq!(code, 200);
+    assert_eq!(json(&body)["tags"], serde_json::json!(["1"]));
+
+    // Start-up errors: one line naming the cause, a non-zero exit.
+    let busy = server.host.clone();
+    let out = o.run(&["serve", b, "--listen", &busy]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&busy) && err.contains("--listen"), "{err}");
+    let out = o.run(&["serve", b, "--tls-cert", cert.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
+    let out = o.run(&["serve", "/nonexistent/site.zip"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/site.zip"));
+}
