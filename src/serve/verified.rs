@@ -48,6 +48,7 @@ impl Verification {
     fn record(&self, digest: &Digest, result: Result<(), String>) {
         match result {
             Ok(()) => {
+                tracing::debug!("blob {digest} verified; later reads are not hashed again");
                 self.verified
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
