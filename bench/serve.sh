@@ -59,9 +59,9 @@ serve_peaks=()
 for round in 1 2 3; do
   start_serve
   for mode in one_at_a_time all_at_once; do
-    rm -rf "$work/pull"
+    rm -rf "$work/pull"; mkdir -p "$work/pull"
     measure "distribution → skopeo, $mode" "$pulled" bash -c "$mode $src"
-    rm -rf "$work/pull"
+    rm -rf "$work/pull"; mkdir -p "$work/pull"
     measure "outrider serve → skopeo, $mode" "$pulled" bash -c "$mode $serve_host"
   done
   serve_peaks+=("$(peak_mb "$serve_pid")")

@@ -134,19 +134,22 @@ pub fn valid_registry(registry: &str) -> bool {
 
 fn validate_registry(text: &str, registry: &str) -> Result<(), ReferenceError> {
     let bad = || ReferenceError::Registry(text.into(), registry.into());
-    let (host, port) = if let Some(inner) = registry.strip_prefix('[') {
+    let (host, port, bracketed) = if let Some(inner) = registry.strip_prefix('[') {
         let (h, rest) = inner.split_once(']').ok_or_else(bad)?;
-        (h, rest.strip_prefix(':'))
+        (h, rest.strip_prefix(':'), true)
     } else {
         match registry.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (registry, None),
+            Some((h, p)) => (h, Some(p), false),
+            None => (registry, None, false),
         }
     };
+    // A host name has no empty label: `.`, `..` and `a..b` are not hosts (and would be
+    // path components where a registry names a folder, as in containerd's hosts.d).
     let host_ok = !host.is_empty()
         && host
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))
+        && (bracketed || host.split('.').all(|label| !label.is_empty()));
     let port_ok =
         port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
     if host_ok && port_ok {
@@ -292,6 +295,10 @@ mod tests {
             let e = bad.parse::<ImageRef>();
             assert!(e.is_err(), "{bad} was accepted as {:?}", e);
         }
+        for host in ["..", ".", "a..b", ".a:5000", "..:5000"] {
+            assert!(!valid_registry(host), "{host} was accepted as a registry");
+        }
+        assert!(valid_registry("[::1]:5000") && valid_registry("reg.example:5000"));
         let e = "Nginx".parse::<ImageRef>().unwrap_err().to_string();
         assert!(e.contains("`Nginx`") && e.contains("lowercase"), "{e}");
         assert!("a".repeat(256).parse::<ImageRef>().is_err());

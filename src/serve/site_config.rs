@@ -45,7 +45,15 @@ pub fn write_containerd_hosts(
     ca: Option<&Path>,
 ) -> anyhow::Result<()> {
     for registry in registries {
-        // Registry names were validated (host[:port]) when the bundle was read.
+        // Registry names were validated (host[:port], no empty label) when the bundle was
+        // read; a name that is not one plain path component is still never joined.
+        let mut parts = Path::new(registry).components();
+        if !matches!(
+            (parts.next(), parts.next()),
+            (Some(std::path::Component::Normal(_)), None)
+        ) {
+            anyhow::bail!("registry `{registry}` cannot name a folder");
+        }
         let folder = dir.join(registry);
         fs_err::create_dir_all(&folder)?;
         let path = folder.join("hosts.toml");
