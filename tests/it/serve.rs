@@ -313,6 +313,12 @@ fn real_clients_pull_every_image_from_a_served_bundle() {
         listed["manifests"][0]["artifactType"],
         "application/spdx+json"
     );
+    let (code, _, body) = curl(&[&format!("{base}/v2/team/app/manifests/{}", sbom.digest)]);
+    assert_eq!(
+        (code, &body[..]),
+        (200, &sbom.bytes[..]),
+        "the artifact by digest"
+    );
     let (_, headers, body) = curl(&[&format!("{referrers}?artifactType=application/x-other")]);
     assert_eq!(json(&body)["manifests"], serde_json::json!([]));
     assert!(headers.contains("oci-filters-applied: artifacttype"));
@@ -439,8 +445,15 @@ fn a_damaged_blob_is_never_served_whole_and_a_missing_volume_hides_only_its_imag
         Flavour::Oci,
         false,
     );
+    let big = images::image(
+        vec![images::layer(413, 3_000_000, Flavour::Oci)],
+        "amd64",
+        Flavour::Oci,
+        false,
+    );
     images::push_image(&source.host, "x/good", "1", &good);
     images::push_image(&source.host, "x/bad", "1", &bad);
+    images::push_image(&source.host, "x/big", "1", &big);
     let o = Outrider::new();
     let work = tempfile::tempdir().expect("tmp");
     let bundle = work.path().join("b.zip");
@@ -450,19 +463,48 @@ fn a_damaged_blob_is_never_served_whole_and_a_missing_volume_hides_only_its_imag
         bundle.to_str().expect("utf8"),
         &format!("{}/x/good:1", source.host),
         &format!("{}/x/bad:1", source.host),
+        &format!("{}/x/big:1", source.host),
     ]);
     let flipped = flip_in(&bundle, &bad.layers[0].bytes[5000..5064]);
     let server = Serving::start(&o, &[flipped.to_str().expect("utf8")]);
+    // Clients that come together: one leads (hashes as it streams), the others follow
+    // (their last bytes wait for its verdict). Every one gets the good blob whole, and
+    // none the damaged one.
+    let at_once = |url: String| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || curl(&[&url]))
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("curl thread"))
+            .collect::<Vec<_>>()
+    };
+    let big_url = format!(
+        "http://{}/v2/x/big/blobs/{}",
+        server.host, big.layers[0].digest
+    );
+    for (code, _, body) in at_once(big_url) {
+        assert_eq!(code, 200);
+        assert!(
+            body == big.layers[0].bytes,
+            "a good blob came back with {} bytes",
+            body.len()
+        );
+    }
     let blob_url = format!(
         "http://{}/v2/x/bad/blobs/{}",
         server.host, bad.layers[0].digest
     );
-    let (_, _, body) = curl(&[&blob_url]);
-    assert!(
-        body.len() < bad.layers[0].bytes.len(),
-        "a damaged blob was served whole ({} bytes)",
-        body.len()
-    );
+    for (_, _, body) in at_once(blob_url.clone()) {
+        assert!(
+            body.len() < bad.layers[0].bytes.len(),
+            "a damaged blob was served whole ({} bytes)",
+            body.len()
+        );
+    }
     let (code, _, body) = curl(&[&blob_url]);
     assert_eq!(code, 404, "{}", String::from_utf8_lossy(&body));
     let (code, _, _) = curl(&["-H", "Range: bytes=0-9", &blob_url]);
