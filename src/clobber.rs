@@ -75,9 +75,7 @@ impl Inputs {
 
     /// Refuses writing `output` (given as `flag`), or its `.partial` name, over an input.
     pub fn check(&self, flag: &str, output: &Path) -> Result<(), String> {
-        let mut partial = output.file_name().unwrap_or_default().to_os_string();
-        partial.push(".partial");
-        for candidate in [output.to_owned(), output.with_file_name(partial)] {
+        for candidate in [output.to_owned(), crate::atomic_file::partial_path(output)] {
             let resolved = resolve(&candidate);
             let node = inode(&candidate);
             let name = resolved.file_name().and_then(|n| n.to_str());

@@ -71,24 +71,14 @@ pub fn merge(
             }
         }
     }
-    let backup = if path.exists() {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".outrider-backup");
-        let backup = path.with_file_name(name);
-        fs_err::copy(path, &backup)?;
-        Some(backup)
-    } else {
-        if let Some(dir) = path.parent() {
-            fs_err::create_dir_all(dir)?;
-        }
-        None
-    };
+    let backup = crate::atomic_file::back_up(path)?;
+    if backup.is_none()
+        && let Some(dir) = path.parent()
+    {
+        fs_err::create_dir_all(dir)?;
+    }
     let yaml = serde_saphyr::to_string(&doc)
         .map_err(|e| anyhow::anyhow!("rendering `{}`: {e}", path.display()))?;
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    let temp = path.with_file_name(name);
-    fs_err::write(&temp, yaml)?;
-    fs_err::rename(&temp, path)?;
+    crate::atomic_file::write(path, yaml.as_bytes(), None)?;
     Ok(backup)
 }

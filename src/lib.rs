@@ -4,6 +4,7 @@
 //! Layering: `commands` → `copy` / `plan` → locations (`registry`, `bundle`, `oci_layout`)
 //! → `oci` vocabulary. A location never imports another location or a command.
 
+pub mod atomic_file;
 pub mod blob_store;
 pub mod bundle;
 pub mod cli;

@@ -130,10 +130,6 @@ impl Receipt {
         let mut json = serde_json::to_vec_pretty(self)
             .map_err(|e| ReceiptError::Invalid(path.into(), e.to_string()))?;
         json.push(b'\n');
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".partial");
-        let temp = path.with_file_name(name);
-        fs_err::write(&temp, json).map_err(|e| ReceiptError::Io(path.into(), e))?;
-        fs_err::rename(&temp, path).map_err(|e| ReceiptError::Io(path.into(), e))
+        crate::atomic_file::write(path, &json, None).map_err(|e| ReceiptError::Io(path.into(), e))
     }
 }

@@ -42,9 +42,7 @@ pub struct BundleWriter {
 impl BundleWriter {
     /// Creates `<target>.partial`, replacing a leftover one from an interrupted run.
     pub fn create(target: &Path) -> Result<BundleWriter, WriteError> {
-        let mut name = target.file_name().unwrap_or_default().to_os_string();
-        name.push(".partial");
-        let temp = target.with_file_name(name);
+        let temp = crate::atomic_file::partial_path(target);
         let file = fs_err::File::create(&temp).map_err(|source| WriteError::Io {
             path: temp.clone(),
             source,

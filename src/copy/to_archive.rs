@@ -227,9 +227,7 @@ pub fn write_file(
     store: &BlobStore<'_>,
     images: &[ArchiveImage],
 ) -> Result<PathBuf, String> {
-    let mut name = output.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    let temp = output.with_file_name(name);
+    let temp = crate::atomic_file::partial_path(output);
     let result = (|| -> Result<(), String> {
         let file = fs_err::File::create(&temp).map_err(|e| e.to_string())?;
         let buffered = std::io::BufWriter::with_capacity(1 << 20, file);

@@ -57,12 +57,9 @@ pub fn write_containerd_hosts(
         let folder = dir.join(registry);
         fs_err::create_dir_all(&folder)?;
         let path = folder.join("hosts.toml");
-        if path.exists() {
-            fs_err::copy(&path, folder.join("hosts.toml.outrider-backup"))?;
-        }
-        let temp = folder.join("hosts.toml.partial");
-        fs_err::write(&temp, hosts_toml(registry, endpoint, ca))?;
-        fs_err::rename(&temp, &path).with_context(|| format!("writing `{}`", path.display()))?;
+        crate::atomic_file::back_up(&path)?;
+        crate::atomic_file::write(&path, hosts_toml(registry, endpoint, ca).as_bytes(), None)
+            .with_context(|| format!("writing `{}`", path.display()))?;
     }
     Ok(())
 }

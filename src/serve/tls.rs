@@ -55,26 +55,11 @@ fn ca_params() -> anyhow::Result<rcgen::CertificateParams> {
     Ok(params)
 }
 
-/// Writes `text` to `path` through a temporary name, readable by the owner only when
-/// `secret`.
+/// Writes a PEM file whole or not at all; keys readable by the owner only.
 fn write(path: &Path, text: &str, secret: bool) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    let temp = path.with_file_name(name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(if secret { 0o600 } else { 0o644 })
-        .open(&temp)
-        .with_context(|| format!("creating `{}`", temp.display()))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing `{}`", temp.display()))?;
-    fs_err::rename(&temp, path)?;
-    Ok(())
+    let mode = if secret { 0o600 } else { 0o644 };
+    crate::atomic_file::write(path, text.as_bytes(), Some(mode))
+        .with_context(|| format!("writing `{}`", path.display()))
 }
 
 /// Makes (or reuses) the CA in `dir` and signs a server certificate for `names` (host
