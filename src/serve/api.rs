@@ -338,6 +338,9 @@ fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> 
     Ok(Some((start, end - start)))
 }
 
+/// The end of the 404 message for a blob found damaged.
+const DAMAGED: &str = "that is readable: it is damaged in its bundle (see the server log)";
+
 async fn blob(
     served: &Served,
     repo: &str,
@@ -368,9 +371,7 @@ async fn blob(
         .get(&d)
         .ok_or_else(|| unknown("in the bundles served"))?;
     if served.verification.damage(&d).is_some() {
-        return Err(unknown(
-            "that is readable: it is damaged in its bundle (see the server log)",
-        ));
+        return Err(unknown(DAMAGED));
     }
     let octets = "application/octet-stream";
     let range = byte_range(headers, at.size).map_err(|()| {
@@ -388,9 +389,7 @@ async fn blob(
                 .verification
                 .range(catalog, &d, at, start, len)
                 .await
-                .map_err(|_| {
-                    unknown("that is readable: it is damaged in its bundle (see the server log)")
-                })?;
+                .map_err(|_| unknown(DAMAGED))?;
             digest_headers(builder, &d, octets, len)
                 .status(StatusCode::PARTIAL_CONTENT)
                 .header(

@@ -69,10 +69,17 @@ fn certificate_names(args: &ServeArgs, advertised: &str) -> Vec<String> {
     }
     add("localhost".into());
     add("127.0.0.1".into());
-    if let Ok(h) = fs_err::read_to_string("/proc/sys/kernel/hostname") {
-        add(h.trim().to_owned());
+    if let Some(h) = host_name() {
+        add(h);
     }
     names
+}
+
+/// This host's name, as the kernel has it.
+fn host_name() -> Option<String> {
+    fs_err::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
 }
 
 /// `host` of `host:port` or `[v6]:port`.
@@ -90,9 +97,7 @@ fn advertised(args: &ServeArgs) -> String {
     }
     let port = args.listen.port();
     if args.listen.ip().is_unspecified() {
-        let host = fs_err::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_else(|_| "localhost".into());
+        let host = host_name().unwrap_or_else(|| "localhost".into());
         format!("{host}:{port}")
     } else {
         args.listen.to_string()

@@ -54,13 +54,19 @@ impl Drop for Lead {
     }
 }
 
-fn settle(check: &Check, digest: &Digest, verdict: Result<(), String>) {
-    match &verdict {
+/// Logs a verdict: the one line that names a damaged blob.
+fn report(digest: &Digest, verdict: &Result<(), String>) {
+    match verdict {
         Ok(()) => tracing::debug!("blob {digest} verified; later reads are not hashed again"),
         Err(reason) => {
             tracing::error!("blob {digest} failed its check and is not served: {reason}")
         }
     }
+}
+
+/// The leader's verdict: recorded, logged, and told to those waiting.
+fn settle(check: &Check, digest: &Digest, verdict: Result<(), String>) {
+    report(digest, &verdict);
     let _ = check.verdict.set(verdict);
     check.changed.notify_waiters();
 }
@@ -108,12 +114,7 @@ impl Verification {
                         })
                         .await
                         .unwrap_or_else(|e| Err(e.to_string()));
-                        match &verdict {
-                            Ok(()) => tracing::debug!("blob {digest} verified"),
-                            Err(reason) => tracing::error!(
-                                "blob {digest} failed its check and is not served: {reason}"
-                            ),
-                        }
+                        report(&digest, &verdict);
                         verdict
                     })
                     .await
