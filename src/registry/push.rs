@@ -166,10 +166,6 @@ impl Registry {
         if response.status() != StatusCode::CREATED {
             return Err(self.status_error("PUT", &what, response).await);
         }
-        Ok(response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok()))
+        Ok(super::read::content_digest(&response))
     }
 }

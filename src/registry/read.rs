@@ -8,7 +8,37 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use reqwest::StatusCode;
 
+/// The `Docker-Content-Digest` a response names, when it is a digest.
+pub(super) fn content_digest(response: &reqwest::Response) -> Option<Digest> {
+    response
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 impl Registry {
+    /// Sends `method` for a manifest by tag or digest, accepting every manifest type;
+    /// returns the words naming it and the response, whatever its status.
+    async fn manifest_request(
+        &self,
+        repo: &str,
+        reference: &str,
+        method: reqwest::Method,
+    ) -> Result<(String, reqwest::Response), RegistryError> {
+        let what = format!("manifest `{repo}:{reference}`");
+        let url = self
+            .endpoint_url(repo, Endpoint::Manifest(reference), &what)
+            .await?;
+        let response = self
+            .send(&Access::Pull(repo.into()), &what, &|c| {
+                c.request(method.clone(), &url)
+                    .header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT)
+            })
+            .await?;
+        Ok((what, response))
+    }
+
     /// Fetches a manifest by tag or digest, keeping its exact bytes. A digest reference,
     /// and any `Docker-Content-Digest` the registry sends, is checked against the bytes.
     pub async fn get_manifest(
@@ -16,15 +46,8 @@ impl Registry {
         repo: &str,
         reference: &str,
     ) -> Result<RawManifest, RegistryError> {
-        let what = format!("manifest `{repo}:{reference}`");
-        let url = self
-            .endpoint_url(repo, Endpoint::Manifest(reference), &what)
-            .await?;
-        let response = self
-            .send(&Access::Pull(repo.into()), &what, &|c| {
-                c.get(&url)
-                    .header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT)
-            })
+        let (what, response) = self
+            .manifest_request(repo, reference, reqwest::Method::GET)
             .await?;
         if !response.status().is_success() {
             return Err(self.status_error("GET", &what, response).await);
@@ -34,11 +57,7 @@ impl Registry {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let header_digest = response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<Digest>().ok());
+        let header_digest = content_digest(&response);
         if response
             .content_length()
             .is_some_and(|n| n > MAX_MANIFEST_BYTES)
@@ -85,22 +104,11 @@ impl Registry {
         repo: &str,
         reference: &str,
     ) -> Result<Option<Digest>, RegistryError> {
-        let what = format!("manifest `{repo}:{reference}`");
-        let url = self
-            .endpoint_url(repo, Endpoint::Manifest(reference), &what)
-            .await?;
-        let response = self
-            .send(&Access::Pull(repo.into()), &what, &|c| {
-                c.head(&url)
-                    .header(reqwest::header::ACCEPT, media_type::MANIFEST_ACCEPT)
-            })
+        let (what, response) = self
+            .manifest_request(repo, reference, reqwest::Method::HEAD)
             .await?;
         match response.status() {
-            s if s.is_success() => Ok(response
-                .headers()
-                .get("docker-content-digest")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())),
+            s if s.is_success() => Ok(content_digest(&response)),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(self.status_error("HEAD", &what, response).await),
         }
