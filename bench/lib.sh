@@ -1,5 +1,26 @@
-# Shared by the benchmark scripts: registries on free ports, images seeded with curl from
-# random bytes, and `measure` (wall time and peak RSS of one command). Expects `$work`.
+# Shared by the benchmark scripts: set-up, registries on free ports, images seeded with
+# curl from random bytes, and `measure` (wall time and peak RSS of one command). Expects
+# `$root` (the checkout).
+
+# Installs the Debian packages the benchmarks call (root or sudo), builds the release
+# binary into `bin`, and makes `work`, removed on exit with every server started in it
+# stopped. Registries are started inside $(…) subshells, so their pids go to a file.
+bench_setup() {
+  local need=() pair sudo=""
+  for pair in docker-registry:docker-registry skopeo:skopeo curl:curl /usr/bin/time:time python3:python3; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
+  done
+  if [ ${#need[@]} -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${need[@]}"
+  fi
+  cargo build --release --locked -q
+  bin=$root/target/release/outrider
+  work=${BENCH_DIR:-$(mktemp -d /var/tmp/outrider-bench.XXXX)}
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() { [ -f "$work/pids" ] && xargs -r kill < "$work/pids" 2>/dev/null; rm -rf "$work"; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start_registry() { # name → prints host

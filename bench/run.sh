@@ -8,27 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-need=()
-for pair in docker-registry:docker-registry skopeo:skopeo curl:curl /usr/bin/time:time python3:python3; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${need[@]}"
-fi
-cargo build --release --locked -q
-bin=$root/target/release/outrider
+source "$root/bench/lib.sh"
+bench_setup
 venv=$root/bench/.venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv" && "$venv/bin/pip" install -q docker-charon || echo "docker-charon unavailable; its rows will be skipped" >&2
 fi
-
-work=${BENCH_DIR:-$(mktemp -d /var/tmp/outrider-bench.XXXX)}
-# Registries are started inside $(…) subshells, so their pids go to a file, not a variable.
-cleanup() { [ -f "$work/pids" ] && xargs -r kill < "$work/pids" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-
-source "$root/bench/lib.sh"
 
 src=$(start_registry src)
 seed_set "$src"

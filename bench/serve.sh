@@ -9,21 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-need=()
-for pair in docker-registry:docker-registry skopeo:skopeo curl:curl /usr/bin/time:time python3:python3; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${need[@]}"
-fi
-cargo build --release --locked -q
-bin=$root/target/release/outrider
-
-work=${BENCH_DIR:-$(mktemp -d /var/tmp/outrider-bench.XXXX)}
-cleanup() { [ -f "$work/pids" ] && xargs -r kill < "$work/pids" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
 source "$root/bench/lib.sh"
+bench_setup
+
 
 src=$(start_registry src)
 src_pid=$(head -1 "$work/pids")
