@@ -7,13 +7,14 @@
 //! Several bundles are one catalog: an update bundle's external blobs and manifests are
 //! found in the bundles given before it, and a tag given by a later bundle wins.
 
-use crate::bundle::agreement::{Checked, check_fetched};
+use crate::bundle::agreement::{Bytes, Checked, check_fetched};
 use crate::bundle::index::ImageEntry;
 use crate::bundle::partial_index;
 use crate::bundle::reader::BundleReader;
 use crate::copy::to_registry::destination_repository;
-use crate::oci::{Digest, RawManifest};
+use crate::oci::{Descriptor, Digest, RawManifest};
 use serde_json::{Value, json};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Where a manifest's bytes come from.
@@ -131,7 +132,14 @@ impl Catalog {
     ) -> Result<(), String> {
         let reader = &self.bundles[n];
         let index = &reader.index;
-        let faults = checked.image_faults(index, image, reader);
+        // The checks read (and hash) this image's manifests; they are kept for the walk
+        // below, so each is read once at start.
+        let recorded = Recorded {
+            reader,
+            manifests: RefCell::new(HashMap::new()),
+        };
+        let faults = checked.image_faults(index, image, &recorded);
+        let mut recorded = recorded.manifests.into_inner();
         if !faults.is_empty() {
             return Err(crate::bundle::agreement::refusal(&faults));
         }
@@ -146,9 +154,12 @@ impl Catalog {
         let mut manifests = Vec::new();
         for d in &closure.manifests {
             let holder = *stored.get(d).ok_or_else(|| self.absent(n, d))?;
-            let raw = self.bundles[holder]
-                .manifest(d)
-                .map_err(|e| e.to_string())?;
+            let raw = match recorded.remove(d) {
+                Some(raw) if holder == n => raw,
+                _ => self.bundles[holder]
+                    .manifest(d)
+                    .map_err(|e| e.to_string())?,
+            };
             if holder != n {
                 check_fetched(index, &raw)?;
             }
@@ -258,6 +269,28 @@ impl Catalog {
                 .map(String::as_str)
                 .or_else(|| (Some(ns) == host).then(direct).flatten()),
         }
+    }
+}
+
+/// A bundle's bytes for the agreement checks, keeping the manifests they read.
+struct Recorded<'a> {
+    reader: &'a BundleReader,
+    manifests: RefCell<HashMap<Digest, RawManifest>>,
+}
+
+impl Bytes for Recorded<'_> {
+    fn manifest(&self, digest: &Digest) -> Option<Result<RawManifest, String>> {
+        let read = Bytes::manifest(self.reader, digest)?;
+        if let Ok(raw) = &read {
+            self.manifests
+                .borrow_mut()
+                .insert(digest.clone(), raw.clone());
+        }
+        Some(read)
+    }
+
+    fn small_blob(&self, desc: &Descriptor) -> Option<Result<Vec<u8>, String>> {
+        self.reader.small_blob(desc)
     }
 }
 
