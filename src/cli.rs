@@ -236,6 +236,14 @@ pub struct Selection {
     /// Take every platform, keeping indexes byte-exact.
     #[arg(long)]
     pub all_platforms: bool,
+    /// Carry images only: leave their signatures, attestations, SBOMs and other referrers
+    /// behind (carried by default).
+    #[arg(long, conflicts_with = "referrers_types")]
+    pub no_referrers: bool,
+    /// Carry only referrers of this artifact type (`application/spdx+json`,
+    /// `application/vnd.dev.cosign.simplesigning.v1+json` for cosign signatures); repeatable.
+    #[arg(long = "referrers-type", value_name = "TYPE")]
+    pub referrers_types: Vec<String>,
     /// Skip what the far side holds, from a receipt (`unpack --receipt`, `outrider
     /// receipt`) or an earlier bundle; repeatable.
     #[arg(long, value_name = "RECEIPT.json|BUNDLE.zip")]

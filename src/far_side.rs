@@ -99,6 +99,7 @@ impl FarSide {
             Vec::new(),
             manifests.iter().map(|(_, e)| e.clone()).collect(),
             Vec::new(),
+            Vec::new(),
         );
         let bytes = |d: &Digest| {
             manifests

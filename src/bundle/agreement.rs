@@ -31,6 +31,8 @@ pub trait Bytes {
 #[derive(Default)]
 pub struct Checked {
     verdicts: HashMap<Digest, Option<String>>,
+    /// Verdicts on artifact relations, by (subject, artifact).
+    relations: HashMap<(Digest, Digest), Option<String>>,
 }
 
 impl Checked {
@@ -41,9 +43,9 @@ impl Checked {
     }
 
     /// Faults of one image, each a line naming the manifest or field: every manifest of
-    /// its closure whose bytes are at hand against the index, every platform label
-    /// against its config, and the image entry against its manifests. Empty when the image
-    /// may be acted on.
+    /// its closure and of its artifacts' whose bytes are at hand against the index, every
+    /// artifact's relation against its manifest, every platform label against its config,
+    /// and the image entry against its manifests. Empty when the image may be acted on.
     pub fn image_faults(
         &mut self,
         index: &BundleIndex,
@@ -51,12 +53,27 @@ impl Checked {
         bytes: &dyn Bytes,
     ) -> Vec<String> {
         let closure = index.closure(&image.digest);
+        let artifacts = index.artifacts_of(&closure.manifests);
         let mut faults: Vec<String> = Vec::new();
-        for d in &closure.manifests {
+        let artifact_manifests = artifacts
+            .iter()
+            .flat_map(|r| index.closure(&r.digest).manifests);
+        for d in closure.manifests.iter().cloned().chain(artifact_manifests) {
             let verdict = self
                 .verdicts
                 .entry(d.clone())
-                .or_insert_with(|| manifest_fault(index, d, bytes));
+                .or_insert_with(|| manifest_fault(index, &d, bytes));
+            if let Some(f) = verdict
+                && !faults.contains(f)
+            {
+                faults.push(f.clone());
+            }
+        }
+        for r in artifacts {
+            let verdict = self
+                .relations
+                .entry((r.subject.clone(), r.digest.clone()))
+                .or_insert_with(|| super::referrers::fault(r, bytes));
             if let Some(f) = verdict {
                 faults.push(f.clone());
             }

@@ -8,8 +8,12 @@ use std::sync::OnceLock;
 
 /// The value of `format`: identifies an outrider bundle index.
 pub const FORMAT: &str = "outrider-bundle";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version this build reads, and writes when a bundle carries
+/// referrers. Version 2 added `referrers`; a bundle without them is still written as
+/// version 1, so an older outrider on the far side reads it.
+pub const FORMAT_VERSION: u32 = 2;
+/// The version of a bundle that carries no referrers.
+pub const FORMAT_VERSION_PLAIN: u32 = 1;
 
 /// The whole index.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -27,6 +31,10 @@ pub struct BundleIndex {
     pub manifests: Vec<ManifestEntry>,
     /// Every non-manifest blob stored (configs, layers), in entry order.
     pub blobs: Vec<BlobEntry>,
+    /// Artifacts attached to manifests (signatures, attestations, SBOMs): which manifest
+    /// each describes and how it was found. Version 2 and later.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referrers: Vec<ReferrerEntry>,
     /// For a bundle split into volumes: which volume this is and where everything lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<VolumeInfo>,
@@ -42,6 +50,8 @@ pub struct BundleIndex {
 struct Lookup {
     manifests: HashMap<Digest, usize>,
     blobs: HashMap<Digest, usize>,
+    /// Positions in `referrers` by subject.
+    referrers: HashMap<Digest, Vec<usize>>,
 }
 
 /// Everything one image needs, from the index's summary: manifests children before
@@ -158,6 +168,26 @@ pub struct ManifestEntry {
     pub destination_repository: Option<String>,
 }
 
+/// One artifact attached to a manifest: a signature, attestation, SBOM or any OCI
+/// referrer. The artifact itself is a manifest in `manifests` (its blobs in `blobs`), never
+/// part of an image's closure, so tars leave it out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferrerEntry {
+    /// The manifest it describes (an image's manifest, or another artifact).
+    pub subject: Digest,
+    /// The artifact's manifest.
+    pub digest: Digest,
+    /// Its artifact type: the manifest's `artifactType`, else its config's media type, else
+    /// (for a generic image config, as cosign writes) its first layer's.
+    pub artifact_type: String,
+    /// When it was found under cosign's tag scheme: that tag, `sha256-<subject hex>.sig`,
+    /// `.att` or `.sbom`. Absent for an OCI referrer (its manifest's `subject` names the
+    /// subject).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
 /// One blob stored in the bundle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -187,14 +217,20 @@ impl BundleIndex {
         images: Vec<ImageEntry>,
         manifests: Vec<ManifestEntry>,
         blobs: Vec<BlobEntry>,
+        referrers: Vec<ReferrerEntry>,
     ) -> BundleIndex {
         BundleIndex {
             format: FORMAT.to_owned(),
-            format_version: FORMAT_VERSION,
+            format_version: if referrers.is_empty() {
+                FORMAT_VERSION_PLAIN
+            } else {
+                FORMAT_VERSION
+            },
             tool,
             images,
             manifests,
             blobs,
+            referrers,
             volume: None,
             lookup: OnceLock::new(),
         }
@@ -221,6 +257,7 @@ impl BundleIndex {
             && self.images == other.images
             && self.manifests == other.manifests
             && self.blobs == other.blobs
+            && self.referrers == other.referrers
     }
 
     fn lookup(&self) -> &Lookup {
@@ -231,6 +268,9 @@ impl BundleIndex {
             }
             for (i, b) in self.blobs.iter().enumerate() {
                 l.blobs.entry(b.digest.clone()).or_insert(i);
+            }
+            for (i, r) in self.referrers.iter().enumerate() {
+                l.referrers.entry(r.subject.clone()).or_default().push(i);
             }
             l
         })
@@ -246,6 +286,35 @@ impl BundleIndex {
     pub fn blob(&self, digest: &Digest) -> Option<&BlobEntry> {
         let i = *self.lookup().blobs.get(digest)?;
         self.blobs.get(i)
+    }
+
+    /// The artifacts attached to `subject`, in index order.
+    pub fn referrers_of(&self, subject: &Digest) -> impl Iterator<Item = &ReferrerEntry> {
+        self.lookup()
+            .referrers
+            .get(subject)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.referrers.get(i))
+    }
+
+    /// Every artifact attached to the manifests in `manifests` or, recursively, to those
+    /// artifacts (a signature of an SBOM), each relation once, subjects before their
+    /// artifacts. Walked with a visited set, so an unvalidated index cannot loop.
+    pub fn artifacts_of(&self, manifests: &[Digest]) -> Vec<&ReferrerEntry> {
+        let mut out = Vec::new();
+        let mut visited: HashSet<&Digest> = HashSet::new();
+        let mut queue: std::collections::VecDeque<&Digest> = manifests.iter().collect();
+        while let Some(subject) = queue.pop_front() {
+            if !visited.insert(subject) {
+                continue;
+            }
+            for r in self.referrers_of(subject) {
+                out.push(r);
+                queue.push_back(&r.digest);
+            }
+        }
+        out
     }
 
     /// What `top` needs, walked iteratively with a visited set, so a cycle or a deep chain
@@ -275,6 +344,27 @@ impl BundleIndex {
             stack.extend(m.children.iter().rev().map(|c| (c, false)));
         }
         out
+    }
+
+    /// What a push of `top` sends: the image's closure, then each of its artifacts'
+    /// (manifests and blobs not already in it), with the artifacts' relations. Tars use
+    /// [`BundleIndex::closure`], which holds no artifact.
+    pub fn closure_with_artifacts(&self, top: &Digest) -> (Closure, Vec<&ReferrerEntry>) {
+        let mut out = self.closure(top);
+        let artifacts = self.artifacts_of(&out.manifests);
+        let mut manifests: HashSet<Digest> = out.manifests.iter().cloned().collect();
+        let mut blobs: HashSet<Digest> = out.blobs.iter().cloned().collect();
+        for r in &artifacts {
+            let c = self.closure(&r.digest);
+            out.manifests.extend(
+                c.manifests
+                    .into_iter()
+                    .filter(|d| manifests.insert(d.clone())),
+            );
+            out.blobs
+                .extend(c.blobs.into_iter().filter(|d| blobs.insert(d.clone())));
+        }
+        (out, artifacts)
     }
 
     /// Size of a blob or manifest listed in the index.

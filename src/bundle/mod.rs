@@ -8,6 +8,7 @@ pub mod index;
 pub mod partial_index;
 mod read_error;
 pub mod reader;
+pub mod referrers;
 pub mod validate;
 pub mod volumes;
 pub mod writer;

@@ -113,6 +113,7 @@ pub fn check_index(index: &BundleIndex) -> Result<(), String> {
         }
     }
     check_graph(index, &manifests)?;
+    super::referrers::check(index, &manifests, media_type_text)?;
     for (i, image) in index.images.iter().enumerate() {
         check_image(&format!("images[{i}]"), image, index)?;
     }

@@ -20,6 +20,9 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
         config: Some(args.config.clone()),
         platforms: args.platforms.clone(),
         all_platforms: false,
+        // Deploy loads tars into nodes, and tars never hold artifacts.
+        no_referrers: true,
+        referrers_types: Vec::new(),
         since: Vec::new(),
         already_transferred: Vec::new(),
         already_transferred_file: Vec::new(),

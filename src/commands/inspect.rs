@@ -9,8 +9,9 @@ use crate::oci::Digest;
 use crate::output;
 
 /// Bytes of every blob and manifest an image needs: (carried in the bundle, external).
+/// Artifacts count with their image: a push sends them together.
 pub fn image_bytes(index: &BundleIndex, top: &Digest) -> (u64, u64) {
-    let closure = index.closure(top);
+    let (closure, _) = index.closure_with_artifacts(top);
     let (mut carried, mut external) = (0u64, 0u64);
     for d in closure.manifests.iter().chain(closure.blobs.iter()) {
         let size = index.size_of(d).unwrap_or(0);
@@ -55,6 +56,53 @@ pub struct ImageSummary<'a> {
     bytes: u64,
     /// Bytes of this image the far side already holds.
     external_bytes: u64,
+    /// Its signatures, attestations, SBOMs and other referrers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    artifacts: Vec<ArtifactSummary<'a>>,
+}
+
+/// One artifact of an image.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactSummary<'a> {
+    /// `signature`, `attestation`, `sbom` (cosign's tags) or `referrer` (OCI 1.1).
+    kind: &'static str,
+    artifact_type: &'a str,
+    digest: &'a Digest,
+    /// The manifest it describes.
+    subject: &'a Digest,
+    /// cosign's tag for it, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<&'a str>,
+    /// Bytes of its manifest and blobs.
+    size: u64,
+}
+
+/// The artifacts of image `top`, subjects before their artifacts.
+fn artifact_summaries<'a>(index: &'a BundleIndex, top: &Digest) -> Vec<ArtifactSummary<'a>> {
+    let closure = index.closure(top);
+    index
+        .artifacts_of(&closure.manifests)
+        .into_iter()
+        .map(|r| {
+            let c = index.closure(&r.digest);
+            let size = c
+                .manifests
+                .iter()
+                .chain(c.blobs.iter())
+                .fold(0u64, |sum, d| {
+                    sum.saturating_add(index.size_of(d).unwrap_or(0))
+                });
+            ArtifactSummary {
+                kind: crate::bundle::referrers::kind(r),
+                artifact_type: &r.artifact_type,
+                digest: &r.digest,
+                subject: &r.subject,
+                tag: r.tag.as_deref(),
+                size,
+            }
+        })
+        .collect()
 }
 
 /// Every image of an index, with its bytes.
@@ -72,6 +120,7 @@ pub fn image_summaries(index: &BundleIndex) -> Vec<ImageSummary<'_>> {
                 source: &i.source,
                 bytes,
                 external_bytes,
+                artifacts: artifact_summaries(index, &i.digest),
             }
         })
         .collect()
@@ -137,6 +186,33 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
         ],
         &rows,
     );
+    let artifact_rows: Vec<Vec<String>> = summary
+        .images
+        .iter()
+        .flat_map(|i| {
+            i.artifacts.iter().map(|a| {
+                vec![
+                    i.reference.to_owned(),
+                    a.kind.to_owned(),
+                    a.artifact_type.to_owned(),
+                    a.digest.short().to_owned(),
+                    if a.subject == i.digest {
+                        "image".to_owned()
+                    } else {
+                        a.subject.short().to_owned()
+                    },
+                    output::bytes(a.size),
+                ]
+            })
+        })
+        .collect();
+    if !artifact_rows.is_empty() {
+        output::line("");
+        output::table(
+            &["IMAGE", "ARTIFACT", "ARTIFACT TYPE", "DIGEST", "OF", "SIZE"],
+            &artifact_rows,
+        );
+    }
     output::line(&format!(
         "\n{} images, {} blobs, {} manifests; carried {}, external (already at the far side) {}, saved by sharing {} ({})",
         summary.images.len(),

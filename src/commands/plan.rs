@@ -20,6 +20,8 @@ struct ImagePlan<'a> {
     already_there_bytes: u64,
     /// Bytes of this image the bundle would store.
     to_carry_bytes: u64,
+    /// Signatures, attestations, SBOMs and other referrers found for it.
+    artifacts: usize,
 }
 
 #[derive(serde::Serialize)]
@@ -52,6 +54,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
                 total_bytes: carried + external,
                 already_there_bytes: external,
                 to_carry_bytes: carried,
+                artifacts: laid.index.closure_with_artifacts(&i.digest).1.len(),
             }
         })
         .collect();
@@ -76,10 +79,14 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
                 output::bytes(i.total_bytes),
                 output::bytes(i.already_there_bytes),
                 output::bytes(i.to_carry_bytes),
+                i.artifacts.to_string(),
             ]
         })
         .collect();
-    output::table(&["IMAGE", "TOTAL", "ALREADY THERE", "TO CARRY"], &rows);
+    output::table(
+        &["IMAGE", "TOTAL", "ALREADY THERE", "TO CARRY", "ARTIFACTS"],
+        &rows,
+    );
     let volumes = match volume_size {
         Some(size) => format!(
             "{} volumes of at most {}",

@@ -112,6 +112,9 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     let options = PlanOptions {
         fetch_configs,
         known,
+        referrers: (!select.no_referrers).then(|| crate::plan::ReferrerChoice {
+            types: select.referrers_types.clone(),
+        }),
     };
     let (mut plan, errors) = plan(&images, &choice, &registries, &options).await;
     if !errors.is_empty() {

@@ -4,7 +4,9 @@
 
 mod blob_fetch;
 mod blob_upload;
+mod push_external;
 pub mod push_preview;
+pub mod push_referrers;
 pub mod to_archive;
 pub mod to_bundle;
 pub mod to_registry;

@@ -94,6 +94,7 @@ fn base_index(plan: &Plan) -> BundleIndex {
                 destination_repository: b.external.clone(),
             })
             .collect(),
+        plan.referrers.clone(),
     )
 }
 

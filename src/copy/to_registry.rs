@@ -9,8 +9,10 @@
 //! `--strict` fails up front on any missing; otherwise images with something missing are
 //! skipped and reported, and the rest are pushed.
 
+use super::push_external::{Presence, check_external, manifest_bytes};
+use super::push_referrers::{ArtifactRoutes, push_artifacts};
 use crate::bundle::agreement::Checked;
-use crate::bundle::index::ImageEntry;
+use crate::bundle::index::{ImageEntry, ReferrerEntry};
 use crate::bundle::reader::BundleReader;
 use crate::oci::{Digest, RawManifest};
 use crate::progress::Progress;
@@ -49,6 +51,9 @@ pub struct ImageReport {
     /// Extra words: a reduced index's new digest, a platform manifest tagged directly.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The image's signatures, attestations, SBOMs and referrers, by route.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<ArtifactRoutes>,
 }
 
 impl ImageReport {
@@ -88,28 +93,20 @@ pub fn destination_reference(registry: &str, repo: &str, image: &ImageEntry) -> 
     }
 }
 
-/// Where an external item will come from at the destination.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Presence {
-    /// Already in the image's repository.
-    Here,
-    /// In this other repository: mount (blob) or copy (manifest) from it.
-    In(String),
-    /// Nowhere known.
-    Missing,
-}
-
 /// Per-image plan of a push.
-struct ImagePush<'a> {
-    image: &'a ImageEntry,
-    repo: String,
-    manifests: Vec<Digest>,
-    blobs: BTreeSet<Digest>,
+pub(super) struct ImagePush<'a> {
+    pub(super) image: &'a ImageEntry,
+    pub(super) repo: String,
+    /// The image's manifests, children first, then its artifacts'.
+    pub(super) manifests: Vec<Digest>,
+    pub(super) blobs: BTreeSet<Digest>,
+    /// The image's artifacts: pushed after its tag, by their routes.
+    pub(super) artifacts: Vec<ReferrerEntry>,
     /// Where each external blob or manifest is, at the destination.
-    external: HashMap<Digest, Presence>,
-    missing: Vec<String>,
+    pub(super) external: HashMap<Digest, Presence>,
+    pub(super) missing: Vec<String>,
     /// Where the bundle disagrees with itself about this image (`bundle::agreement`).
-    faults: Vec<String>,
+    pub(super) faults: Vec<String>,
 }
 
 /// What a push did.
@@ -133,12 +130,13 @@ pub async fn push_bundle(
     let mut checked = Checked::default();
     for image in &index.images {
         let repo = destination_repository(image, options.prefix.as_deref());
-        let closure = index.closure(&image.digest);
+        let (closure, artifacts) = index.closure_with_artifacts(&image.digest);
         let mut plan = ImagePush {
             image,
             repo,
             manifests: closure.manifests,
             blobs: closure.blobs.into_iter().collect(),
+            artifacts: artifacts.into_iter().cloned().collect(),
             external: HashMap::new(),
             missing: Vec::new(),
             faults: checked.image_faults(index, image, reader),
@@ -226,6 +224,7 @@ pub async fn push_bundle(
             digest: None,
             status: "ok".into(),
             note: None,
+            artifacts: None,
         };
         if !plan.faults.is_empty() {
             report.status = crate::bundle::agreement::refusal(&plan.faults);
@@ -251,7 +250,7 @@ pub async fn push_bundle(
             continue;
         }
         match push_manifests(reader, registry, plan, &mut pushed_manifests).await {
-            Ok((digest, note, pushed)) => {
+            Ok((digest, note, mut pushed)) => {
                 report.note = note;
                 report.digest = Some(digest.clone());
                 if let Some(tag) = &image.tag {
@@ -267,11 +266,23 @@ pub async fn push_bundle(
                         Err(e) => report.status = format!("read back `{}:{tag}`: {e}", plan.repo),
                     }
                 }
+                let mut artifact_tags = Vec::new();
+                if report.ok() && !plan.artifacts.is_empty() {
+                    match push_artifacts(reader, registry, plan).await {
+                        Ok(done) => {
+                            report.artifacts = Some(done.routes);
+                            artifact_tags = done.tags;
+                            pushed.extend(done.manifests);
+                        }
+                        Err(e) => report.status = format!("artifacts: {e}"),
+                    }
+                }
                 if report.ok() {
                     let content = receipt.repositories.entry(plan.repo.clone()).or_default();
                     if let Some(tag) = &image.tag {
                         content.tags.insert(tag.clone(), digest);
                     }
+                    content.tags.extend(artifact_tags);
                     content.manifests.extend(pushed);
                     content.blobs.extend(plan.blobs.iter().cloned());
                 }
@@ -281,110 +292,6 @@ pub async fn push_bundle(
         reports.push(report);
     }
     Ok(PushResult { reports, receipt })
-}
-
-/// Finds every external blob and manifest of an image at the destination, and notes
-/// carried ones whose volume is missing.
-async fn check_external(reader: &BundleReader, registry: &Registry, plan: &mut ImagePush<'_>) {
-    let index = &reader.index;
-    for d in plan.manifests.iter().chain(plan.blobs.iter()) {
-        if index.carries(d) && !reader.has(d) {
-            let volumes: Vec<String> = reader
-                .volumes_of(d)
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            plan.missing.push(format!(
-                "`{}`: {d} is in volume {} of the bundle, which is missing",
-                plan.image.reference,
-                volumes.join(", ")
-            ));
-        }
-    }
-    let externals: Vec<(Digest, bool, Option<String>)> = plan
-        .blobs
-        .iter()
-        .filter(|d| !index.carries(d))
-        .map(|d| {
-            (
-                d.clone(),
-                true,
-                index.blob(d).and_then(|b| b.destination_repository.clone()),
-            )
-        })
-        .chain(
-            plan.manifests
-                .iter()
-                .filter(|d| !index.carries(d))
-                .map(|d| {
-                    (
-                        d.clone(),
-                        false,
-                        index
-                            .manifest(d)
-                            .and_then(|m| m.destination_repository.clone()),
-                    )
-                }),
-        )
-        .collect();
-    for (digest, is_blob, hint) in externals {
-        let exists = |repo: String| {
-            let digest = digest.clone();
-            async move {
-                if is_blob {
-                    registry.has_blob(&repo, &digest).await.unwrap_or(false)
-                } else {
-                    registry
-                        .head_manifest(&repo, digest.as_str())
-                        .await
-                        .ok()
-                        .flatten()
-                        .is_some()
-                }
-            }
-        };
-        let presence = if exists(plan.repo.clone()).await {
-            Presence::Here
-        } else if let Some(h) = hint.filter(|h| h != &plan.repo)
-            && exists(h.clone()).await
-        {
-            Presence::In(h)
-        } else {
-            Presence::Missing
-        };
-        if presence == Presence::Missing {
-            let what = if is_blob { "blob" } else { "manifest" };
-            plan.missing.push(format!(
-                "`{}`: {what} {digest} is neither in `{}` nor carried",
-                plan.image.reference, plan.repo
-            ));
-        }
-        plan.external.insert(digest, presence);
-    }
-}
-
-/// A manifest's bytes: from the bundle when carried, else from the destination (the
-/// image's repository, or the one the external check found it in).
-async fn manifest_bytes(
-    reader: &BundleReader,
-    registry: &Registry,
-    plan: &ImagePush<'_>,
-    digest: &Digest,
-) -> Result<RawManifest, String> {
-    if reader.index.carries(digest) {
-        return reader.manifest(digest).map_err(|e| e.to_string());
-    }
-    let repo = match plan.external.get(digest) {
-        Some(Presence::In(other)) => other.clone(),
-        _ => plan.repo.clone(),
-    };
-    let raw = registry
-        .get_manifest(&repo, digest.as_str())
-        .await
-        .map_err(|e| e.to_string())?;
-    crate::bundle::agreement::check_fetched(&reader.index, &raw)
-        .map_err(|f| crate::bundle::agreement::refusal(&[f]))?;
-    Ok(raw)
 }
 
 /// Pushes an image's manifests; returns the digest its tag points at, a note, and every

@@ -1,6 +1,7 @@
 //! Pure vocabulary of the OCI and Docker image formats: references, digests, media types,
 //! manifests and platforms. Nothing here performs I/O; every location builds on it.
 
+pub mod artifact;
 pub mod digest;
 pub mod manifest;
 pub mod media_type;

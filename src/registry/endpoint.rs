@@ -26,6 +26,8 @@ pub enum Endpoint<'a> {
     },
     /// `tags/list?n=1000`.
     Tags,
+    /// `referrers/<digest>`: the OCI 1.1 referrers API.
+    Referrers(&'a Digest),
 }
 
 /// The path below `/v2/` for `endpoint` in `repo`, or why a name is refused.
@@ -58,6 +60,7 @@ pub fn path(repo: &str, endpoint: Endpoint<'_>) -> Result<String, String> {
             format!("{repo}/blobs/uploads/?mount={digest}&from={from}")
         }
         Endpoint::Tags => format!("{repo}/tags/list?n=1000"),
+        Endpoint::Referrers(digest) => format!("{repo}/referrers/{digest}"),
     })
 }
 

@@ -3,7 +3,14 @@
 
 use super::endpoint::Endpoint;
 use super::{Access, Registry, RegistryError};
-use reqwest::Response;
+use crate::oci::artifact::Referrer;
+use crate::oci::manifest::MAX_MANIFEST_BYTES;
+use crate::oci::{Digest, media_type};
+use reqwest::{Response, StatusCode};
+
+/// Most pages of a referrers answer followed: at the registries' usual page size that is
+/// far more artifacts than any image carries, and a registry cannot keep a pack looping.
+const MAX_REFERRER_PAGES: usize = 100;
 
 impl Registry {
     /// Every repository (`GET /v2/_catalog`, following `Link` pagination).
@@ -51,6 +58,70 @@ impl Registry {
             out.extend(page.tags.unwrap_or_default());
         }
         Ok(out)
+    }
+
+    /// The OCI 1.1 referrers of `digest` in `repo` (`GET /v2/<repo>/referrers/<digest>`,
+    /// following `Link` pagination, at most [`MAX_REFERRER_PAGES`] pages), or `None` when
+    /// the registry does not offer the API: the spec forbids a registry that offers it to
+    /// answer 404 for a well-formed digest, so 404 (and 405 or 501) means "ask the
+    /// referrers tag schema instead".
+    pub async fn referrers(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<Option<Vec<Referrer>>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            manifests: Option<Vec<Referrer>>,
+        }
+        let what = format!("referrers of {digest} in `{repo}`");
+        let mut out = Vec::new();
+        let mut next = Some(
+            self.endpoint_url(repo, Endpoint::Referrers(digest), &what)
+                .await?,
+        );
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            pages += 1;
+            if pages > MAX_REFERRER_PAGES {
+                break;
+            }
+            let response = self
+                .send(&Access::Pull(repo.into()), &what, &|c| {
+                    c.get(&url)
+                        .header(reqwest::header::ACCEPT, media_type::OCI_INDEX)
+                })
+                .await?;
+            match response.status() {
+                StatusCode::NOT_FOUND
+                | StatusCode::METHOD_NOT_ALLOWED
+                | StatusCode::NOT_IMPLEMENTED
+                    if pages == 1 =>
+                {
+                    return Ok(None);
+                }
+                s if s.is_success() => {}
+                _ => return Err(self.status_error("GET", &what, response).await),
+            }
+            next = self.next_page(&response);
+            if response
+                .content_length()
+                .is_some_and(|n| n > MAX_MANIFEST_BYTES)
+            {
+                return Err(RegistryError::ManifestTooLarge {
+                    registry: self.name.clone(),
+                    what,
+                });
+            }
+            let page: Page = self.json(response, &what).await?;
+            match page.manifests {
+                Some(m) => out.extend(m),
+                // 200 without an index (a catch-all page): the API is not there.
+                None if pages == 1 => return Ok(None),
+                None => {}
+            }
+        }
+        Ok(Some(out))
     }
 
     /// The `Link: <…>; rel="next"` target, resolved against the registry.

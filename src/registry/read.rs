@@ -52,6 +52,37 @@ impl Registry {
         if !response.status().is_success() {
             return Err(self.status_error("GET", &what, response).await);
         }
+        self.manifest_body(reference, what, response).await
+    }
+
+    /// [`Registry::get_manifest`], or `None` when the registry answers 404 (a tag that
+    /// may or may not exist, such as cosign's `sha256-<hex>.sig`).
+    pub async fn get_manifest_if_exists(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<RawManifest>, RegistryError> {
+        let (what, response) = self
+            .manifest_request(repo, reference, reqwest::Method::GET)
+            .await?;
+        match response.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => self
+                .manifest_body(reference, what, response)
+                .await
+                .map(Some),
+            _ => Err(self.status_error("GET", &what, response).await),
+        }
+    }
+
+    /// Reads a manifest response's body, bounded, and checks it against the digest
+    /// reference or the `Docker-Content-Digest` header.
+    async fn manifest_body(
+        &self,
+        reference: &str,
+        what: String,
+        response: reqwest::Response,
+    ) -> Result<RawManifest, RegistryError> {
         let content_type = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)

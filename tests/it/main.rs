@@ -13,6 +13,7 @@ mod inputs;
 mod json_contract;
 mod lying_registry;
 mod operator;
+mod referrers;
 mod roundtrip;
 mod serve;
 mod support;

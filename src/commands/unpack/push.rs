@@ -85,11 +85,15 @@ pub(super) async fn push(
                     r.digest
                         .as_ref()
                         .map_or("-".into(), |d| d.short().to_owned()),
+                    r.artifacts.as_ref().map_or("-".into(), |a| a.describe()),
                     status,
                 ]
             })
             .collect();
-        output::table(&["SOURCE", "DESTINATION", "DIGEST", "STATUS"], &rows);
+        output::table(
+            &["SOURCE", "DESTINATION", "DIGEST", "ARTIFACTS", "STATUS"],
+            &rows,
+        );
     }
     let failed = reports.iter().filter(|r| !r.ok()).count();
     if failed > 0 {

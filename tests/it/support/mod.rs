@@ -2,6 +2,7 @@
 //! `docker-registry`) in plain, htpasswd, TLS and token flavours on free loopback ports,
 //! plus helpers to run the outrider binary with a clean environment.
 
+pub mod artifacts;
 pub mod daemons;
 pub mod images;
 pub mod rawzip;

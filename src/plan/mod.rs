@@ -4,10 +4,14 @@
 
 use crate::bundle::index::{ImageEntry, ManifestEntry};
 use crate::location::{ImageSource, Source, SourceError};
-use crate::oci::manifest::IndexEntry;
 use crate::oci::{Descriptor, Digest, ParsedManifest, Platform, RawManifest};
 use crate::registry::{Access, Registries};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+mod platforms;
+mod referrers;
+
+pub use referrers::ReferrerChoice;
 
 /// Which platforms to take from an index.
 #[derive(Clone, Debug)]
@@ -88,6 +92,8 @@ pub struct Plan {
     pub blobs: Vec<PlannedBlob>,
     /// Small blobs already read while planning (configs), keyed by digest.
     pub prefetched: HashMap<Digest, bytes::Bytes>,
+    /// Artifacts found for the manifests carried, each (subject, artifact) once.
+    pub referrers: Vec<crate::bundle::index::ReferrerEntry>,
 }
 
 impl Plan {
@@ -142,6 +148,9 @@ pub struct PlanOptions {
     /// Manifests already at hand (from `--since` bundles), by digest: a tag whose HEAD
     /// answers one of these digests, and a child with one, are not fetched again.
     pub known: HashMap<Digest, RawManifest>,
+    /// Carry the signatures, attestations, SBOMs and other referrers of every manifest
+    /// carried (from registries), keeping these; `None` carries images only.
+    pub referrers: Option<ReferrerChoice>,
 }
 
 struct Builder<'a> {
@@ -150,6 +159,14 @@ struct Builder<'a> {
     seen_manifests: HashMap<Digest, usize>,
     seen_blobs: HashMap<Digest, usize>,
     choice: &'a PlatformChoice,
+    /// Adding an artifact's manifests: no platform is read, chosen or recorded.
+    artifact: bool,
+    /// Which registries answer the referrers API.
+    api: referrers::ApiSupport,
+    /// (repository, subject) pairs whose artifacts were already looked for.
+    discovered: HashSet<(String, Digest)>,
+    /// (subject, artifact) pairs already recorded.
+    related: HashSet<(Digest, Digest)>,
 }
 
 impl PlanError {
@@ -192,10 +209,15 @@ pub async fn plan(
             manifests: Vec::new(),
             blobs: Vec::new(),
             prefetched: HashMap::new(),
+            referrers: Vec::new(),
         },
         seen_manifests: HashMap::new(),
         seen_blobs: HashMap::new(),
         choice,
+        artifact: false,
+        api: referrers::ApiSupport::default(),
+        discovered: HashSet::new(),
+        related: HashSet::new(),
     };
     let mut errors = Vec::new();
     let mut source_ids: BTreeMap<String, usize> = BTreeMap::new();
@@ -283,6 +305,18 @@ impl Builder<'_> {
             &mut platforms,
         )
         .await?;
+        if let (Some(choice), Source::Registry(registry)) = (&self.options.referrers, &source) {
+            self.add_artifacts(
+                request,
+                registry,
+                &source,
+                source_id,
+                &image_ref.repository,
+                &top.digest,
+                choice,
+            )
+            .await?;
+        }
         self.plan.images.push(ImageEntry {
             requested: request.to_owned(),
             reference: image_ref.to_string(),
@@ -294,6 +328,83 @@ impl Builder<'_> {
             platforms,
         });
         Ok(())
+    }
+
+    /// Finds and adds the artifacts of every manifest the image `top` carries.
+    #[allow(clippy::too_many_arguments)]
+    async fn add_artifacts(
+        &mut self,
+        request: &str,
+        registry: &crate::registry::Registry,
+        source: &Source,
+        source_id: usize,
+        repo: &str,
+        top: &Digest,
+        choice: &ReferrerChoice,
+    ) -> Result<(), PlanError> {
+        let subjects: Vec<Digest> = self
+            .carried_manifests(top)
+            .into_iter()
+            .filter(|d| self.discovered.insert((repo.to_owned(), d.clone())))
+            .collect();
+        let found = referrers::discover(registry, repo, &subjects, choice, &mut self.api)
+            .await
+            .map_err(|e| PlanError::Source {
+                image: request.into(),
+                source: Box::new(e.into()),
+            })?;
+        self.artifact = true;
+        let mut result = Ok(());
+        for f in found {
+            if !self
+                .related
+                .insert((f.subject.clone(), f.manifest.digest.clone()))
+            {
+                continue;
+            }
+            self.plan
+                .referrers
+                .push(crate::bundle::index::ReferrerEntry {
+                    subject: f.subject,
+                    digest: f.manifest.digest.clone(),
+                    artifact_type: f.artifact_type,
+                    tag: f.tag,
+                });
+            result = self
+                .add_manifest(
+                    request,
+                    source,
+                    source_id,
+                    repo,
+                    f.manifest,
+                    None,
+                    false,
+                    &mut Vec::new(),
+                )
+                .await;
+            if result.is_err() {
+                break;
+            }
+        }
+        self.artifact = false;
+        result
+    }
+
+    /// The manifests planned for `top`: itself and its carried children, recursively.
+    fn carried_manifests(&self, top: &Digest) -> Vec<Digest> {
+        let mut out = Vec::new();
+        let mut stack = vec![top.clone()];
+        let mut seen = HashSet::new();
+        while let Some(d) = stack.pop() {
+            if !seen.insert(d.clone()) {
+                continue;
+            }
+            if let Some(&i) = self.seen_manifests.get(&d) {
+                stack.extend(self.plan.manifests[i].1.children.iter().cloned());
+            }
+            out.push(d);
+        }
+        out
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -355,7 +466,7 @@ impl Builder<'_> {
             ParsedManifest::Image { config, layers } => {
                 let platform = match platform {
                     Some(p) => Some(p),
-                    None if self.options.fetch_configs => {
+                    None if self.options.fetch_configs && !self.artifact => {
                         self.config_platform(source, repo, &config).await
                     }
                     None => None,
@@ -394,97 +505,6 @@ impl Builder<'_> {
             self.plan.manifests.push((manifest, entry));
         }
         Ok(())
-    }
-
-    /// Picks index children: all, or the first match per requested platform. Nested
-    /// indexes below the top are taken whole.
-    fn choose<'m>(
-        &self,
-        request: &str,
-        manifests: &'m [IndexEntry],
-        top: bool,
-    ) -> Result<Vec<&'m IndexEntry>, PlanError> {
-        let wanted = match self.choice {
-            PlatformChoice::All => return Ok(manifests.iter().collect()),
-            PlatformChoice::Only(_) | PlatformChoice::Host(_) if !top => {
-                return Ok(manifests.iter().collect());
-            }
-            PlatformChoice::Only(w) => w.as_slice(),
-            PlatformChoice::Host(p) => std::slice::from_ref(p),
-        };
-        let mut chosen: Vec<&IndexEntry> = Vec::new();
-        for want in wanted {
-            if let Some(m) = manifests
-                .iter()
-                .find(|m| m.platform.as_ref().is_some_and(|p| want.matches(p)))
-                && !chosen
-                    .iter()
-                    .any(|c| c.descriptor.digest == m.descriptor.digest)
-            {
-                chosen.push(m);
-            }
-        }
-        if chosen.is_empty() {
-            let available = manifests
-                .iter()
-                .filter_map(|m| m.platform.as_ref())
-                .filter(|p| !p.is_unknown())
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            let wanted = wanted
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(PlanError::NoPlatform {
-                image: request.into(),
-                wanted,
-                available,
-            });
-        }
-        // Keep the index's own order, so a reduced index lists children as the original did.
-        chosen.sort_by_key(|c| {
-            manifests
-                .iter()
-                .position(|m| m.descriptor.digest == c.descriptor.digest)
-        });
-        Ok(chosen)
-    }
-
-    /// Reads a small config to learn an image manifest's platform; keeps its bytes.
-    async fn config_platform(
-        &mut self,
-        source: &Source,
-        repo: &str,
-        config: &crate::oci::Descriptor,
-    ) -> Option<Platform> {
-        use futures_util::StreamExt;
-        if config.size > 1024 * 1024 {
-            return None;
-        }
-        let mut stream = source.blob(repo, config).await.ok()?;
-        let mut bytes = Vec::new();
-        let mut verifier = crate::oci::Verifier::new(&config.digest, config.size);
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.ok()?;
-            verifier.update(&chunk).ok()?;
-            bytes.extend_from_slice(&chunk);
-        }
-        verifier.finish().ok()?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        let platform = Platform {
-            os: value.get("os")?.as_str()?.to_owned(),
-            architecture: value.get("architecture")?.as_str()?.to_owned(),
-            variant: value
-                .get("variant")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
-        };
-        self.plan
-            .prefetched
-            .insert(config.digest.clone(), bytes.into());
-        Some(platform)
     }
 
     fn add_blob(&mut self, desc: &Descriptor, repo: &str, source_id: usize) {

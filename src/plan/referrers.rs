@@ -1,0 +1,177 @@
+//! Finding the artifacts that describe an image at its registry: cosign's tags
+//! (`sha256-<hex>.sig`, `.att`, `.sbom`), and OCI 1.1 referrers through the referrers API
+//! or, where the registry lacks it, the referrers tag schema (`sha256-<hex>` holding an
+//! index of them). Artifacts of artifacts are followed too (the signature of an SBOM), up
+//! to [`MAX_DEPTH`] away from the image; an artifact seen both ways is carried once.
+
+use crate::bundle::referrers::MAX_DEPTH;
+use crate::oci::artifact::{
+    COSIGN_SUFFIXES, Referrer, artifact_type, cosign_tag, fallback_tag, subject_of,
+};
+use crate::oci::{Digest, ParsedManifest, RawManifest};
+use crate::registry::{Registry, RegistryError};
+use std::collections::{HashMap, HashSet};
+
+/// Which artifacts `pack` carries.
+#[derive(Clone, Debug, Default)]
+pub struct ReferrerChoice {
+    /// Keep only these artifact types (`--referrers-type`); empty keeps every type.
+    pub types: Vec<String>,
+}
+
+impl ReferrerChoice {
+    fn wants(&self, artifact_type: &str) -> bool {
+        self.types.is_empty() || self.types.iter().any(|t| t == artifact_type)
+    }
+}
+
+/// One artifact found for a subject.
+pub(super) struct Found {
+    /// The manifest it describes.
+    pub subject: Digest,
+    /// The artifact's manifest, verified against its digest.
+    pub manifest: RawManifest,
+    /// Its artifact type.
+    pub artifact_type: String,
+    /// cosign's tag it was found under, if any.
+    pub tag: Option<String>,
+}
+
+/// Whether each registry answered the referrers API, learned on the first ask, so a
+/// registry without it costs one 404 per pack, not one per manifest.
+#[derive(Default)]
+pub(super) struct ApiSupport(HashMap<String, bool>);
+
+/// Every artifact of `subjects` in `repo`, breadth first, each (subject, artifact) once.
+pub(super) async fn discover(
+    registry: &Registry,
+    repo: &str,
+    subjects: &[Digest],
+    choice: &ReferrerChoice,
+    api: &mut ApiSupport,
+) -> Result<Vec<Found>, RegistryError> {
+    let mut found = Vec::new();
+    let mut visited: HashSet<Digest> = HashSet::new();
+    let mut level: Vec<Digest> = subjects.to_vec();
+    for _ in 0..MAX_DEPTH {
+        let mut next = Vec::new();
+        for subject in level {
+            if !visited.insert(subject.clone()) {
+                continue;
+            }
+            for f in artifacts_of(registry, repo, &subject, choice, api).await? {
+                next.push(f.manifest.digest.clone());
+                found.push(f);
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        level = next;
+    }
+    Ok(found)
+}
+
+/// The artifacts of one subject: its cosign tags, then its OCI referrers not already
+/// found as a tag.
+async fn artifacts_of(
+    registry: &Registry,
+    repo: &str,
+    subject: &Digest,
+    choice: &ReferrerChoice,
+    api: &mut ApiSupport,
+) -> Result<Vec<Found>, RegistryError> {
+    let tags: Vec<String> = COSIGN_SUFFIXES
+        .iter()
+        .map(|(suffix, _)| cosign_tag(subject, suffix))
+        .collect();
+    let tagged = futures_util::future::try_join_all(
+        tags.iter()
+            .map(|t| registry.get_manifest_if_exists(repo, t)),
+    )
+    .await?;
+    let mut out: Vec<Found> = Vec::new();
+    for (tag, manifest) in tags.into_iter().zip(tagged) {
+        let Some(manifest) = manifest else { continue };
+        let artifact_type = artifact_type(&manifest);
+        if choice.wants(&artifact_type) {
+            out.push(Found {
+                subject: subject.clone(),
+                manifest,
+                artifact_type,
+                tag: Some(tag),
+            });
+        }
+    }
+    for r in referrers(registry, repo, subject, api).await? {
+        if out.iter().any(|f| f.manifest.digest == r.descriptor.digest)
+            || r.artifact_type.as_deref().is_some_and(|t| !choice.wants(t))
+        {
+            continue;
+        }
+        let manifest = registry
+            .get_manifest(repo, r.descriptor.digest.as_str())
+            .await?;
+        // A referrer whose manifest names another subject is not this one's: an index
+        // under the tag schema is written by clients and may be stale.
+        if subject_of(&manifest).as_ref() != Some(subject) {
+            tracing::warn!(
+                %subject, artifact = %manifest.digest,
+                "a referrers index lists an artifact whose manifest names another subject; not carried"
+            );
+            continue;
+        }
+        let artifact_type = artifact_type(&manifest);
+        if choice.wants(&artifact_type) {
+            out.push(Found {
+                subject: subject.clone(),
+                manifest,
+                artifact_type,
+                tag: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The referrers of `subject`: from the API when the registry offers it, else from the
+/// tag schema's index.
+async fn referrers(
+    registry: &Registry,
+    repo: &str,
+    subject: &Digest,
+    api: &mut ApiSupport,
+) -> Result<Vec<Referrer>, RegistryError> {
+    if api.0.get(&registry.name) != Some(&false) {
+        match registry.referrers(repo, subject).await? {
+            Some(list) => {
+                api.0.insert(registry.name.clone(), true);
+                return Ok(list);
+            }
+            None => {
+                api.0.insert(registry.name.clone(), false);
+            }
+        }
+    }
+    let Some(index) = registry
+        .get_manifest_if_exists(repo, &fallback_tag(subject))
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let entries = match index.parse() {
+        Ok(ParsedManifest::Index { manifests }) => manifests,
+        _ => return Ok(Vec::new()),
+    };
+    Ok(entries
+        .into_iter()
+        .map(|e| Referrer {
+            artifact_type: e
+                .json
+                .get("artifactType")
+                .and_then(|t| t.as_str())
+                .map(str::to_owned),
+            descriptor: e.descriptor,
+        })
+        .collect())
+}

@@ -1,0 +1,116 @@
+//! Artifacts made the way cosign and oras make them, from bytes the tests generate: a
+//! cosign simple-signing signature under `sha256-<hex>.sig`, an SBOM referrer with
+//! `artifactType` and `subject`, and the referrers tag schema index a client writes for a
+//! registry without the referrers API.
+
+use super::images::{Blob, push_blob, push_manifest};
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+pub const SPDX: &str = "application/spdx+json";
+
+/// An artifact: its manifest and the blobs it names.
+#[derive(Clone, Debug)]
+pub struct Artifact {
+    pub manifest: Blob,
+    pub blobs: Vec<Blob>,
+}
+
+impl Artifact {
+    /// Pushes the blobs, then the manifest under `reference` (a tag or its digest).
+    pub fn push(&self, host: &str, repo: &str, reference: &str) {
+        for b in &self.blobs {
+            push_blob(host, repo, b);
+        }
+        push_manifest(host, repo, reference, &self.manifest);
+    }
+}
+
+/// `sha256-<hex>` of a digest, with a suffix (`.sig`) or without (the referrers tag).
+pub fn tag_of(digest: &str, suffix: &str) -> String {
+    format!("sha256-{}{suffix}", digest.trim_start_matches("sha256:"))
+}
+
+/// A cosign signature of `subject` (a manifest digest) as `cosign sign` stores it: an OCI
+/// manifest whose config is a generic image config and whose one layer is the
+/// simple-signing payload, annotated with the base64 signature. `seed` varies the
+/// signature, as a second signer would.
+pub fn cosign_signature(host_repo: &str, subject: &str, seed: u8) -> Artifact {
+    let payload = serde_json::to_vec(&serde_json::json!({
+        "critical": {
+            "identity": { "docker-reference": host_repo },
+            "image": { "docker-manifest-digest": subject },
+            "type": "cosign container image signature"
+        },
+        "optional": null
+    }))
+    .expect("json");
+    let payload = Blob::new(payload, SIMPLE_SIGNING);
+    let config = Blob::new(
+        serde_json::to_vec(&serde_json::json!({
+            "architecture": "", "os": "", "config": {},
+            "rootfs": { "type": "layers", "diff_ids": [payload.digest] }
+        }))
+        .expect("json"),
+        "application/vnd.oci.image.config.v1+json",
+    );
+    let signature = format!("MEUCIQ{}test-signature-{seed}==", "A".repeat(40));
+    let mut layer = payload.descriptor();
+    layer["annotations"] = serde_json::json!({ "dev.cosignproject.cosign/signature": signature });
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": config.descriptor(),
+        "layers": [layer],
+    }))
+    .expect("json");
+    Artifact {
+        manifest: Blob::new(manifest, OCI_MANIFEST),
+        blobs: vec![config, payload],
+    }
+}
+
+/// An SBOM attached to `subject` (a manifest's descriptor) as `oras attach` makes it:
+/// `artifactType`, the empty config, one SPDX layer, `subject`, annotations.
+pub fn sbom(subject: &Blob, name: &str) -> Artifact {
+    let empty = Blob::new(b"{}".to_vec(), "application/vnd.oci.empty.v1+json");
+    let doc = Blob::new(
+        serde_json::to_vec(&serde_json::json!({
+            "spdxVersion": "SPDX-2.3", "name": name, "packages": []
+        }))
+        .expect("json"),
+        SPDX,
+    );
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "artifactType": SPDX,
+        "config": empty.descriptor(),
+        "layers": [doc.descriptor()],
+        "subject": subject.descriptor(),
+        "annotations": { "org.opencontainers.image.created": "2026-01-01T00:00:00Z" },
+    }))
+    .expect("json");
+    Artifact {
+        manifest: Blob::new(manifest, OCI_MANIFEST),
+        blobs: vec![empty, doc],
+    }
+}
+
+/// The referrers tag schema index listing `artifacts`, as a client writes it.
+pub fn referrers_index(artifacts: &[(&Artifact, &str)]) -> Blob {
+    let manifests: Vec<serde_json::Value> = artifacts
+        .iter()
+        .map(|(a, artifact_type)| {
+            let mut d = a.manifest.descriptor();
+            d["artifactType"] = serde_json::json!(artifact_type);
+            d
+        })
+        .collect();
+    Blob::new(
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests
+        }))
+        .expect("json"),
+        OCI_INDEX,
+    )
+}
