@@ -119,3 +119,105 @@ pub fn fault(r: &ReferrerEntry, bytes: &dyn Bytes) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::index::{BlobEntry, ManifestEntry};
+    use crate::bundle::validate::check_index;
+
+    fn d(c: char) -> Digest {
+        format!("sha256:{}", c.to_string().repeat(64))
+            .parse()
+            .expect("digest")
+    }
+
+    fn manifest(digest: Digest) -> ManifestEntry {
+        ManifestEntry {
+            entry: Some(crate::bundle::blob_entry(&digest)),
+            digest,
+            media_type: crate::oci::media_type::OCI_MANIFEST.into(),
+            size: 100,
+            platform: None,
+            children: Vec::new(),
+            complete: None,
+            blobs: vec![d('f')],
+            destination_repository: None,
+        }
+    }
+
+    fn index(referrers: Vec<ReferrerEntry>) -> BundleIndex {
+        let blob = BlobEntry {
+            digest: d('f'),
+            size: 2,
+            media_type: "application/vnd.oci.empty.v1+json".into(),
+            repositories: vec!["app".into()],
+            entry: Some(crate::bundle::blob_entry(&d('f'))),
+            destination_repository: None,
+        };
+        BundleIndex::new(
+            "outrider test".into(),
+            Vec::new(),
+            ['a', 'b', 'c']
+                .into_iter()
+                .map(|c| manifest(d(c)))
+                .collect(),
+            vec![blob],
+            referrers,
+        )
+    }
+
+    fn rel(subject: char, digest: char, tag: Option<String>) -> ReferrerEntry {
+        ReferrerEntry {
+            subject: d(subject),
+            digest: d(digest),
+            artifact_type: "application/spdx+json".into(),
+            tag,
+        }
+    }
+
+    #[test]
+    fn sound_relations_pass_and_every_bad_one_is_named() {
+        let sig = Some(format!("sha256-{}.sig", "a".repeat(64)));
+        let good = index(vec![rel('a', 'b', sig.clone()), rel('b', 'c', None)]);
+        assert_eq!(good.format_version, 2);
+        check_index(&good).expect("sound");
+        let cases = [
+            (vec![rel('a', 'e', None)], "is not listed"),
+            (vec![rel('a', 'a', None)], "cannot describe itself"),
+            (
+                vec![rel('a', 'b', None), rel('a', 'b', None)],
+                "listed twice",
+            ),
+            (
+                vec![rel('a', 'b', Some("latest".into()))],
+                "not cosign's tag",
+            ),
+            // cosign's tag, but for another subject: it would move that subject's tag.
+            (vec![rel('b', 'c', sig)], "not cosign's tag"),
+            (vec![rel('a', 'b', None), rel('b', 'a', None)], "cycle"),
+        ];
+        for (relations, fault) in cases {
+            let err = check_index(&index(relations.clone())).expect_err("refused");
+            assert!(err.contains(fault), "{relations:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn long_chains_are_refused() {
+        let chain: Vec<ReferrerEntry> = (0..=MAX_DEPTH)
+            .map(|i| ReferrerEntry {
+                subject: d(char::from(b'0' + i as u8)),
+                digest: d(char::from(b'1' + i as u8)),
+                artifact_type: "application/spdx+json".into(),
+                tag: None,
+            })
+            .collect();
+        let mut idx = index(chain);
+        idx.manifests = (0..=MAX_DEPTH + 1)
+            .map(|i| manifest(d(char::from(b'0' + i as u8))))
+            .collect();
+        let err = check_index(&idx).expect_err("refused");
+        assert!(err.contains("more than"), "{err}");
+    }
+}

@@ -12,8 +12,9 @@ use crate::bundle::index::ImageEntry;
 use crate::bundle::partial_index;
 use crate::bundle::reader::BundleReader;
 use crate::copy::to_registry::destination_repository;
+use crate::oci::artifact::{referrers_index_entry, subject_of};
 use crate::oci::{Descriptor, Digest, RawManifest};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -143,7 +144,12 @@ impl Catalog {
         if !faults.is_empty() {
             return Err(crate::bundle::agreement::refusal(&faults));
         }
-        let closure = index.closure(&image.digest);
+        // Artifacts are served beside their image, as a push leaves them.
+        let (closure, artifacts) = index.closure_with_artifacts(&image.digest);
+        let artifact_tags: Vec<(String, Digest)> = artifacts
+            .iter()
+            .filter_map(|r| Some((r.tag.clone()?, r.digest.clone())))
+            .collect();
         let top_entry = index
             .manifest(&image.digest)
             .ok_or_else(|| format!("manifest {} is not listed", image.digest))?;
@@ -190,10 +196,10 @@ impl Catalog {
             if partial && raw.digest == image.digest {
                 continue;
             }
-            if let Some(r) = referrer(&raw) {
-                let list = repo.referrers.entry(r.0).or_default();
-                if !list.iter().any(|d| d["digest"] == r.1["digest"]) {
-                    list.push(r.1);
+            if let Some(subject) = subject_of(&raw) {
+                let list = repo.referrers.entry(subject).or_default();
+                if !list.iter().any(|d| d["digest"] == raw.digest.as_str()) {
+                    list.push(referrers_index_entry(&raw));
                 }
             }
             repo.manifests.insert(raw.digest.clone());
@@ -215,6 +221,7 @@ impl Catalog {
         if let Some(tag) = &image.tag {
             repo.tags.insert(tag.clone(), target);
         }
+        repo.tags.extend(artifact_tags);
         self.by_source
             .insert((image.source.clone(), image.repository.clone()), name);
         Ok(())
@@ -292,28 +299,4 @@ impl Bytes for Recorded<'_> {
     fn small_blob(&self, desc: &Descriptor) -> Option<Result<Vec<u8>, String>> {
         self.reader.small_blob(desc)
     }
-}
-
-/// For a manifest with a `subject`, the subject's digest and the descriptor a referrers
-/// list gives for it (OCI distribution 1.1: media type, digest, size, artifactType and
-/// annotations).
-fn referrer(raw: &RawManifest) -> Option<(Digest, Value)> {
-    let doc: Value = serde_json::from_slice(&raw.bytes).ok()?;
-    let subject: Digest = doc.get("subject")?.get("digest")?.as_str()?.parse().ok()?;
-    let artifact_type = doc
-        .get("artifactType")
-        .or_else(|| doc.get("config").and_then(|c| c.get("mediaType")))
-        .cloned();
-    let mut desc = json!({
-        "mediaType": raw.media_type,
-        "digest": raw.digest.as_str(),
-        "size": raw.bytes.len(),
-    });
-    if let Some(t) = artifact_type {
-        desc["artifactType"] = t;
-    }
-    if let Some(a) = doc.get("annotations") {
-        desc["annotations"] = a.clone();
-    }
-    Some((subject, desc))
 }

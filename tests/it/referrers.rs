@@ -7,6 +7,7 @@ use crate::support::artifacts::{
     self, Artifact, SIMPLE_SIGNING, SPDX, cosign_signature, referrers_index, sbom, tag_of,
 };
 use crate::support::images::{self, Flavour, Image};
+use crate::support::serving::Serving;
 use crate::support::{Outrider, Registry, skopeo_raw, text};
 
 /// A source registry holding `apps/app:1.0` with a cosign signature, an SBOM referrer
@@ -175,6 +176,40 @@ fn artifacts_travel_and_arrive_by_both_routes() {
         serde_json::from_slice::<serde_json::Value>(&index2).expect("json"),
         index
     );
+
+    // `outrider serve` answers the referrers API: packing from it finds the SBOM that
+    // way (one request, no tag schema), the signatures by their tags, and the same bytes.
+    let serving = Serving::start(&o, &[b]);
+    let again_bundle = dir.path().join("from-serve.zip");
+    o.ok(&[
+        "pack",
+        &format!("{}/apps/app:1.0", serving.host),
+        "-o",
+        again_bundle.to_str().expect("utf-8 path"),
+    ]);
+    let log = serving.log();
+    assert!(
+        log.contains(&format!(
+            "method=GET path=/v2/apps/app/referrers/{} status=200",
+            s.image.manifest.digest
+        )),
+        "pack asked the referrers API:\n{log}"
+    );
+    assert!(
+        !log.contains(&format!(
+            "/manifests/{} status",
+            tag_of(&s.image.manifest.digest, "")
+        )),
+        "pack asked for the tag schema although the API answered:\n{log}"
+    );
+    let via_api = inspect_artifacts(&o, again_bundle.to_str().expect("utf-8 path"));
+    let digests = |list: &[serde_json::Value]| -> Vec<String> {
+        list.iter()
+            .map(|a| a["digest"].as_str().expect("digest").to_owned())
+            .collect()
+    };
+    assert_eq!(digests(&via_api), digests(&found));
+    drop(serving);
 
     // Tars hold the image only, and a real consumer reads it.
     let tar = dir.path().join("app.tar");
@@ -349,4 +384,30 @@ fn tar_names(tar: &std::path::Path) -> Vec<String> {
             e.path().expect("tar path").to_string_lossy().into_owned()
         })
         .collect()
+}
+
+/// Bundles written before referrers existed (format version 1) are still read by every
+/// command: kept in `fixtures/`, written by the last outrider that wrote only version 1.
+#[test]
+fn version_1_bundles_are_still_read() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/bundle-v1.zip");
+    let digest = "sha256:0e135850398fcb66ea630a10987ec214b6882c0da652d8629c003ab9cb1eaec9";
+    let o = Outrider::new();
+    o.ok(&["verify", fixture]);
+    let out = o.ok(&["inspect", "--json", fixture]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["formatVersion"], 1);
+    assert_eq!(v["images"][0]["digest"], digest);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tar = dir.path().join("hello.tar");
+    o.ok(&[
+        "unpack",
+        fixture,
+        "--docker-save",
+        tar.to_str().expect("utf-8 path"),
+    ]);
+    let dest = Registry::plain();
+    o.ok(&["unpack", fixture, "--push", &dest.host]);
+    let pushed = skopeo_raw(&dest.host, "outrider/hello", "1.0", &[]).expect("pushed");
+    assert_eq!(crate::support::digest(&pushed), digest);
 }
