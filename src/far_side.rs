@@ -120,7 +120,8 @@ fn pushed_digests(
     repo: &str,
     bytes: impl Fn(&Digest) -> Option<RawManifest>,
 ) -> Vec<(Digest, String)> {
-    let closure = index.closure(top);
+    // A push sends the image's artifacts with it.
+    let (closure, _) = index.closure_with_artifacts(top);
     let mut out = Vec::new();
     for d in &closure.manifests {
         let Some(m) = index.manifest(d) else {

@@ -49,7 +49,8 @@ pub async fn preview(
     for image in &index.images {
         let repo = destination_repository(image, prefix);
         let access = Access::Pull(repo.clone());
-        let closure = index.closure(&image.digest);
+        // Artifacts go with their image, so their blobs count too.
+        let (closure, _) = index.closure_with_artifacts(&image.digest);
         let faults = checked.image_faults(index, image, reader);
         let mut present = 0;
         let mut bytes = 0;

@@ -330,21 +330,23 @@ fn a_new_signature_travels_alone() {
         "-o",
         week2.to_str().expect("utf-8 path"),
     ]);
-    let index = zip_index(&week2);
-    let carried: Vec<&str> = index["manifests"]
-        .as_array()
-        .expect("array")
-        .iter()
-        .chain(index["blobs"].as_array().expect("array"))
-        .filter(|e| e.get("entry").is_some())
-        .map(|e| e["digest"].as_str().expect("digest"))
-        .collect();
-    let mut expected: Vec<&str> = vec![sig.manifest.digest.as_str()];
-    expected.extend(sig.blobs.iter().map(|b| b.digest.as_str()));
-    let mut carried_sorted = carried.clone();
-    carried_sorted.sort();
+    let mut expected: Vec<String> = vec![sig.manifest.digest.clone()];
+    expected.extend(sig.blobs.iter().map(|b| b.digest.clone()));
     expected.sort();
-    assert_eq!(carried_sorted, expected, "only the signature is carried");
+    assert_eq!(carried(&week2), expected, "only the signature is carried");
+    // Week 3, nothing new: the signature week 2 carried is not carried again.
+    let week3 = dir.path().join("week3.zip");
+    o.ok(&[
+        "pack",
+        &image_ref,
+        "--since",
+        week1.to_str().expect("utf-8 path"),
+        "--since",
+        week2.to_str().expect("utf-8 path"),
+        "-o",
+        week3.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(carried(&week3), Vec::<String>::new());
     let (table, _) = text(&o.ok(&[
         "unpack",
         week2.to_str().expect("utf-8 path"),
@@ -362,6 +364,21 @@ fn a_new_signature_travels_alone() {
         .as_deref(),
         Some(&sig.manifest.bytes[..])
     );
+}
+
+/// Digests a bundle stores (not external), sorted.
+fn carried(bundle: &std::path::Path) -> Vec<String> {
+    let index = zip_index(bundle);
+    let mut out: Vec<String> = index["manifests"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .chain(index["blobs"].as_array().expect("array"))
+        .filter(|e| e.get("entry").is_some())
+        .map(|e| e["digest"].as_str().expect("digest").to_owned())
+        .collect();
+    out.sort();
+    out
 }
 
 fn zip_index(bundle: &std::path::Path) -> serde_json::Value {
