@@ -71,9 +71,10 @@ pub fn run(args: VersionArgs) -> anyhow::Result<Outcome> {
         format!("target:         {}", v.target),
         format!("build date:     {}", v.build_date),
         format!(
-            "bundle format:  reads {}, writes {}",
+            "bundle format:  reads {}, writes {} ({} when a bundle holds no referrers)",
             list(&v.bundle_format),
-            v.bundle_format.writes
+            v.bundle_format.writes,
+            crate::bundle::index::FORMAT_VERSION_PLAIN
         ),
         format!(
             "receipt format: reads {}, writes {}",
