@@ -91,16 +91,20 @@ async fn artifacts_of(
     )
     .await?;
     let mut out: Vec<Found> = Vec::new();
-    for (tag, manifest) in tags.into_iter().zip(tagged) {
-        let Some(manifest) = manifest else { continue };
+    let keep = |out: &mut Vec<Found>, manifest: RawManifest, tag: Option<String>| {
         let artifact_type = artifact_type(&manifest);
         if choice.wants(&artifact_type) {
             out.push(Found {
                 subject: subject.clone(),
                 manifest,
                 artifact_type,
-                tag: Some(tag),
+                tag,
             });
+        }
+    };
+    for (tag, manifest) in tags.into_iter().zip(tagged) {
+        if let Some(manifest) = manifest {
+            keep(&mut out, manifest, Some(tag));
         }
     }
     for r in referrers(registry, repo, subject, api).await? {
@@ -121,15 +125,7 @@ async fn artifacts_of(
             );
             continue;
         }
-        let artifact_type = artifact_type(&manifest);
-        if choice.wants(&artifact_type) {
-            out.push(Found {
-                subject: subject.clone(),
-                manifest,
-                artifact_type,
-                tag: None,
-            });
-        }
+        keep(&mut out, manifest, None);
     }
     Ok(out)
 }

@@ -4,7 +4,6 @@
 use super::endpoint::Endpoint;
 use super::{Access, Registry, RegistryError};
 use crate::oci::artifact::Referrer;
-use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::{Digest, media_type};
 use reqwest::{Response, StatusCode};
 
@@ -104,19 +103,13 @@ impl Registry {
                 _ => return Err(self.status_error("GET", &what, response).await),
             }
             next = self.next_page(&response);
-            if response
-                .content_length()
-                .is_some_and(|n| n > MAX_MANIFEST_BYTES)
-            {
-                return Err(RegistryError::ManifestTooLarge {
-                    registry: self.name.clone(),
-                    what,
-                });
-            }
-            let page: Page = self.json(response, &what).await?;
-            match page.manifests {
+            let body = self.bounded_body(response, &what).await?;
+            // Not JSON, or JSON without `manifests` (a catch-all page): no API here.
+            let manifests = serde_json::from_slice::<Page>(&body)
+                .ok()
+                .and_then(|p| p.manifests);
+            match manifests {
                 Some(m) => out.extend(m),
-                // 200 without an index (a catch-all page): the API is not there.
                 None if pages == 1 => return Ok(None),
                 None => {}
             }

@@ -75,6 +75,36 @@ impl Registry {
         }
     }
 
+    /// A manifest-sized response body (a manifest, a referrers page): refused as soon as
+    /// it is announced or grows past [`MAX_MANIFEST_BYTES`], so a registry cannot make a
+    /// pack hold an unbounded body.
+    pub(super) async fn bounded_body(
+        &self,
+        response: reqwest::Response,
+        what: &str,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let too_large = || RegistryError::ManifestTooLarge {
+            registry: self.name.clone(),
+            what: what.to_owned(),
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_MANIFEST_BYTES)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.transport(&e))?;
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > MAX_MANIFEST_BYTES {
+                return Err(too_large());
+            }
+        }
+        Ok(body)
+    }
+
     /// Reads a manifest response's body, bounded, and checks it against the digest
     /// reference or the `Docker-Content-Digest` header.
     async fn manifest_body(
@@ -89,27 +119,7 @@ impl Registry {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let header_digest = content_digest(&response);
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_MANIFEST_BYTES)
-        {
-            return Err(RegistryError::ManifestTooLarge {
-                registry: self.name.clone(),
-                what,
-            });
-        }
-        let mut body = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.transport(&e))?;
-            body.extend_from_slice(&chunk);
-            if body.len() as u64 > MAX_MANIFEST_BYTES {
-                return Err(RegistryError::ManifestTooLarge {
-                    registry: self.name.clone(),
-                    what,
-                });
-            }
-        }
+        let body = self.bounded_body(response, &what).await?;
         let actual = Digest::of(&body);
         let expected = reference.parse::<Digest>().ok().or(header_digest);
         if let Some(expected) = expected
