@@ -181,6 +181,21 @@ fn cases(g: &Good) -> Vec<Case> {
                 let at = m.data.len() / 2;
                 m.data[at] ^= 0x20;
             }) },
+        // Artifact relations: a tag outside cosign's scheme would move any tag; a relation
+        // the artifact's manifest does not make would attach a stranger to the image.
+        Case { name: "artifact tag outside cosign's scheme", says: "not cosign's tag", refused: AtOpen,
+            files: g.index(|i| i["referrers"] = json!([{"subject": xy, "digest": amd,
+                "artifactType": "application/vnd.oci.image.layer.v1.tar+gzip", "tag": "1"}])) },
+        Case { name: "referrer whose manifest names no subject", says: "does not name it", refused: Image("x/y"),
+            files: g.index(|i| i["referrers"] = json!([{"subject": xy, "digest": amd,
+                "artifactType": "application/vnd.oci.image.layer.v1.tar+gzip"}])) },
+        Case { name: "artifact of another type than its manifest", says: "artifact type", refused: Image("x/y"),
+            files: g.index(|i| i["referrers"] = json!([{"subject": xy, "digest": amd,
+                "artifactType": "application/spdx+json", "tag": format!("sha256-{}.sig", &xy[7..])}])) },
+        Case { name: "artifacts in a cycle", says: "cycle", refused: AtOpen,
+            files: g.index(|i| i["referrers"] = json!([
+                {"subject": amd, "digest": arm, "artifactType": "a/b"},
+                {"subject": arm, "digest": amd, "artifactType": "a/b"}])) },
         // Names that would escape the prefix or the output folder.
         Case { name: "repository with dot segments", says: "not a repository path", refused: AtOpen,
             files: g.index(|i| i["images"][0]["repository"] = json!("../../../v2/other/app")) },
