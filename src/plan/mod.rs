@@ -163,8 +163,8 @@ struct Builder<'a> {
     artifact: bool,
     /// Which registries answer the referrers API.
     api: referrers::ApiSupport,
-    /// (repository, subject) pairs whose artifacts were already looked for.
-    discovered: HashSet<(String, Digest)>,
+    /// (source, repository, subject) triples whose artifacts were already looked for.
+    discovered: HashSet<(usize, String, Digest)>,
     /// (subject, artifact) pairs already recorded.
     related: HashSet<(Digest, Digest)>,
 }
@@ -328,83 +328,6 @@ impl Builder<'_> {
             platforms,
         });
         Ok(())
-    }
-
-    /// Finds and adds the artifacts of every manifest the image `top` carries.
-    #[allow(clippy::too_many_arguments)]
-    async fn add_artifacts(
-        &mut self,
-        request: &str,
-        registry: &crate::registry::Registry,
-        source: &Source,
-        source_id: usize,
-        repo: &str,
-        top: &Digest,
-        choice: &ReferrerChoice,
-    ) -> Result<(), PlanError> {
-        let subjects: Vec<Digest> = self
-            .carried_manifests(top)
-            .into_iter()
-            .filter(|d| self.discovered.insert((repo.to_owned(), d.clone())))
-            .collect();
-        let found = referrers::discover(registry, repo, &subjects, choice, &mut self.api)
-            .await
-            .map_err(|e| PlanError::Source {
-                image: request.into(),
-                source: Box::new(e.into()),
-            })?;
-        self.artifact = true;
-        let mut result = Ok(());
-        for f in found {
-            if !self
-                .related
-                .insert((f.subject.clone(), f.manifest.digest.clone()))
-            {
-                continue;
-            }
-            self.plan
-                .referrers
-                .push(crate::bundle::index::ReferrerEntry {
-                    subject: f.subject,
-                    digest: f.manifest.digest.clone(),
-                    artifact_type: f.artifact_type,
-                    tag: f.tag,
-                });
-            result = self
-                .add_manifest(
-                    request,
-                    source,
-                    source_id,
-                    repo,
-                    f.manifest,
-                    None,
-                    false,
-                    &mut Vec::new(),
-                )
-                .await;
-            if result.is_err() {
-                break;
-            }
-        }
-        self.artifact = false;
-        result
-    }
-
-    /// The manifests planned for `top`: itself and its carried children, recursively.
-    fn carried_manifests(&self, top: &Digest) -> Vec<Digest> {
-        let mut out = Vec::new();
-        let mut stack = vec![top.clone()];
-        let mut seen = HashSet::new();
-        while let Some(d) = stack.pop() {
-            if !seen.insert(d.clone()) {
-                continue;
-            }
-            if let Some(&i) = self.seen_manifests.get(&d) {
-                stack.extend(self.plan.manifests[i].1.children.iter().cloned());
-            }
-            out.push(d);
-        }
-        out
     }
 
     #[allow(clippy::too_many_arguments)]
