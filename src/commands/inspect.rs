@@ -2,16 +2,16 @@
 //! storing shared blobs once.
 
 use super::Outcome;
-use crate::bundle::index::BundleIndex;
+use crate::bundle::index::{BundleIndex, Closure, ReferrerEntry};
 use crate::bundle::reader::BundleReader;
 use crate::cli::InspectArgs;
 use crate::oci::Digest;
 use crate::output;
 
-/// Bytes of every blob and manifest an image needs: (carried in the bundle, external).
-/// Artifacts count with their image: a push sends them together.
-pub fn image_bytes(index: &BundleIndex, top: &Digest) -> (u64, u64) {
-    let (closure, _) = index.closure_with_artifacts(top);
+/// Bytes of every blob and manifest of `closure`: (carried in the bundle, external). An
+/// image's figures use [`BundleIndex::closure_with_artifacts`]: a push sends its artifacts
+/// with it.
+pub fn closure_bytes(index: &BundleIndex, closure: &Closure) -> (u64, u64) {
     let (mut carried, mut external) = (0u64, 0u64);
     for d in closure.manifests.iter().chain(closure.blobs.iter()) {
         let size = index.size_of(d).unwrap_or(0);
@@ -78,21 +78,17 @@ pub struct ArtifactSummary<'a> {
     size: u64,
 }
 
-/// The artifacts of image `top`, subjects before their artifacts.
-fn artifact_summaries<'a>(index: &'a BundleIndex, top: &Digest) -> Vec<ArtifactSummary<'a>> {
-    let closure = index.closure(top);
-    index
-        .artifacts_of(&closure.manifests)
+/// An image's artifacts (as [`BundleIndex::closure_with_artifacts`] lists them, subjects
+/// before their artifacts), each with the bytes of its own manifests and blobs.
+fn artifact_summaries<'a>(
+    index: &'a BundleIndex,
+    artifacts: Vec<&'a ReferrerEntry>,
+) -> Vec<ArtifactSummary<'a>> {
+    artifacts
         .into_iter()
         .map(|r| {
-            let c = index.closure(&r.digest);
-            let size = c
-                .manifests
-                .iter()
-                .chain(c.blobs.iter())
-                .fold(0u64, |sum, d| {
-                    sum.saturating_add(index.size_of(d).unwrap_or(0))
-                });
+            let (carried, external) = closure_bytes(index, &index.closure(&r.digest));
+            let size = carried.saturating_add(external);
             ArtifactSummary {
                 kind: crate::bundle::referrers::kind(r),
                 artifact_type: &r.artifact_type,
@@ -111,7 +107,8 @@ pub fn image_summaries(index: &BundleIndex) -> Vec<ImageSummary<'_>> {
         .images
         .iter()
         .map(|i| {
-            let (bytes, external_bytes) = image_bytes(index, &i.digest);
+            let (closure, artifacts) = index.closure_with_artifacts(&i.digest);
+            let (bytes, external_bytes) = closure_bytes(index, &closure);
             ImageSummary {
                 reference: &i.reference,
                 digest: &i.digest,
@@ -120,7 +117,7 @@ pub fn image_summaries(index: &BundleIndex) -> Vec<ImageSummary<'_>> {
                 source: &i.source,
                 bytes,
                 external_bytes,
-                artifacts: artifact_summaries(index, &i.digest),
+                artifacts: artifact_summaries(index, artifacts),
             }
         })
         .collect()

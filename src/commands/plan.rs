@@ -4,7 +4,7 @@
 use super::Outcome;
 use super::select::{Resolved, resolve};
 use crate::cli::PlanArgs;
-use crate::commands::inspect::image_bytes;
+use crate::commands::inspect::closure_bytes;
 use crate::copy::to_bundle::layout;
 use crate::output;
 
@@ -46,7 +46,8 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         .images
         .iter()
         .map(|i| {
-            let (carried, external) = image_bytes(&laid.index, &i.digest);
+            let (closure, artifacts) = laid.index.closure_with_artifacts(&i.digest);
+            let (carried, external) = closure_bytes(&laid.index, &closure);
             ImagePlan {
                 reference: &i.reference,
                 digest: &i.digest,
@@ -54,7 +55,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
                 total_bytes: carried + external,
                 already_there_bytes: external,
                 to_carry_bytes: carried,
-                artifacts: laid.index.closure_with_artifacts(&i.digest).1.len(),
+                artifacts: artifacts.len(),
             }
         })
         .collect();
