@@ -27,6 +27,7 @@ pub mod registry;
 pub mod secret;
 pub mod serve;
 pub mod size;
+pub mod trust;
 
 use clap::Parser;
 use std::process::ExitCode;

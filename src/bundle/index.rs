@@ -35,6 +35,10 @@ pub struct BundleIndex {
     /// each describes and how it was found. Version 2 and later.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub referrers: Vec<ReferrerEntry>,
+    /// Fingerprint (`sha256:` of the DER public key) of the key whose signature over this
+    /// index is the entry `outrider.json.sig`; absent when the bundle is not signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<Digest>,
     /// For a bundle split into volumes: which volume this is and where everything lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<VolumeInfo>,
@@ -231,6 +235,7 @@ impl BundleIndex {
             manifests,
             blobs,
             referrers,
+            signed_by: None,
             volume: None,
             lookup: OnceLock::new(),
         }

@@ -5,6 +5,7 @@
 pub mod agreement;
 mod blob_reader;
 pub mod index;
+mod index_entry;
 pub mod partial_index;
 mod read_error;
 pub mod reader;

@@ -41,6 +41,14 @@ pub enum ReadError {
         /// What is wrong.
         reason: String,
     },
+    /// The bundle's signature is missing, wrong, or by a key that is not trusted.
+    #[error("`{path}` is refused: {reason}")]
+    Untrusted {
+        /// The bundle.
+        path: PathBuf,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// Stored bytes fail their digest, size or CRC-32.
     #[error(transparent)]
     Damaged(#[from] Damaged),

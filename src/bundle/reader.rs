@@ -7,28 +7,29 @@
 //! smuggle compressed data, shadow an entry with a second copy, or lie about sizes. Blob
 //! bytes are read by offset ([`BlobReader`]) and verified as they stream.
 
-use super::blob_reader::{self, Piece, chunks};
 pub use super::blob_reader::{BlobReader, EntrySpan};
-use super::index::{BundleIndex, FORMAT, FORMAT_VERSION};
+use super::blob_reader::{Piece, chunks};
+use super::index::BundleIndex;
+use super::index_entry::read_index;
 pub use super::read_error::ReadError;
-use super::{INDEX_ENTRY, blob_entry, validate};
+use super::{INDEX_ENTRY, blob_entry};
 use crate::oci::{Damaged, Descriptor, Digest, RawManifest, Verifier};
+use crate::trust::seal::SIGNATURE_ENTRY;
+use crate::trust::{Seal, TrustedKeys};
 use bytes::Bytes;
 use futures_util::Stream;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Largest index accepted (a bundle with 100 000 blobs has an index of ~40 MiB).
-const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
 
 /// One opened zip file.
 struct Volume {
     path: PathBuf,
     file: Arc<std::fs::File>,
     entries: HashMap<String, EntrySpan>,
+    /// What its index's signature showed.
+    seal: Seal,
 }
 
 /// A bundle (or volume set) opened for reading.
@@ -44,11 +45,15 @@ pub struct BundleReader {
     missing: Vec<(u32, PathBuf)>,
     /// Paths of the volumes read.
     opened: Vec<PathBuf>,
+    /// What the (first volume's) signature showed; with trusted keys every volume's
+    /// signature was checked.
+    seal: Seal,
 }
 
 /// Whether `name` is an entry name a bundle may hold.
 fn valid_entry_name(name: &str) -> bool {
     name == INDEX_ENTRY
+        || name == SIGNATURE_ENTRY
         || name.strip_prefix("blobs/sha256/").is_some_and(|rest| {
             let (hex, part) = rest
                 .split_once(".part-")
@@ -58,7 +63,7 @@ fn valid_entry_name(name: &str) -> bool {
         })
 }
 
-fn open_file(path: &Path) -> Result<(Volume, BundleIndex), ReadError> {
+fn open_file(path: &Path, trusted: &TrustedKeys) -> Result<(Volume, BundleIndex), ReadError> {
     let io = |source| ReadError::Io {
         path: path.to_owned(),
         source,
@@ -88,7 +93,7 @@ fn open_file(path: &Path) -> Result<(Volume, BundleIndex), ReadError> {
         };
         if !valid_entry_name(&name) {
             return Err(bad(
-                "only `outrider.json` and `blobs/sha256/<hex>[.part-NNNN]` belong in a bundle",
+                "only `outrider.json`, `outrider.json.sig` and `blobs/sha256/<hex>[.part-NNNN]` belong in a bundle",
             ));
         }
         if entry.compression() != zip::CompressionMethod::Stored
@@ -106,46 +111,13 @@ fn open_file(path: &Path) -> Result<(Volume, BundleIndex), ReadError> {
             return Err(bad("a name appears twice; a bundle names each entry once"));
         }
     }
-    let bad_index = |reason: String| ReadError::Index {
-        path: path.to_owned(),
-        reason,
-    };
-    let span = *entries
-        .get(INDEX_ENTRY)
-        .ok_or_else(|| bad_index("no `outrider.json` entry".into()))?;
-    if span.size > MAX_INDEX_BYTES {
-        return Err(bad_index(format!(
-            "index is {} bytes, over the {MAX_INDEX_BYTES} limit",
-            span.size
-        )));
-    }
-    let mut buf = vec![0; span.size as usize];
-    file.read_exact_at(&mut buf, span.offset).map_err(io)?;
-    // Integrity before meaning: a flipped bit in the index must not be read as a fact.
-    let crc = crc32fast::hash(&buf);
-    if crc != span.crc32 {
-        return Err(blob_reader::damage(
-            path,
-            "the index `outrider.json`",
-            path,
-            &format!("CRC-32 {crc:08x}, the zip says {:08x}", span.crc32),
-        )
-        .into());
-    }
-    let index: BundleIndex = serde_json::from_slice(&buf).map_err(|e| bad_index(e.to_string()))?;
-    if index.format != FORMAT || index.format_version > FORMAT_VERSION {
-        return Err(bad_index(format!(
-            "format `{}` version {} (this outrider reads `{FORMAT}` up to version {FORMAT_VERSION})",
-            crate::output::sanitize(&index.format),
-            index.format_version
-        )));
-    }
-    validate::check_index(&index).map_err(bad_index)?;
+    let (index, seal) = read_index(path, &file, &entries, trusted)?;
     Ok((
         Volume {
             path: path.to_owned(),
             file: Arc::new(file),
             entries,
+            seal,
         },
         index,
     ))
@@ -154,11 +126,9 @@ fn open_file(path: &Path) -> Result<(Volume, BundleIndex), ReadError> {
 /// Every entry of `volume` but the index must be one of `wanted` (entry names the index
 /// assigns to this file); an unlisted entry is refused rather than ignored.
 fn refuse_unlisted(volume: &Volume, wanted: &HashSet<&str>) -> Result<(), ReadError> {
-    match volume
-        .entries
-        .keys()
-        .find(|n| n.as_str() != INDEX_ENTRY && !wanted.contains(n.as_str()))
-    {
+    match volume.entries.keys().find(|n| {
+        n.as_str() != INDEX_ENTRY && n.as_str() != SIGNATURE_ENTRY && !wanted.contains(n.as_str())
+    }) {
         Some(name) => Err(ReadError::BadEntry {
             path: volume.path.clone(),
             name: crate::output::sanitize(name),
@@ -171,18 +141,24 @@ fn refuse_unlisted(volume: &Volume, wanted: &HashSet<&str>) -> Result<(), ReadEr
 impl BundleReader {
     /// Opens a bundle. For a volume, also finds the other volumes of its set beside it
     /// (`NAME.001.zip`, …); missing ones are recorded (see [`BundleReader::missing_volumes`]).
-    pub fn open(path: &Path) -> Result<BundleReader, ReadError> {
-        BundleReader::open_set(std::slice::from_ref(&path.to_path_buf()), true)
+    pub fn open(path: &Path, trusted: &TrustedKeys) -> Result<BundleReader, ReadError> {
+        BundleReader::open_set(std::slice::from_ref(&path.to_path_buf()), true, trusted)
     }
 
     /// Opens the volumes given (any order), and, when `siblings`, the other volumes of
     /// their set found beside the first.
-    pub fn open_set(paths: &[PathBuf], siblings: bool) -> Result<BundleReader, ReadError> {
+    /// With `trusted` keys, every volume's index must be signed by one of them.
+    pub fn open_set(
+        paths: &[PathBuf],
+        siblings: bool,
+        trusted: &TrustedKeys,
+    ) -> Result<BundleReader, ReadError> {
         let first = paths.first().ok_or_else(|| ReadError::Index {
             path: PathBuf::new(),
             reason: "no bundle given".into(),
         })?;
-        let (volume, index) = open_file(first)?;
+        let (volume, index) = open_file(first, trusted)?;
+        let seal = volume.seal.clone();
         let Some(info) = index.volume.clone() else {
             return BundleReader::single(first, volume, index);
         };
@@ -190,7 +166,7 @@ impl BundleReader {
         let mut volumes: HashMap<u32, Volume> = HashMap::new();
         volumes.insert(info.number, volume);
         for p in &paths[1..] {
-            let (v, other) = open_file(p)?;
+            let (v, other) = open_file(p, trusted)?;
             let number = check_same_set(p, &index, &other)?;
             volumes.insert(number, v);
         }
@@ -204,7 +180,7 @@ impl BundleReader {
             // `info.name` is a bare file name (validated), so this stays in `dir`.
             let candidate = dir.join(format!("{}.{n:0width$}.zip", info.name));
             if siblings && candidate.exists() {
-                let (v, other) = open_file(&candidate)?;
+                let (v, other) = open_file(&candidate, trusted)?;
                 check_same_set(&candidate, &index, &other)?;
                 volumes.insert(n, v);
             } else {
@@ -269,6 +245,7 @@ impl BundleReader {
             volumes_of,
             missing,
             opened: opened.into_iter().map(|(_, p)| p).collect(),
+            seal,
         })
     }
 
@@ -326,7 +303,13 @@ impl BundleReader {
             volumes_of: HashMap::new(),
             missing: Vec::new(),
             opened: vec![path.to_owned()],
+            seal: volume.seal,
         })
+    }
+
+    /// What the bundle's signature showed.
+    pub fn seal(&self) -> &Seal {
+        &self.seal
     }
 
     /// The bundle's path (the first volume given).

@@ -6,8 +6,9 @@
 use crate::oci::Digest;
 
 /// Bytes every volume spends besides its entries: the index entry's local and central
-/// headers, the end-of-central-directory record, and the Zip64 end record and locator.
-const FIXED: u64 = (30 + 13) + (46 + 13) + 22 + 56 + 20;
+/// headers, the end-of-central-directory record, the Zip64 end record and locator, and
+/// room for a signature entry (`outrider.json.sig`, at most 96 bytes of base64).
+const FIXED: u64 = (30 + 13) + (46 + 13) + 22 + 56 + 20 + (30 + 17) + (46 + 17) + 96;
 /// Smallest part worth starting in a volume's remaining space.
 const MIN_PART: u64 = 64 * 1024;
 

@@ -6,6 +6,8 @@
 use super::INDEX_ENTRY;
 use super::index::BundleIndex;
 use super::zip_layout::{self, Placement};
+use crate::trust::BundleSigner;
+use crate::trust::seal::SIGNATURE_ENTRY;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -109,10 +111,18 @@ impl BundleWriter {
         self.complete_entry(id, crc32fast::hash(bytes))
     }
 
-    /// Appends the index and the central directory, syncs and renames to the final name.
-    pub fn finish(&self, index: &BundleIndex) -> Result<PathBuf, WriteError> {
+    /// Appends the index (and, with `signer`, its signature `outrider.json.sig`) and the
+    /// central directory, syncs and renames to the final name.
+    pub fn finish(
+        &self,
+        index: &BundleIndex,
+        signer: Option<&BundleSigner>,
+    ) -> Result<PathBuf, WriteError> {
         let json = serde_json::to_vec_pretty(index).map_err(WriteError::Index)?;
         self.write_entry(INDEX_ENTRY, &json)?;
+        if let Some(signer) = signer {
+            self.write_entry(SIGNATURE_ENTRY, signer.sign(&json).as_bytes())?;
+        }
         let placements = self
             .placements
             .lock()

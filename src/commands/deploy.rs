@@ -11,6 +11,7 @@ use crate::cli::{DeployArgs, Selection};
 use crate::copy::to_bundle::write_bundle;
 use crate::oci::Platform;
 use crate::progress::{Mode, Progress};
+use crate::trust::TrustedKeys;
 
 /// Runs `deploy`.
 pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
@@ -42,9 +43,10 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let result = async {
         let bundle = temp.join("deploy.zip");
         let progress = Progress::new(Mode::detect(quiet), "pull", plan.carried_bytes());
-        write_bundle(&plan, &bundle, None, args.jobs, &progress).await?;
+        write_bundle(&plan, &bundle, None, args.jobs, &progress, None).await?;
         progress.finish();
-        let reader = BundleReader::open(&bundle)?;
+        // The bundle was written a moment ago by this process: there is nothing to trust.
+        let reader = BundleReader::open(&bundle, &TrustedKeys::none())?;
         let store = BlobStore::new(&reader, &[]);
         // manifest.json names one platform: the first asked for, else this host's.
         let platform = match plan.images.iter().flat_map(|i| i.platforms.iter()).next() {

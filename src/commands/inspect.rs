@@ -27,6 +27,8 @@ pub fn closure_bytes(index: &BundleIndex, closure: &Closure) -> (u64, u64) {
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Summary<'a> {
+    /// The bundle's signature: `{signed, signer, checked, trustedKey}`.
+    signature: serde_json::Value,
     format_version: u32,
     tool: &'a str,
     images: Vec<ImageSummary<'a>>,
@@ -125,7 +127,11 @@ pub fn image_summaries(index: &BundleIndex) -> Vec<ImageSummary<'_>> {
 
 /// Runs `inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
-    let reader = BundleReader::open(&args.bundle)?;
+    let trusted = args
+        .trust
+        .load()
+        .map_err(|e| super::UsageError(format!("{e:#}")))?;
+    let reader = BundleReader::open(&args.bundle, &trusted)?;
     let index = &reader.index;
     let images = image_summaries(index);
     let sizes = index
@@ -144,6 +150,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
         .iter()
         .fold(0u64, |sum, i| sum.saturating_add(i.bytes));
     let summary = Summary {
+        signature: reader.seal().to_json(),
         format_version: index.format_version,
         tool: &index.tool,
         blobs: index.blobs.len(),
@@ -210,8 +217,9 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
             &artifact_rows,
         );
     }
+    output::line(&format!("\nsignature: {}", reader.seal().describe()));
     output::line(&format!(
-        "\n{} images, {} blobs, {} manifests; carried {}, external (already at the far side) {}, saved by sharing {} ({})",
+        "{} images, {} blobs, {} manifests; carried {}, external (already at the far side) {}, saved by sharing {} ({})",
         summary.images.len(),
         summary.blobs,
         summary.manifests,

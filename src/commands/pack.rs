@@ -6,11 +6,20 @@ use crate::cli::PackArgs;
 use crate::copy::to_bundle::write_bundle;
 use crate::output;
 use crate::progress::{Mode, Progress};
+use crate::trust::BundleSigner;
 use anyhow::Context;
 
 /// Runs `pack`.
 pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     check_output(&args).map_err(|e| anyhow::Error::new(super::UsageError(e)))?;
+    // The key is opened (and its password asked) before anything is fetched.
+    let signer = args
+        .sign
+        .as_deref()
+        .map(BundleSigner::load_with_cosign_password)
+        .transpose()
+        .map_err(|e| super::UsageError(format!("--sign: {e:#}")))?
+        .map(std::sync::Arc::new);
     let Resolved {
         plan, volume_size, ..
     } = resolve(&args.select, true).await?;
@@ -20,7 +29,7 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     // On Ctrl-C the copy future is dropped, and with it the writer, which removes its
     // `.partial` file: an interrupted pack leaves nothing that looks like a bundle.
     let result = tokio::select! {
-        r = write_bundle(&plan, &args.output, volume_size, args.jobs, &progress) => r,
+        r = write_bundle(&plan, &args.output, volume_size, args.jobs, &progress, signer.clone()) => r,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
             return Err(super::Interrupted("no bundle written".into()).into());
@@ -82,6 +91,12 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             })
             .collect();
         output::table(&["IMAGE", "DIGEST", "PLATFORMS"], &rows);
+    }
+    if let Some(signer) = &signer {
+        output::note(&format!(
+            "signed by {} (check with `--trusted-key` and its public key)",
+            signer.fingerprint()
+        ));
     }
     output::note(&format!(
         "wrote {}: {} images, {} blobs, {} carried, {} already at the far side, in {:.1}s",

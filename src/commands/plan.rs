@@ -41,7 +41,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let Resolved {
         plan, volume_size, ..
     } = resolve(&args.select, false).await?;
-    let laid = layout(&plan, std::path::Path::new("bundle.zip"), volume_size)?;
+    let laid = layout(&plan, std::path::Path::new("bundle.zip"), volume_size, None)?;
     let images = plan
         .images
         .iter()

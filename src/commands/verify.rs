@@ -6,6 +6,7 @@ use crate::bundle::agreement::Checked;
 use crate::bundle::reader::BundleReader;
 use crate::cli::VerifyArgs;
 use crate::output;
+use crate::trust::image_signatures::{check_images, verdict_json};
 use std::collections::HashSet;
 
 /// Every fault found in an opened bundle, as lines: stored bytes that fail their digest,
@@ -57,8 +58,41 @@ pub fn faults(reader: &BundleReader) -> Vec<String> {
 
 /// Runs `verify`.
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
-    let reader = BundleReader::open_set(&args.bundle, args.set)?;
+    let trusted = args
+        .trust
+        .load()
+        .map_err(|e| super::UsageError(format!("{e:#}")))?;
+    let cosign_keys = args
+        .cosign
+        .load()
+        .map_err(|e| super::UsageError(format!("{e:#}")))?;
+    let reader = BundleReader::open_set(&args.bundle, args.set, &trusted)?;
+    output::note(&format!(
+        "`{}`: {}",
+        reader.path().display(),
+        reader.seal().describe()
+    ));
     let mut faults = faults(&reader);
+    let verdicts = cosign_keys
+        .as_ref()
+        .map(|keys| check_images(&reader, keys))
+        .unwrap_or_default();
+    for (image, verdict) in &verdicts {
+        match verdict {
+            Ok(v) => output::note(&format!(
+                "image `{}`: cosign signature {} ({}) by {} (`{}`) verified",
+                image.reference,
+                v.artifact.short(),
+                v.form,
+                v.key,
+                v.source
+            )),
+            Err(u) => faults.push(format!(
+                "image `{}` has no valid cosign signature: {u}",
+                image.reference
+            )),
+        }
+    }
     for (n, path) in reader.missing_volumes() {
         if args.set {
             faults.push(format!("volume {n} (`{}`) is missing", path.display()));
@@ -79,7 +113,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     if args.json {
         output::document(
             "verify",
-            &serde_json::json!({ "bundle": reader.opened(), "checked": checked, "faults": faults }),
+            &serde_json::json!({
+                "bundle": reader.opened(),
+                "signature": reader.seal().to_json(),
+                "checked": checked,
+                "faults": faults,
+                "images": verdicts.iter().map(|(i, v)| verdict_json(i, v)).collect::<Vec<_>>(),
+            }),
         );
     }
     if faults.is_empty() {

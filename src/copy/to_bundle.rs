@@ -13,6 +13,7 @@ use crate::location::SourceError;
 use crate::oci::{Digest, DigestError};
 use crate::plan::{Plan, PlannedBlob};
 use crate::progress::Progress;
+use crate::trust::BundleSigner;
 use futures_util::{StreamExt, TryStreamExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -159,7 +160,14 @@ pub struct Layout {
 }
 
 /// Lays `plan` out in one file, or in volumes of at most `volume_size` bytes.
-pub fn layout(plan: &Plan, output: &Path, volume_size: Option<u64>) -> Result<Layout, PackError> {
+/// `signed_by` is the signing key's fingerprint, named in the index (and so counted in
+/// its size) when the bundle is signed.
+pub fn layout(
+    plan: &Plan,
+    output: &Path,
+    volume_size: Option<u64>,
+    signed_by: Option<&Digest>,
+) -> Result<Layout, PackError> {
     let mut items: Vec<Item> = plan
         .manifests
         .iter()
@@ -179,7 +187,8 @@ pub fn layout(plan: &Plan, output: &Path, volume_size: Option<u64>) -> Result<La
                 size: b.descriptor.size,
             }),
     );
-    let index = base_index(plan);
+    let mut index = base_index(plan);
+    index.signed_by = signed_by.cloned();
     let (stem, _) = volume_paths(output, 1, false);
     let segments = match volume_size {
         None => items
@@ -227,13 +236,15 @@ pub fn layout(plan: &Plan, output: &Path, volume_size: Option<u64>) -> Result<La
 }
 
 /// Writes `plan` to `output` (via `.partial` names), split into volumes of at most
-/// `volume_size` bytes when given; returns the files written and the index.
+/// `volume_size` bytes when given, each volume's index signed by `signer` when given;
+/// returns the files written and the index.
 pub async fn write_bundle(
     plan: &Plan,
     output: &Path,
     volume_size: Option<u64>,
     jobs: usize,
     progress: &Progress,
+    signer: Option<Arc<BundleSigner>>,
 ) -> Result<(Vec<PathBuf>, BundleIndex), PackError> {
     let Layout {
         items,
@@ -241,7 +252,12 @@ pub async fn write_bundle(
         segments,
         index,
         stem,
-    } = layout(plan, output, volume_size)?;
+    } = layout(
+        plan,
+        output,
+        volume_size,
+        signer.as_ref().map(|s| s.fingerprint()),
+    )?;
     let blobs: Vec<&PlannedBlob> = plan.blobs.iter().filter(|b| b.external.is_none()).collect();
     let total = volumes::total(&segments);
     let (_, paths) = volume_paths(output, total, volume_size.is_some());
@@ -322,12 +338,14 @@ pub async fn write_bundle(
             ));
         }
         let writer = writer.clone();
-        let path = tokio::task::spawn_blocking(move || writer.finish(&volume_index))
-            .await
-            .map_err(|e| WriteError::Io {
-                path: output.to_owned(),
-                source: std::io::Error::other(e),
-            })??;
+        let signer = signer.clone();
+        let path =
+            tokio::task::spawn_blocking(move || writer.finish(&volume_index, signer.as_deref()))
+                .await
+                .map_err(|e| WriteError::Io {
+                    path: output.to_owned(),
+                    source: std::io::Error::other(e),
+                })??;
         written.push(path);
     }
     if let Some(limit) = volume_size {

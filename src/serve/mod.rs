@@ -20,6 +20,7 @@ use crate::bundle::reader::BundleReader;
 use crate::cli::ServeArgs;
 use crate::commands::{Outcome, UsageError};
 use crate::output;
+use crate::trust::TrustedKeys;
 use anyhow::Context;
 use catalog::Catalog;
 use std::collections::HashSet;
@@ -31,16 +32,24 @@ use std::time::Duration;
 const GRACE: Duration = Duration::from_secs(10);
 
 /// Opens the bundles (each volume set once), with a line per missing volume.
-fn open(paths: &[PathBuf]) -> anyhow::Result<Vec<BundleReader>> {
+/// With `trusted` keys, a bundle not signed by one of them stops the server from starting.
+fn open(paths: &[PathBuf], trusted: &TrustedKeys) -> anyhow::Result<Vec<BundleReader>> {
     let mut readers = Vec::new();
     let mut sets = HashSet::new();
     for path in paths {
-        let reader =
-            BundleReader::open(path).with_context(|| format!("opening `{}`", path.display()))?;
+        let reader = BundleReader::open(path, trusted)
+            .with_context(|| format!("opening `{}`", path.display()))?;
         if let Some(v) = &reader.index.volume
             && !sets.insert(v.bundle.clone())
         {
             continue;
+        }
+        if *reader.seal() != crate::trust::Seal::Unsigned || !trusted.is_empty() {
+            output::note(&format!(
+                "`{}`: {}",
+                path.display(),
+                reader.seal().describe()
+            ));
         }
         for (n, expected) in reader.missing_volumes() {
             output::problem(&format!(
@@ -111,10 +120,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
             "--tls-cert and --tls-key go together: give both, or --tls-self-signed DIR".into()
         ));
     }
+    let trusted = args
+        .trust
+        .load()
+        .map_err(|e| UsageError(format!("{e:#}")))?;
     let paths = args.bundles.clone();
     let prefix = args.prefix.clone();
     let catalog = tokio::task::spawn_blocking(move || -> anyhow::Result<Catalog> {
-        Ok(Catalog::build(open(&paths)?, prefix.as_deref()))
+        Ok(Catalog::build(open(&paths, &trusted)?, prefix.as_deref()))
     })
     .await??;
     for line in &catalog.refused {

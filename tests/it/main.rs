@@ -16,5 +16,6 @@ mod operator;
 mod referrers;
 mod roundtrip;
 mod serve;
+mod signing;
 mod support;
 mod volumes;

@@ -6,6 +6,7 @@ mod archives;
 mod deploy;
 mod outputs;
 mod push;
+mod signatures;
 
 pub use archives::archive_images;
 pub use deploy::{DeployRequest, deploy};
@@ -18,6 +19,7 @@ use crate::copy::to_archive;
 use crate::oci::{ImageRef, Platform};
 use crate::output;
 use crate::registry::Registries;
+use crate::trust::{Seal, TrustedKeys};
 use anyhow::{Context, bail};
 use archives::{find_in_registry, write_archives};
 use outputs::check_outputs;
@@ -80,7 +82,22 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             "no bundle given (name one, or set `bundle:` in the config given with -c)".into()
         ));
     }
-    let mut reader = BundleReader::open_set(&args.bundle, true)?;
+    let trusted = args
+        .trust
+        .load()
+        .map_err(|e| UsageError(format!("{e:#}")))?;
+    let cosign_keys = args
+        .cosign
+        .load()
+        .map_err(|e| UsageError(format!("{e:#}")))?;
+    let mut reader = BundleReader::open_set(&args.bundle, true, &trusted)?;
+    if *reader.seal() != Seal::Unsigned || !trusted.is_empty() {
+        output::note(&format!(
+            "`{}`: {}",
+            reader.path().display(),
+            reader.seal().describe()
+        ));
+    }
     if !reader.missing_volumes().is_empty() {
         let missing: Vec<String> = reader
             .missing_volumes()
@@ -109,10 +126,16 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         ));
     }
     select_images(&mut reader, &args.images)?;
+    let unsigned = match &cosign_keys {
+        Some(keys) => signatures::keep_signed(&mut reader, keys, args.strict)?,
+        None => 0,
+    };
+    // Base bundles only lend blob bytes, each checked against the digest this bundle's
+    // (checked) index names, so their own signatures are not required.
     let bases = args
         .base
         .iter()
-        .map(|b| BundleReader::open(b))
+        .map(|b| BundleReader::open(b, &TrustedKeys::none()))
         .collect::<Result<Vec<_>, _>>()?;
     check_outputs(&args, &reader, &bases, config.as_ref())
         .map_err(|e| anyhow::Error::new(UsageError(e)))?;
@@ -189,6 +212,12 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                     .unwrap_or_default()
             ));
         }
+    }
+    if unsigned > 0 {
+        output::problem(&format!(
+            "error: {unsigned} images were left out for want of a valid cosign signature (named above)"
+        ));
+        outcome = Outcome::Failed;
     }
     Ok(outcome)
 }

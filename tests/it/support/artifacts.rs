@@ -32,12 +32,9 @@ pub fn tag_of(digest: &str, suffix: &str) -> String {
     format!("sha256-{}{suffix}", digest.trim_start_matches("sha256:"))
 }
 
-/// A cosign signature of `subject` (a manifest digest) as `cosign sign` stores it: an OCI
-/// manifest whose config is a generic image config and whose one layer is the
-/// simple-signing payload, annotated with the base64 signature. `seed` varies the
-/// signature, as a second signer would.
-pub fn cosign_signature(host_repo: &str, subject: &str, seed: u8) -> Artifact {
-    let payload = serde_json::to_vec(&serde_json::json!({
+/// The simple-signing payload `cosign sign` writes for `subject` (a manifest digest).
+pub fn simple_signing_payload(host_repo: &str, subject: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
         "critical": {
             "identity": { "docker-reference": host_repo },
             "image": { "docker-manifest-digest": subject },
@@ -45,7 +42,20 @@ pub fn cosign_signature(host_repo: &str, subject: &str, seed: u8) -> Artifact {
         },
         "optional": null
     }))
-    .expect("json");
+    .expect("json")
+}
+
+/// A cosign signature of `subject` (a manifest digest) as `cosign sign` stores it: an OCI
+/// manifest whose config is a generic image config and whose one layer is the
+/// simple-signing payload, annotated with the base64 signature. `seed` varies the
+/// signature, as a second signer would; the signature itself is not valid.
+pub fn cosign_signature(host_repo: &str, subject: &str, seed: u8) -> Artifact {
+    let signature = format!("MEUCIQ{}test-signature-{seed}==", "A".repeat(40));
+    simple_signing(simple_signing_payload(host_repo, subject), &signature)
+}
+
+/// A simple-signing `.sig` manifest holding `payload` and its base64 `signature`.
+pub fn simple_signing(payload: Vec<u8>, signature: &str) -> Artifact {
     let payload = Blob::new(payload, SIMPLE_SIGNING);
     let config = Blob::new(
         serde_json::to_vec(&serde_json::json!({
@@ -55,7 +65,6 @@ pub fn cosign_signature(host_repo: &str, subject: &str, seed: u8) -> Artifact {
         .expect("json"),
         "application/vnd.oci.image.config.v1+json",
     );
-    let signature = format!("MEUCIQ{}test-signature-{seed}==", "A".repeat(40));
     let mut layer = payload.descriptor();
     layer["annotations"] = serde_json::json!({ "dev.cosignproject.cosign/signature": signature });
     let manifest = serde_json::to_vec(&serde_json::json!({
@@ -67,6 +76,84 @@ pub fn cosign_signature(host_repo: &str, subject: &str, seed: u8) -> Artifact {
     Artifact {
         manifest: Blob::new(manifest, OCI_MANIFEST),
         blobs: vec![config, payload],
+    }
+}
+
+/// The base64 DER ECDSA-SHA256 signature openssl makes over `data` with the PEM private
+/// key `key`: what cosign stores.
+pub fn openssl_sign(key: &std::path::Path, data: &[u8]) -> String {
+    use base64::Engine;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("data");
+    std::fs::write(&input, data).expect("write data");
+    let out = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .arg(&input)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl dgst -sign: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    base64::engine::general_purpose::STANDARD.encode(out.stdout)
+}
+
+/// A cosign simple-signing signature of `subject` made with `key` by openssl.
+pub fn signed_by(key: &std::path::Path, host_repo: &str, subject: &str) -> Artifact {
+    let payload = simple_signing_payload(host_repo, subject);
+    let signature = openssl_sign(key, &payload);
+    simple_signing(payload, &signature)
+}
+
+pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+/// A cosign 3 signature of `subject` in the sigstore bundle form, made with `key`: an OCI
+/// referrer whose one layer is a sigstore bundle holding a DSSE envelope of an in-toto
+/// statement (predicate `https://sigstore.dev/cosign/sign/v1`) naming the image, signed
+/// over DSSE's pre-authentication encoding.
+pub fn sigstore_bundle_signed_by(key: &std::path::Path, subject: &Blob) -> Artifact {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let statement = serde_json::to_vec(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{ "name": "app", "digest": { "sha256": subject.digest.trim_start_matches("sha256:") } }],
+        "predicateType": "https://sigstore.dev/cosign/sign/v1",
+        "predicate": {}
+    }))
+    .expect("json");
+    let payload_type = "application/vnd.in-toto+json";
+    let mut pae = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        statement.len()
+    )
+    .into_bytes();
+    pae.extend_from_slice(&statement);
+    let bundle = serde_json::to_vec(&serde_json::json!({
+        "mediaType": SIGSTORE_BUNDLE,
+        "verificationMaterial": { "publicKey": { "hint": "test-key" }, "tlogEntries": [] },
+        "dsseEnvelope": {
+            "payload": b64(&statement),
+            "payloadType": payload_type,
+            "signatures": [{ "sig": openssl_sign(key, &pae), "keyid": "" }]
+        }
+    }))
+    .expect("json");
+    let layer = Blob::new(bundle, SIGSTORE_BUNDLE);
+    let empty = Blob::new(b"{}".to_vec(), "application/vnd.oci.empty.v1+json");
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "artifactType": SIGSTORE_BUNDLE,
+        "config": empty.descriptor(),
+        "layers": [layer.descriptor()],
+        "subject": subject.descriptor(),
+    }))
+    .expect("json");
+    Artifact {
+        manifest: Blob::new(manifest, OCI_MANIFEST),
+        blobs: vec![empty, layer],
     }
 }
 
