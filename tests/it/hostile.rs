@@ -160,6 +160,14 @@ fn cases(g: &Good) -> Vec<Case> {
                 e[i].data = text.into_bytes();
                 e[i].crc = Some(crc);
             }) },
+        // The signature entry: bounded before it is read, and a signer named without a
+        // signature means one was stripped.
+        Case { name: "oversized signature entry", says: "over the 1024 limit", refused: AtOpen,
+            files: g.entries(|e| e.push(Entry::new("outrider.json.sig", vec![b'A'; 4096]))) },
+        Case { name: "signer named, signature stripped", says: "signature was removed", refused: AtOpen,
+            files: g.index(|i| i["signedBy"] = json!(fake(9))) },
+        Case { name: "signer that is no fingerprint", says: "bad index", refused: AtOpen,
+            files: g.index(|i| i["signedBy"] = json!("me")) },
         Case { name: "no index", says: "no `outrider.json`", refused: AtOpen,
             files: g.entries(|e| e.retain(|e| e.name != "outrider.json")) },
         Case { name: "index that is not JSON", says: "bad index", refused: AtOpen,

@@ -3,6 +3,7 @@
 //! one blocking only the images it holds; the same inputs giving the same bytes.
 
 use crate::support::images::{self, Flavour, Image};
+use crate::support::rawzip;
 use crate::support::{Outrider, Registry, digest, skopeo_raw, text};
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -65,6 +66,16 @@ fn index_of(volume: &Path) -> serde_json::Value {
 }
 
 fn pack(o: &Outrider, source: &Registry, list: &[(String, Image)], dir: &Path) -> Vec<PathBuf> {
+    pack_with(o, source, list, dir, &[])
+}
+
+fn pack_with(
+    o: &Outrider,
+    source: &Registry,
+    list: &[(String, Image)],
+    dir: &Path,
+    extra: &[&str],
+) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).expect("mkdir");
     let out = dir.join("site.bundle.zip");
     let mut args = vec![
@@ -78,6 +89,7 @@ fn pack(o: &Outrider, source: &Registry, list: &[(String, Image)], dir: &Path) -
         list.iter()
             .map(|(repo, _)| format!("{}/{repo}:1", source.host)),
     );
+    args.extend(extra.iter().map(|a| a.to_string()));
     o.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(
         !out.exists(),
@@ -297,4 +309,89 @@ fn plan_counts_what_pack_writes() {
     assert_eq!(small["toCarryBytes"].as_u64(), Some(0), "{planned}");
     assert_eq!(small["alreadyThereBytes"], small["totalBytes"]);
     assert_eq!(planned["volumes"].as_u64(), Some(1));
+}
+
+#[test]
+fn every_volume_carries_its_own_signature() {
+    let (source, list) = seed();
+    let o = Outrider::new();
+    let w = tempfile::tempdir().expect("tmp");
+    let key = w.path().join("k.pem");
+    let public = w.path().join("k.pub");
+    for args in [
+        vec![
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ],
+        vec!["pkey", "-pubout", "-out"],
+    ] {
+        let mut c = std::process::Command::new("openssl");
+        c.args(&args);
+        if args[0] == "genpkey" {
+            c.arg(&key);
+        } else {
+            c.arg(&public).arg("-in").arg(&key);
+        }
+        assert!(c.status().expect("openssl").success());
+    }
+    let dir = w.path().join("signed");
+    let key_arg = key.to_str().expect("utf-8");
+    let vols = pack_with(&o, &source, &list, &dir, &["--sign", key_arg]);
+    assert!(vols.len() >= 3, "{vols:?}");
+    let public = public.to_str().expect("utf-8");
+    for v in &vols {
+        assert!(
+            std::fs::metadata(v).expect("stat").len() <= VOLUME,
+            "{v:?} over the size"
+        );
+        let check = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "openssl dgst -sha256 -verify '{public}' -signature <(unzip -p '{v}' outrider.json.sig | base64 -d) <(unzip -p '{v}' outrider.json)",
+                v = v.display()
+            ))
+            .output()
+            .expect("openssl");
+        assert!(check.status.success(), "{v:?}: {}", text(&check).1);
+    }
+    let first = vols[0].to_str().expect("utf-8");
+    o.ok(&["verify", "--set", first, "--trusted-key", public]);
+    // The second volume's index altered, its zip rewritten with right CRCs: the set is
+    // refused, by verify and by unpack, which find it beside the first.
+    let mut entries = rawzip::read(&vols[1]);
+    for e in entries.iter_mut().filter(|e| e.name == "outrider.json") {
+        *e = rawzip::Entry::new(
+            "outrider.json",
+            String::from_utf8(e.data.clone())
+                .expect("utf-8")
+                .replacen("\"outrider 0.", "\"outrider 9.", 1)
+                .into_bytes(),
+        );
+    }
+    std::fs::write(&vols[1], rawzip::write(&entries)).expect("write");
+    let tar = w.path().join("x.tar");
+    let tar = tar.to_str().expect("utf-8");
+    for args in [
+        vec!["verify", "--set", first, "--trusted-key", public],
+        vec![
+            "unpack",
+            first,
+            "--trusted-key",
+            public,
+            "--docker-save",
+            tar,
+        ],
+    ] {
+        let out = o.run(&args);
+        assert!(!out.status.success(), "{args:?} accepted an altered volume");
+        assert!(
+            text(&out).1.contains("does not match its index"),
+            "{args:?}: {}",
+            text(&out).1
+        );
+    }
 }
