@@ -2,6 +2,7 @@
 //! manifest's references are present and agree with the index. Names each fault.
 
 use super::Outcome;
+use crate::blob_store::BlobStore;
 use crate::bundle::agreement::Checked;
 use crate::bundle::reader::BundleReader;
 use crate::cli::VerifyArgs;
@@ -75,7 +76,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let mut faults = faults(&reader);
     let verdicts = cosign_keys
         .as_ref()
-        .map(|keys| check_images(&reader, keys))
+        .map(|keys| check_images(&BlobStore::new(&reader, &[]), &reader.index, keys))
         .unwrap_or_default();
     for (image, verdict) in &verdicts {
         match verdict {

@@ -17,8 +17,8 @@
 //! (that needs a trusted root carried across; see README).
 
 use super::keys::{TrustedKeys, decode_signature};
-use crate::bundle::index::ImageEntry;
-use crate::bundle::reader::BundleReader;
+use crate::blob_store::BlobStore;
+use crate::bundle::index::{BundleIndex, ImageEntry};
 use crate::oci::Digest;
 use base64::Engine;
 use serde::Deserialize;
@@ -80,15 +80,17 @@ struct SignatureLayer {
     annotations: BTreeMap<String, String>,
 }
 
-/// Checks `image` against `keys` using the signatures the bundle carries for it.
+/// Checks `image` against `keys` using the signatures `index` relates to it, read from
+/// `store` (the bundle, and any `--base` bundles that hold what it lists as external).
 pub fn check_image(
-    reader: &BundleReader,
+    store: &BlobStore,
+    index: &BundleIndex,
     image: &ImageEntry,
     keys: &TrustedKeys,
 ) -> Result<Verified, Unverified> {
     let mut reasons = Vec::new();
-    for referrer in reader.index.referrers_of(&image.digest) {
-        match check_artifact(reader, &referrer.digest, &image.digest, keys) {
+    for referrer in index.referrers_of(&image.digest) {
+        match check_artifact(store, &referrer.digest, &image.digest, keys) {
             Ok(Some((form, key, source))) => {
                 return Ok(Verified {
                     artifact: referrer.digest.clone(),
@@ -110,16 +112,16 @@ pub fn check_image(
     Err(Unverified { reasons })
 }
 
-/// Checks every image the bundle lists (after any `--image` selection).
+/// Checks every image `index` lists (after any `--image` selection).
 pub fn check_images<'a>(
-    reader: &'a BundleReader,
+    store: &BlobStore,
+    index: &'a BundleIndex,
     keys: &TrustedKeys,
 ) -> Vec<(&'a ImageEntry, Result<Verified, Unverified>)> {
-    reader
-        .index
+    index
         .images
         .iter()
-        .map(|image| (image, check_image(reader, image, keys)))
+        .map(|image| (image, check_image(store, index, image, keys)))
         .collect()
 }
 
@@ -142,17 +144,18 @@ pub fn verdict_json(
 
 /// `Ok(None)` when the artifact is not a signature (an SBOM, say).
 fn check_artifact(
-    reader: &BundleReader,
+    store: &BlobStore,
     artifact: &Digest,
     image: &Digest,
     keys: &TrustedKeys,
 ) -> Result<Option<(&'static str, Digest, String)>, String> {
-    if !reader.has(artifact) {
+    if !store.has(artifact) {
         return Err(
-            "not carried in this bundle (the far side had it), so it cannot be checked here".into(),
+            "not carried in this bundle (the far side had it); give the bundle that carried it with --base"
+                .into(),
         );
     }
-    let raw = reader.manifest(artifact).map_err(|e| e.to_string())?;
+    let raw = store.manifest(artifact)?;
     let manifest: SignatureManifest = serde_json::from_slice(&raw.bytes)
         .map_err(|e| format!("its manifest is not an image manifest: {e}"))?;
     let mut failure = None;
@@ -160,10 +163,10 @@ fn check_artifact(
     for layer in &manifest.layers {
         let outcome = if layer.media_type == SIMPLE_SIGNING {
             any = true;
-            check_simple_signing(reader, layer, image, keys).map(|k| ("simple signing", k))
+            check_simple_signing(store, layer, image, keys).map(|k| ("simple signing", k))
         } else if layer.media_type.starts_with(SIGSTORE_BUNDLE_PREFIX) {
             any = true;
-            check_sigstore_bundle(reader, layer, image, keys).map(|k| ("sigstore bundle", k))
+            check_sigstore_bundle(store, layer, image, keys).map(|k| ("sigstore bundle", k))
         } else {
             continue;
         };
@@ -179,19 +182,19 @@ fn check_artifact(
     }
 }
 
-fn read_layer(reader: &BundleReader, layer: &SignatureLayer) -> Result<Vec<u8>, String> {
+fn read_layer(store: &BlobStore, layer: &SignatureLayer) -> Result<Vec<u8>, String> {
     if layer.size > MAX_LAYER_BYTES {
         return Err(format!(
             "its layer is {} bytes; a signature is a few KiB",
             layer.size
         ));
     }
-    if !reader.has(&layer.digest) {
+    if !store.has(&layer.digest) {
         return Err(format!("its layer {} is not carried", layer.digest.short()));
     }
     let mut bytes = Vec::with_capacity(layer.size as usize);
-    reader
-        .blob_reader(&layer.digest, layer.size)
+    store
+        .reader(&layer.digest, layer.size)
         .map_err(|e| e.to_string())?
         .read_to_end(&mut bytes)
         .map_err(|e| format!("reading its layer: {e}"))?;
@@ -203,7 +206,7 @@ fn not_trusted(keys: &TrustedKeys) -> String {
 }
 
 fn check_simple_signing(
-    reader: &BundleReader,
+    store: &BlobStore,
     layer: &SignatureLayer,
     image: &Digest,
     keys: &TrustedKeys,
@@ -213,7 +216,7 @@ fn check_simple_signing(
         .get(SIGNATURE_ANNOTATION)
         .ok_or_else(|| format!("its payload has no `{SIGNATURE_ANNOTATION}` annotation"))?;
     let signature = decode_signature(signature.as_bytes())?;
-    let payload = read_layer(reader, layer)?;
+    let payload = read_layer(store, layer)?;
     let key = keys
         .signer_of(&payload, &signature)
         .ok_or_else(|| not_trusted(keys))?;
@@ -298,12 +301,12 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 fn check_sigstore_bundle(
-    reader: &BundleReader,
+    store: &BlobStore,
     layer: &SignatureLayer,
     image: &Digest,
     keys: &TrustedKeys,
 ) -> Result<(Digest, String), String> {
-    let bytes = read_layer(reader, layer)?;
+    let bytes = read_layer(store, layer)?;
     let bundle: SigstoreBundle =
         serde_json::from_slice(&bytes).map_err(|e| format!("not a sigstore bundle: {e}"))?;
     let b64 = |text: &str| {

@@ -438,6 +438,31 @@ fn images_without_a_valid_cosign_signature_never_arrive() {
         );
     }
 
+    // An incremental bundle of `good` lists its signature as external: it is checked
+    // from the earlier bundle given with --base, and refused without it.
+    let week2 = d.join("week2.zip");
+    o.ok(&["pack", &refs[0], "-o", s(&week2), "--since", s(&bundle)]);
+    let out = o.run(&[
+        "unpack",
+        s(&week2),
+        "--push",
+        dest.host.as_str(),
+        "--cosign-key",
+        s(&public),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out).1);
+    assert!(text(&out).1.contains("with --base"), "{}", text(&out).1);
+    o.ok(&[
+        "unpack",
+        s(&week2),
+        "--push",
+        dest.host.as_str(),
+        "--cosign-key",
+        s(&public),
+        "--base",
+        s(&bundle),
+    ]);
+
     // --strict: nothing at all is pushed.
     let strict_dest = Registry::plain();
     let mut args = vec![

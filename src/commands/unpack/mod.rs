@@ -126,10 +126,6 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         ));
     }
     select_images(&mut reader, &args.images)?;
-    let unsigned = match &cosign_keys {
-        Some(keys) => signatures::keep_signed(&mut reader, keys, args.strict)?,
-        None => 0,
-    };
     // Base bundles only lend blob bytes, each checked against the digest this bundle's
     // (checked) index names, so their own signatures are not required.
     let bases = args
@@ -137,6 +133,15 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         .iter()
         .map(|b| BundleReader::open(b, &TrustedKeys::none()))
         .collect::<Result<Vec<_>, _>>()?;
+    let unsigned = match &cosign_keys {
+        Some(keys) => {
+            let failed =
+                signatures::unsigned(&BlobStore::new(&reader, &bases), &reader, keys, args.strict)?;
+            reader.index.images.retain(|i| !failed.contains(&i.digest));
+            failed.len()
+        }
+        None => 0,
+    };
     check_outputs(&args, &reader, &bases, config.as_ref())
         .map_err(|e| anyhow::Error::new(UsageError(e)))?;
     let mut outcome = Outcome::Success;

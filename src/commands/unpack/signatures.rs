@@ -1,21 +1,24 @@
 //! `unpack --cosign-key`: only images whose cosign signature verifies offline go on to be
 //! pushed, loaded or written.
 
+use crate::blob_store::BlobStore;
 use crate::bundle::reader::BundleReader;
+use crate::oci::Digest;
 use crate::output;
 use crate::trust::TrustedKeys;
 use crate::trust::image_signatures::check_images;
 use anyhow::bail;
 
-/// Checks every selected image's signature and keeps only those that pass; returns how
-/// many were left out. With `strict`, one failure stops everything before anything is
-/// written; an unpack left with no image is an error either way.
-pub fn keep_signed(
-    reader: &mut BundleReader,
+/// Checks every selected image's signature, naming each verdict; returns the images
+/// that fail, for the caller to leave out. With `strict`, one failure stops everything
+/// before anything is written; an unpack left with no image is an error either way.
+pub fn unsigned(
+    store: &BlobStore,
+    reader: &BundleReader,
     keys: &TrustedKeys,
     strict: bool,
-) -> anyhow::Result<usize> {
-    let verdicts = check_images(reader, keys);
+) -> anyhow::Result<Vec<Digest>> {
+    let verdicts = check_images(store, &reader.index, keys);
     let mut failed = Vec::new();
     for (image, verdict) in &verdicts {
         match verdict {
@@ -38,7 +41,7 @@ pub fn keep_signed(
         }
     }
     if failed.is_empty() {
-        return Ok(0);
+        return Ok(failed);
     }
     if strict {
         bail!(
@@ -53,7 +56,5 @@ pub fn keep_signed(
             reader.path().display()
         );
     }
-    let count = failed.len();
-    reader.index.images.retain(|i| !failed.contains(&i.digest));
-    Ok(count)
+    Ok(failed)
 }
