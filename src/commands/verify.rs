@@ -80,14 +80,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         .unwrap_or_default();
     for (image, verdict) in &verdicts {
         match verdict {
-            Ok(v) => output::note(&format!(
-                "image `{}`: cosign signature {} ({}) by {} (`{}`) verified",
-                image.reference,
-                v.artifact.short(),
-                v.form,
-                v.key,
-                v.source
-            )),
+            Ok(v) => output::note(&v.describe(image)),
             Err(u) => faults.push(format!(
                 "image `{}` has no valid cosign signature: {u}",
                 image.reference

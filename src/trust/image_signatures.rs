@@ -50,6 +50,20 @@ pub struct Verified {
     pub source: String,
 }
 
+impl Verified {
+    /// One line for people: which signature of `image` verified, in which form, by which key.
+    pub fn describe(&self, image: &ImageEntry) -> String {
+        format!(
+            "image `{}`: cosign signature {} ({}) by {} (`{}`) verified",
+            image.reference,
+            self.artifact.short(),
+            self.form,
+            self.key,
+            self.source
+        )
+    }
+}
+
 /// Why an image has no valid signature: one reason per signature found, or that none is
 /// carried.
 #[derive(Clone, Debug)]

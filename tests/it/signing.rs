@@ -9,49 +9,14 @@ use crate::support::artifacts::{
     simple_signing, tag_of,
 };
 use crate::support::images::{self, Flavour, Image};
+use crate::support::keys::{key_pair, openssl_verifies};
 use crate::support::rawzip::{self, Entry};
 use crate::support::{Outrider, Registry, skopeo_raw, text};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const FIXTURE_LAYOUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/hello-oci");
 const COSIGN_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cosign");
-
-/// An ECDSA P-256 key pair made by openssl: (private PKCS#8 PEM, public PEM).
-fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let private = dir.join(format!("{name}.pem"));
-    let public = dir.join(format!("{name}.pub"));
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let p = private.to_str().expect("utf-8");
-    run(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        p,
-    ]);
-    run(&[
-        "pkey",
-        "-in",
-        p,
-        "-pubout",
-        "-out",
-        public.to_str().expect("utf-8"),
-    ]);
-    (private, public)
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -91,6 +56,15 @@ fn rewrite_index(bundle: &Path, out: &Path, edit: impl Fn(Vec<u8>) -> Vec<u8>, k
     std::fs::write(out, rawzip::write(&entries)).expect("write bundle");
 }
 
+/// Runs `outrider ARGS` with `OUTRIDER_TRUSTED_KEYS=dir`.
+fn with_keys_dir(o: &Outrider, args: &[&str], dir: &Path) -> std::process::Output {
+    o.cmd()
+        .args(args)
+        .env("OUTRIDER_TRUSTED_KEYS", dir)
+        .output()
+        .expect("run outrider")
+}
+
 fn refused(o: &Outrider, args: &[&str], why: &str) -> String {
     let out = o.run(args);
     let (_, err) = text(&out);
@@ -117,21 +91,8 @@ fn a_signed_bundle_is_checked_by_openssl_and_refused_when_altered_or_untrusted()
     o.ok(&["pack", &image, "-o", s(&bundle), "--sign", s(&key)]);
 
     // Anyone can check it with openssl alone, as README says.
-    let check = Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "openssl dgst -sha256 -verify '{}' -signature <(unzip -p '{b}' outrider.json.sig | base64 -d) <(unzip -p '{b}' outrider.json)",
-            public.display(),
-            b = bundle.display()
-        ))
-        .output()
-        .expect("run openssl");
-    assert!(
-        check.status.success() && String::from_utf8_lossy(&check.stdout).contains("Verified OK"),
-        "openssl: {} {}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let (ok, said) = openssl_verifies(&public, &bundle);
+    assert!(ok, "openssl: {said}");
 
     // Unchecked, it says who signed it; checked, every reader accepts it.
     let fingerprint = openssl_fingerprint(&public);
@@ -163,12 +124,7 @@ fn a_signed_bundle_is_checked_by_openssl_and_refused_when_altered_or_untrusted()
     let keys = d.join("keys");
     std::fs::create_dir(&keys).expect("mkdir");
     std::fs::copy(&public, keys.join("site.pub")).expect("copy key");
-    let out = o
-        .cmd()
-        .args(["verify", s(&bundle)])
-        .env("OUTRIDER_TRUSTED_KEYS", &keys)
-        .output()
-        .expect("run");
+    let out = with_keys_dir(&o, &["verify", s(&bundle)], &keys);
     assert!(out.status.success(), "{}", text(&out).1);
 
     // Every reader refuses a bundle signed by another key, before writing anything.
@@ -241,22 +197,12 @@ fn a_signed_bundle_is_checked_by_openssl_and_refused_when_altered_or_untrusted()
         &["verify", s(&unsigned), "--trusted-key", s(&public)],
         "it is not signed",
     );
-    let out = o
-        .cmd()
-        .args(["inspect", s(&unsigned)])
-        .env("OUTRIDER_TRUSTED_KEYS", &keys)
-        .output()
-        .expect("run");
+    let out = with_keys_dir(&o, &["inspect", s(&unsigned)], &keys);
     assert!(!out.status.success() && text(&out).1.contains("it is not signed"));
     // A trusted-keys directory without keys is a mistake, not "trust nothing".
     let empty = d.join("empty");
     std::fs::create_dir(&empty).expect("mkdir");
-    let out = o
-        .cmd()
-        .args(["verify", s(&unsigned)])
-        .env("OUTRIDER_TRUSTED_KEYS", &empty)
-        .output()
-        .expect("run");
+    let out = with_keys_dir(&o, &["verify", s(&unsigned)], &empty);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
     assert!(text(&out).1.contains("holds no `*.pub` or `*.pem`"));
 }

@@ -3,6 +3,7 @@
 //! one blocking only the images it holds; the same inputs giving the same bytes.
 
 use crate::support::images::{self, Flavour, Image};
+use crate::support::keys::{key_pair, openssl_verifies};
 use crate::support::rawzip;
 use crate::support::{Outrider, Registry, digest, skopeo_raw, text};
 use std::collections::BTreeSet;
@@ -316,28 +317,7 @@ fn every_volume_carries_its_own_signature() {
     let (source, list) = seed();
     let o = Outrider::new();
     let w = tempfile::tempdir().expect("tmp");
-    let key = w.path().join("k.pem");
-    let public = w.path().join("k.pub");
-    for args in [
-        vec![
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-        ],
-        vec!["pkey", "-pubout", "-out"],
-    ] {
-        let mut c = std::process::Command::new("openssl");
-        c.args(&args);
-        if args[0] == "genpkey" {
-            c.arg(&key);
-        } else {
-            c.arg(&public).arg("-in").arg(&key);
-        }
-        assert!(c.status().expect("openssl").success());
-    }
+    let (key, public) = key_pair(w.path(), "k");
     let dir = w.path().join("signed");
     let key_arg = key.to_str().expect("utf-8");
     let vols = pack_with(&o, &source, &list, &dir, &["--sign", key_arg]);
@@ -348,15 +328,8 @@ fn every_volume_carries_its_own_signature() {
             std::fs::metadata(v).expect("stat").len() <= VOLUME,
             "{v:?} over the size"
         );
-        let check = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(format!(
-                "openssl dgst -sha256 -verify '{public}' -signature <(unzip -p '{v}' outrider.json.sig | base64 -d) <(unzip -p '{v}' outrider.json)",
-                v = v.display()
-            ))
-            .output()
-            .expect("openssl");
-        assert!(check.status.success(), "{v:?}: {}", text(&check).1);
+        let (ok, said) = openssl_verifies(Path::new(public), v);
+        assert!(ok, "{v:?}: {said}");
     }
     let first = vols[0].to_str().expect("utf-8");
     o.ok(&["verify", "--set", first, "--trusted-key", public]);

@@ -22,14 +22,7 @@ pub fn unsigned(
     let mut failed = Vec::new();
     for (image, verdict) in &verdicts {
         match verdict {
-            Ok(v) => output::note(&format!(
-                "image `{}`: cosign signature {} ({}) by {} (`{}`) verified",
-                image.reference,
-                v.artifact.short(),
-                v.form,
-                v.key,
-                v.source
-            )),
+            Ok(v) => output::note(&v.describe(image)),
             Err(reason) => {
                 output::problem(&format!(
                     "error: image `{}` ({}) is left out: no valid cosign signature: {reason}",

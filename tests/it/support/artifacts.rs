@@ -4,6 +4,7 @@
 //! registry without the referrers API.
 
 use super::images::{Blob, push_blob, push_manifest};
+use super::keys::openssl_sign;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -77,27 +78,6 @@ pub fn simple_signing(payload: Vec<u8>, signature: &str) -> Artifact {
         manifest: Blob::new(manifest, OCI_MANIFEST),
         blobs: vec![config, payload],
     }
-}
-
-/// The base64 DER ECDSA-SHA256 signature openssl makes over `data` with the PEM private
-/// key `key`: what cosign stores.
-pub fn openssl_sign(key: &std::path::Path, data: &[u8]) -> String {
-    use base64::Engine;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let input = dir.path().join("data");
-    std::fs::write(&input, data).expect("write data");
-    let out = std::process::Command::new("openssl")
-        .args(["dgst", "-sha256", "-sign"])
-        .arg(key)
-        .arg(&input)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl dgst -sign: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    base64::engine::general_purpose::STANDARD.encode(out.stdout)
 }
 
 /// A cosign simple-signing signature of `subject` made with `key` by openssl.

@@ -5,6 +5,7 @@
 pub mod artifacts;
 pub mod daemons;
 pub mod images;
+pub mod keys;
 pub mod rawzip;
 pub mod serving;
 pub mod sshd;
