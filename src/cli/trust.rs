@@ -1,5 +1,6 @@
 //! Arguments that decide which signatures the far side requires.
 
+use crate::commands::UsageError;
 use crate::trust::TrustedKeys;
 use clap::Args;
 use std::path::PathBuf;
@@ -22,9 +23,11 @@ pub struct TrustArgs {
 }
 
 impl TrustArgs {
-    /// The keys named; none means signatures are shown but not required.
-    pub fn load(&self) -> anyhow::Result<TrustedKeys> {
+    /// The keys named; none means signatures are shown but not required. A key that
+    /// cannot be read is a usage error (exit 2).
+    pub fn load(&self) -> Result<TrustedKeys, UsageError> {
         TrustedKeys::load(&self.trusted_keys, self.trusted_keys_dir.as_deref())
+            .map_err(|e| UsageError(format!("{e:#}")))
     }
 }
 
@@ -39,11 +42,14 @@ pub struct CosignArgs {
 }
 
 impl CosignArgs {
-    /// The keys named, or `None` when images need no signature.
-    pub fn load(&self) -> anyhow::Result<Option<TrustedKeys>> {
+    /// The keys named, or `None` when images need no signature. A key that cannot be
+    /// read is a usage error (exit 2).
+    pub fn load(&self) -> Result<Option<TrustedKeys>, UsageError> {
         if self.cosign_keys.is_empty() {
             return Ok(None);
         }
-        TrustedKeys::load(&self.cosign_keys, None).map(Some)
+        TrustedKeys::load(&self.cosign_keys, None)
+            .map(Some)
+            .map_err(|e| UsageError(format!("{e:#}")))
     }
 }

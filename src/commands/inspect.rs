@@ -127,10 +127,7 @@ pub fn image_summaries(index: &BundleIndex) -> Vec<ImageSummary<'_>> {
 
 /// Runs `inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
-    let trusted = args
-        .trust
-        .load()
-        .map_err(|e| super::UsageError(format!("{e:#}")))?;
+    let trusted = args.trust.load()?;
     let reader = BundleReader::open(&args.bundle, &trusted)?;
     let index = &reader.index;
     let images = image_summaries(index);

@@ -38,6 +38,23 @@ pub struct Interrupted(pub String);
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Says on stderr what a bundle's signature showed: always when `always` (`verify`),
+/// otherwise only when there is something to say (the bundle is signed, or keys were
+/// given), so an unsigned bundle nobody asked about costs no line.
+pub fn note_seal(
+    reader: &crate::bundle::reader::BundleReader,
+    trusted: &crate::trust::TrustedKeys,
+    always: bool,
+) {
+    if always || *reader.seal() != crate::trust::Seal::Unsigned || !trusted.is_empty() {
+        crate::output::note(&format!(
+            "`{}`: {}",
+            reader.path().display(),
+            reader.seal().describe()
+        ));
+    }
+}
+
 /// Turns registry flags into transport options and explicit credentials. `default_auth`
 /// names the registries `--username` applies to when `--auth-for` is not given.
 pub fn registry_settings(

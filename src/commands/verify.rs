@@ -59,20 +59,10 @@ pub fn faults(reader: &BundleReader) -> Vec<String> {
 
 /// Runs `verify`.
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
-    let trusted = args
-        .trust
-        .load()
-        .map_err(|e| super::UsageError(format!("{e:#}")))?;
-    let cosign_keys = args
-        .cosign
-        .load()
-        .map_err(|e| super::UsageError(format!("{e:#}")))?;
+    let trusted = args.trust.load()?;
+    let cosign_keys = args.cosign.load()?;
     let reader = BundleReader::open_set(&args.bundle, args.set, &trusted)?;
-    output::note(&format!(
-        "`{}`: {}",
-        reader.path().display(),
-        reader.seal().describe()
-    ));
+    super::note_seal(&reader, &trusted, true);
     let mut faults = faults(&reader);
     let verdicts = cosign_keys
         .as_ref()

@@ -44,13 +44,7 @@ fn open(paths: &[PathBuf], trusted: &TrustedKeys) -> anyhow::Result<Vec<BundleRe
         {
             continue;
         }
-        if *reader.seal() != crate::trust::Seal::Unsigned || !trusted.is_empty() {
-            output::note(&format!(
-                "`{}`: {}",
-                path.display(),
-                reader.seal().describe()
-            ));
-        }
+        crate::commands::note_seal(&reader, trusted, false);
         for (n, expected) in reader.missing_volumes() {
             output::problem(&format!(
                 "warning: volume {n} of `{}` is missing (looked for `{}`); images with content in it are not served",
@@ -120,10 +114,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
             "--tls-cert and --tls-key go together: give both, or --tls-self-signed DIR".into()
         ));
     }
-    let trusted = args
-        .trust
-        .load()
-        .map_err(|e| UsageError(format!("{e:#}")))?;
+    let trusted = args.trust.load()?;
     let paths = args.bundles.clone();
     let prefix = args.prefix.clone();
     let catalog = tokio::task::spawn_blocking(move || -> anyhow::Result<Catalog> {

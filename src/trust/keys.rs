@@ -9,10 +9,10 @@ use crate::oci::Digest;
 use anyhow::{Context, bail};
 use base64::Engine;
 use p256::ecdsa::signature::Signer;
-use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
+use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Largest key file read: a PEM key is a few hundred bytes.
@@ -98,14 +98,19 @@ impl TrustedKey {
 
     /// Whether `signature` is this key's ECDSA-SHA256 signature over `message`.
     pub fn verifies(&self, message: &[u8], signature: &Signature) -> bool {
-        self.key.verify(message, signature).is_ok()
+        self.verifies_prehash(&Sha256::digest(message), signature)
     }
 
     /// Whether `signature` is this key's signature over the SHA-256 `digest` of a message
     /// that is not at hand (sigstore's message signatures over an image manifest).
     pub fn verifies_digest(&self, digest: &Digest, signature: &Signature) -> bool {
-        hex::decode(digest.hex())
-            .is_ok_and(|prehash| self.key.verify_prehash(&prehash, signature).is_ok())
+        hex::decode(digest.hex()).is_ok_and(|prehash| self.verifies_prehash(&prehash, signature))
+    }
+
+    /// Whether `signature` is this key's signature over a message whose SHA-256 is
+    /// `prehash`.
+    fn verifies_prehash(&self, prehash: &[u8], signature: &Signature) -> bool {
+        self.key.verify_prehash(prehash, signature).is_ok()
     }
 }
 
@@ -164,9 +169,13 @@ impl TrustedKeys {
         self.0.iter()
     }
 
-    /// The key, if any, whose signature over `message` `signature` is.
+    /// The key, if any, whose signature over `message` `signature` is. The message (an
+    /// index of up to 256 MiB) is hashed once, whatever the number of keys.
     pub fn signer_of(&self, message: &[u8], signature: &Signature) -> Option<&TrustedKey> {
-        self.0.iter().find(|k| k.verifies(message, signature))
+        let prehash = Sha256::digest(message);
+        self.0
+            .iter()
+            .find(|k| k.verifies_prehash(&prehash, signature))
     }
 
     /// The key with this fingerprint.

@@ -19,7 +19,7 @@ use crate::copy::to_archive;
 use crate::oci::{ImageRef, Platform};
 use crate::output;
 use crate::registry::Registries;
-use crate::trust::{Seal, TrustedKeys};
+use crate::trust::TrustedKeys;
 use anyhow::{Context, bail};
 use archives::{find_in_registry, write_archives};
 use outputs::check_outputs;
@@ -82,22 +82,10 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             "no bundle given (name one, or set `bundle:` in the config given with -c)".into()
         ));
     }
-    let trusted = args
-        .trust
-        .load()
-        .map_err(|e| UsageError(format!("{e:#}")))?;
-    let cosign_keys = args
-        .cosign
-        .load()
-        .map_err(|e| UsageError(format!("{e:#}")))?;
+    let trusted = args.trust.load()?;
+    let cosign_keys = args.cosign.load()?;
     let mut reader = BundleReader::open_set(&args.bundle, true, &trusted)?;
-    if *reader.seal() != Seal::Unsigned || !trusted.is_empty() {
-        output::note(&format!(
-            "`{}`: {}",
-            reader.path().display(),
-            reader.seal().describe()
-        ));
-    }
+    super::note_seal(&reader, &trusted, false);
     if !reader.missing_volumes().is_empty() {
         let missing: Vec<String> = reader
             .missing_volumes()
