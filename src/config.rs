@@ -407,7 +407,7 @@ impl Validator<'_> {
             let mut p = path.to_vec();
             p.push(Step::Index(i));
             if let Some(s) = self.string(&p, item)
-                && let Err(e) = crate::location::ImageSource::parse(&s)
+                && let Err(e) = crate::location::ImageRequest::parse(&s)
             {
                 self.problem(&p, e.to_string());
             }

@@ -16,6 +16,8 @@ pub mod deploy;
 pub mod docker_archive;
 pub mod far_side;
 pub mod k3s_registries;
+pub mod legacy_archive;
+pub mod local_files;
 pub mod location;
 pub mod oci;
 pub mod oci_layout;

@@ -1,5 +1,6 @@
-//! Where images are read from during `pack`: a registry or an OCI layout directory,
-//! chosen by the text the user gave (`oci:PATH[:TAG]`, else an image reference). Both
+//! Where images are read from during `pack`: a registry or a local source (an OCI layout
+//! directory or archive, a `docker save` tar), chosen by the text the user gave
+//! (`oci:`, `oci-archive:`, `docker-archive:`, else an image reference). Both
 //! answer the same two questions: a manifest by digest, a blob as a byte stream.
 
 use crate::oci::{Descriptor, ImageRef, RawManifest};
@@ -33,22 +34,71 @@ impl SourceError {
 pub enum ImageSource {
     /// `registry/repo:tag@digest`.
     Registry(ImageRef),
-    /// `oci:PATH[:TAG]`.
+    /// `oci:PATH[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`.
     Layout {
-        /// The directory.
+        /// Which of the three.
+        kind: crate::oci_layout::LocalKind,
+        /// The directory or file.
         path: std::path::PathBuf,
-        /// The tag, if given.
+        /// The reference or tag, if given.
         tag: Option<String>,
     },
 }
 
+/// Why an image argument cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// Not a reference.
+    #[error(transparent)]
+    Reference(#[from] crate::oci::ReferenceError),
+    /// `… as NAME` with a digest.
+    #[error(
+        "`as {0}`: a name given with `as` cannot hold a digest (the digest comes from the source); give REGISTRY/REPO:TAG"
+    )]
+    NameWithDigest(String),
+}
+
+/// A user's image argument with the name it should carry, when given as `SOURCE as NAME`.
+#[derive(Clone, Debug)]
+pub struct ImageRequest {
+    /// Where to read it.
+    pub source: ImageSource,
+    /// The name it carries and is pushed under, instead of the source's own.
+    pub name: Option<ImageRef>,
+}
+
 impl ImageSource {
-    /// Parses `oci:PATH[:TAG]` or an image reference.
+    /// Parses a local source (`oci:`, `oci-archive:`, `docker-archive:`) or an image
+    /// reference.
     pub fn parse(text: &str) -> Result<ImageSource, crate::oci::ReferenceError> {
         match crate::oci_layout::parse_location(text) {
-            Some((path, tag)) => Ok(ImageSource::Layout { path, tag }),
+            Some((kind, path, tag)) => Ok(ImageSource::Layout { kind, path, tag }),
             None => Ok(ImageSource::Registry(text.parse()?)),
         }
+    }
+}
+
+impl ImageRequest {
+    /// Parses `SOURCE` or `SOURCE as REGISTRY/REPO[:TAG]`.
+    pub fn parse(text: &str) -> Result<ImageRequest, RequestError> {
+        let (source, name) = match text.rsplit_once(" as ") {
+            Some((s, n)) => (s.trim(), Some(n.trim())),
+            None => (text, None),
+        };
+        let name = match name {
+            Some(n) => {
+                let r: ImageRef = n.parse()?;
+                if r.digest.is_some() {
+                    return Err(RequestError::NameWithDigest(n.to_owned()));
+                }
+                Some(r)
+            }
+            None => None,
+        };
+        Ok(ImageRequest {
+            source: ImageSource::parse(source)?,
+            name,
+        })
     }
 }
 
@@ -66,7 +116,7 @@ impl Source {
     pub fn describe(&self) -> String {
         match self {
             Source::Registry(r) => r.name.clone(),
-            Source::Layout(l) => format!("oci:{}", l.root.display()),
+            Source::Layout(l) => l.describe(),
         }
     }
 

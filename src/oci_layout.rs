@@ -1,56 +1,95 @@
-//! An OCI image layout directory (image-spec, "OCI Image Layout Specification") as a
-//! source: `oci:PATH[:TAG]`. The tag is matched against `org.opencontainers.image.ref.name`;
-//! the image is named by its `io.containerd.image.name` annotation when present, else
-//! `localhost/<directory name>:<tag>`.
+//! Local image sources: an OCI image layout (image-spec, "OCI Image Layout Specification")
+//! in a directory (`oci:DIR[:REF]`) or a tar (`oci-archive:FILE[:REF]`), and a `docker
+//! save` tar (`docker-archive:FILE[:REF]`): Docker 25 and later write an OCI layout inside,
+//! read as such so digests are kept; older ones are read by [`crate::legacy_archive`].
+//!
+//! REF is matched against `org.opencontainers.image.ref.name` as podman, skopeo and
+//! buildah write it (a full reference, `docker.io/library/busybox:1.36`) or as a bare tag
+//! (`1.36`), and against containerd's `io.containerd.image.name`. The image is named by
+//! that full reference when there is one, else `localhost/<file name>:<tag>`; `… as NAME`
+//! overrides both.
 
-use crate::oci::{Descriptor, Digest, ImageRef, RawManifest, Verifier};
+use crate::local_files::LocalFiles;
+use crate::oci::manifest::MAX_MANIFEST_BYTES;
+use crate::oci::{Descriptor, Digest, ImageRef, RawManifest};
 use bytes::Bytes;
 use futures_util::Stream;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
-/// Why a layout cannot be read.
+/// Why a local source cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LayoutError {
-    /// I/O on a layout file.
-    #[error("reading OCI layout `{path}`: {source}")]
+    /// I/O on a file.
+    #[error("reading `{path}`: {source}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The error.
         source: std::io::Error,
     },
-    /// `index.json` or `oci-layout` is missing or malformed.
-    #[error("`{path}` is not an OCI image layout: {reason}")]
+    /// Not a layout or archive of the kind named, or malformed.
+    #[error("`{path}` is not a usable image source: {reason}")]
     Invalid {
-        /// The directory.
+        /// The directory or file.
         path: PathBuf,
         /// What is wrong.
         reason: String,
     },
-    /// No manifest carries the tag asked for.
-    #[error("OCI layout `{path}` has no image tagged `{tag}` (it has: {available})")]
+    /// No image matches the reference asked for.
+    #[error("`{path}` has no image `{tag}` (it has: {available})")]
     NoTag {
-        /// The directory.
+        /// The directory or file.
         path: PathBuf,
-        /// The tag asked for.
+        /// The reference asked for.
         tag: String,
-        /// Tags present.
+        /// References present.
         available: String,
     },
     /// A blob fails its digest.
-    #[error("OCI layout `{path}`: {source}")]
+    #[error("`{path}`: {source}")]
     Content {
-        /// The directory.
+        /// The directory or file.
         path: PathBuf,
         /// The failed check.
         source: crate::oci::DigestError,
     },
 }
 
+/// The three local input forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalKind {
+    /// `oci:DIR`.
+    Dir,
+    /// `oci-archive:FILE`.
+    OciArchive,
+    /// `docker-archive:FILE`.
+    DockerArchive,
+}
+
+impl LocalKind {
+    /// The prefix users write.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            LocalKind::Dir => "oci",
+            LocalKind::OciArchive => "oci-archive",
+            LocalKind::DockerArchive => "docker-archive",
+        }
+    }
+
+    /// Every prefix with its kind.
+    pub const ALL: [LocalKind; 3] = [
+        LocalKind::Dir,
+        LocalKind::OciArchive,
+        LocalKind::DockerArchive,
+    ];
+}
+
 #[derive(Deserialize)]
 struct LayoutIndex {
-    manifests: Vec<IndexManifest>,
+    manifests: Option<Vec<IndexManifest>>,
 }
 
 #[derive(Deserialize)]
@@ -58,200 +97,287 @@ struct IndexManifest {
     #[serde(flatten)]
     descriptor: Descriptor,
     #[serde(default)]
-    annotations: std::collections::HashMap<String, String>,
+    annotations: HashMap<String, String>,
 }
 
-/// An OCI layout directory.
+/// Manifests made here (from a legacy `docker save` tar) and where their blobs are.
+#[derive(Debug, Default)]
+pub struct Made {
+    /// Manifest bytes by digest.
+    pub manifests: HashMap<Digest, Bytes>,
+    /// Entry names of blobs stored under other names than `blobs/sha256/<hex>`.
+    pub entries: HashMap<Digest, String>,
+    /// What the user should hear about what was built (the new digest).
+    pub notes: Vec<String>,
+}
+
+/// An opened local source.
 #[derive(Clone, Debug)]
 pub struct OciLayout {
-    /// The directory.
-    pub root: PathBuf,
+    /// Its files.
+    pub files: LocalFiles,
+    /// How the user named it.
+    pub kind: LocalKind,
+    /// For a legacy `docker save` tar: what was built from it.
+    pub made: Arc<RwLock<Made>>,
 }
 
-/// `oci:PATH[:TAG]` split into path and tag. The tag is after the last `:` that follows
-/// the last `/`.
-pub fn parse_location(text: &str) -> Option<(PathBuf, Option<String>)> {
-    let rest = text.strip_prefix("oci:")?;
-    let (path, tag) = crate::oci::reference::split_tag(rest);
-    Some((PathBuf::from(path), tag.map(str::to_owned)))
+/// `oci:PATH[:REF]` (and `oci-archive:`, `docker-archive:`) split into kind, path and
+/// reference: the path is the longest prefix that names an existing file or directory
+/// (a path may hold `:`), else everything before the first `:`.
+pub fn parse_location(text: &str) -> Option<(LocalKind, PathBuf, Option<String>)> {
+    let (kind, rest) = LocalKind::ALL.iter().find_map(|k| {
+        text.strip_prefix(k.prefix())
+            .and_then(|r| r.strip_prefix(':'))
+            .map(|r| (*k, r))
+    })?;
+    let cuts = rest.match_indices(':').map(|(i, _)| i);
+    let split = std::iter::once(rest.len())
+        .chain(cuts.collect::<Vec<_>>().into_iter().rev())
+        .find(|&i| Path::new(&rest[..i]).exists())
+        .or_else(|| rest.find(':'))
+        .unwrap_or(rest.len());
+    let reference = rest[split..].strip_prefix(':').filter(|r| !r.is_empty());
+    Some((kind, PathBuf::from(&rest[..split]), reference.map(str::to_owned)))
+}
+
+/// Whether `ref_name` (an annotation or `RepoTags` entry) is what the user asked for:
+/// the same text, the same reference once normalised (`busybox:1.36` and
+/// `docker.io/library/busybox:1.36`), or a bare tag equal to its tag.
+pub fn ref_matches(ref_name: &str, wanted: &str) -> bool {
+    if ref_name == wanted {
+        return true;
+    }
+    if let Some(full) = full_reference(ref_name) {
+        if let Some(w) = full_reference(wanted) {
+            return w.to_string() == full.to_string();
+        }
+        return !wanted.contains('/') && full.tag.as_deref() == Some(wanted);
+    }
+    false
+}
+
+/// A `ref.name` or `RepoTags` value that names a whole image (`docker.io/library/x:1`,
+/// `x:1`), not a bare tag (`1.36`), parsed.
+pub fn full_reference(text: &str) -> Option<ImageRef> {
+    if !text.contains('/') && !text.contains(':') {
+        return None;
+    }
+    let r: ImageRef = text.parse().ok()?;
+    r.digest.is_none().then_some(r)
+}
+
+/// `localhost/<file name>:<tag>`: the name of a local image that names itself nowhere.
+pub fn fallback_name(path: &Path, tag: Option<&str>) -> Result<ImageRef, LayoutError> {
+    let full = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    let stem = full
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_else(|| "image".into());
+    let stem = stem
+        .strip_suffix(".tar")
+        .map(str::to_owned)
+        .unwrap_or(stem);
+    let base: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let tag = tag
+        .filter(|t| crate::oci::reference::valid_tag(t))
+        .unwrap_or("latest");
+    format!("localhost/{}:{tag}", base.trim_matches('-'))
+        .parse()
+        .map_err(|e| LayoutError::Invalid {
+            path: path.to_owned(),
+            reason: format!("cannot name the image: {e}; name it with `… as REGISTRY/REPO:TAG`"),
+        })
 }
 
 impl OciLayout {
-    /// Opens a layout directory, checking its `oci-layout` marker.
-    pub fn open(root: &Path) -> Result<OciLayout, LayoutError> {
-        let marker = root.join("oci-layout");
-        let text = fs_err::read_to_string(&marker).map_err(|source| LayoutError::Io {
-            path: marker.clone(),
-            source,
-        })?;
-        if !text.contains("imageLayoutVersion") {
+    /// Opens a source of `kind` at `path`: a layout directory with its `oci-layout`
+    /// marker, or a tar, scanned once.
+    pub fn open(kind: LocalKind, path: &Path) -> Result<OciLayout, LayoutError> {
+        let files = match kind {
+            LocalKind::Dir => LocalFiles::Dir(path.to_owned()),
+            LocalKind::OciArchive | LocalKind::DockerArchive => LocalFiles::open_tar(path)?,
+        };
+        let layout = OciLayout {
+            files,
+            kind,
+            made: Arc::default(),
+        };
+        if kind != LocalKind::DockerArchive || layout.files.exists("oci-layout") {
+            layout.check_marker()?;
+        } else if !layout.files.exists("manifest.json") {
             return Err(LayoutError::Invalid {
-                path: root.into(),
+                path: path.to_owned(),
+                reason: "neither `manifest.json` nor `oci-layout` is in it; a `docker save` tar has one of them".into(),
+            });
+        }
+        Ok(layout)
+    }
+
+    fn check_marker(&self) -> Result<(), LayoutError> {
+        let text = self.files.read("oci-layout", 4096)?;
+        if !String::from_utf8_lossy(&text).contains("imageLayoutVersion") {
+            return Err(LayoutError::Invalid {
+                path: self.files.path().to_owned(),
                 reason: "`oci-layout` names no imageLayoutVersion".into(),
             });
         }
-        Ok(OciLayout {
-            root: root.to_owned(),
-        })
+        Ok(())
     }
 
-    fn blob_path(&self, digest: &Digest) -> PathBuf {
-        self.root.join("blobs").join("sha256").join(digest.hex())
+    /// `oci:fixtures/hello`, `docker-archive:/tmp/x.tar`: what the index records.
+    pub fn describe(&self) -> String {
+        format!("{}:{}", self.kind.prefix(), self.files.path().display())
     }
 
-    /// Finds the image tagged `tag` (or the only image when no tag is given) and names it.
-    pub fn resolve(&self, tag: Option<&str>) -> Result<(ImageRef, Descriptor), LayoutError> {
-        let path = self.root.join("index.json");
-        let text = fs_err::read(&path).map_err(|source| LayoutError::Io {
-            path: path.clone(),
-            source,
-        })?;
+    fn blob_name(&self, digest: &Digest) -> String {
+        let made = self.made.read().unwrap_or_else(|e| e.into_inner());
+        match made.entries.get(digest) {
+            Some(name) => name.clone(),
+            None => format!("blobs/sha256/{}", digest.hex()),
+        }
+    }
+
+    /// Finds the image `reference` names (or the only one when none is given) and names it.
+    pub fn resolve(&self, reference: Option<&str>) -> Result<(ImageRef, Descriptor), LayoutError> {
+        if self.kind == LocalKind::DockerArchive && !self.files.exists("oci-layout") {
+            return crate::legacy_archive::resolve(self, reference);
+        }
+        let bytes = self.files.read("index.json", 64 * 1024 * 1024)?;
         let index: LayoutIndex =
-            serde_json::from_slice(&text).map_err(|e| LayoutError::Invalid {
-                path: self.root.clone(),
+            serde_json::from_slice(&bytes).map_err(|e| LayoutError::Invalid {
+                path: self.files.path().to_owned(),
                 reason: format!("index.json: {e}"),
             })?;
-        let tag_of = |m: &IndexManifest| {
-            m.annotations
-                .get("org.opencontainers.image.ref.name")
-                .cloned()
-        };
-        let found = match tag {
-            Some(t) => index
-                .manifests
-                .iter()
-                .find(|m| tag_of(m).as_deref() == Some(t)),
-            None if index.manifests.len() == 1 => index.manifests.first(),
-            None => None,
-        };
-        let Some(found) = found else {
-            let available = index
-                .manifests
-                .iter()
-                .filter_map(tag_of)
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(LayoutError::NoTag {
-                path: self.root.clone(),
-                tag: tag.unwrap_or("(none given)").into(),
-                available,
+        let Some(manifests) = index.manifests.filter(|m| !m.is_empty()) else {
+            return Err(LayoutError::Invalid {
+                path: self.files.path().to_owned(),
+                reason: "its index.json lists no images (`\"manifests\": null` or empty, as `docker save` of nothing writes)".into(),
             });
         };
-        let name = found
-            .annotations
-            .get("io.containerd.image.name")
-            .and_then(|n| n.parse::<ImageRef>().ok());
-        let image_ref = match name {
+        let names = |m: &IndexManifest| -> Vec<String> {
+            ["org.opencontainers.image.ref.name", "io.containerd.image.name"]
+                .iter()
+                .filter_map(|k| m.annotations.get(*k).cloned())
+                .collect()
+        };
+        let found: Vec<&IndexManifest> = match reference {
+            Some(r) => manifests
+                .iter()
+                .filter(|m| names(m).iter().any(|n| ref_matches(n, r)))
+                .collect(),
+            None if manifests.len() == 1 => manifests.iter().collect(),
+            None => Vec::new(),
+        };
+        let distinct: std::collections::BTreeSet<&Digest> =
+            found.iter().map(|m| &m.descriptor.digest).collect();
+        if distinct.len() != 1 {
+            let available = manifests
+                .iter()
+                .map(|m| {
+                    names(m)
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| m.descriptor.digest.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let tag = match (reference, distinct.len()) {
+                (Some(r), 0) => r.to_owned(),
+                (Some(r), _) => format!("{r}` matches several images; name one in full: `"),
+                (None, _) => "(none given: it holds several, so name one)".into(),
+            };
+            return Err(LayoutError::NoTag {
+                path: self.files.path().to_owned(),
+                tag,
+                available,
+            });
+        }
+        let found = found[0];
+        let all = names(found);
+        let image_ref = match all.iter().rev().find_map(|n| full_reference(n)) {
             Some(r) => r,
-            None => {
-                let dir = self
-                    .root
-                    .canonicalize()
-                    .unwrap_or_else(|_| self.root.clone());
-                let base = dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_lowercase())
-                    .unwrap_or_else(|| "image".into());
-                let base: String = base
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                    .collect();
-                let tag = tag_of(found)
-                    .or(tag.map(str::to_owned))
-                    .unwrap_or_else(|| "latest".into());
-                format!("localhost/{}:{tag}", base.trim_matches('-'))
-                    .parse()
-                    .map_err(|e| LayoutError::Invalid {
-                        path: self.root.clone(),
-                        reason: format!("cannot name the image: {e}"),
-                    })?
-            }
+            None => fallback_name(self.files.path(), all.first().map(String::as_str).or(reference))?,
         };
         Ok((image_ref, found.descriptor.clone()))
     }
 
     /// Reads and verifies a manifest.
     pub fn manifest(&self, desc: &Descriptor) -> Result<RawManifest, LayoutError> {
-        let path = self.blob_path(&desc.digest);
-        let bytes = fs_err::read(&path).map_err(|source| LayoutError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let mut v = Verifier::new(&desc.digest, desc.size);
-        v.update(&bytes)
-            .and_then(|()| v.finish())
-            .map_err(|source| LayoutError::Content {
-                path: self.root.clone(),
-                source,
-            })?;
-        RawManifest::new(Bytes::from(bytes), Some(&desc.media_type)).map_err(|e| {
-            LayoutError::Invalid {
-                path: path.clone(),
-                reason: e.to_string(),
-            }
+        let made = self
+            .made
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .manifests
+            .get(&desc.digest)
+            .cloned();
+        let bytes = match made {
+            Some(b) => b,
+            None => Bytes::from(self.files.read_verified(
+                &self.blob_name(&desc.digest),
+                &desc.digest,
+                desc.size,
+                MAX_MANIFEST_BYTES,
+            )?),
+        };
+        RawManifest::new(bytes, Some(&desc.media_type)).map_err(|e| LayoutError::Invalid {
+            path: self.files.path().to_owned(),
+            reason: format!("manifest {}: {e}", desc.digest),
         })
     }
 
-    /// Streams a blob file in 1 MiB chunks (the caller verifies).
+    /// Streams a blob (the caller verifies).
     pub fn blob(
         &self,
         desc: &Descriptor,
     ) -> impl Stream<Item = Result<Bytes, LayoutError>> + Send + 'static + use<> {
-        let path = self.blob_path(&desc.digest);
-        futures_util::stream::unfold(
-            (None::<tokio::fs::File>, path, false),
-            |(file, path, done)| async move {
-                use tokio::io::AsyncReadExt;
-                if done {
-                    return None;
-                }
-                let mut file = match file {
-                    Some(f) => f,
-                    None => match tokio::fs::File::open(&path).await {
-                        Ok(f) => f,
-                        Err(source) => {
-                            return Some((
-                                Err(LayoutError::Io {
-                                    path: path.clone(),
-                                    source,
-                                }),
-                                (None, path, true),
-                            ));
-                        }
-                    },
-                };
-                let mut buf = vec![0; 1024 * 1024];
-                match file.read(&mut buf).await {
-                    Ok(0) => None,
-                    Ok(n) => {
-                        buf.truncate(n);
-                        Some((Ok(Bytes::from(buf)), (Some(file), path, false)))
-                    }
-                    Err(source) => Some((
-                        Err(LayoutError::Io {
-                            path: path.clone(),
-                            source,
-                        }),
-                        (None, path, true),
-                    )),
-                }
-            },
-        )
+        self.files.stream(&self.blob_name(&desc.digest))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn splits_location() {
         assert_eq!(
-            super::parse_location("oci:fixtures/hello:1.0"),
-            Some(("fixtures/hello".into(), Some("1.0".into())))
+            parse_location("oci:fixtures/hello:1.0"),
+            Some((
+                LocalKind::Dir,
+                "fixtures/hello".into(),
+                Some("1.0".into())
+            ))
         );
         assert_eq!(
-            super::parse_location("oci:./a.b/c"),
-            Some(("./a.b/c".into(), None))
+            parse_location("oci:./a.b/c"),
+            Some((LocalKind::Dir, "./a.b/c".into(), None))
         );
-        assert_eq!(super::parse_location("nginx"), None);
+        assert_eq!(
+            parse_location("docker-archive:x.tar:docker.io/library/busybox:1.36"),
+            Some((
+                LocalKind::DockerArchive,
+                "x.tar".into(),
+                Some("docker.io/library/busybox:1.36".into())
+            ))
+        );
+        assert_eq!(parse_location("nginx"), None);
+        assert_eq!(parse_location("oci-archivex:y"), None);
+    }
+
+    #[test]
+    fn matches_references_as_producers_write_them() {
+        let full = "docker.io/library/busybox:1.36";
+        assert!(ref_matches(full, full));
+        assert!(ref_matches(full, "busybox:1.36"));
+        assert!(ref_matches(full, "1.36"));
+        assert!(!ref_matches(full, "1.37"));
+        assert!(!ref_matches(full, "quay.io/library/busybox:1.36"));
+        assert!(ref_matches("1.0", "1.0"));
+        assert!(!ref_matches("1.0", "busybox:1.0"));
+        assert!(full_reference("1.36").is_none());
     }
 }

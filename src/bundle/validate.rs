@@ -189,6 +189,9 @@ fn check_graph(index: &BundleIndex, positions: &HashMap<&Digest, usize>) -> Resu
     Ok(())
 }
 
+/// Prefixes of the local sources an image may have been read from.
+const LOCAL_SOURCES: [&str; 4] = ["oci:", "oci-archive:", "docker-archive:", "docker-charon:"];
+
 fn check_image(at: &str, image: &ImageEntry, index: &BundleIndex) -> Result<(), String> {
     text(&format!("{at}.requested"), &image.requested, MAX_TEXT)?;
     repository(&format!("{at}.repository"), &image.repository)?;
@@ -197,12 +200,15 @@ fn check_image(at: &str, image: &ImageEntry, index: &BundleIndex) -> Result<(), 
     {
         return Err(format!("{at}.tag `{}` is not a tag", shown(t)));
     }
-    match image.source.strip_prefix("oci:") {
+    let local = LOCAL_SOURCES
+        .iter()
+        .find_map(|p| image.source.strip_prefix(p));
+    match local {
         Some(path) => text(&format!("{at}.source"), path, MAX_TEXT)?,
         None if valid_registry(&image.source) => {}
         None => {
             return Err(format!(
-                "{at}.source `{}` is not a registry host[:port] or `oci:PATH`",
+                "{at}.source `{}` is not a registry host[:port], `oci:PATH`, `oci-archive:PATH`, `docker-archive:PATH` or `docker-charon:PATH`",
                 shown(&image.source)
             ));
         }

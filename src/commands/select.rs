@@ -6,7 +6,7 @@ use super::registry_settings;
 use crate::bundle::reader::BundleReader;
 use crate::cli::Selection;
 use crate::far_side::FarSide;
-use crate::location::ImageSource;
+use crate::location::{ImageRequest, ImageSource};
 use crate::oci::{Digest, Platform, RawManifest};
 use crate::output;
 use crate::plan::{Plan, PlanOptions, PlatformChoice, plan};
@@ -71,7 +71,10 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     }
     let mut registries_used = Vec::new();
     for image in &images {
-        match ImageSource::parse(image).map_err(|e| UsageError(e.to_string()))? {
+        match ImageRequest::parse(image)
+            .map_err(|e| UsageError(e.to_string()))?
+            .source
+        {
             ImageSource::Registry(r) if !registries_used.contains(&r.registry) => {
                 registries_used.push(r.registry.clone())
             }
@@ -125,6 +128,9 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
             errors.len(),
             images.len()
         );
+    }
+    for note in &plan.notes {
+        crate::output::note(note);
     }
     plan.skip(&far);
     Ok(Resolved {

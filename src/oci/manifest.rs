@@ -33,7 +33,19 @@ pub enum ManifestError {
         /// Parser error.
         source: serde_json::Error,
     },
-    /// A media type outrider cannot carry (e.g. Docker schema 1).
+    /// Docker image manifest schema 1: signed per request, so its bytes never hash to the
+    /// same digest twice, and no current runtime pulls it.
+    #[error(
+        "Docker image manifest schema 1 is deprecated and not supported; re-push the image with a current client (docker push, podman push, or `skopeo copy --format v2s2`) and pack that"
+    )]
+    Schema1,
+    /// An index whose `manifests` is null or missing: nothing to carry.
+    #[error("index {digest} lists no manifests (`manifests` is null or missing)")]
+    NoManifests {
+        /// Digest of the index.
+        digest: Digest,
+    },
+    /// A media type outrider cannot carry.
     #[error(
         "manifest {digest} has media type `{media_type}`, which outrider cannot carry (supported: OCI and Docker schema 2 manifests and indexes)"
     )]
@@ -96,6 +108,9 @@ impl RawManifest {
                 source,
             })?;
         let declared = content_type.map(|c| c.split(';').next().unwrap_or(c).trim().to_owned());
+        if probe.schema_version == Some(1) || declared.as_deref().is_some_and(is_schema1) {
+            return Err(ManifestError::Schema1);
+        }
         let media_type = match (probe.media_type, declared) {
             (Some(m), _) => m,
             (None, Some(c)) if media_type::is_index(&c) || media_type::is_image_manifest(&c) => c,
@@ -107,6 +122,9 @@ impl RawManifest {
             && (media_type::is_index(&media_type) || media_type::is_image_manifest(&media_type));
         if !supported {
             return Err(ManifestError::Unsupported { digest, media_type });
+        }
+        if media_type::is_index(&media_type) && probe.manifests.is_none() {
+            return Err(ManifestError::NoManifests { digest });
         }
         Ok(RawManifest {
             bytes,
@@ -165,6 +183,23 @@ impl RawManifest {
     }
 }
 
+/// Whether a Content-Type names Docker's schema 1 (`…manifest.v1+prettyjws`, `…v1+json`).
+pub fn is_schema1(content_type: &str) -> bool {
+    content_type.starts_with("application/vnd.docker.distribution.manifest.v1+")
+}
+
+/// Whether a response is a schema 1 manifest, from its Content-Type or its JSON: checked
+/// before its digest, which a schema 1 signature changes on every request.
+pub fn looks_schema1(content_type: Option<&str>, bytes: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Version {
+        #[serde(rename = "schemaVersion")]
+        schema_version: Option<u32>,
+    }
+    content_type.is_some_and(is_schema1)
+        || serde_json::from_slice::<Version>(bytes).is_ok_and(|v| v.schema_version == Some(1))
+}
+
 /// Builds an index of the same media type holding only `entries`, each copied as it
 /// stood in the original. Used when only some platforms of an index were carried.
 pub fn reduced_index(
@@ -206,7 +241,12 @@ mod tests {
         let v1 = br#"{"schemaVersion":1,"name":"x"}"#;
         assert!(matches!(
             RawManifest::new(Bytes::from_static(v1), None),
-            Err(ManifestError::Unsupported { .. })
+            Err(ManifestError::Schema1)
+        ));
+        let null = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}"#;
+        assert!(matches!(
+            RawManifest::new(Bytes::from_static(null), None),
+            Err(ManifestError::NoManifests { .. })
         ));
     }
 }

@@ -16,10 +16,18 @@ pub struct Platform {
     pub variant: Option<String>,
 }
 
-/// A `--platform` value that is not `os/arch[/variant]`.
+/// A `--platform` value that is not `os/arch[/variant]`, or names no image platform.
 #[derive(Debug, thiserror::Error)]
-#[error("`{0}` is not a platform (expected os/arch[/variant], e.g. linux/arm64/v8)")]
-pub struct PlatformError(String);
+pub enum PlatformError {
+    /// Not `os/arch[/variant]`.
+    #[error("`{0}` is not a platform (expected os/arch[/variant], e.g. linux/arm64/v8)")]
+    Syntax(String),
+    /// `unknown/unknown`: BuildKit's attestation manifests, never an image to run.
+    #[error(
+        "`{0}` is not an image platform: an index lists BuildKit's attestation manifests (provenance, SBOMs) as unknown/unknown; choose the image's own platform, or carry every child with --all-platforms"
+    )]
+    Unknown(String),
+}
 
 impl Platform {
     /// The platform `docker pull` picks on this host: `linux/<GOARCH of this CPU>`.
@@ -74,7 +82,10 @@ impl FromStr for Platform {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
         };
         if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| valid(p)) {
-            return Err(PlatformError(s.to_owned()));
+            return Err(PlatformError::Syntax(s.to_owned()));
+        }
+        if parts[0].eq_ignore_ascii_case("unknown") && parts[1].eq_ignore_ascii_case("unknown") {
+            return Err(PlatformError::Unknown(s.to_owned()));
         }
         Ok(Platform {
             os: parts[0].to_ascii_lowercase(),
@@ -106,6 +117,10 @@ mod tests {
     fn parse_and_match() {
         assert_eq!(p("linux/arm64/v8").to_string(), "linux/arm64/v8");
         assert!("linux".parse::<Platform>().is_err());
+        assert!(matches!(
+            "unknown/unknown".parse::<Platform>(),
+            Err(PlatformError::Unknown(_))
+        ));
         assert!("linux/amd64/v1/x".parse::<Platform>().is_err());
         assert!(p("linux/arm64").matches(&p("linux/arm64/v8")));
         assert!(p("linux/arm64/v8").matches(&p("linux/arm64")));

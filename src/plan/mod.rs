@@ -3,7 +3,7 @@
 //! children before parents. Only manifests (and small configs, for platforms) are read.
 
 use crate::bundle::index::{ImageEntry, ManifestEntry};
-use crate::location::{ImageSource, Source, SourceError};
+use crate::location::{ImageRequest, ImageSource, Source, SourceError};
 use crate::oci::{Descriptor, Digest, ParsedManifest, Platform, RawManifest};
 use crate::registry::{Access, Registries};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -94,6 +94,8 @@ pub struct Plan {
     pub prefetched: HashMap<Digest, bytes::Bytes>,
     /// Artifacts found for the manifests carried, each (subject, artifact) once.
     pub referrers: Vec<crate::bundle::index::ReferrerEntry>,
+    /// What the user should know about choices made for them (a digest pin carried whole).
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -161,6 +163,9 @@ struct Builder<'a> {
     choice: &'a PlatformChoice,
     /// Adding an artifact's manifests: no platform is read, chosen or recorded.
     artifact: bool,
+    /// The image being added was named by digest: its index is carried whole, so that
+    /// digest resolves at the far side.
+    pinned: bool,
     /// Which registries answer the referrers API.
     api: referrers::ApiSupport,
     /// (source, repository, subject) triples whose artifacts were already looked for.
@@ -210,11 +215,13 @@ pub async fn plan(
             blobs: Vec::new(),
             prefetched: HashMap::new(),
             referrers: Vec::new(),
+            notes: Vec::new(),
         },
         seen_manifests: HashMap::new(),
         seen_blobs: HashMap::new(),
         choice,
         artifact: false,
+        pinned: false,
         api: referrers::ApiSupport::default(),
         discovered: HashSet::new(),
         related: HashSet::new(),
@@ -245,8 +252,9 @@ impl Builder<'_> {
             image: request.to_owned(),
             source: Box::new(source),
         };
-        let parsed = ImageSource::parse(request).map_err(|e| input(e.to_string()))?;
-        let (source, image_ref, top) = match parsed {
+        let parsed = ImageRequest::parse(request).map_err(|e| input(e.to_string()))?;
+        self.pinned = matches!(&parsed.source, ImageSource::Registry(r) if r.digest.is_some());
+        let (source, image_ref, top) = match parsed.source {
             ImageSource::Registry(r) => {
                 let registry = registries
                     .get(&r.registry)
@@ -278,15 +286,34 @@ impl Builder<'_> {
                 };
                 (Source::Registry(registry), r, top)
             }
-            ImageSource::Layout { path, tag } => {
-                let layout =
-                    crate::oci_layout::OciLayout::open(&path).map_err(|e| src_err(e.into()))?;
+            ImageSource::Layout { kind, path, tag } => {
+                // One opened layout per file: a tar is scanned once, and what a legacy
+                // `docker save` tar yields is shared by its images.
+                let key = format!("{}:{}", kind.prefix(), path.display());
+                let layout = match source_ids.get(&key).map(|&i| &self.plan.sources[i]) {
+                    Some(Source::Layout(l)) => l.clone(),
+                    _ => crate::oci_layout::OciLayout::open(kind, &path)
+                        .map_err(|e| src_err(e.into()))?,
+                };
                 let (r, desc) = layout
                     .resolve(tag.as_deref())
                     .map_err(|e| src_err(e.into()))?;
                 let top = layout.manifest(&desc).map_err(|e| src_err(e.into()))?;
+                let notes = std::mem::take(
+                    &mut layout.made.write().unwrap_or_else(|e| e.into_inner()).notes,
+                );
+                self.plan.notes.extend(notes);
                 (Source::Layout(layout), r, top)
             }
+        };
+        // Read from the source's repository; named (and pushed) as the user said.
+        let read_repo = image_ref.repository.clone();
+        let image_ref = match parsed.name {
+            Some(mut name) => {
+                name.digest = None;
+                name
+            }
+            None => image_ref,
         };
         let key = source.describe();
         let source_id = *source_ids.entry(key.clone()).or_insert_with(|| {
@@ -298,7 +325,7 @@ impl Builder<'_> {
             request,
             &source,
             source_id,
-            &image_ref.repository,
+            &read_repo,
             top.clone(),
             None,
             true,
@@ -311,7 +338,7 @@ impl Builder<'_> {
                 registry,
                 &source,
                 source_id,
-                &image_ref.repository,
+                &read_repo,
                 &top.digest,
                 choice,
             )
@@ -360,6 +387,12 @@ impl Builder<'_> {
         match parsed {
             ParsedManifest::Index { manifests } => {
                 let chosen = self.choose(request, &manifests, top)?;
+                if top && self.pinned && !matches!(self.choice, PlatformChoice::All) {
+                    self.plan.notes.push(format!(
+                        "`{request}` is pinned to an index digest: carrying all {} of its manifests so that digest resolves at the far side (pin a platform manifest's digest to carry one platform)",
+                        manifests.len()
+                    ));
+                }
                 entry.complete = Some(chosen.len() == manifests.len());
                 for child in chosen {
                     let child_manifest = match self.options.known.get(&child.descriptor.digest) {

@@ -8,16 +8,21 @@ use crate::oci::manifest::IndexEntry;
 
 impl Builder<'_> {
     /// Picks index children: all, or the first match per requested platform. Nested
-    /// indexes below the top are taken whole.
+    /// indexes below the top, the index a digest pin names, and an index of artifacts
+    /// (no child names a platform: nothing to choose by) are taken whole. Attestation
+    /// manifests (`unknown/unknown`) are never chosen for a platform.
     pub(super) fn choose<'m>(
         &self,
         request: &str,
         manifests: &'m [IndexEntry],
         top: bool,
     ) -> Result<Vec<&'m IndexEntry>, PlanError> {
+        let platformless = !manifests
+            .iter()
+            .any(|m| m.platform.as_ref().is_some_and(|p| !p.is_unknown()));
         let wanted = match self.choice {
             PlatformChoice::All => return Ok(manifests.iter().collect()),
-            PlatformChoice::Only(_) | PlatformChoice::Host(_) if !top => {
+            _ if !top || self.pinned || platformless => {
                 return Ok(manifests.iter().collect());
             }
             PlatformChoice::Only(w) => w.as_slice(),
@@ -27,7 +32,11 @@ impl Builder<'_> {
         for want in wanted {
             if let Some(m) = manifests
                 .iter()
-                .find(|m| m.platform.as_ref().is_some_and(|p| want.matches(p)))
+                .find(|m| {
+                    m.platform
+                        .as_ref()
+                        .is_some_and(|p| !p.is_unknown() && want.matches(p))
+                })
                 && !chosen
                     .iter()
                     .any(|c| c.descriptor.digest == m.descriptor.digest)

@@ -120,6 +120,12 @@ impl Registry {
             .map(str::to_owned);
         let header_digest = content_digest(&response);
         let body = self.bounded_body(response, &what).await?;
+        if crate::oci::manifest::looks_schema1(content_type.as_deref(), &body) {
+            return Err(RegistryError::Manifest {
+                registry: self.name.clone(),
+                source: crate::oci::ManifestError::Schema1,
+            });
+        }
         let actual = Digest::of(&body);
         let expected = reference.parse::<Digest>().ok().or(header_digest);
         if let Some(expected) = expected
