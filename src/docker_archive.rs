@@ -27,6 +27,8 @@ pub struct ArchiveImage {
     pub contents: Vec<Descriptor>,
     /// Manifests made here (reduced indexes) rather than read from a bundle.
     pub made: Vec<RawManifest>,
+    /// Its image's position in the bundle's list (artifacts leave gaps).
+    pub position: usize,
 }
 
 /// A tar could not be written.

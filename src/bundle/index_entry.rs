@@ -16,7 +16,7 @@ use std::path::Path;
 const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Reads one small entry whole, checking its size bound and CRC-32.
-fn read_entry(
+pub(super) fn read_entry(
     path: &Path,
     file: &std::fs::File,
     span: EntrySpan,

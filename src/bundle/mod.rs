@@ -4,6 +4,8 @@
 
 pub mod agreement;
 mod blob_reader;
+mod charon;
+pub mod image_kind;
 pub mod index;
 mod index_entry;
 pub mod partial_index;

@@ -82,6 +82,40 @@ fn open_file(path: &Path, trusted: &TrustedKeys) -> Result<(Volume, BundleIndex)
             reason: "a name appears twice in the central directory; a bundle names each entry once",
         });
     }
+    if archive.index_for_name(super::charon::DESCRIPTOR_ENTRY).is_some()
+        && archive.index_for_name(INDEX_ENTRY).is_none()
+    {
+        return open_payload(path, &file, &mut archive, trusted);
+    }
+    let entries = stored_entries(
+        path,
+        &mut archive,
+        valid_entry_name,
+        "only `outrider.json`, `outrider.json.sig` and `blobs/sha256/<hex>[.part-NNNN]` belong in a bundle",
+    )?;
+    let (index, seal) = read_index(path, &file, &entries, trusted)?;
+    Ok((
+        Volume {
+            path: path.to_owned(),
+            file: Arc::new(file),
+            entries,
+            seal,
+        },
+        index,
+    ))
+}
+
+/// The stored entries of a zip, by name; anything compressed is refused.
+fn stored_entries(
+    path: &Path,
+    archive: &mut zip::ZipArchive<&std::fs::File>,
+    valid_name: impl Fn(&str) -> bool,
+    naming_rule: &'static str,
+) -> Result<HashMap<String, EntrySpan>, ReadError> {
+    let not_zip = |e: zip::result::ZipError| ReadError::NotZip {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
     let mut entries = HashMap::new();
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i).map_err(not_zip)?;
@@ -91,10 +125,8 @@ fn open_file(path: &Path, trusted: &TrustedKeys) -> Result<(Volume, BundleIndex)
             name: crate::output::sanitize(&name),
             reason,
         };
-        if !valid_entry_name(&name) {
-            return Err(bad(
-                "only `outrider.json`, `outrider.json.sig` and `blobs/sha256/<hex>[.part-NNNN]` belong in a bundle",
-            ));
+        if !valid_name(&name) {
+            return Err(bad(naming_rule));
         }
         if entry.compression() != zip::CompressionMethod::Stored
             || entry.compressed_size() != entry.size()
@@ -111,15 +143,63 @@ fn open_file(path: &Path, trusted: &TrustedKeys) -> Result<(Volume, BundleIndex)
             return Err(bad("a name appears twice; a bundle names each entry once"));
         }
     }
-    let (index, seal) = read_index(path, &file, &entries, trusted)?;
+    Ok(entries)
+}
+
+/// A docker-charon payload, read as a bundle of one volume (see [`super::charon`]).
+fn open_payload(
+    path: &Path,
+    file: &std::fs::File,
+    archive: &mut zip::ZipArchive<&std::fs::File>,
+    trusted: &TrustedKeys,
+) -> Result<(Volume, BundleIndex), ReadError> {
+    if !trusted.is_empty() {
+        return Err(ReadError::Untrusted {
+            path: path.to_owned(),
+            reason: "it is a docker-charon payload, which carries no signature to check against the trusted keys".into(),
+        });
+    }
+    let valid = |name: &str| {
+        name == super::charon::DESCRIPTOR_ENTRY
+            || name
+                .strip_prefix("manifests/")
+                .is_some_and(|n| !n.is_empty() && !n.contains('/'))
+            || name
+                .strip_prefix("blobs/")
+                .is_some_and(|d| d.parse::<Digest>().is_ok())
+    };
+    let raw = stored_entries(
+        path,
+        archive,
+        valid,
+        "only `payload_descriptor.json`, `manifests/<name>` and `blobs/sha256:<hex>` belong in a docker-charon payload",
+    )?;
+    let payload = super::charon::open(path, file, &raw)?;
+    if !payload.already_transferred.is_empty() {
+        crate::output::note(&format!(
+            "`{}` is a docker-charon payload that leaves out {} images as already transferred: {}",
+            path.display(),
+            payload.already_transferred.len(),
+            payload
+                .already_transferred
+                .iter()
+                .map(|n| crate::output::sanitize(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let file = file.try_clone().map_err(|source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     Ok((
         Volume {
             path: path.to_owned(),
             file: Arc::new(file),
-            entries,
-            seal,
+            entries: payload.entries,
+            seal: Seal::Unsigned,
         },
-        index,
+        payload.index,
     ))
 }
 

@@ -53,6 +53,10 @@ pub struct ImageSummary<'a> {
     media_type: &'a str,
     /// `os/arch[/variant]`, one per platform carried.
     platforms: Vec<String>,
+    /// For an artifact (a Helm chart, an SBOM…) rather than an image: its artifact type.
+    /// Tars leave it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artifact_type: Option<String>,
     source: &'a str,
     /// Bytes of this image stored in the bundle.
     bytes: u64,
@@ -103,12 +107,18 @@ fn artifact_summaries<'a>(
         .collect()
 }
 
-/// Every image of an index, with its bytes.
-pub fn image_summaries(index: &BundleIndex) -> Vec<ImageSummary<'_>> {
+/// Every image of an index, with its bytes; `read` gives manifests' verified bytes, to
+/// tell artifacts from images.
+pub fn image_summaries(
+    index: &BundleIndex,
+    read: impl Fn(&Digest) -> Result<crate::oci::RawManifest, String>,
+) -> Vec<ImageSummary<'_>> {
     index
         .images
         .iter()
         .map(|i| {
+            let artifact_type =
+                crate::bundle::image_kind::artifact_kind(index, i, &read).unwrap_or(None);
             let (closure, artifacts) = index.closure_with_artifacts(&i.digest);
             let (bytes, external_bytes) = closure_bytes(index, &closure);
             ImageSummary {
@@ -116,6 +126,7 @@ pub fn image_summaries(index: &BundleIndex) -> Vec<ImageSummary<'_>> {
                 digest: &i.digest,
                 media_type: &i.media_type,
                 platforms: i.platforms.iter().map(ToString::to_string).collect(),
+                artifact_type,
                 source: &i.source,
                 bytes,
                 external_bytes,
@@ -130,7 +141,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
     let trusted = args.trust.load()?;
     let reader = BundleReader::open(&args.bundle, &trusted)?;
     let index = &reader.index;
-    let images = image_summaries(index);
+    let images = image_summaries(index, |d| reader.manifest(d).map_err(|e| e.to_string()));
     let sizes = index
         .blobs
         .iter()
@@ -169,7 +180,10 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
             vec![
                 i.reference.to_owned(),
                 i.digest.short().to_owned(),
-                i.platforms.join(","),
+                match &i.artifact_type {
+                    Some(t) => format!("artifact: {t}"),
+                    None => i.platforms.join(","),
+                },
                 output::bytes(i.bytes),
                 output::bytes(i.external_bytes),
                 i.source.to_owned(),

@@ -69,7 +69,11 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             "pack",
             &serde_json::json!({
                 "bundle": paths,
-                "images": super::inspect::image_summaries(&index),
+                "images": super::inspect::image_summaries(&index, |d| {
+                    tops.get(d)
+                        .map(|m| (*m).clone())
+                        .ok_or_else(|| format!("{d} is not carried"))
+                }),
                 "storedBytes": stored,
                 "externalBytes": external,
             }),

@@ -214,6 +214,7 @@ pub fn archive_image(
             layers,
             contents: all,
             made,
+            position: 0,
         },
         notes,
     ))

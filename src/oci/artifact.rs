@@ -84,6 +84,30 @@ pub fn artifact_type(raw: &RawManifest) -> String {
     }
 }
 
+/// Whether a layer media type is a filesystem layer (OCI or Docker, any compression,
+/// non-distributable or foreign).
+fn is_layer(media_type: &str) -> bool {
+    media_type.contains(".image.layer.") || media_type.contains(".image.rootfs.")
+}
+
+/// For an image manifest that is no image (a Helm chart, an SBOM, a signature, WASM,
+/// model weights: an `artifactType`, a config that is not an image config, or layers
+/// that are not filesystem layers): its artifact type. `None` for a runnable image.
+pub fn not_an_image(raw: &RawManifest) -> Option<String> {
+    let p = probe(raw)?;
+    let artifact = p.artifact_type.as_deref().is_some_and(|t| !t.is_empty())
+        || p.config
+            .as_ref()
+            .is_some_and(|c| !media_type::is_image_config(&c.media_type))
+        || p.layers.iter().any(|l| !is_layer(&l.media_type));
+    artifact.then(|| artifact_type(raw))
+}
+
+/// The `artifactType` a manifest or index declares, when it declares one.
+pub fn declared_type(raw: &RawManifest) -> Option<String> {
+    probe(raw)?.artifact_type.filter(|t| !t.is_empty())
+}
+
 /// The digest a manifest's `subject` names, when it has one.
 pub fn subject_of(raw: &RawManifest) -> Option<Digest> {
     probe(raw).and_then(|p| p.subject).map(|s| s.digest)
@@ -132,6 +156,19 @@ mod tests {
             r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/spdx+json","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{d}","size":2}},"layers":[],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{d}","size":9}},"annotations":{{"a":"b"}}}}"#
         ));
         assert_eq!(artifact_type(&sbom), "application/spdx+json");
+        assert_eq!(not_an_image(&sbom).as_deref(), Some("application/spdx+json"));
+        assert!(not_an_image(&sig).is_some());
+        let chart = raw(&format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":"{d}","size":1}},"layers":[{{"mediaType":"application/vnd.cncf.helm.chart.content.v1.tar+gzip","digest":"{d}","size":1}}]}}"#
+        ));
+        assert_eq!(
+            not_an_image(&chart).as_deref(),
+            Some("application/vnd.cncf.helm.config.v1+json")
+        );
+        let image = raw(&format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{d}","size":1}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{d}","size":1}},{{"mediaType":"application/vnd.oci.image.layer.v1.tar+zstd","digest":"{d}","size":1}}]}}"#
+        ));
+        assert_eq!(not_an_image(&image), None);
         assert_eq!(subject_of(&sbom).unwrap().as_str(), d);
         let entry = referrers_index_entry(&sbom);
         assert_eq!(entry["artifactType"], "application/spdx+json");

@@ -70,9 +70,10 @@ pub fn archive_images(
     }
     let mut images = Vec::new();
     let mut errors = Vec::new();
+    let mut artifacts = Vec::new();
     // The manifests decide: an image whose manifests disagree with the index is refused.
     let mut checked = crate::bundle::agreement::Checked::default();
-    for image in &reader.index.images {
+    for (position, image) in reader.index.images.iter().enumerate() {
         let faults = checked.image_faults(&reader.index, image, store);
         if !faults.is_empty() {
             errors.push(format!(
@@ -82,11 +83,30 @@ pub fn archive_images(
             ));
             continue;
         }
+        match crate::bundle::image_kind::artifact_kind(&reader.index, image, |d| {
+            store.manifest(d)
+        }) {
+            Ok(Some(kind)) => {
+                output::note(&format!(
+                    "`{}` is an artifact ({}), not an image: left out of the tar (--push and serve carry it byte-exact)",
+                    output::sanitize(&image.reference),
+                    output::sanitize(&kind)
+                ));
+                artifacts.push(image.reference.clone());
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                errors.push(format!("`{}`: {e}", output::sanitize(&image.reference)));
+                continue;
+            }
+        }
         match to_archive::archive_image(store, &reader.index, image, platform) {
-            Ok((a, notes)) => {
+            Ok((mut a, notes)) => {
                 for n in notes {
                     output::note(&n);
                 }
+                a.position = position;
                 images.push(a);
             }
             Err(e) => errors.push(e),
@@ -98,6 +118,17 @@ pub fn archive_images(
             errors.len(),
             reader.index.images.len(),
             errors.join("\n")
+        );
+    }
+    if images.is_empty() && !artifacts.is_empty() {
+        bail!(
+            "`{}` holds only artifacts ({}), and a tar holds images; nothing written\nhint: push them to a registry with --push, or serve the bundle",
+            reader.path().display(),
+            artifacts
+                .iter()
+                .map(|a| output::sanitize(a))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(images)
@@ -113,11 +144,12 @@ pub(super) fn write_archives(
         if args.per_image {
             let compress = args.compress.unwrap_or(Compress::None);
             fs_err::create_dir_all(path)?;
-            // `images` follows the bundle's image order, as `per_image_paths` does.
+            // Named as the clobber check named them, from the bundle's whole image list.
             let paths = per_image_paths(args, path, &reader.index.images);
-            for (image, (_, out)) in images.iter().zip(paths) {
+            for image in images {
+                let out = &paths[image.position].1;
                 let written =
-                    to_archive::write_file(&out, compress, store, std::slice::from_ref(image))
+                    to_archive::write_file(out, compress, store, std::slice::from_ref(image))
                         .map_err(anyhow::Error::msg)?;
                 report_written(&written, 1);
             }
@@ -137,7 +169,14 @@ pub(super) fn write_archives(
         // mtime it has seen before.
         let written = to_archive::write_file(&out, compress, store, images).map_err(anyhow::Error::msg).with_context(|| "hint: k3s's images directory must be writable (run as root, or --k3s-images-dir)")?;
         report_written(&written, images.len());
-        k3s_import(args, store, images)?;
+        if let Err(e) = k3s_import(args, store, images) {
+            // k3s would retry the same failing file at every start: take it away.
+            let _ = std::fs::remove_file(&written);
+            return Err(e.context(format!(
+                "removed `{}` so k3s does not import it at its next start",
+                written.display()
+            )));
+        }
     }
     if args.docker {
         check_docker_zstd(&args.docker_cmd, images)?;
