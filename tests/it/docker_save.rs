@@ -3,6 +3,7 @@
 //! into a Docker engine the test starts, `podman load`, and `skopeo inspect docker-archive:`.
 
 use crate::support::daemons::{Containerd, Dockerd, Podman, can_run_daemons};
+use crate::support::artifacts;
 use crate::support::images::{self, Blob, Flavour, Image};
 use crate::support::{Outrider, Registry, text};
 use std::collections::BTreeSet;
@@ -89,9 +90,23 @@ fn every_consumer_loads_the_tar_and_containerd_keeps_the_digests() {
         s.multi_index.digest.clone(),
     ];
     let all = p("all.zip");
+    // A Helm chart travels beside the images; no tar output takes it (every consumer below
+    // would refuse the whole tar if one did).
+    let chart = artifacts::helm_chart("demo", "0.1.0");
+    chart.push(src, "charts/demo", "0.1.0");
+    let chart_ref = format!("{src}/charts/demo:0.1.0");
     let mut args = vec!["pack", "--all-platforms", "-o", all.to_str().expect("utf8")];
     args.extend(names.iter().map(String::as_str));
+    args.push(&chart_ref);
     o.ok(&args);
+    let inspected: serde_json::Value =
+        serde_json::from_slice(&o.ok(&["inspect", "--json", all.to_str().expect("utf8")]).stdout)
+            .expect("json");
+    assert_eq!(
+        inspected["images"][3]["artifactType"],
+        "application/vnd.cncf.helm.config.v1+json"
+    );
+    assert!(inspected["images"][0].get("artifactType").is_none());
 
     // One tar: an OCI layout pointing at the original manifests, plus manifest.json.
     let tar = p("all.tar");
@@ -105,6 +120,10 @@ fn every_consumer_loads_the_tar_and_containerd_keeps_the_digests() {
     ]);
     let (_, err) = text(&out);
     assert!(err.contains("manifest.json names linux/amd64"), "{err}");
+    assert!(
+        err.contains(&format!("`{chart_ref}` is an artifact (application/vnd.cncf.helm.config.v1+json), not an image: left out of the tar")),
+        "{err}"
+    );
     let entries = tar_entries(&tar);
     let blobs: Vec<&String> = entries
         .iter()
@@ -133,6 +152,7 @@ fn every_consumer_loads_the_tar_and_containerd_keeps_the_digests() {
         digests.iter().map(String::as_str).collect::<Vec<_>>()
     );
     let manifest = tar_json(&tar, "manifest.json");
+    assert_eq!(manifest.as_array().map(Vec::len), Some(3), "{manifest}");
     assert_eq!(
         manifest[2]["Config"].as_str(),
         Some(format!("blobs/sha256/{}", &s.multi[0].config.digest[7..]).as_str()),
@@ -276,7 +296,7 @@ fn every_consumer_loads_the_tar_and_containerd_keeps_the_digests() {
         .expect("dir")
         .map(|e| e.expect("entry").path())
         .collect();
-    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(files.len(), 3, "the chart gets no tar: {files:?}");
     for f in files {
         let inspected = std::process::Command::new("skopeo")
             .args(["inspect", &format!("docker-archive:{}", f.display())])
@@ -289,6 +309,21 @@ fn every_consumer_loads_the_tar_and_containerd_keeps_the_digests() {
             String::from_utf8_lossy(&inspected.stderr)
         );
     }
+
+    // A bundle of nothing but the chart: no tar can hold it, and none is written.
+    let charts = p("charts.zip");
+    o.ok(&["pack", "-o", charts.to_str().expect("utf8"), &chart_ref]);
+    let chart_tar = p("charts.tar");
+    let out = o.run(&[
+        "unpack",
+        charts.to_str().expect("utf8"),
+        "--docker-save",
+        chart_tar.to_str().expect("utf8"),
+    ]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("holds only artifacts"), "{err}");
+    assert!(!chart_tar.exists());
 
     // Docker 20.10 cannot load zstd layers: said plainly, nothing loaded.
     let version = dockerd.docker(&["version", "--format", "{{.Server.Version}}"]);

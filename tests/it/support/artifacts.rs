@@ -181,3 +181,41 @@ pub fn referrers_index(artifacts: &[(&Artifact, &str)]) -> Blob {
         OCI_INDEX,
     )
 }
+
+/// A Helm chart as `helm push` stores it (OCI): the chart's metadata as the config
+/// (`application/vnd.cncf.helm.config.v1+json`) and the packaged chart as one gzipped tar
+/// layer (`application/vnd.cncf.helm.chart.content.v1.tar+gzip`).
+pub fn helm_chart(name: &str, version: &str) -> Artifact {
+    let config = Blob::new(
+        serde_json::to_vec(&serde_json::json!({
+            "apiVersion": "v2", "name": name, "version": version, "type": "application"
+        }))
+        .expect("json"),
+        "application/vnd.cncf.helm.config.v1+json",
+    );
+    let chart_yaml = format!("apiVersion: v2\nname: {name}\nversion: {version}\n");
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_size(chart_yaml.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tar.append_data(&mut h, format!("{name}/Chart.yaml"), chart_yaml.as_bytes())
+        .expect("tar");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &tar.into_inner().expect("tar")).expect("gzip");
+    let content = Blob::new(
+        gz.finish().expect("gzip"),
+        "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+    );
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "config": config.descriptor(),
+        "layers": [content.descriptor()],
+        "annotations": { "org.opencontainers.image.title": name, "org.opencontainers.image.version": version },
+    }))
+    .expect("json");
+    Artifact {
+        manifest: Blob::new(manifest, OCI_MANIFEST),
+        blobs: vec![config, content],
+    }
+}
