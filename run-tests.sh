@@ -35,4 +35,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
+# docker-charon (PyPI): makes the payloads that `unpack` must read as sites hold them.
+if ! command -v docker-charon >/dev/null 2>&1; then
+  echo "installing: docker-charon (pip)" >&2
+  python3 -m pip install --quiet docker-charon==0.4.3
+  hash -r
+fi
+
 exec cargo test --locked "$@"

@@ -17,5 +17,6 @@ mod referrers;
 mod roundtrip;
 mod serve;
 mod signing;
+mod sources;
 mod support;
 mod volumes;
