@@ -55,8 +55,8 @@ pub fn resolve(
         reason,
     };
     let text = layout.files.read("manifest.json", MAX_MANIFEST_BYTES)?;
-    let saved: Option<Vec<SavedImage>> = serde_json::from_slice(&text)
-        .map_err(|e| invalid(format!("manifest.json: {e}")))?;
+    let saved: Option<Vec<SavedImage>> =
+        serde_json::from_slice(&text).map_err(|e| invalid(format!("manifest.json: {e}")))?;
     let saved = saved
         .filter(|s| !s.is_empty())
         .ok_or_else(|| invalid("its manifest.json lists no images".into()))?;

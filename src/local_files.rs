@@ -292,7 +292,13 @@ impl LocalFiles {
             match result {
                 Ok((buf, _)) if buf.is_empty() => None,
                 Ok((buf, reader)) => Some((Ok(Bytes::from(buf)), Some(Ok((shown, reader))))),
-                Err(source) => Some((Err(LayoutError::Io { path: shown, source }), None)),
+                Err(source) => Some((
+                    Err(LayoutError::Io {
+                        path: shown,
+                        source,
+                    }),
+                    None,
+                )),
             }
         })
     }

@@ -138,7 +138,11 @@ pub fn parse_location(text: &str) -> Option<(LocalKind, PathBuf, Option<String>)
         .or_else(|| rest.find(':'))
         .unwrap_or(rest.len());
     let reference = rest[split..].strip_prefix(':').filter(|r| !r.is_empty());
-    Some((kind, PathBuf::from(&rest[..split]), reference.map(str::to_owned)))
+    Some((
+        kind,
+        PathBuf::from(&rest[..split]),
+        reference.map(str::to_owned),
+    ))
 }
 
 /// Whether `ref_name` (an annotation or `RepoTags` entry) is what the user asked for:
@@ -174,10 +178,7 @@ pub fn fallback_name(path: &Path, tag: Option<&str>) -> Result<ImageRef, LayoutE
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_else(|| "image".into());
-    let stem = stem
-        .strip_suffix(".tar")
-        .map(str::to_owned)
-        .unwrap_or(stem);
+    let stem = stem.strip_suffix(".tar").map(str::to_owned).unwrap_or(stem);
     let base: String = stem
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -259,10 +260,13 @@ impl OciLayout {
             });
         };
         let names = |m: &IndexManifest| -> Vec<String> {
-            ["org.opencontainers.image.ref.name", "io.containerd.image.name"]
-                .iter()
-                .filter_map(|k| m.annotations.get(*k).cloned())
-                .collect()
+            [
+                "org.opencontainers.image.ref.name",
+                "io.containerd.image.name",
+            ]
+            .iter()
+            .filter_map(|k| m.annotations.get(*k).cloned())
+            .collect()
         };
         let found: Vec<&IndexManifest> = match reference {
             Some(r) => manifests
@@ -300,7 +304,10 @@ impl OciLayout {
         let all = names(found);
         let image_ref = match all.iter().rev().find_map(|n| full_reference(n)) {
             Some(r) => r,
-            None => fallback_name(self.files.path(), all.first().map(String::as_str).or(reference))?,
+            None => fallback_name(
+                self.files.path(),
+                all.first().map(String::as_str).or(reference),
+            )?,
         };
         Ok((image_ref, found.descriptor.clone()))
     }
@@ -346,11 +353,7 @@ mod tests {
     fn splits_location() {
         assert_eq!(
             parse_location("oci:fixtures/hello:1.0"),
-            Some((
-                LocalKind::Dir,
-                "fixtures/hello".into(),
-                Some("1.0".into())
-            ))
+            Some((LocalKind::Dir, "fixtures/hello".into(), Some("1.0".into())))
         );
         assert_eq!(
             parse_location("oci:./a.b/c"),

@@ -71,8 +71,8 @@ pub fn open(
     };
     let span = raw[DESCRIPTOR_ENTRY];
     let text = read_entry(path, file, span, DESCRIPTOR_ENTRY, MAX_DESCRIPTOR_BYTES)?;
-    let descriptor: PayloadDescriptor = serde_json::from_slice(&text)
-        .map_err(|e| bad(format!("{DESCRIPTOR_ENTRY}: {e}")))?;
+    let descriptor: PayloadDescriptor =
+        serde_json::from_slice(&text).map_err(|e| bad(format!("{DESCRIPTOR_ENTRY}: {e}")))?;
     let shown = crate::output::sanitize;
     let mut images = Vec::new();
     let mut manifests: Vec<ManifestEntry> = Vec::new();
@@ -138,35 +138,33 @@ pub fn open(
                 }
                 continue;
             }
-            let (entry, destination_repository) = match descriptor
-                .blobs_paths
-                .get(desc.digest.as_str())
-            {
-                Some(BlobPath::Zip { zip_path }) => {
-                    if *zip_path != format!("blobs/{}", desc.digest) {
+            let (entry, destination_repository) =
+                match descriptor.blobs_paths.get(desc.digest.as_str()) {
+                    Some(BlobPath::Zip { zip_path }) => {
+                        if *zip_path != format!("blobs/{}", desc.digest) {
+                            return Err(bad(format!(
+                                "blob {} is said to be at `{}`; a payload keeps it at `blobs/{}`",
+                                desc.digest,
+                                shown(zip_path),
+                                desc.digest
+                            )));
+                        }
+                        let span = *raw.get(zip_path.as_str()).ok_or_else(|| {
+                            bad(format!("blob {} is listed but not in the zip", desc.digest))
+                        })?;
+                        used.insert(zip_path.as_str());
+                        entries.insert(blob_entry(&desc.digest), span);
+                        (Some(blob_entry(&desc.digest)), None)
+                    }
+                    Some(BlobPath::Registry { repository }) => (None, Some(repository.clone())),
+                    None => {
                         return Err(bad(format!(
-                            "blob {} is said to be at `{}`; a payload keeps it at `blobs/{}`",
-                            desc.digest,
-                            shown(zip_path),
+                            "`{}` needs blob {}, which {DESCRIPTOR_ENTRY} does not list",
+                            shown(name),
                             desc.digest
                         )));
                     }
-                    let span = *raw.get(zip_path.as_str()).ok_or_else(|| {
-                        bad(format!("blob {} is listed but not in the zip", desc.digest))
-                    })?;
-                    used.insert(zip_path.as_str());
-                    entries.insert(blob_entry(&desc.digest), span);
-                    (Some(blob_entry(&desc.digest)), None)
-                }
-                Some(BlobPath::Registry { repository }) => (None, Some(repository.clone())),
-                None => {
-                    return Err(bad(format!(
-                        "`{}` needs blob {}, which {DESCRIPTOR_ENTRY} does not list",
-                        shown(name),
-                        desc.digest
-                    )));
-                }
-            };
+                };
             seen_blobs.insert(desc.digest.clone(), blobs.len());
             blobs.push(BlobEntry {
                 digest: desc.digest.clone(),

@@ -82,7 +82,9 @@ fn open_file(path: &Path, trusted: &TrustedKeys) -> Result<(Volume, BundleIndex)
             reason: "a name appears twice in the central directory; a bundle names each entry once",
         });
     }
-    if archive.index_for_name(super::charon::DESCRIPTOR_ENTRY).is_some()
+    if archive
+        .index_for_name(super::charon::DESCRIPTOR_ENTRY)
+        .is_some()
         && archive.index_for_name(INDEX_ENTRY).is_none()
     {
         return open_payload(path, &file, &mut archive, trusted);

@@ -156,7 +156,10 @@ mod tests {
             r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/spdx+json","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{d}","size":2}},"layers":[],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{d}","size":9}},"annotations":{{"a":"b"}}}}"#
         ));
         assert_eq!(artifact_type(&sbom), "application/spdx+json");
-        assert_eq!(not_an_image(&sbom).as_deref(), Some("application/spdx+json"));
+        assert_eq!(
+            not_an_image(&sbom).as_deref(),
+            Some("application/spdx+json")
+        );
         assert!(not_an_image(&sig).is_some());
         let chart = raw(&format!(
             r#"{{"schemaVersion":2,"config":{{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":"{d}","size":1}},"layers":[{{"mediaType":"application/vnd.cncf.helm.chart.content.v1.tar+gzip","digest":"{d}","size":1}}]}}"#

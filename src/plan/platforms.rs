@@ -30,16 +30,13 @@ impl Builder<'_> {
         };
         let mut chosen: Vec<&IndexEntry> = Vec::new();
         for want in wanted {
-            if let Some(m) = manifests
+            if let Some(m) = manifests.iter().find(|m| {
+                m.platform
+                    .as_ref()
+                    .is_some_and(|p| !p.is_unknown() && want.matches(p))
+            }) && !chosen
                 .iter()
-                .find(|m| {
-                    m.platform
-                        .as_ref()
-                        .is_some_and(|p| !p.is_unknown() && want.matches(p))
-                })
-                && !chosen
-                    .iter()
-                    .any(|c| c.descriptor.digest == m.descriptor.digest)
+                .any(|c| c.descriptor.digest == m.descriptor.digest)
             {
                 chosen.push(m);
             }

@@ -2,8 +2,8 @@
 //! (`ctr images import`, which must keep the registry's manifest digest), `docker load`
 //! into a Docker engine the test starts, `podman load`, and `skopeo inspect docker-archive:`.
 
-use crate::support::daemons::{Containerd, Dockerd, Podman, can_run_daemons};
 use crate::support::artifacts;
+use crate::support::daemons::{Containerd, Dockerd, Podman, can_run_daemons};
 use crate::support::images::{self, Blob, Flavour, Image};
 use crate::support::{Outrider, Registry, text};
 use std::collections::BTreeSet;
@@ -99,9 +99,11 @@ fn every_consumer_loads_the_tar_and_containerd_keeps_the_digests() {
     args.extend(names.iter().map(String::as_str));
     args.push(&chart_ref);
     o.ok(&args);
-    let inspected: serde_json::Value =
-        serde_json::from_slice(&o.ok(&["inspect", "--json", all.to_str().expect("utf8")]).stdout)
-            .expect("json");
+    let inspected: serde_json::Value = serde_json::from_slice(
+        &o.ok(&["inspect", "--json", all.to_str().expect("utf8")])
+            .stdout,
+    )
+    .expect("json");
     assert_eq!(
         inspected["images"][3]["artifactType"],
         "application/vnd.cncf.helm.config.v1+json"

@@ -181,8 +181,64 @@ fn layouts_and_archives_from_skopeo_and_podman() {
         o.ok(&["pack", "-o", s(&bundle), source]);
         let listed = inspect(&o, &bundle);
         assert_eq!(listed[0]["reference"], full, "{source}");
-        assert_eq!(listed[0]["digest"], image.manifest.digest.as_str(), "{source}");
+        assert_eq!(
+            listed[0]["digest"],
+            image.manifest.digest.as_str(),
+            "{source}"
+        );
     }
+    // Docker 25 and later: `docker save` writes an OCI layout (index.json annotated with
+    // containerd's image name) beside its manifest.json. Made here from skopeo's layout, as
+    // Debian's Docker is older; the digest must be kept, not rebuilt.
+    let docker25 = p("docker25.tar");
+    {
+        let mut t = tar::Builder::new(std::fs::File::create(&docker25).expect("create"));
+        let mut index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("index.json")).expect("index"))
+                .expect("json");
+        index["manifests"][0]["annotations"] = serde_json::json!({
+            "io.containerd.image.name": full,
+            "org.opencontainers.image.ref.name": "1.36",
+        });
+        let manifest_json = serde_json::json!([{
+            "Config": format!("blobs/sha256/{}", &image.config.digest[7..]),
+            "RepoTags": ["busybox:1.36"],
+            "Layers": image.layers.iter().map(|l| format!("blobs/sha256/{}", &l.digest[7..])).collect::<Vec<_>>(),
+        }]);
+        let mut add = |name: &str, body: &[u8]| {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            t.append_data(&mut h, name, body).expect("tar");
+        };
+        add(
+            "oci-layout",
+            &std::fs::read(dir.join("oci-layout")).expect("marker"),
+        );
+        add("index.json", &serde_json::to_vec(&index).expect("json"));
+        add(
+            "manifest.json",
+            &serde_json::to_vec(&manifest_json).expect("json"),
+        );
+        for entry in std::fs::read_dir(dir.join("blobs/sha256")).expect("blobs") {
+            let entry = entry.expect("entry");
+            let name = format!("blobs/sha256/{}", entry.file_name().to_string_lossy());
+            add(&name, &std::fs::read(entry.path()).expect("blob"));
+        }
+        t.finish().expect("tar");
+    }
+    let bundle = p("docker25.zip");
+    o.ok(&[
+        "pack",
+        "-o",
+        s(&bundle),
+        &format!("docker-archive:{}:busybox:1.36", docker25.display()),
+    ]);
+    let listed = inspect(&o, &bundle);
+    assert_eq!(listed[0]["reference"], full);
+    assert_eq!(listed[0]["digest"], image.manifest.digest.as_str());
+
     let out = o.run(&[
         "pack",
         "-o",
@@ -191,7 +247,10 @@ fn layouts_and_archives_from_skopeo_and_podman() {
     ]);
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("has no image `1.37` (it has: docker.io/library/busybox:1.36)"), "{err}");
+    assert!(
+        err.contains("has no image `1.37` (it has: docker.io/library/busybox:1.36)"),
+        "{err}"
+    );
 
     // `as` names the image and is where the push puts it.
     let renamed = p("renamed.zip");
@@ -199,7 +258,10 @@ fn layouts_and_archives_from_skopeo_and_podman() {
         "pack",
         "-o",
         s(&renamed),
-        &format!("oci-archive:{} as site.example/team/box:2", archive.display()),
+        &format!(
+            "oci-archive:{} as site.example/team/box:2",
+            archive.display()
+        ),
     ]);
     o.ok(&["unpack", s(&renamed), "--push", &dst.host]);
     assert_eq!(
@@ -228,7 +290,12 @@ fn layouts_and_archives_from_skopeo_and_podman() {
             other => other,
         };
         let bundle = p(&format!("{out_name}.zip"));
-        let packed = o.ok(&["pack", "-o", s(&bundle), &format!("{prefix}:{}", out.display())]);
+        let packed = o.ok(&[
+            "pack",
+            "-o",
+            s(&bundle),
+            &format!("{prefix}:{}", out.display()),
+        ]);
         let (_, err) = text(&packed);
         let listed = inspect(&o, &bundle);
         assert_eq!(listed[0]["reference"], name.as_str(), "{format}: {err}");
@@ -291,7 +358,12 @@ fn docker_save_tars_from_a_docker_engine() {
     dockerd.docker(&["save", "-o", s(&tar), &one, &two]);
     // Two images in one tar: named, each is found by its RepoTags.
     let bundle = p("saved.zip");
-    let out = o.run(&["pack", "-o", s(&bundle), &format!("docker-archive:{}", tar.display())]);
+    let out = o.run(&[
+        "pack",
+        "-o",
+        s(&bundle),
+        &format!("docker-archive:{}", tar.display()),
+    ]);
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("holds several, so name one"), "{err}");
@@ -359,7 +431,13 @@ fn docker_charon_payloads_unpack_with_their_digests() {
     );
     let tar = p("payload.tar");
     o.ok(&["unpack", s(&payload), "--docker-save", s(&tar)]);
-    run("skopeo", &["inspect", &format!("docker-archive:{}:localhost/ubuntu:22.04", tar.display())]);
+    run(
+        "skopeo",
+        &[
+            "inspect",
+            &format!("docker-archive:{}:localhost/ubuntu:22.04", tar.display()),
+        ],
+    );
 
     // An update payload: the shared blobs stay in the registry; with --push they mount.
     let update = p("update.zip");
@@ -410,7 +488,12 @@ fn refusals_name_their_cause() {
         .expect("json"),
     )
     .expect("w");
-    let out = o.run(&["pack", "-o", s(&p("a.zip")), &format!("oci:{}", dir.display())]);
+    let out = o.run(&[
+        "pack",
+        "-o",
+        s(&p("a.zip")),
+        &format!("oci:{}", dir.display()),
+    ]);
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -424,7 +507,10 @@ fn refusals_name_their_cause() {
         let mut t = tar::Builder::new(std::fs::File::create(&tar).expect("create"));
         for (name, body) in [
             ("oci-layout", &br#"{"imageLayoutVersion":"1.0.0"}"#[..]),
-            ("index.json", &br#"{"schemaVersion":2,"manifests":null}"#[..]),
+            (
+                "index.json",
+                &br#"{"schemaVersion":2,"manifests":null}"#[..],
+            ),
             ("manifest.json", &b"null"[..]),
         ] {
             let mut h = tar::Header::new_ustar();
@@ -435,7 +521,12 @@ fn refusals_name_their_cause() {
         }
         t.finish().expect("tar");
     }
-    let out = o.run(&["pack", "-o", s(&p("b.zip")), &format!("docker-archive:{}", tar.display())]);
+    let out = o.run(&[
+        "pack",
+        "-o",
+        s(&p("b.zip")),
+        &format!("docker-archive:{}", tar.display()),
+    ]);
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("lists no images"), "{err}");
@@ -445,7 +536,12 @@ fn refusals_name_their_cause() {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut enc, &std::fs::read(&tar).expect("read")).expect("gz");
     std::fs::write(&gz, enc.finish().expect("gz")).expect("w");
-    let out = o.run(&["pack", "-o", s(&p("c.zip")), &format!("oci-archive:{}", gz.display())]);
+    let out = o.run(&[
+        "pack",
+        "-o",
+        s(&p("c.zip")),
+        &format!("oci-archive:{}", gz.display()),
+    ]);
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("decompress it first with `gunzip`"), "{err}");

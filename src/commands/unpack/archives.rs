@@ -83,9 +83,8 @@ pub fn archive_images(
             ));
             continue;
         }
-        match crate::bundle::image_kind::artifact_kind(&reader.index, image, |d| {
-            store.manifest(d)
-        }) {
+        match crate::bundle::image_kind::artifact_kind(&reader.index, image, |d| store.manifest(d))
+        {
             Ok(Some(kind)) => {
                 output::note(&format!(
                     "`{}` is an artifact ({}), not an image: left out of the tar (--push and serve carry it byte-exact)",
