@@ -7,7 +7,9 @@
 
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::{Descriptor, Digest, ImageRef, media_type};
-use crate::oci_layout::{LayoutError, OciLayout, fallback_name, full_reference, ref_matches};
+use crate::oci_layout::{
+    LayoutError, OciLayout, fallback_name, full_reference, no_match, ref_matches,
+};
 use bytes::Bytes;
 use serde::Deserialize;
 
@@ -75,17 +77,7 @@ pub fn resolve(
             .map(|s| tags(s).first().cloned().unwrap_or_else(|| s.config.clone()))
             .collect::<Vec<_>>()
             .join(", ");
-        return Err(LayoutError::NoTag {
-            path: path.clone(),
-            tag: match reference {
-                Some(r) if !found.is_empty() => {
-                    format!("{r}` matches several images; name one in full: `")
-                }
-                Some(r) => r.to_owned(),
-                None => "(none given: it holds several, so name one)".into(),
-            },
-            available,
-        });
+        return Err(no_match(&path, reference, found.len(), available));
     };
     let files = &layout.files;
     let config_bytes = files.read(&image.config, MAX_CONFIG_BYTES)?;

@@ -199,21 +199,13 @@ impl LocalFiles {
     /// Reads all of `name`, refusing more than `limit` bytes.
     pub fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, LayoutError> {
         let size = self.size(name)?;
-        let (shown, mut reader) = self.open(name)?;
         if size > limit {
             return Err(LayoutError::Invalid {
-                path: shown,
+                path: self.path().join(name),
                 reason: format!("{size} bytes, more than the {limit} a metadata file may hold"),
             });
         }
-        let mut bytes = Vec::with_capacity(size as usize);
-        reader
-            .read_to_end(&mut bytes)
-            .map_err(|source| LayoutError::Io {
-                path: shown,
-                source,
-            })?;
-        Ok(bytes)
+        self.head(name, size as usize)
     }
 
     /// The first bytes of `name` (fewer when it is shorter).

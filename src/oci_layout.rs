@@ -171,6 +171,26 @@ pub fn full_reference(text: &str) -> Option<ImageRef> {
     r.digest.is_none().then_some(r)
 }
 
+/// The error for a REF that matched `matched` images (not one), or for no REF given to a
+/// source of several, listing what the source has.
+pub fn no_match(
+    path: &Path,
+    reference: Option<&str>,
+    matched: usize,
+    available: String,
+) -> LayoutError {
+    let tag = match (reference, matched) {
+        (Some(r), 0) => r.to_owned(),
+        (Some(r), _) => format!("{r}` matches several images; name one in full: `"),
+        (None, _) => "(none given: it holds several, so name one)".into(),
+    };
+    LayoutError::NoTag {
+        path: path.to_owned(),
+        tag,
+        available,
+    }
+}
+
 /// `localhost/<file name>:<tag>`: the name of a local image that names itself nowhere.
 pub fn fallback_name(path: &Path, tag: Option<&str>) -> Result<ImageRef, LayoutError> {
     let full = path.canonicalize().unwrap_or_else(|_| path.to_owned());
@@ -289,16 +309,12 @@ impl OciLayout {
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
-            let tag = match (reference, distinct.len()) {
-                (Some(r), 0) => r.to_owned(),
-                (Some(r), _) => format!("{r}` matches several images; name one in full: `"),
-                (None, _) => "(none given: it holds several, so name one)".into(),
-            };
-            return Err(LayoutError::NoTag {
-                path: self.files.path().to_owned(),
-                tag,
+            return Err(no_match(
+                self.files.path(),
+                reference,
+                distinct.len(),
                 available,
-            });
+            ));
         }
         let found = found[0];
         let all = names(found);

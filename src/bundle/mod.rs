@@ -15,6 +15,7 @@ pub mod referrers;
 pub mod validate;
 pub mod volumes;
 pub mod writer;
+mod zip_entries;
 mod zip_layout;
 
 /// Name of the index entry inside a bundle.

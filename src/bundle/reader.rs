@@ -5,13 +5,15 @@
 //! [`validate::check_index`] before anything reads it; every entry must be one the index
 //! lists, at the size it lists. So a hostile bundle cannot name a path outside anything,
 //! smuggle compressed data, shadow an entry with a second copy, or lie about sizes. Blob
-//! bytes are read by offset ([`BlobReader`]) and verified as they stream.
+//! bytes are read by offset ([`BlobReader`]) and verified as they stream. A docker-charon
+//! payload is opened the same way, its index built by [`super::charon`].
 
 pub use super::blob_reader::{BlobReader, EntrySpan};
 use super::blob_reader::{Piece, chunks};
 use super::index::BundleIndex;
 use super::index_entry::read_index;
 pub use super::read_error::ReadError;
+use super::zip_entries::{stored_entries, valid_entry_name};
 use super::{INDEX_ENTRY, blob_entry};
 use crate::oci::{Damaged, Descriptor, Digest, RawManifest, Verifier};
 use crate::trust::seal::SIGNATURE_ENTRY;
@@ -48,19 +50,6 @@ pub struct BundleReader {
     /// What the (first volume's) signature showed; with trusted keys every volume's
     /// signature was checked.
     seal: Seal,
-}
-
-/// Whether `name` is an entry name a bundle may hold.
-fn valid_entry_name(name: &str) -> bool {
-    name == INDEX_ENTRY
-        || name == SIGNATURE_ENTRY
-        || name.strip_prefix("blobs/sha256/").is_some_and(|rest| {
-            let (hex, part) = rest
-                .split_once(".part-")
-                .map_or((rest, None), |(h, p)| (h, Some(p)));
-            format!("sha256:{hex}").parse::<Digest>().is_ok()
-                && part.is_none_or(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_digit()))
-        })
 }
 
 fn open_file(path: &Path, trusted: &TrustedKeys) -> Result<(Volume, BundleIndex), ReadError> {
@@ -105,47 +94,6 @@ fn open_file(path: &Path, trusted: &TrustedKeys) -> Result<(Volume, BundleIndex)
         },
         index,
     ))
-}
-
-/// The stored entries of a zip, by name; anything compressed is refused.
-fn stored_entries(
-    path: &Path,
-    archive: &mut zip::ZipArchive<&std::fs::File>,
-    valid_name: impl Fn(&str) -> bool,
-    naming_rule: &'static str,
-) -> Result<HashMap<String, EntrySpan>, ReadError> {
-    let not_zip = |e: zip::result::ZipError| ReadError::NotZip {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
-    let mut entries = HashMap::new();
-    for i in 0..archive.len() {
-        let entry = archive.by_index_raw(i).map_err(not_zip)?;
-        let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-        let bad = |reason| ReadError::BadEntry {
-            path: path.to_owned(),
-            name: crate::output::sanitize(&name),
-            reason,
-        };
-        if !valid_name(&name) {
-            return Err(bad(naming_rule));
-        }
-        if entry.compression() != zip::CompressionMethod::Stored
-            || entry.compressed_size() != entry.size()
-        {
-            return Err(bad("entries must be stored uncompressed"));
-        }
-        let offset = entry.data_start().ok_or_else(|| bad("no data offset"))?;
-        let span = EntrySpan {
-            offset,
-            size: entry.size(),
-            crc32: entry.crc32(),
-        };
-        if entries.insert(name.clone(), span).is_some() {
-            return Err(bad("a name appears twice; a bundle names each entry once"));
-        }
-    }
-    Ok(entries)
 }
 
 /// A docker-charon payload, read as a bundle of one volume (see [`super::charon`]).
