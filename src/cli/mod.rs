@@ -33,7 +33,8 @@ const PACK_EXAMPLES: &str = "Examples:
   outrider pack -f images.txt --platform linux/arm64 -o site.bundle.zip
   outrider pack -f images.txt --since site.receipt.json -o week2.zip     (only what is new)
   outrider pack -c config.yaml --volume-size fat32 -o site.bundle.zip   (FAT32 volumes)
-  outrider pack oci:./layout:1.0 -o hello.zip                           (an OCI layout)";
+  outrider pack oci:./layout:1.0 -o hello.zip                           (an OCI layout)
+  outrider pack 'docker-archive:app.tar as reg.site/team/app:2' -o app.zip (a docker save tar)";
 
 const UNPACK_EXAMPLES: &str = "Examples:
   outrider unpack site.bundle.zip --push localhost:5000 --prefix mirror
@@ -55,7 +56,7 @@ const DEPLOY_EXAMPLES: &str = "Examples:
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Read images from registries or OCI layouts into one bundle: registry | oci-layout → bundle.
+    /// Read images from registries, OCI layouts and archives, docker save tars into one bundle.
     #[command(after_help = PACK_EXAMPLES)]
     Pack(PackArgs),
     /// What a pack would carry: bytes per image, already at the far side, to carry, and
@@ -236,7 +237,9 @@ pub struct ReceiptArgs {
 /// Shared by `pack` and `plan`.
 #[derive(Args, Debug)]
 pub struct Selection {
-    /// Images: `nginx:1.27`, `ghcr.io/org/app@sha256:…`, `oci:PATH[:TAG]`.
+    /// Images: `nginx:1.27`, `ghcr.io/org/app@sha256:…` (an index digest carries every
+    /// platform), `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`;
+    /// `"SOURCE as REGISTRY/REPO:TAG"` names one.
     pub images: Vec<String>,
     /// File with one image per line (`#` comments and blank lines ignored); repeatable.
     #[arg(short = 'f', long = "images-file")]

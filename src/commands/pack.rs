@@ -1,4 +1,4 @@
-//! `outrider pack`: registry | oci-layout → bundle.
+//! `outrider pack`: registry | OCI layout or archive | docker save tar → bundle.
 
 use super::Outcome;
 use super::select::{Resolved, resolve};
