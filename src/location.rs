@@ -154,13 +154,24 @@ impl Source {
         repo: &str,
         desc: &Descriptor,
     ) -> Result<BoxStream<'static, Result<Bytes, SourceError>>, SourceError> {
+        Ok(self.blob_from(repo, desc, 0).await?.0)
+    }
+
+    /// A blob's bytes from `offset` on, when the source can resume there, with the offset
+    /// the stream really starts at (0: the whole blob again).
+    pub async fn blob_from(
+        &self,
+        repo: &str,
+        desc: &Descriptor,
+        offset: u64,
+    ) -> Result<(BoxStream<'static, Result<Bytes, SourceError>>, u64), SourceError> {
         Ok(match self {
-            Source::Registry(r) => r
-                .get_blob(repo, desc)
-                .await?
-                .map_err(SourceError::from)
-                .boxed(),
-            Source::Layout(l) => l.blob(desc).map_err(SourceError::from).boxed(),
+            Source::Registry(r) => {
+                let (stream, start) = r.get_blob_from(repo, desc, offset).await?;
+                (stream.map_err(SourceError::from).boxed(), start)
+            }
+            // Local reads do not break mid-way the way connections do: start over.
+            Source::Layout(l) => (l.blob(desc).map_err(SourceError::from).boxed(), 0),
         })
     }
 }

@@ -77,6 +77,7 @@ pub fn registry_settings(
         client_cert: args.cert.clone().zip(args.key.clone()),
         mirrors,
         retries: args.retries,
+        stall_timeout: std::time::Duration::from_secs(args.timeout),
         certs_d: TransportOptions::default_certs_d(),
         flags: per_host_flags(args),
     };

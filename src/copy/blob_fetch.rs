@@ -1,6 +1,7 @@
 //! One blob from its source into the bundle's segments, verified as it streams: the
-//! network read, the hashing and the positioned writes overlap, a transient break starts
-//! the blob again, and a wrong byte fails it before it is complete.
+//! network read, the hashing and the positioned writes overlap, a transient break or a
+//! stall resumes the blob where it stopped (HTTP `Range`; a source that answers with the
+//! whole blob starts it over), and a wrong byte fails it before it is complete.
 
 use super::to_bundle::{PackError, Placed};
 use crate::bundle::writer::WriteError;
@@ -57,11 +58,28 @@ pub(super) async fn fetch_blob(
         return Ok(digests);
     }
     let source = &plan.sources[blob.source];
+    let mut transfer = Transfer::new(desc, segments);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match stream_into(source, repo, desc, segments, &item).await {
-            Ok(finished) => {
+        let offset = transfer.verifier.seen();
+        let result = pull(source, repo, desc, segments, &item, &mut transfer).await;
+        let settled = transfer.settle().await;
+        match result {
+            Ok(()) => {
+                settled?;
+                let finished = transfer.finish().await.map_err(|f| match f {
+                    StreamFailure::Content(source) => PackError::Content {
+                        repo: repo.clone(),
+                        source,
+                    },
+                    StreamFailure::Write(e) => e.into(),
+                    StreamFailure::Source(source) => PackError::Source {
+                        digest: desc.digest.clone(),
+                        repo: repo.clone(),
+                        source: Box::new(source),
+                    },
+                })?;
                 let split = segments.len() > 1;
                 let mut digests = Vec::new();
                 for (s, (crc, sha)) in segments.iter().zip(finished) {
@@ -71,24 +89,30 @@ pub(super) async fn fetch_blob(
                 item.done("stored");
                 return Ok(digests);
             }
-            Err((_, StreamFailure::Source(e))) if e.is_transient() && attempt < ATTEMPTS => {
-                tracing::warn!(digest = %desc.digest, %repo, error = %e, attempt, "blob download broke; starting it again");
-                item.rewind();
+            Err(StreamFailure::Source(e)) if e.is_transient() && attempt < ATTEMPTS => {
+                settled?;
+                let reached = transfer.verifier.seen();
+                // A link that keeps moving forward is not failing: only attempts that
+                // gained less than a chunk count against the limit.
+                if reached >= offset + WRITE_CHUNK as u64 {
+                    attempt = 0;
+                }
+                tracing::warn!(digest = %desc.digest, %repo, error = %e, attempt, reached, "blob download broke; resuming where it stopped");
             }
-            Err((_, StreamFailure::Source(source))) => {
+            Err(StreamFailure::Source(source)) => {
                 return Err(PackError::Source {
                     digest: desc.digest.clone(),
                     repo: repo.clone(),
                     source: Box::new(source),
                 });
             }
-            Err((_, StreamFailure::Content(source))) => {
+            Err(StreamFailure::Content(source)) => {
                 return Err(PackError::Content {
                     repo: repo.clone(),
                     source,
                 });
             }
-            Err((_, StreamFailure::Write(e))) => return Err(e.into()),
+            Err(StreamFailure::Write(e)) => return Err(e.into()),
         }
     }
 }
@@ -105,98 +129,140 @@ struct SegmentSums {
     sha: Option<sha2::Sha256>,
 }
 
-/// Streams one blob into its segments; returns each segment's CRC-32 and part digest, or
-/// the bytes seen before failing. Double-buffered: one batch of positioned writes is in
-/// flight on a blocking thread while the next buffer fills and is hashed, so network,
-/// hashing and disk overlap.
-async fn stream_into(
+/// One attempt: asks the source for the blob from where `transfer` stands (HTTP `Range`)
+/// and feeds what arrives. A source that sends the whole blob again restarts the transfer.
+async fn pull(
     source: &crate::location::Source,
     repo: &str,
     desc: &crate::oci::Descriptor,
     segments: &[Placed],
     item: &crate::progress::ItemProgress,
-) -> Result<Vec<(u32, Option<Digest>)>, (u64, StreamFailure)> {
-    use sha2::Digest as _;
-    let mut stream = source
-        .blob(repo, desc)
+    transfer: &mut Transfer,
+) -> Result<(), StreamFailure> {
+    let offset = transfer.verifier.seen();
+    let (mut stream, start) = source
+        .blob_from(repo, desc, offset)
         .await
-        .map_err(|e| (0, StreamFailure::Source(e)))?;
-    let mut verifier = Verifier::new(&desc.digest, desc.size);
-    let split = segments.len() > 1;
-    let mut sums: Vec<SegmentSums> = segments
-        .iter()
-        .map(|_| SegmentSums {
-            crc: crc32fast::Hasher::new(),
-            sha: split.then(sha2::Sha256::new),
-        })
-        .collect();
-    let shared: Arc<Vec<Placed>> = Arc::new(segments.to_vec());
-    let (mut current, mut pos) = (0usize, 0u64);
-    let mut buffer = Vec::with_capacity(WRITE_CHUNK);
-    let mut buffer_start = 0u64;
-    let mut in_flight: Option<tokio::task::JoinHandle<Result<(), WriteError>>> = None;
+        .map_err(StreamFailure::Source)?;
+    if start != offset {
+        transfer.settle().await.map_err(StreamFailure::Write)?;
+        *transfer = Transfer::new(desc, segments);
+        item.rewind();
+    } else if offset > 0 {
+        tracing::info!(digest = %desc.digest, offset, "resumed with Range");
+    }
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| (verifier.seen(), StreamFailure::Source(e)))?;
-        verifier
-            .update(&chunk)
-            .map_err(|e| (verifier.seen(), StreamFailure::Content(e)))?;
-        let mut rest = &chunk[..];
-        while !rest.is_empty() && current < segments.len() {
-            let seg = &segments[current];
-            let n = ((seg.blob_offset + seg.size - pos) as usize).min(rest.len());
-            sums[current].crc.update(&rest[..n]);
-            if let Some(sha) = sums[current].sha.as_mut() {
+        let chunk = chunk.map_err(StreamFailure::Source)?;
+        transfer.feed(&chunk).await?;
+        item.inc(chunk.len() as u64);
+    }
+    Ok(())
+}
+
+/// A blob's transfer so far: bytes hashed, checksummed per segment and handed to the
+/// writers, kept across attempts so a broken download resumes at the byte it reached.
+/// Double-buffered: one batch of positioned writes is in flight on a blocking thread while
+/// the next buffer fills and is hashed, so network, hashing and disk overlap.
+struct Transfer {
+    verifier: Verifier,
+    sums: Vec<SegmentSums>,
+    shared: Arc<Vec<Placed>>,
+    /// Segment being filled, and the blob offset reached in the checksums.
+    current: usize,
+    pos: u64,
+    /// Bytes not yet written, and the blob offset they start at.
+    buffer: Vec<u8>,
+    buffer_start: u64,
+    in_flight: Option<tokio::task::JoinHandle<Result<(), WriteError>>>,
+}
+
+impl Transfer {
+    fn new(desc: &crate::oci::Descriptor, segments: &[Placed]) -> Transfer {
+        use sha2::Digest as _;
+        let split = segments.len() > 1;
+        Transfer {
+            verifier: Verifier::new(&desc.digest, desc.size),
+            sums: segments
+                .iter()
+                .map(|_| SegmentSums {
+                    crc: crc32fast::Hasher::new(),
+                    sha: split.then(sha2::Sha256::new),
+                })
+                .collect(),
+            shared: Arc::new(segments.to_vec()),
+            current: 0,
+            pos: 0,
+            buffer: Vec::with_capacity(WRITE_CHUNK),
+            buffer_start: 0,
+            in_flight: None,
+        }
+    }
+
+    /// Hashes, checksums and buffers one chunk, sending full buffers to the writers.
+    async fn feed(&mut self, chunk: &[u8]) -> Result<(), StreamFailure> {
+        use sha2::Digest as _;
+        self.verifier
+            .update(chunk)
+            .map_err(StreamFailure::Content)?;
+        let segments = &self.shared;
+        let mut rest = chunk;
+        while !rest.is_empty() && self.current < segments.len() {
+            let seg = &segments[self.current];
+            let n = ((seg.blob_offset + seg.size - self.pos) as usize).min(rest.len());
+            self.sums[self.current].crc.update(&rest[..n]);
+            if let Some(sha) = self.sums[self.current].sha.as_mut() {
                 sha.update(&rest[..n]);
             }
-            pos += n as u64;
+            self.pos += n as u64;
             rest = &rest[n..];
-            if pos == seg.blob_offset + seg.size {
-                current += 1;
+            if self.pos == seg.blob_offset + seg.size {
+                self.current += 1;
             }
         }
-        buffer.extend_from_slice(&chunk);
-        item.inc(chunk.len() as u64);
-        if buffer.len() >= WRITE_CHUNK {
-            let seen = verifier.seen();
-            wait(in_flight.take())
-                .await
-                .map_err(|e| (seen, StreamFailure::Write(e)))?;
-            let data = std::mem::replace(&mut buffer, Vec::with_capacity(WRITE_CHUNK));
-            let start = buffer_start;
-            buffer_start += data.len() as u64;
-            let segs = shared.clone();
-            in_flight = Some(tokio::task::spawn_blocking(move || {
+        self.buffer.extend_from_slice(chunk);
+        if self.buffer.len() >= WRITE_CHUNK {
+            self.settle().await.map_err(StreamFailure::Write)?;
+            let data = std::mem::replace(&mut self.buffer, Vec::with_capacity(WRITE_CHUNK));
+            let start = self.buffer_start;
+            self.buffer_start += data.len() as u64;
+            let segs = self.shared.clone();
+            self.in_flight = Some(tokio::task::spawn_blocking(move || {
                 write_span(&segs, start, &data)
             }));
         }
+        Ok(())
     }
-    let seen = verifier.seen();
-    let finished = verifier
-        .finish()
-        .map_err(|e| (seen, StreamFailure::Content(e)));
-    // Even on a failed check, let the write in flight end before the writers may be dropped.
-    let written = wait(in_flight.take())
-        .await
-        .map_err(|e| (seen, StreamFailure::Write(e)));
-    finished?;
-    written?;
-    if !buffer.is_empty() {
-        let segs = shared.clone();
-        wait(Some(tokio::task::spawn_blocking(move || {
-            write_span(&segs, buffer_start, &buffer)
-        })))
-        .await
-        .map_err(|e| (seen, StreamFailure::Write(e)))?;
+
+    /// Waits for the write in flight, so writers are never dropped under it.
+    async fn settle(&mut self) -> Result<(), WriteError> {
+        wait(self.in_flight.take()).await
     }
-    Ok(sums
-        .into_iter()
-        .map(|s| {
-            (
-                s.crc.finalize(),
-                s.sha.map(|h| Digest::from_sha256(h.finalize().into())),
-            )
-        })
-        .collect())
+
+    /// Checks the digest and size, writes the rest, and returns each segment's CRC-32 and
+    /// part digest.
+    async fn finish(mut self) -> Result<Vec<(u32, Option<Digest>)>, StreamFailure> {
+        use sha2::Digest as _;
+        self.settle().await.map_err(StreamFailure::Write)?;
+        self.verifier.finish().map_err(StreamFailure::Content)?;
+        if !self.buffer.is_empty() {
+            let (segs, start, data) = (self.shared.clone(), self.buffer_start, self.buffer);
+            wait(Some(tokio::task::spawn_blocking(move || {
+                write_span(&segs, start, &data)
+            })))
+            .await
+            .map_err(StreamFailure::Write)?;
+        }
+        Ok(self
+            .sums
+            .into_iter()
+            .map(|s| {
+                (
+                    s.crc.finalize(),
+                    s.sha.map(|h| Digest::from_sha256(h.finalize().into())),
+                )
+            })
+            .collect())
+    }
 }
 
 /// Writes `data`, which starts at blob offset `start`, into the segments it overlaps.

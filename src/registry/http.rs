@@ -20,6 +20,8 @@ pub struct TransportOptions {
     pub mirrors: Vec<(String, String)>,
     /// Attempts after the first for connection errors, 429 and 5xx.
     pub retries: u32,
+    /// Silence after which a read counts as stalled (`--timeout`).
+    pub stall_timeout: Duration,
     /// Roots of `certs.d` trees: `ROOT/HOST[:PORT]/` holds `*.crt` CAs and `*.cert` +
     /// `*.key` client pairs for that registry, as podman and docker keep them.
     pub certs_d: Vec<PathBuf>,
@@ -108,7 +110,7 @@ pub fn build_client(
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("outrider/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))
-        .read_timeout(Duration::from_secs(300))
+        .read_timeout(options.stall_timeout)
         .pool_max_idle_per_host(16);
     // A proxy from the environment must never see traffic meant for this machine.
     if is_loopback(host) {

@@ -17,6 +17,12 @@ pub(super) fn content_digest(response: &reqwest::Response) -> Option<Digest> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The first byte a `Content-Range: bytes START-END/TOTAL` header names.
+fn content_range_start(value: &str) -> Option<u64> {
+    let range = value.trim().strip_prefix("bytes ")?;
+    range.split('-').next()?.trim().parse().ok()
+}
+
 impl Registry {
     /// Sends `method` for a manifest by tag or digest, accepting every manifest type;
     /// returns the words naming it and the response, whatever its status.
@@ -167,24 +173,74 @@ impl Registry {
         repo: &str,
         desc: &Descriptor,
     ) -> Result<impl Stream<Item = Result<Bytes, RegistryError>> + use<>, RegistryError> {
+        Ok(self.get_blob_from(repo, desc, 0).await?.0)
+    }
+
+    /// Starts a blob download at byte `offset` (HTTP `Range`), for a transfer that broke.
+    /// Returns the stream and where it starts: `offset` when the registry answered `206`
+    /// with a `Content-Range` starting there, 0 when it sent the whole blob (`200`), as
+    /// registries without range support do.
+    pub async fn get_blob_from(
+        &self,
+        repo: &str,
+        desc: &Descriptor,
+        offset: u64,
+    ) -> Result<
+        (
+            impl Stream<Item = Result<Bytes, RegistryError>> + use<>,
+            u64,
+        ),
+        RegistryError,
+    > {
         let what = format!("blob {} in `{repo}`", desc.digest);
         let url = self
             .endpoint_url(repo, Endpoint::Blob(&desc.digest), &what)
             .await?;
         let response = self
-            .send(&Access::Pull(repo.into()), &what, &|c| c.get(&url))
+            .send(&Access::Pull(repo.into()), &what, &|c| {
+                let request = c.get(&url);
+                if offset > 0 {
+                    request.header(reqwest::header::RANGE, format!("bytes={offset}-"))
+                } else {
+                    request
+                }
+            })
             .await?;
         if !response.status().is_success() {
             return Err(self.status_error("GET", &what, response).await);
         }
+        let start = match response.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                let range = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(content_range_start);
+                if range != Some(offset) || offset == 0 {
+                    return Err(RegistryError::Status {
+                        registry: self.name.clone(),
+                        method: format!("GET (Range: bytes={offset}-)"),
+                        what,
+                        status: 206,
+                        body: format!(
+                            "a Content-Range of {:?}, not one starting at {offset}",
+                            response.headers().get(reqwest::header::CONTENT_RANGE)
+                        ),
+                    });
+                }
+                offset
+            }
+            _ => 0,
+        };
         let (registry, host) = (self.name.clone(), self.host.clone());
-        Ok(response.bytes_stream().map(move |r| {
+        let stream = response.bytes_stream().map(move |r| {
             r.map_err(|e| RegistryError::Connect {
                 registry: registry.clone(),
                 host: host.clone(),
                 cause: transport::classify(&e),
             })
-        }))
+        });
+        Ok((stream, start))
     }
 
     /// Whether `repo` already links the blob.

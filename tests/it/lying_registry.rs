@@ -1,5 +1,7 @@
 //! What a real registry will not do: a tiny HTTP server that sends wrong bytes, too many
-//! bytes, a manifest whose digest header lies, or 429 with Retry-After before answering.
+//! bytes, a manifest whose digest header lies, 429 with Retry-After before answering, or
+//! breaks or stalls mid-blob (and then honours `Range`, or not). One thread per connection,
+//! so a stalled answer does not hold up the next request.
 
 use crate::support::images::{self, Flavour, Image};
 use crate::support::{Outrider, text};
@@ -8,7 +10,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Lie {
     Honest,
     FlippedLayer,
@@ -17,6 +19,13 @@ enum Lie {
     TooManyRequestsOnce,
     /// Sends half the layer, then nothing for a minute.
     StallLayer,
+    /// The first layer GET sends half, then closes the connection; later ones honour Range.
+    DropLayerOnce,
+    /// As `DropLayerOnce`, but later ones ignore Range and send the whole layer (200).
+    DropLayerOnceNoRange,
+    /// The first layer GET sends half, then goes silent for a minute; later ones honour
+    /// Range.
+    StallLayerOnce,
 }
 
 /// Serves `image` as `lie/img:1` over plain HTTP, lying as told. Returns host and hits.
@@ -36,75 +45,112 @@ fn serve_recording(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>, Arc<Mut
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
+            let (image, hits, record) = (image.clone(), hits.clone(), record.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    return;
                 }
-            }
-            let mut parts = line.split_whitespace();
-            let method = parts.next().unwrap_or("");
-            let target = parts.next().unwrap_or("");
-            record.lock().expect("lock").push(target.to_owned());
-            let path = target.split('?').next().unwrap_or("");
-            let (mut status, mut headers, mut body): (&str, Vec<String>, Vec<u8>) =
-                ("404 Not Found", vec![], vec![]);
-            if path == "/v2/" {
-                status = "200 OK";
-            } else if path == "/v2/lie/img/manifests/1"
-                || path == format!("/v2/lie/img/manifests/{}", image.manifest.digest)
-            {
-                status = "200 OK";
-                let digest = match lie {
-                    Lie::ManifestDigestHeader => crate::support::digest(b"something else"),
-                    _ => image.manifest.digest.clone(),
-                };
-                headers = vec![
-                    format!("Content-Type: {}", image.manifest.media_type),
-                    format!("Docker-Content-Digest: {digest}"),
-                ];
-                body = image.manifest.bytes.clone();
-            } else if path == format!("/v2/lie/img/blobs/{}", image.config.digest) {
-                status = "200 OK";
-                body = image.config.bytes.clone();
-            } else if path == format!("/v2/lie/img/blobs/{}", image.layers[0].digest) {
-                let n = hits.fetch_add(1, Ordering::SeqCst);
-                status = "200 OK";
-                body = image.layers[0].bytes.clone();
-                match lie {
-                    Lie::FlippedLayer => body[100] ^= 0xff,
-                    Lie::LongLayer => body.extend_from_slice(b"trailing garbage"),
-                    Lie::TooManyRequestsOnce if n == 0 => {
-                        status = "429 Too Many Requests";
-                        headers = vec!["Retry-After: 1".into()];
-                        body = vec![];
+                let mut range_from: Option<usize> = None;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
                     }
-                    _ => {}
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                        range_from = v.trim().trim_end_matches('-').parse().ok();
+                    }
                 }
-            }
-            let mut response = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
-            for h in headers {
-                response.push_str(&h);
+                let mut parts = line.split_whitespace();
+                let method = parts.next().unwrap_or("");
+                let target = parts.next().unwrap_or("");
+                record.lock().expect("lock").push(match range_from {
+                    Some(n) => format!("{target} Range:{n}-"),
+                    None => target.to_owned(),
+                });
+                let path = target.split('?').next().unwrap_or("");
+                let (mut status, mut headers, mut body): (&str, Vec<String>, Vec<u8>) =
+                    ("404 Not Found", vec![], vec![]);
+                if path == "/v2/" {
+                    status = "200 OK";
+                } else if path == "/v2/lie/img/manifests/1"
+                    || path == format!("/v2/lie/img/manifests/{}", image.manifest.digest)
+                {
+                    status = "200 OK";
+                    let digest = match lie {
+                        Lie::ManifestDigestHeader => crate::support::digest(b"something else"),
+                        _ => image.manifest.digest.clone(),
+                    };
+                    headers = vec![
+                        format!("Content-Type: {}", image.manifest.media_type),
+                        format!("Docker-Content-Digest: {digest}"),
+                    ];
+                    body = image.manifest.bytes.clone();
+                } else if path == format!("/v2/lie/img/blobs/{}", image.config.digest) {
+                    status = "200 OK";
+                    body = image.config.bytes.clone();
+                } else if path == format!("/v2/lie/img/blobs/{}", image.layers[0].digest) {
+                    let n = hits.fetch_add(1, Ordering::SeqCst);
+                    status = "200 OK";
+                    body = image.layers[0].bytes.clone();
+                    match lie {
+                        Lie::FlippedLayer => body[100] ^= 0xff,
+                        Lie::LongLayer => body.extend_from_slice(b"trailing garbage"),
+                        Lie::TooManyRequestsOnce if n == 0 => {
+                            status = "429 Too Many Requests";
+                            headers = vec!["Retry-After: 1".into()];
+                            body = vec![];
+                        }
+                        Lie::DropLayerOnce | Lie::DropLayerOnceNoRange | Lie::StallLayerOnce
+                            if n == 0 =>
+                        {
+                            let half = body.len() / 2;
+                            let head = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            );
+                            let _ = stream.write_all(head.as_bytes());
+                            let _ = stream.write_all(&body[..half]);
+                            let _ = stream.flush();
+                            if matches!(lie, Lie::StallLayerOnce) {
+                                std::thread::sleep(std::time::Duration::from_secs(60));
+                            }
+                            return;
+                        }
+                        Lie::DropLayerOnce | Lie::StallLayerOnce => {
+                            if let Some(from) = range_from.filter(|&f| f < body.len()) {
+                                status = "206 Partial Content";
+                                headers = vec![format!(
+                                    "Content-Range: bytes {from}-{}/{}",
+                                    body.len() - 1,
+                                    body.len()
+                                )];
+                                body = body[from..].to_vec();
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let mut response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    body.len()
+                );
+                for h in headers {
+                    response.push_str(&h);
+                    response.push_str("\r\n");
+                }
                 response.push_str("\r\n");
-            }
-            response.push_str("\r\n");
-            let _ = stream.write_all(response.as_bytes());
-            if matches!(lie, Lie::StallLayer) && path.ends_with(&image.layers[0].digest) {
-                let _ = stream.write_all(&body[..body.len() / 2]);
-                std::thread::sleep(std::time::Duration::from_secs(60));
-                continue;
-            }
-            if method != "HEAD" {
-                let _ = stream.write_all(&body);
-            }
+                let _ = stream.write_all(response.as_bytes());
+                if matches!(lie, Lie::StallLayer) && path.ends_with(&image.layers[0].digest) {
+                    let _ = stream.write_all(&body[..body.len() / 2]);
+                    std::thread::sleep(std::time::Duration::from_secs(60));
+                    return;
+                }
+                if method != "HEAD" {
+                    let _ = stream.write_all(&body);
+                }
+            });
         }
     });
     (host, layer_hits, seen)
@@ -167,6 +213,78 @@ fn too_many_requests_is_retried_after_the_delay_asked() {
     assert!(out.status.success(), "{err}");
     assert_eq!(hits.load(Ordering::SeqCst), 2, "one 429, one success");
     Outrider::new().ok(&["verify", out_path.to_str().expect("utf8")]);
+}
+
+#[test]
+fn a_broken_or_stalled_download_resumes_where_it_stopped() {
+    // The third registry ignores Range (answers 200): that blob starts over.
+    for lie in [
+        Lie::DropLayerOnce,
+        Lie::StallLayerOnce,
+        Lie::DropLayerOnceNoRange,
+    ] {
+        let img = images::image(
+            vec![images::layer(54, 3_000_000, Flavour::Docker)],
+            "amd64",
+            Flavour::Docker,
+            false,
+        );
+        let size = img.layers[0].bytes.len();
+        let (host, hits, seen) = serve_recording(img.clone(), lie);
+        let work = tempfile::tempdir().expect("tmp");
+        let out_path = work.path().join("x.zip");
+        // A stall is noticed after --timeout seconds of silence, not minutes.
+        let out = Outrider::new().run(&[
+            "pack",
+            "--plain-http",
+            &host,
+            "--timeout",
+            "2",
+            "-o",
+            out_path.to_str().expect("utf8"),
+            &format!("{host}/lie/img:1"),
+        ]);
+        let (_, err) = text(&out);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(hits.load(Ordering::SeqCst), 2, "one broken GET, one more");
+        let layer_path = format!("/v2/lie/img/blobs/{}", img.layers[0].digest);
+        let asked: Vec<String> = seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|t| t.starts_with(&layer_path))
+            .cloned()
+            .collect();
+        assert_eq!(
+            asked[0], layer_path,
+            "the first GET asks for the whole blob"
+        );
+        let from: usize = asked[1]
+            .rsplit("Range:")
+            .next()
+            .and_then(|r| r.trim_end_matches('-').parse().ok())
+            .unwrap_or_else(|| panic!("the second GET names no Range: {asked:?}"));
+        assert!(from > 0 && from <= size / 2, "{asked:?}");
+        Outrider::new().ok(&["verify", out_path.to_str().expect("utf8")]);
+        // The same bytes as a pack that never broke.
+        let (clean_host, _) = serve(img, Lie::Honest);
+        let clean = work.path().join("clean.zip");
+        let out = pack(&clean_host, &clean);
+        assert!(out.status.success(), "{}", text(&out).1);
+        let layer = |p: &std::path::Path| {
+            crate::support::rawzip::read(p)
+                .into_iter()
+                .find(|e| e.name.ends_with(&img_layer_hex(&asked[0])))
+                .map(|e| e.data)
+        };
+        assert!(layer(&clean).is_some(), "the layer entry is found");
+        assert_eq!(layer(&out_path), layer(&clean), "{lie:?}");
+    }
+}
+
+/// The hex of the digest a blob path names.
+fn img_layer_hex(path: &str) -> String {
+    path.rsplit("sha256:").next().unwrap_or_default().to_owned()
 }
 
 #[test]
