@@ -5,6 +5,7 @@
 //! recompressed. An uncompressed layer's digest is its `diff_id` from the config (checked
 //! as the bytes stream into the bundle); a compressed one is hashed here.
 
+use crate::local_files::Compression;
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::{Descriptor, Digest, ImageRef, media_type};
 use crate::oci_layout::{
@@ -38,9 +39,9 @@ struct ConfigProbe {
 
 /// The OCI media type for a layer file, from its first bytes.
 fn layer_media_type(head: &[u8]) -> &'static str {
-    match head {
-        [0x1f, 0x8b, ..] => "application/vnd.oci.image.layer.v1.tar+gzip",
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => "application/vnd.oci.image.layer.v1.tar+zstd",
+    match Compression::sniff(head) {
+        Some(Compression::Gzip) => "application/vnd.oci.image.layer.v1.tar+gzip",
+        Some(Compression::Zstd) => "application/vnd.oci.image.layer.v1.tar+zstd",
         _ => "application/vnd.oci.image.layer.v1.tar",
     }
 }

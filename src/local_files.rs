@@ -16,6 +16,50 @@ use std::sync::Arc;
 /// header scan's memory.
 const MAX_TAR_ENTRIES: usize = 1_000_000;
 
+/// A compression a file's first bytes announce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// gzip.
+    Gzip,
+    /// zstd.
+    Zstd,
+    /// bzip2.
+    Bzip2,
+    /// xz.
+    Xz,
+}
+
+impl Compression {
+    /// From a file's first (up to 4) bytes; `None` for uncompressed data.
+    pub fn sniff(head: &[u8]) -> Option<Compression> {
+        match head {
+            [0x1f, 0x8b, ..] => Some(Compression::Gzip),
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(Compression::Zstd),
+            [b'B', b'Z', b'h', ..] => Some(Compression::Bzip2),
+            [0xfd, b'7', b'z', b'X', ..] => Some(Compression::Xz),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Bzip2 => "bzip2",
+            Compression::Xz => "xz",
+        }
+    }
+
+    fn decompressor(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gunzip",
+            Compression::Zstd => "unzstd",
+            Compression::Bzip2 => "bunzip2",
+            Compression::Xz => "unxz",
+        }
+    }
+}
+
 /// Where a local source's files are.
 #[derive(Clone, Debug)]
 pub enum LocalFiles {
@@ -60,16 +104,11 @@ impl LocalFiles {
         let mut file = std::fs::File::open(path).map_err(io)?;
         let mut magic = [0u8; 4];
         let n = file.read(&mut magic).map_err(io)?;
-        let hint = match &magic[..n] {
-            [0x1f, 0x8b, ..] => Some("gzip: decompress it first with `gunzip`"),
-            [0x28, 0xb5, 0x2f, 0xfd] => Some("zstd: decompress it first with `unzstd`"),
-            [b'B', b'Z', b'h', ..] => Some("bzip2: decompress it first with `bunzip2`"),
-            [0xfd, b'7', b'z', b'X'] => Some("xz: decompress it first with `unxz`"),
-            _ => None,
-        };
-        if let Some(hint) = hint {
+        if let Some(c) = Compression::sniff(&magic[..n]) {
             return Err(invalid(format!(
-                "the archive is compressed with {hint} (outrider reads archives in place)"
+                "the archive is compressed with {}: decompress it first with `{}` (outrider reads archives in place)",
+                c.name(),
+                c.decompressor()
             )));
         }
         file.seek(SeekFrom::Start(0)).map_err(io)?;
@@ -224,23 +263,11 @@ impl LocalFiles {
 
     /// sha256 and size of `name`, read through once.
     pub fn digest(&self, name: &str) -> Result<(Digest, u64), LayoutError> {
-        let (shown, mut reader) = self.open(name)?;
-        use sha2::Digest as _;
-        let mut hasher = sha2::Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut size = 0u64;
-        loop {
-            let n = reader.read(&mut buf).map_err(|source| LayoutError::Io {
-                path: shown.clone(),
-                source,
-            })?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            size += n as u64;
-        }
-        Ok((Digest::from_sha256(hasher.finalize().into()), size))
+        let (shown, reader) = self.open(name)?;
+        Digest::of_reader(reader).map_err(|source| LayoutError::Io {
+            path: shown,
+            source,
+        })
     }
 
     /// Reads `name` whole and checks it against `digest` and `size`.

@@ -27,6 +27,20 @@ use std::path::Path;
 /// The descriptor entry that marks a docker-charon payload.
 pub const DESCRIPTOR_ENTRY: &str = "payload_descriptor.json";
 
+/// What [`valid_entry_name`] allows, for the refusal.
+pub const NAMING_RULE: &str = "only `payload_descriptor.json`, `manifests/<name>` and `blobs/sha256:<hex>` belong in a docker-charon payload";
+
+/// Whether `name` is an entry name a payload may hold.
+pub fn valid_entry_name(name: &str) -> bool {
+    name == DESCRIPTOR_ENTRY
+        || name
+            .strip_prefix("manifests/")
+            .is_some_and(|n| !n.is_empty() && !n.contains('/'))
+        || name
+            .strip_prefix("blobs/")
+            .is_some_and(|d| d.parse::<Digest>().is_ok())
+}
+
 /// Largest descriptor read (one line per image and per blob).
 const MAX_DESCRIPTOR_BYTES: u64 = 64 * 1024 * 1024;
 

@@ -109,20 +109,11 @@ fn open_payload(
             reason: "it is a docker-charon payload, which carries no signature to check against the trusted keys".into(),
         });
     }
-    let valid = |name: &str| {
-        name == super::charon::DESCRIPTOR_ENTRY
-            || name
-                .strip_prefix("manifests/")
-                .is_some_and(|n| !n.is_empty() && !n.contains('/'))
-            || name
-                .strip_prefix("blobs/")
-                .is_some_and(|d| d.parse::<Digest>().is_ok())
-    };
     let raw = stored_entries(
         path,
         archive,
-        valid,
-        "only `payload_descriptor.json`, `manifests/<name>` and `blobs/sha256:<hex>` belong in a docker-charon payload",
+        super::charon::valid_entry_name,
+        super::charon::NAMING_RULE,
     )?;
     let payload = super::charon::open(path, file, &raw)?;
     if !payload.already_transferred.is_empty() {

@@ -68,18 +68,10 @@ pub(super) async fn fetch_blob(
         match result {
             Ok(()) => {
                 settled?;
-                let finished = transfer.finish().await.map_err(|f| match f {
-                    StreamFailure::Content(source) => PackError::Content {
-                        repo: repo.clone(),
-                        source,
-                    },
-                    StreamFailure::Write(e) => e.into(),
-                    StreamFailure::Source(source) => PackError::Source {
-                        digest: desc.digest.clone(),
-                        repo: repo.clone(),
-                        source: Box::new(source),
-                    },
-                })?;
+                let finished = transfer
+                    .finish()
+                    .await
+                    .map_err(|f| f.into_pack_error(desc, repo))?;
                 let split = segments.len() > 1;
                 let mut digests = Vec::new();
                 for (s, (crc, sha)) in segments.iter().zip(finished) {
@@ -99,20 +91,7 @@ pub(super) async fn fetch_blob(
                 }
                 tracing::warn!(digest = %desc.digest, %repo, error = %e, attempt, reached, "blob download broke; resuming where it stopped");
             }
-            Err(StreamFailure::Source(source)) => {
-                return Err(PackError::Source {
-                    digest: desc.digest.clone(),
-                    repo: repo.clone(),
-                    source: Box::new(source),
-                });
-            }
-            Err(StreamFailure::Content(source)) => {
-                return Err(PackError::Content {
-                    repo: repo.clone(),
-                    source,
-                });
-            }
-            Err(StreamFailure::Write(e)) => return Err(e.into()),
+            Err(failure) => return Err(failure.into_pack_error(desc, repo)),
         }
     }
 }
@@ -121,6 +100,24 @@ enum StreamFailure {
     Source(SourceError),
     Content(DigestError),
     Write(WriteError),
+}
+
+impl StreamFailure {
+    /// The pack's error for a blob of `repo` that failed this way.
+    fn into_pack_error(self, desc: &crate::oci::Descriptor, repo: &str) -> PackError {
+        match self {
+            StreamFailure::Source(source) => PackError::Source {
+                digest: desc.digest.clone(),
+                repo: repo.to_owned(),
+                source: Box::new(source),
+            },
+            StreamFailure::Content(source) => PackError::Content {
+                repo: repo.to_owned(),
+                source,
+            },
+            StreamFailure::Write(e) => e.into(),
+        }
+    }
 }
 
 /// Per-segment checksums while a blob streams: CRC-32 for the zip, sha256 for parts.

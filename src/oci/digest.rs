@@ -44,6 +44,23 @@ impl Digest {
         Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
     }
 
+    /// Digest and length of everything `reader` yields, read in 1 MiB chunks (a file too
+    /// large to hold).
+    pub fn of_reader(mut reader: impl std::io::Read) -> std::io::Result<(Digest, u64)> {
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut size = 0u64;
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        Ok((Digest::from_sha256(hasher.finalize().into()), size))
+    }
+
     /// The digest of a finished sha256 computation.
     pub fn from_sha256(bytes: [u8; 32]) -> Digest {
         Digest(format!("sha256:{}", hex::encode(bytes)))

@@ -101,14 +101,17 @@ impl RawManifest {
     /// Wraps bytes whose digest is already known to be right, taking the media type from
     /// the JSON when it names one and from `content_type` otherwise.
     pub fn new(bytes: Bytes, content_type: Option<&str>) -> Result<RawManifest, ManifestError> {
+        let declared = content_type.map(|c| c.split(';').next().unwrap_or(c).trim().to_owned());
+        if declared.as_deref().is_some_and(is_schema1) {
+            return Err(ManifestError::Schema1);
+        }
         let digest = Digest::of(&bytes);
         let probe: Probe =
             serde_json::from_slice(&bytes).map_err(|source| ManifestError::Json {
                 digest: digest.clone(),
                 source,
             })?;
-        let declared = content_type.map(|c| c.split(';').next().unwrap_or(c).trim().to_owned());
-        if probe.schema_version == Some(1) || declared.as_deref().is_some_and(is_schema1) {
+        if probe.schema_version == Some(1) {
             return Err(ManifestError::Schema1);
         }
         let media_type = match (probe.media_type, declared) {
@@ -184,20 +187,8 @@ impl RawManifest {
 }
 
 /// Whether a Content-Type names Docker's schema 1 (`…manifest.v1+prettyjws`, `…v1+json`).
-pub fn is_schema1(content_type: &str) -> bool {
+fn is_schema1(content_type: &str) -> bool {
     content_type.starts_with("application/vnd.docker.distribution.manifest.v1+")
-}
-
-/// Whether a response is a schema 1 manifest, from its Content-Type or its JSON: checked
-/// before its digest, which a schema 1 signature changes on every request.
-pub fn looks_schema1(content_type: Option<&str>, bytes: &[u8]) -> bool {
-    #[derive(Deserialize)]
-    struct Version {
-        #[serde(rename = "schemaVersion")]
-        schema_version: Option<u32>,
-    }
-    content_type.is_some_and(is_schema1)
-        || serde_json::from_slice::<Version>(bytes).is_ok_and(|v| v.schema_version == Some(1))
 }
 
 /// Builds an index of the same media type holding only `entries`, each copied as it

@@ -126,16 +126,15 @@ impl Registry {
             .map(str::to_owned);
         let header_digest = content_digest(&response);
         let body = self.bounded_body(response, &what).await?;
-        if crate::oci::manifest::looks_schema1(content_type.as_deref(), &body) {
-            return Err(RegistryError::Manifest {
-                registry: self.name.clone(),
-                source: crate::oci::ManifestError::Schema1,
-            });
-        }
         let actual = Digest::of(&body);
         let expected = reference.parse::<Digest>().ok().or(header_digest);
+        let parsed = RawManifest::new(Bytes::from(body), content_type.as_deref());
+        // Schema 1 is named before the digest is compared: its signature changes its
+        // bytes on every request, so a mismatch would hide the cause.
+        let schema1 = matches!(parsed, Err(crate::oci::ManifestError::Schema1));
         if let Some(expected) = expected
             && expected != actual
+            && !schema1
         {
             return Err(RegistryError::Content {
                 registry: self.name.clone(),
@@ -143,11 +142,9 @@ impl Registry {
                 source: crate::oci::DigestError::Mismatch { expected, actual },
             });
         }
-        RawManifest::new(Bytes::from(body), content_type.as_deref()).map_err(|source| {
-            RegistryError::Manifest {
-                registry: self.name.clone(),
-                source,
-            }
+        parsed.map_err(|source| RegistryError::Manifest {
+            registry: self.name.clone(),
+            source,
         })
     }
 

@@ -41,19 +41,8 @@ pub async fn deploy(
         tokio::task::block_in_place(|| to_archive::write_file(&tar, Compress::None, store, images))
             .map_err(anyhow::Error::msg)?;
     let sha256 = tokio::task::block_in_place(|| -> anyhow::Result<String> {
-        use sha2::Digest as _;
-        use std::io::Read;
-        let mut hasher = sha2::Sha256::new();
-        let mut file = fs_err::File::open(&written)?;
-        let mut buf = vec![0; 1 << 20];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        Ok(hex::encode(hasher.finalize()))
+        let (digest, _) = crate::oci::Digest::of_reader(fs_err::File::open(&written)?)?;
+        Ok(digest.hex().to_owned())
     })?;
     let size = fs_err::metadata(&written)?.len();
     if request.dry_run {
