@@ -2,6 +2,7 @@
 //! concurrent downloads write at their own offsets with positioned writes. The file lives
 //! under `<name>.partial` until [`BundleWriter::finish`] writes the index and central
 //! directory, syncs, and renames it: an interrupted pack never leaves a finished-looking file.
+//! A pack with a journal keeps the `.partial` file when interrupted, so a rerun resumes it.
 
 use super::INDEX_ENTRY;
 use super::index::BundleIndex;
@@ -39,23 +40,49 @@ pub struct BundleWriter {
     target: PathBuf,
     placements: Mutex<Vec<Placement>>,
     finished: Mutex<bool>,
+    /// Keep the `.partial` file when dropped unfinished: a journal says what is in it.
+    keep: std::sync::atomic::AtomicBool,
 }
 
 impl BundleWriter {
     /// Creates `<target>.partial`, replacing a leftover one from an interrupted run.
     pub fn create(target: &Path) -> Result<BundleWriter, WriteError> {
+        Self::open(target, false)
+    }
+
+    /// Opens `<target>.partial`: with `reuse`, the one an interrupted run left, as it is
+    /// (the caller re-checks what it holds before trusting it); else a new, empty one.
+    pub fn open(target: &Path, reuse: bool) -> Result<BundleWriter, WriteError> {
         let temp = crate::atomic_file::partial_path(target);
-        let file = fs_err::File::create(&temp).map_err(|source| WriteError::Io {
-            path: temp.clone(),
-            source,
-        })?;
+        let file = fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(!reuse)
+            .open(&temp)
+            .map_err(|source| WriteError::Io {
+                path: temp.clone(),
+                source,
+            })?;
         Ok(BundleWriter {
             file: Arc::new(file),
             temp,
             target: target.to_owned(),
             placements: Mutex::new(Vec::new()),
             finished: Mutex::new(false),
+            keep: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// The `.partial` file.
+    pub fn partial(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Whether an unfinished writer keeps its `.partial` file when dropped (for a rerun
+    /// to resume) or removes it.
+    pub fn keep_when_unfinished(&self, keep: bool) {
+        self.keep.store(keep, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn io(&self, source: std::io::Error) -> WriteError {
@@ -88,6 +115,14 @@ impl BundleWriter {
         self.file
             .file()
             .write_all_at(bytes, offset)
+            .map_err(|e| self.io(e))
+    }
+
+    /// Reads back bytes written earlier (blocking), to re-check what a journal claims.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), WriteError> {
+        self.file
+            .file()
+            .read_exact_at(buf, offset)
             .map_err(|e| self.io(e))
     }
 
@@ -143,9 +178,12 @@ impl BundleWriter {
 }
 
 impl Drop for BundleWriter {
-    /// A writer dropped before `finish` (an error, Ctrl-C unwinding) removes its partial file.
+    /// A writer dropped before `finish` (an error, Ctrl-C unwinding) removes its partial
+    /// file, unless told to keep it for a resume.
     fn drop(&mut self) {
-        if !*self.finished.lock().unwrap_or_else(|e| e.into_inner()) {
+        if !*self.finished.lock().unwrap_or_else(|e| e.into_inner())
+            && !self.keep.load(std::sync::atomic::Ordering::SeqCst)
+        {
             let _ = std::fs::remove_file(&self.temp);
         }
     }

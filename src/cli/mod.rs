@@ -302,6 +302,10 @@ pub struct PackArgs {
     /// Blobs downloaded at once.
     #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
     pub jobs: usize,
+    /// Start over, even when an interrupted pack of the same images left `-o`'s
+    /// `.partial` file and journal (`<output>.journal`) to resume from.
+    #[arg(long)]
+    pub no_resume: bool,
 }
 
 /// `plan` arguments.

@@ -8,7 +8,7 @@ use super::unpack::{DeployRequest, archive_images, deploy};
 use crate::blob_store::BlobStore;
 use crate::bundle::reader::BundleReader;
 use crate::cli::{DeployArgs, Selection};
-use crate::copy::to_bundle::write_bundle;
+use crate::copy::to_bundle::{Resume, write_bundle};
 use crate::oci::Platform;
 use crate::progress::{Mode, Progress};
 use crate::trust::TrustedKeys;
@@ -43,7 +43,17 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let result = async {
         let bundle = temp.join("deploy.zip");
         let progress = Progress::new(Mode::detect(quiet), "pull", plan.carried_bytes());
-        write_bundle(&plan, &bundle, None, args.jobs, &progress, None).await?;
+        // A temporary bundle, removed with its folder: nothing to resume.
+        write_bundle(
+            &plan,
+            &bundle,
+            None,
+            args.jobs,
+            &progress,
+            None,
+            Resume::Off,
+        )
+        .await?;
         progress.finish();
         // The bundle was written a moment ago by this process: there is nothing to trust.
         let reader = BundleReader::open(&bundle, &TrustedKeys::none())?;

@@ -3,11 +3,10 @@
 use super::Outcome;
 use super::select::{Resolved, resolve};
 use crate::cli::PackArgs;
-use crate::copy::to_bundle::write_bundle;
+use crate::copy::to_bundle::{Resume, Written, write_bundle};
 use crate::output;
 use crate::progress::{Mode, Progress};
 use crate::trust::BundleSigner;
-use anyhow::Context;
 
 /// Runs `pack`.
 pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
@@ -26,18 +25,35 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let progress = Progress::new(Mode::detect(quiet), "pack", plan.carried_bytes());
     progress.expect_items(plan.blobs.iter().filter(|b| b.external.is_none()).count() as u64);
     let started = std::time::Instant::now();
-    // On Ctrl-C the copy future is dropped, and with it the writer, which removes its
-    // `.partial` file: an interrupted pack leaves nothing that looks like a bundle.
+    let resume = if args.no_resume {
+        Resume::Restart
+    } else {
+        Resume::On
+    };
+    // On Ctrl-C the copy future is dropped; the `.partial` file keeps its `.partial` name
+    // and the journal says what is in it, so nothing looks like a bundle and a rerun resumes.
     let result = tokio::select! {
-        r = write_bundle(&plan, &args.output, volume_size, args.jobs, &progress, signer.clone()) => r,
+        r = write_bundle(&plan, &args.output, volume_size, args.jobs, &progress, signer.clone(), resume) => r,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
-            return Err(super::Interrupted("no bundle written".into()).into());
+            return Err(super::Interrupted(format!("no bundle written{}", resume_hint(&args.output))).into());
         }
     };
     progress.finish();
-    let (paths, index) =
-        result.with_context(|| format!("packing into `{}`", args.output.display()))?;
+    let Written {
+        paths,
+        index,
+        resumed,
+    } = result.map_err(|e| {
+        anyhow::Error::new(e).context(format!(
+            "packing into `{}`{}",
+            args.output.display(),
+            resume_hint(&args.output)
+        ))
+    })?;
+    if let Some(line) = resumed {
+        output::note(&line);
+    }
     // A tag whose index lost platforms arrives under another digest: say so now, while
     // `--all-platforms` can still keep the original.
     let tops: std::collections::HashMap<_, _> =
@@ -116,6 +132,19 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         started.elapsed().as_secs_f64()
     ));
     Ok(Outcome::Success)
+}
+
+/// When an unfinished pack left a journal beside `output`: how to go on from there.
+fn resume_hint(output: &std::path::Path) -> String {
+    let journal = crate::copy::journal::path_for(output);
+    if journal.exists() {
+        format!(
+            " (what was written is kept as `.partial` with `{}`: the same command resumes it; --no-resume starts over)",
+            journal.display()
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// Refuses, before anything is fetched, an output that is a directory or that would

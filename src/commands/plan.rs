@@ -5,7 +5,7 @@ use super::Outcome;
 use super::select::{Resolved, resolve};
 use crate::cli::PlanArgs;
 use crate::commands::inspect::closure_bytes;
-use crate::copy::to_bundle::layout;
+use crate::copy::bundle_layout::layout;
 use crate::output;
 
 #[derive(serde::Serialize)]

@@ -3,6 +3,7 @@
 //! stall resumes the blob where it stopped (HTTP `Range`; a source that answers with the
 //! whole blob starts it over), and a wrong byte fails it before it is complete.
 
+use super::journal::{Journal, Record, Tally};
 use super::to_bundle::{PackError, Placed};
 use crate::bundle::writer::WriteError;
 use crate::location::SourceError;
@@ -40,6 +41,7 @@ pub(super) async fn fetch_blob(
     blob: &PlannedBlob,
     segments: &[Placed],
     progress: &Progress,
+    journal: Option<&Arc<Journal>>,
 ) -> Result<Vec<Option<Digest>>, PackError> {
     let desc = &blob.descriptor;
     let repo = &blob.repositories[0];
@@ -58,7 +60,36 @@ pub(super) async fn fetch_blob(
         return Ok(digests);
     }
     let source = &plan.sources[blob.source];
-    let mut transfer = Transfer::new(desc, segments);
+    let mut transfer = Transfer::new(desc, segments, journal);
+    if let Some(journal) = journal {
+        match journal.previous(&desc.digest) {
+            Some(Record::Done) => {
+                if let Ok(finished) = transfer.reread(desc.size).await?.finish().await {
+                    let digests = complete(segments, finished)?;
+                    Tally::add(&journal.tally.reused, 1);
+                    Tally::add(&journal.tally.reused_bytes, desc.size);
+                    item.inc(desc.size);
+                    item.done("already on disk");
+                    return Ok(digests);
+                }
+                Tally::add(&journal.tally.refetched, 1);
+                tracing::warn!(digest = %desc.digest, "the journal says this blob is complete, but its bytes on disk do not hash to it; fetching it again");
+                transfer = Transfer::new(desc, segments, Some(journal));
+            }
+            Some(Record::Have { bytes, crc }) if bytes > 0 && bytes < desc.size => {
+                transfer = transfer.reread(bytes).await?;
+                if transfer.whole_crc.clone().finalize() == crc {
+                    Tally::add(&journal.tally.reused_bytes, bytes);
+                    item.inc(bytes);
+                } else {
+                    Tally::add(&journal.tally.refetched, 1);
+                    tracing::warn!(digest = %desc.digest, bytes, "the journal's record of this blob's first bytes does not match the disk; fetching it from the start");
+                    transfer = Transfer::new(desc, segments, Some(journal));
+                }
+            }
+            _ => {}
+        }
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -72,11 +103,11 @@ pub(super) async fn fetch_blob(
                     .finish()
                     .await
                     .map_err(|f| f.into_pack_error(desc, repo))?;
-                let split = segments.len() > 1;
-                let mut digests = Vec::new();
-                for (s, (crc, sha)) in segments.iter().zip(finished) {
-                    s.writer.complete_entry(s.id, crc)?;
-                    digests.push(split.then_some(sha).flatten());
+                let digests = complete(segments, finished)?;
+                if let Some(journal) = journal {
+                    journal
+                        .done(&desc.digest)
+                        .map_err(|e| journal_error(journal, e))?;
                 }
                 item.done("stored");
                 return Ok(digests);
@@ -93,6 +124,27 @@ pub(super) async fn fetch_blob(
             }
             Err(failure) => return Err(failure.into_pack_error(desc, repo)),
         }
+    }
+}
+
+/// Writes each segment's local header; returns the part digests (for a blob in parts).
+fn complete(
+    segments: &[Placed],
+    finished: Vec<(u32, Option<Digest>)>,
+) -> Result<Vec<Option<Digest>>, WriteError> {
+    let split = segments.len() > 1;
+    let mut digests = Vec::new();
+    for (s, (crc, sha)) in segments.iter().zip(finished) {
+        s.writer.complete_entry(s.id, crc)?;
+        digests.push(split.then_some(sha).flatten());
+    }
+    Ok(digests)
+}
+
+fn journal_error(journal: &Journal, source: std::io::Error) -> WriteError {
+    WriteError::Io {
+        path: journal.path().to_owned(),
+        source,
     }
 }
 
@@ -143,13 +195,16 @@ async fn pull(
         .map_err(StreamFailure::Source)?;
     if start != offset {
         transfer.settle().await.map_err(StreamFailure::Write)?;
-        *transfer = Transfer::new(desc, segments);
+        *transfer = Transfer::new(desc, segments, transfer.journal.as_ref());
         item.rewind();
     } else if offset > 0 {
         tracing::info!(digest = %desc.digest, offset, "resumed with Range");
     }
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(StreamFailure::Source)?;
+        if let Some(journal) = &transfer.journal {
+            Tally::add(&journal.tally.fetched_bytes, chunk.len() as u64);
+        }
         transfer.feed(&chunk).await?;
         item.inc(chunk.len() as u64);
     }
@@ -162,6 +217,9 @@ async fn pull(
 /// the next buffer fills and is hashed, so network, hashing and disk overlap.
 struct Transfer {
     verifier: Verifier,
+    /// CRC-32 of the whole blob so far: what a journal line records of a prefix.
+    whole_crc: crc32fast::Hasher,
+    journal: Option<Arc<Journal>>,
     sums: Vec<SegmentSums>,
     shared: Arc<Vec<Placed>>,
     /// Segment being filled, and the blob offset reached in the checksums.
@@ -174,11 +232,17 @@ struct Transfer {
 }
 
 impl Transfer {
-    fn new(desc: &crate::oci::Descriptor, segments: &[Placed]) -> Transfer {
+    fn new(
+        desc: &crate::oci::Descriptor,
+        segments: &[Placed],
+        journal: Option<&Arc<Journal>>,
+    ) -> Transfer {
         use sha2::Digest as _;
         let split = segments.len() > 1;
         Transfer {
             verifier: Verifier::new(&desc.digest, desc.size),
+            whole_crc: crc32fast::Hasher::new(),
+            journal: journal.cloned(),
             sums: segments
                 .iter()
                 .map(|_| SegmentSums {
@@ -195,12 +259,61 @@ impl Transfer {
         }
     }
 
-    /// Hashes, checksums and buffers one chunk, sending full buffers to the writers.
+    /// Hashes, checksums and buffers one chunk, sending full buffers to the writers; each
+    /// written buffer is then recorded in the journal.
     async fn feed(&mut self, chunk: &[u8]) -> Result<(), StreamFailure> {
+        self.absorb(chunk).map_err(StreamFailure::Content)?;
+        self.buffer.extend_from_slice(chunk);
+        if self.buffer.len() >= WRITE_CHUNK {
+            self.settle().await.map_err(StreamFailure::Write)?;
+            let data = std::mem::replace(&mut self.buffer, Vec::with_capacity(WRITE_CHUNK));
+            let start = self.buffer_start;
+            self.buffer_start += data.len() as u64;
+            let segs = self.shared.clone();
+            let record = self.journal.clone().map(|j| {
+                let d = self.verifier.digest().clone();
+                (j, d, self.buffer_start, self.whole_crc.clone().finalize())
+            });
+            self.in_flight = Some(tokio::task::spawn_blocking(move || {
+                write_span(&segs, start, &data)?;
+                match record {
+                    Some((j, digest, end, crc)) => {
+                        j.have(&digest, end, crc).map_err(|e| journal_error(&j, e))
+                    }
+                    None => Ok(()),
+                }
+            }));
+        }
+        Ok(())
+    }
+
+    /// Reads back the blob's first `upto` bytes from the bundle, as a resume starts:
+    /// they go through the same hashes as bytes from the network, so the digest check at
+    /// the end covers them too.
+    async fn reread(self, upto: u64) -> Result<Transfer, WriteError> {
+        let handle = tokio::task::spawn_blocking(move || {
+            let mut t = self;
+            let mut buf = vec![0u8; WRITE_CHUNK];
+            while t.pos < upto {
+                let n = ((upto - t.pos) as usize).min(WRITE_CHUNK);
+                read_span(&t.shared, t.pos, &mut buf[..n])?;
+                // `upto` never passes the size, so the verifier cannot refuse a byte here.
+                let _ = t.absorb(&buf[..n]);
+            }
+            t.buffer_start = upto;
+            Ok(t)
+        });
+        handle.await.map_err(|e| WriteError::Io {
+            path: PathBuf::from("(bundle)"),
+            source: std::io::Error::other(e),
+        })?
+    }
+
+    /// Runs a chunk through the digest, the whole-blob CRC and the segments' checksums.
+    fn absorb(&mut self, chunk: &[u8]) -> Result<(), DigestError> {
         use sha2::Digest as _;
-        self.verifier
-            .update(chunk)
-            .map_err(StreamFailure::Content)?;
+        self.verifier.update(chunk)?;
+        self.whole_crc.update(chunk);
         let segments = &self.shared;
         let mut rest = chunk;
         while !rest.is_empty() && self.current < segments.len() {
@@ -215,17 +328,6 @@ impl Transfer {
             if self.pos == seg.blob_offset + seg.size {
                 self.current += 1;
             }
-        }
-        self.buffer.extend_from_slice(chunk);
-        if self.buffer.len() >= WRITE_CHUNK {
-            self.settle().await.map_err(StreamFailure::Write)?;
-            let data = std::mem::replace(&mut self.buffer, Vec::with_capacity(WRITE_CHUNK));
-            let start = self.buffer_start;
-            self.buffer_start += data.len() as u64;
-            let segs = self.shared.clone();
-            self.in_flight = Some(tokio::task::spawn_blocking(move || {
-                write_span(&segs, start, &data)
-            }));
         }
         Ok(())
     }
@@ -271,6 +373,21 @@ fn write_span(segments: &[Placed], start: u64, data: &[u8]) -> Result<(), WriteE
             s.writer.write_at(
                 s.file_offset + (from - s.blob_offset),
                 &data[(from - start) as usize..(to - start) as usize],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads into `buf` the blob bytes from `start` out of the segments they lie in.
+fn read_span(segments: &[Placed], start: u64, buf: &mut [u8]) -> Result<(), WriteError> {
+    let end = start + buf.len() as u64;
+    for s in segments {
+        let (from, to) = (start.max(s.blob_offset), end.min(s.blob_offset + s.size));
+        if from < to {
+            s.writer.read_at(
+                s.file_offset + (from - s.blob_offset),
+                &mut buf[(from - start) as usize..(to - start) as usize],
             )?;
         }
     }

@@ -4,6 +4,8 @@
 
 mod blob_fetch;
 mod blob_upload;
+pub mod bundle_layout;
+pub mod journal;
 mod push_external;
 pub mod push_preview;
 pub mod push_referrers;

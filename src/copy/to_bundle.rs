@@ -1,12 +1,15 @@
 //! Writes a [`Plan`] into a bundle, or into volumes of at most `--volume-size` bytes:
 //! manifests from memory, blobs downloaded concurrently straight into their planned place
 //! (a blob larger than a volume lands in parts across several), each hashed as it streams
-//! and refused on any size or digest mismatch. A blob that fails mid-stream on a transient
-//! error is fetched again from the start, up to three times.
+//! and refused on any size or digest mismatch. A journal beside the output records what
+//! is written, so the same pack run again after an interruption checks that and fetches
+//! only the rest, into the same places: the result is byte-identical to an uninterrupted
+//! pack.
 
 use super::blob_fetch::{fetch_blob, write_bytes};
-use crate::bundle::blob_entry;
-use crate::bundle::index::{BlobEntry, BundleIndex, Holding, Part, VolumeInfo};
+use super::bundle_layout::{Layout, SetName, layout, volume_info, volume_paths};
+use super::journal::{Journal, Start, Tally};
+use crate::bundle::index::BundleIndex;
 use crate::bundle::volumes::{self, Item, Segment};
 use crate::bundle::writer::{BundleWriter, EntryId, WriteError};
 use crate::location::SourceError;
@@ -59,185 +62,30 @@ pub(super) struct Placed {
     pub(super) size: u64,
 }
 
-/// The files a pack writes: one bundle, or `<stem>.NNN.zip` volumes.
-fn volume_paths(output: &Path, total: u32, split: bool) -> (String, Vec<PathBuf>) {
-    let file = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "bundle.zip".into());
-    let stem = file.strip_suffix(".zip").unwrap_or(&file).to_owned();
-    if !split {
-        return (stem, vec![output.to_owned()]);
-    }
-    let width = total.to_string().len().max(3);
-    let paths = (1..=total)
-        .map(|n| output.with_file_name(format!("{stem}.{n:0width$}.zip")))
-        .collect();
-    (stem, paths)
+/// Whether a pack keeps a journal, and uses the one an interrupted run left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// No journal; an interrupted write removes its `.partial` files (a temporary bundle).
+    Off,
+    /// Resume from a matching journal; keep one, and the `.partial` files, if interrupted.
+    On,
+    /// As `On`, but ignore any earlier journal and start over (`--no-resume`).
+    Restart,
 }
 
-fn base_index(plan: &Plan) -> BundleIndex {
-    BundleIndex::new(
-        concat!("outrider ", env!("CARGO_PKG_VERSION")).into(),
-        plan.images.clone(),
-        plan.manifests.iter().map(|(_, e)| e.clone()).collect(),
-        plan.blobs
-            .iter()
-            .map(|b| BlobEntry {
-                digest: b.descriptor.digest.clone(),
-                size: b.descriptor.size,
-                media_type: b.descriptor.media_type.clone(),
-                repositories: b.repositories.clone(),
-                entry: b
-                    .external
-                    .is_none()
-                    .then(|| blob_entry(&b.descriptor.digest)),
-                destination_repository: b.external.clone(),
-            })
-            .collect(),
-        plan.referrers.clone(),
-    )
-}
-
-/// The volume block of the index for volume `number`; part digests as known so far.
-/// Identity of a volume set, the same in every volume's index.
-struct SetName<'a> {
-    bundle: &'a Digest,
-    name: &'a str,
-    total: u32,
-    limit: u64,
-}
-
-fn volume_info(
-    set: &SetName<'_>,
-    number: u32,
-    items: &[Item],
-    segments: &[Segment],
-    part_digests: &[Option<Digest>],
-) -> VolumeInfo {
-    let holdings = segments
-        .iter()
-        .enumerate()
-        .map(|(i, s)| Holding {
-            digest: items[s.item].digest.clone(),
-            volume: s.volume,
-            entry: s.name.clone(),
-            part: s.part.map(|(number, count)| Part {
-                number,
-                count,
-                offset: s.offset,
-                size: s.size,
-                digest: part_digests
-                    .get(i)
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_else(|| Digest::of(b"")),
-            }),
-        })
-        .collect();
-    VolumeInfo {
-        bundle: set.bundle.clone(),
-        name: set.name.to_owned(),
-        number,
-        total: set.total,
-        size_limit: set.limit,
-        holdings,
-    }
-}
-
-/// How a plan is laid out in files, before any byte is written.
-pub struct Layout {
-    /// Everything stored, in write order: manifests (children first), then blobs.
-    pub items: Vec<Item>,
-    /// How many of `items` are manifests (they come first).
-    pub manifest_count: usize,
-    /// Where each item, or part of one, goes.
-    pub segments: Vec<Segment>,
-    /// The index, without the volume block.
+/// A finished write: the files, the index, and what a resume reused (for a note).
+pub struct Written {
+    /// The bundle, or its volumes.
+    pub paths: Vec<PathBuf>,
+    /// The index (without the volume block).
     pub index: BundleIndex,
-    /// File name stem of the output.
-    pub stem: String,
-}
-
-/// Lays `plan` out in one file, or in volumes of at most `volume_size` bytes.
-/// `signed_by` is the signing key's fingerprint, named in the index (and so counted in
-/// its size) when the bundle is signed.
-pub fn layout(
-    plan: &Plan,
-    output: &Path,
-    volume_size: Option<u64>,
-    signed_by: Option<&Digest>,
-) -> Result<Layout, PackError> {
-    let mut items: Vec<Item> = plan
-        .manifests
-        .iter()
-        .filter(|(_, e)| e.entry.is_some())
-        .map(|(m, _)| Item {
-            digest: m.digest.clone(),
-            size: m.bytes.len() as u64,
-        })
-        .collect();
-    let manifest_count = items.len();
-    items.extend(
-        plan.blobs
-            .iter()
-            .filter(|b| b.external.is_none())
-            .map(|b| Item {
-                digest: b.descriptor.digest.clone(),
-                size: b.descriptor.size,
-            }),
-    );
-    let mut index = base_index(plan);
-    index.signed_by = signed_by.cloned();
-    let (stem, _) = volume_paths(output, 1, false);
-    let segments = match volume_size {
-        None => items
-            .iter()
-            .enumerate()
-            .map(|(i, it)| Segment {
-                item: i,
-                volume: 1,
-                name: blob_entry(&it.digest),
-                offset: 0,
-                size: it.size,
-                part: None,
-            })
-            .collect(),
-        Some(limit) => {
-            // The index is the same size in every volume (fixed-width digests and numbers),
-            // so measuring it with placeholder part digests is exact.
-            let measure = |segments: &[Segment]| {
-                let total = volumes::total(segments).max(1);
-                let mut probe = index.clone();
-                probe.volume = Some(volume_info(
-                    &SetName {
-                        bundle: &Digest::of(b""),
-                        name: &stem,
-                        total,
-                        limit,
-                    },
-                    total,
-                    &items,
-                    segments,
-                    &[],
-                ));
-                serde_json::to_vec_pretty(&probe).map_or(u64::MAX, |v| v.len() as u64)
-            };
-            volumes::plan(&items, limit, measure).map_err(PackError::Volumes)?
-        }
-    };
-    Ok(Layout {
-        items,
-        manifest_count,
-        segments,
-        index,
-        stem,
-    })
+    /// Set when this run resumed an interrupted one: what it found and fetched.
+    pub resumed: Option<String>,
 }
 
 /// Writes `plan` to `output` (via `.partial` names), split into volumes of at most
 /// `volume_size` bytes when given, each volume's index signed by `signer` when given;
-/// returns the files written and the index.
+/// with `resume`, journaled so an interrupted run can be resumed.
 pub async fn write_bundle(
     plan: &Plan,
     output: &Path,
@@ -245,69 +93,66 @@ pub async fn write_bundle(
     jobs: usize,
     progress: &Progress,
     signer: Option<Arc<BundleSigner>>,
-) -> Result<(Vec<PathBuf>, BundleIndex), PackError> {
+    resume: Resume,
+) -> Result<Written, PackError> {
+    let layout = layout(
+        plan,
+        output,
+        volume_size,
+        signer.as_ref().map(|s| s.fingerprint()),
+    )?;
+    let key = layout.key(volume_size);
     let Layout {
         items,
         manifest_count,
         segments,
         index,
         stem,
-    } = layout(
-        plan,
-        output,
-        volume_size,
-        signer.as_ref().map(|s| s.fingerprint()),
-    )?;
+    } = layout;
     let blobs: Vec<&PlannedBlob> = plan.blobs.iter().filter(|b| b.external.is_none()).collect();
     let total = volumes::total(&segments);
     let (_, paths) = volume_paths(output, total, volume_size.is_some());
+    let journal = open_journal(output, &key, &paths, resume)?;
+    let reuse = journal
+        .as_ref()
+        .is_some_and(|(_, start)| *start == Start::Resume);
+    let journal = journal.map(|(j, _)| Arc::new(j));
     let writers: Vec<Arc<BundleWriter>> = paths
         .iter()
-        .map(|p| BundleWriter::create(p).map(Arc::new))
+        .map(|p| BundleWriter::open(p, reuse).map(Arc::new))
         .collect::<Result<_, _>>()?;
-    let mut placed: Vec<Vec<Placed>> = vec![Vec::new(); items.len()];
-    for s in &segments {
-        let writer = writers[(s.volume - 1) as usize].clone();
-        let id = writer.place(&s.name, s.size);
-        placed[s.item].push(Placed {
-            file_offset: writer.data_offset(id),
-            writer,
-            id,
-            blob_offset: s.offset,
-            size: s.size,
-        });
+    for w in &writers {
+        w.keep_when_unfinished(journal.is_some());
     }
-    let mut part_digests: Vec<Option<Digest>> = vec![None; segments.len()];
-    let mut results: Vec<Vec<Option<Digest>>> = vec![Vec::new(); items.len()];
-    for (i, (manifest, _)) in plan
-        .manifests
-        .iter()
-        .filter(|(_, e)| e.entry.is_some())
-        .enumerate()
-    {
-        results[i] = write_bytes(&placed[i], &manifest.bytes)?;
+    let result = write_entries(
+        plan,
+        &Entries {
+            items: &items,
+            manifest_count,
+            segments: &segments,
+            blobs: &blobs,
+        },
+        &writers,
+        journal.as_ref(),
+        jobs,
+        progress,
+    )
+    .await;
+    // Bytes that were not what the source promised: a rerun would fetch the same, so
+    // nothing is kept for it.
+    if let Err(PackError::Content { .. }) = &result {
+        for w in &writers {
+            w.keep_when_unfinished(false);
+        }
+        if let Some(j) = &journal {
+            let _ = std::fs::remove_file(j.path());
+        }
     }
-    let fetched: Vec<(usize, Vec<Option<Digest>>)> =
-        futures_util::stream::iter(blobs.iter().enumerate().map(|(k, blob)| {
-            let segs = &placed[manifest_count + k];
-            async move {
-                fetch_blob(plan, blob, segs, progress)
-                    .await
-                    .map(|d| (manifest_count + k, d))
-            }
-        }))
-        .buffer_unordered(jobs.max(1))
-        .try_collect()
-        .await?;
-    for (i, digests) in fetched {
-        results[i] = digests;
-    }
-    // Part digests, in segment order.
-    let mut next: Vec<usize> = vec![0; items.len()];
-    for (k, s) in segments.iter().enumerate() {
-        part_digests[k] = results[s.item].get(next[s.item]).cloned().flatten();
-        next[s.item] += 1;
-    }
+    let part_digests = result?;
+    let resumed = journal
+        .as_ref()
+        .filter(|_| reuse)
+        .map(|j| resume_summary(&j.tally));
     let bundle_id = {
         let layout: Vec<String> = segments
             .iter()
@@ -367,5 +212,135 @@ pub async fn write_bundle(
             }
         }
     }
-    Ok((written, index))
+    if let Some(j) = journal.and_then(|j| Arc::try_unwrap(j).ok()) {
+        j.remove();
+    }
+    Ok(Written {
+        paths: written,
+        index,
+        resumed,
+    })
+}
+
+/// Opens the journal for `resume`, saying in a note when an earlier one is set aside.
+fn open_journal(
+    output: &Path,
+    key: &Digest,
+    paths: &[PathBuf],
+    resume: Resume,
+) -> Result<Option<(Journal, Start)>, PackError> {
+    if resume == Resume::Off {
+        return Ok(None);
+    }
+    let journal_path = super::journal::path_for(output);
+    let had_journal = journal_path.exists();
+    let partials_there = paths
+        .iter()
+        .all(|p| crate::atomic_file::partial_path(p).exists());
+    let (journal, start) = Journal::open(output, key, resume == Resume::On && partials_there)
+        .map_err(|source| WriteError::Io {
+            path: journal_path.clone(),
+            source,
+        })?;
+    let shown = journal_path.display();
+    match &start {
+        Start::Resume => crate::output::note(&format!(
+            "resuming the interrupted pack recorded in `{shown}`: what it wrote is checked, the rest fetched"
+        )),
+        Start::Replaced(why) => {
+            crate::output::note(&format!("`{shown}` is set aside: {why}; starting fresh"))
+        }
+        Start::Fresh if resume == Resume::On && had_journal => crate::output::note(&format!(
+            "`{shown}` is set aside: the `.partial` file it describes is gone; starting fresh"
+        )),
+        Start::Fresh => {}
+    }
+    Ok(Some((journal, start)))
+}
+
+/// One line on what a resumed pack reused and fetched.
+fn resume_summary(tally: &Tally) -> String {
+    let mut line = format!(
+        "resumed: {} blobs found complete on disk, {} reused in all, {} fetched",
+        Tally::get(&tally.reused),
+        crate::output::bytes(Tally::get(&tally.reused_bytes)),
+        crate::output::bytes(Tally::get(&tally.fetched_bytes)),
+    );
+    let refetched = Tally::get(&tally.refetched);
+    if refetched > 0 {
+        line.push_str(&format!(
+            "; {refetched} blobs on disk did not match their record and were fetched again"
+        ));
+    }
+    line
+}
+
+/// What goes into the files, in write order.
+struct Entries<'a> {
+    items: &'a [Item],
+    manifest_count: usize,
+    segments: &'a [Segment],
+    blobs: &'a [&'a PlannedBlob],
+}
+
+/// Places every entry in its writer, writes the manifests and fetches the blobs; returns
+/// the part digests, in segment order.
+async fn write_entries(
+    plan: &Plan,
+    entries: &Entries<'_>,
+    writers: &[Arc<BundleWriter>],
+    journal: Option<&Arc<Journal>>,
+    jobs: usize,
+    progress: &Progress,
+) -> Result<Vec<Option<Digest>>, PackError> {
+    let Entries {
+        items,
+        manifest_count,
+        segments,
+        blobs,
+    } = *entries;
+    let mut placed: Vec<Vec<Placed>> = vec![Vec::new(); items.len()];
+    for s in segments {
+        let writer = writers[(s.volume - 1) as usize].clone();
+        let id = writer.place(&s.name, s.size);
+        placed[s.item].push(Placed {
+            file_offset: writer.data_offset(id),
+            writer,
+            id,
+            blob_offset: s.offset,
+            size: s.size,
+        });
+    }
+    let mut results: Vec<Vec<Option<Digest>>> = vec![Vec::new(); items.len()];
+    for (i, (manifest, _)) in plan
+        .manifests
+        .iter()
+        .filter(|(_, e)| e.entry.is_some())
+        .enumerate()
+    {
+        results[i] = write_bytes(&placed[i], &manifest.bytes)?;
+    }
+    let fetched: Vec<(usize, Vec<Option<Digest>>)> =
+        futures_util::stream::iter(blobs.iter().enumerate().map(|(k, blob)| {
+            let segs = &placed[manifest_count + k];
+            async move {
+                fetch_blob(plan, blob, segs, progress, journal)
+                    .await
+                    .map(|d| (manifest_count + k, d))
+            }
+        }))
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await?;
+    for (i, digests) in fetched {
+        results[i] = digests;
+    }
+    // Part digests, in segment order.
+    let mut next: Vec<usize> = vec![0; items.len()];
+    let mut part_digests: Vec<Option<Digest>> = vec![None; segments.len()];
+    for (k, s) in segments.iter().enumerate() {
+        part_digests[k] = results[s.item].get(next[s.item]).cloned().flatten();
+        next[s.item] += 1;
+    }
+    Ok(part_digests)
 }

@@ -196,6 +196,11 @@ impl Verifier {
         Ok(())
     }
 
+    /// The digest the bytes must hash to.
+    pub fn digest(&self) -> &Digest {
+        &self.expected
+    }
+
     /// Bytes accounted for so far.
     pub fn seen(&self) -> u64 {
         self.seen

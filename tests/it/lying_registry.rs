@@ -7,11 +7,15 @@ use crate::support::images::{self, Flavour, Image};
 use crate::support::{Outrider, text};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// While slot N is set, a `StallUnrangedWhileFlagged(N)` server stalls every whole-blob
+/// GET of the first layer (each resume test turns its own slot on and off between runs).
+pub(crate) static STALL_UNRANGED: [AtomicBool; 4] = [const { AtomicBool::new(false) }; 4];
+
 #[derive(Clone, Copy, Debug)]
-enum Lie {
+pub(crate) enum Lie {
     Honest,
     FlippedLayer,
     LongLayer,
@@ -26,16 +30,23 @@ enum Lie {
     /// The first layer GET sends half, then goes silent for a minute; later ones honour
     /// Range.
     StallLayerOnce,
+    /// While its [`STALL_UNRANGED`] slot is set, a GET of the first layer without `Range`
+    /// sends half, then nothing for a minute; GETs with `Range` are answered.
+    StallUnrangedWhileFlagged(usize),
 }
 
-/// Serves `image` as `lie/img:1` over plain HTTP, lying as told. Returns host and hits.
+/// Serves `image` as `lie/img:1` over plain HTTP, lying as told about its first layer
+/// (the others are served honestly, `Range` honoured). Returns host and hits.
 fn serve(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>) {
     let (host, hits, _) = serve_recording(image, lie);
     (host, hits)
 }
 
 /// As [`serve`], also recording every request target (path and query).
-fn serve_recording(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn serve_recording(
+    image: Image,
+    lie: Lie,
+) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -90,6 +101,11 @@ fn serve_recording(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>, Arc<Mut
                 } else if path == format!("/v2/lie/img/blobs/{}", image.config.digest) {
                     status = "200 OK";
                     body = image.config.bytes.clone();
+                } else if let Some(other) = image.layers[1..]
+                    .iter()
+                    .find(|l| path == format!("/v2/lie/img/blobs/{}", l.digest))
+                {
+                    (status, headers, body) = ranged(&other.bytes, range_from);
                 } else if path == format!("/v2/lie/img/blobs/{}", image.layers[0].digest) {
                     let n = hits.fetch_add(1, Ordering::SeqCst);
                     status = "200 OK";
@@ -102,32 +118,23 @@ fn serve_recording(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>, Arc<Mut
                             headers = vec!["Retry-After: 1".into()];
                             body = vec![];
                         }
+                        Lie::StallUnrangedWhileFlagged(_) if range_from.is_some() => {
+                            (status, headers, body) = ranged(&body, range_from);
+                        }
                         Lie::DropLayerOnce | Lie::DropLayerOnceNoRange | Lie::StallLayerOnce
                             if n == 0 =>
                         {
-                            let half = body.len() / 2;
-                            let head = format!(
-                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                                body.len()
-                            );
-                            let _ = stream.write_all(head.as_bytes());
-                            let _ = stream.write_all(&body[..half]);
-                            let _ = stream.flush();
-                            if matches!(lie, Lie::StallLayerOnce) {
-                                std::thread::sleep(std::time::Duration::from_secs(60));
-                            }
+                            stall_half(&mut stream, &body, matches!(lie, Lie::StallLayerOnce));
+                            return;
+                        }
+                        Lie::StallUnrangedWhileFlagged(slot)
+                            if STALL_UNRANGED[slot].load(Ordering::SeqCst) =>
+                        {
+                            stall_half(&mut stream, &body, true);
                             return;
                         }
                         Lie::DropLayerOnce | Lie::StallLayerOnce => {
-                            if let Some(from) = range_from.filter(|&f| f < body.len()) {
-                                status = "206 Partial Content";
-                                headers = vec![format!(
-                                    "Content-Range: bytes {from}-{}/{}",
-                                    body.len() - 1,
-                                    body.len()
-                                )];
-                                body = body[from..].to_vec();
-                            }
+                            (status, headers, body) = ranged(&body, range_from);
                         }
                         _ => {}
                     }
@@ -154,6 +161,36 @@ fn serve_recording(image: Image, lie: Lie) -> (String, Arc<AtomicUsize>, Arc<Mut
         }
     });
     (host, layer_hits, seen)
+}
+
+/// Sends a 200 head and the first half of `body`; then, with `stall`, a minute of silence.
+fn stall_half(stream: &mut std::net::TcpStream, body: &[u8], stall: bool) {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body[..body.len() / 2]);
+    let _ = stream.flush();
+    if stall {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
+/// A blob answer: `206` with `Content-Range` from `from` when asked, else `200` whole.
+fn ranged(bytes: &[u8], from: Option<usize>) -> (&'static str, Vec<String>, Vec<u8>) {
+    match from.filter(|&f| f < bytes.len()) {
+        Some(from) => (
+            "206 Partial Content",
+            vec![format!(
+                "Content-Range: bytes {from}-{}/{}",
+                bytes.len() - 1,
+                bytes.len()
+            )],
+            bytes[from..].to_vec(),
+        ),
+        None => ("200 OK", vec![], bytes.to_vec()),
+    }
 }
 
 fn pack(host: &str, out: &std::path::Path) -> std::process::Output {
@@ -359,7 +396,7 @@ fn plan_reads_manifests_only() {
 }
 
 #[test]
-fn ctrl_c_during_pack_exits_130_and_leaves_nothing_that_looks_finished() {
+fn ctrl_c_during_pack_exits_130_and_leaves_only_what_a_rerun_resumes() {
     let img = images::image(
         vec![images::layer(53, 200_000, Flavour::Docker)],
         "amd64",
@@ -421,9 +458,12 @@ fn ctrl_c_during_pack_exits_130_and_leaves_nothing_that_looks_finished() {
         "{beat}"
     );
     assert!(field("rate") < field("total"), "{beat}");
-    let left: Vec<_> = std::fs::read_dir(work.path())
+    // What was written is kept under `.partial`, with the journal a rerun resumes from.
+    let mut left: Vec<_> = std::fs::read_dir(work.path())
         .expect("dir")
         .map(|e| e.expect("entry").file_name())
         .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    left.sort();
+    assert_eq!(left, ["x.zip.journal", "x.zip.partial"]);
+    assert!(err.contains("the same command resumes it"), "{err}");
 }

@@ -14,6 +14,7 @@ mod json_contract;
 mod lying_registry;
 mod operator;
 mod referrers;
+mod resume;
 mod roundtrip;
 mod serve;
 mod signing;
