@@ -31,11 +31,11 @@ pub struct EntrySpan {
 #[derive(Clone)]
 pub(super) struct Piece {
     pub(super) file: Arc<std::fs::File>,
-    pub(super) path: PathBuf,
-    pub(super) entry: String,
+    /// The volume's path, shared by all its pieces (a bundle holds up to a million).
+    pub(super) path: Arc<Path>,
     pub(super) span: EntrySpan,
-    /// For a part: its own digest.
-    pub(super) digest: Option<Digest>,
+    /// For a part: its own digest and entry name.
+    pub(super) part: Option<(Digest, String)>,
 }
 
 /// The message for damaged bytes: the thing, the file, and the fix.
@@ -101,14 +101,14 @@ impl BlobReader {
     fn start_part(&mut self) {
         let verifying = self.whole.is_some();
         let piece = self.pieces.get(self.current).filter(|_| verifying);
-        self.part = piece.and_then(|p| p.digest.as_ref().map(|d| Verifier::new(d, p.span.size)));
+        self.part = piece.and_then(|p| p.part.as_ref().map(|(d, _)| Verifier::new(d, p.span.size)));
         self.crc = piece.map(|_| crc32fast::Hasher::new());
     }
 
     fn damaged(&self, piece: Option<&Piece>, reason: &str) -> std::io::Error {
-        let file = piece.map_or(self.bundle.as_path(), |p| p.path.as_path());
-        let what = match piece.filter(|p| p.digest.is_some()) {
-            Some(p) => format!("entry `{}` of blob {}", p.entry, self.digest),
+        let file = piece.map_or(self.bundle.as_path(), |p| &p.path);
+        let what = match piece.and_then(|p| p.part.as_ref()) {
+            Some((_, entry)) => format!("entry `{entry}` of blob {}", self.digest),
             None => format!("blob {}", self.digest),
         };
         std::io::Error::other(damage(&self.bundle, &what, file, reason))

@@ -216,6 +216,7 @@ impl BundleReader {
             refuse_unlisted(v, wanted.get(n).unwrap_or(&HashSet::new()))?;
         }
         let mut pieces: HashMap<Digest, Vec<Piece>> = HashMap::new();
+        let mut shared_paths: HashMap<u32, Arc<Path>> = HashMap::new();
         let mut volumes_of: HashMap<Digest, Vec<u32>> = HashMap::new();
         let mut incomplete: Vec<Digest> = Vec::new();
         for h in &info.holdings {
@@ -247,10 +248,12 @@ impl BundleReader {
             };
             pieces.entry(h.digest.clone()).or_default().push(Piece {
                 file: v.file.clone(),
-                path: v.path.clone(),
-                entry: h.entry.clone(),
+                path: shared_paths
+                    .entry(h.volume)
+                    .or_insert_with(|| Arc::from(v.path.as_path()))
+                    .clone(),
                 span,
-                digest: h.part.as_ref().map(|p| p.digest.clone()),
+                part: h.part.as_ref().map(|p| (p.digest.clone(), h.entry.clone())),
             });
         }
         for d in incomplete {
@@ -273,8 +276,9 @@ impl BundleReader {
     /// A bundle in one file: every carried entry is in it at the listed size, and it holds
     /// nothing else.
     fn single(path: &Path, volume: Volume, index: BundleIndex) -> Result<BundleReader, ReadError> {
-        let mut pieces = HashMap::new();
-        let mut wanted = HashSet::new();
+        let mut pieces = HashMap::with_capacity(index.blobs.len() + index.manifests.len());
+        let mut wanted = HashSet::with_capacity(volume.entries.len());
+        let shared_path: Arc<Path> = Arc::from(volume.path.as_path());
         let listed = index
             .blobs
             .iter()
@@ -302,10 +306,9 @@ impl BundleReader {
                         digest.clone(),
                         vec![Piece {
                             file: volume.file.clone(),
-                            path: volume.path.clone(),
-                            entry: entry.clone(),
+                            path: shared_path.clone(),
                             span: *span,
-                            digest: None,
+                            part: None,
                         }],
                     );
                     continue;
