@@ -9,6 +9,7 @@ mod diagnose;
 pub mod endpoint;
 mod error;
 pub mod http;
+mod limiter;
 mod listing;
 mod push;
 mod read;
@@ -86,6 +87,8 @@ pub struct Registry {
     answered: std::sync::atomic::AtomicBool,
     /// The outcome of the first [`Registry::ready`], shared by every later caller.
     ready: tokio::sync::OnceCell<Result<(), Arc<RegistryError>>>,
+    /// How many requests it is sent at once (lowered by 429s).
+    limiter: limiter::Limiter,
 }
 
 /// A blob body source that can be opened again for a retry.
@@ -127,6 +130,7 @@ impl Registry {
             tokens: Mutex::new(HashMap::new()),
             retries: options.retries,
             answered: std::sync::atomic::AtomicBool::new(false),
+            limiter: limiter::Limiter::default(),
             ready: tokio::sync::OnceCell::new(),
         })
     }
@@ -263,8 +267,8 @@ impl Registry {
     }
 
     /// Sends a request built by `build` (called again for each attempt), adding auth,
-    /// answering one 401 challenge, retrying connection errors, 429 and 5xx with backoff,
-    /// and falling back to plain HTTP for loopback registries whose HTTPS fails.
+    /// answering one 401 challenge, retrying connection errors, 429 and 5xx with backoff
+    /// (a 429 also lowers how many requests the registry is sent at once), and falling back to plain HTTP for loopback registries whose HTTPS fails.
     pub async fn send(
         &self,
         access: &Access,
@@ -281,7 +285,10 @@ impl Registry {
             let request = request.build().map_err(|e| self.transport(&e))?;
             let line = request_line(&request);
             let started = std::time::Instant::now();
-            match self.http.execute(request).await {
+            let slot = self.limiter.slot().await;
+            let sent = self.http.execute(request).await;
+            drop(slot);
+            match sent {
                 Ok(response) => {
                     self.answered
                         .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -309,6 +316,17 @@ impl Registry {
                             *self.challenge.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
                             continue;
                         }
+                    }
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        self.limiter.throttled(&self.name);
+                    } else {
+                        self.limiter.answered(
+                            &self.name,
+                            response
+                                .headers()
+                                .get("ratelimit-remaining")
+                                .and_then(|v| v.to_str().ok()),
+                        );
                     }
                     if http::retryable_status(status.as_u16()) && attempt < self.retries {
                         attempt += 1;

@@ -33,7 +33,16 @@ pub(crate) enum Lie {
     /// While its [`STALL_UNRANGED`] slot is set, a GET of the first layer without `Range`
     /// sends half, then nothing for a minute; GETs with `Range` are answered.
     StallUnrangedWhileFlagged(usize),
+    /// A blob GET while another is being answered gets `429` (`Retry-After: 1`); each blob
+    /// answer takes 100 ms. Counts its 429s in [`TOO_MANY_SENT`].
+    TooManyAtOnce,
+    /// Every answer carries `RateLimit-Remaining: 5;w=21600`, as Docker Hub near its quota.
+    LowQuota,
 }
+
+/// Blob GETs being answered by a `TooManyAtOnce` server, and the 429s it sent.
+pub(crate) static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static TOO_MANY_SENT: AtomicUsize = AtomicUsize::new(0);
 
 /// Serves `image` as `lie/img:1` over plain HTTP, lying as told about its first layer
 /// (the others are served honestly, `Range` honoured). Returns host and hits.
@@ -83,6 +92,16 @@ pub(crate) fn serve_recording(
                 let path = target.split('?').next().unwrap_or("");
                 let (mut status, mut headers, mut body): (&str, Vec<String>, Vec<u8>) =
                     ("404 Not Found", vec![], vec![]);
+                if matches!(lie, Lie::TooManyAtOnce) && path.contains("/blobs/") {
+                    if IN_FLIGHT.fetch_add(1, Ordering::SeqCst) > 0 {
+                        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+                        TOO_MANY_SENT.fetch_add(1, Ordering::SeqCst);
+                        let _ = stream.write_all(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+                }
                 if path == "/v2/" {
                     status = "200 OK";
                 } else if path == "/v2/lie/img/manifests/1"
@@ -146,6 +165,9 @@ pub(crate) fn serve_recording(
                 for h in headers {
                     response.push_str(&h);
                     response.push_str("\r\n");
+                }
+                if matches!(lie, Lie::LowQuota) {
+                    response.push_str("RateLimit-Remaining: 5;w=21600\r\n");
                 }
                 response.push_str("\r\n");
                 let _ = stream.write_all(response.as_bytes());
