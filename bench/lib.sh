@@ -41,6 +41,11 @@ registry_requests() { # name → requests the registry has answered so far
     awk '/^registry_http_requests_total/ {n += $NF} END {print n + 0}'
 }
 
+registry_blob_bytes() { # name → blob bytes the registry has sent so far
+  curl -sS "http://127.0.0.1:$(cat "$work/$1/debug-port")/metrics" |
+    awk '/^registry_http_response_size_bytes_sum\{handler="blob"\}/ {n += $NF} END {printf "%d\n", n}'
+}
+
 push_blob() { # host repo file digest
   local loc
   loc=$(curl -sS -X POST -D - -o /dev/null "http://$1/v2/$2/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:"{print $2}')

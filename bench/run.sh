@@ -26,6 +26,18 @@ for round in 1 2 3; do
   measure "outrider pack" "$total" "$bin" -q pack --platform linux/amd64 -o "$work/bundle.zip" "${images[@]}"
 done
 rm -f "$work/cat.out"
+# Resume: a pack killed with SIGKILL once half its bytes are on disk, then run again. The
+# figure is the blob bytes the registry sent the rerun, over the bytes the bundle carries.
+"$bin" -q pack --platform linux/amd64 -o "$work/resume.zip" "${images[@]}" & pid=$!
+until [ "$(du -B1 "$work/resume.zip.partial" 2>/dev/null | cut -f1)" -ge $((total / 2)) ] 2>/dev/null; do sleep 0.02; done
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+on_disk=$(du -B1 "$work/resume.zip.partial" | cut -f1)
+before=$(registry_blob_bytes src)
+measure "outrider pack, rerun after kill -9 at half" "$total" "$bin" -q pack --platform linux/amd64 -o "$work/resume.zip" "${images[@]}"
+refetched=$(( $(registry_blob_bytes src) - before ))
+cmp -s "$work/resume.zip" "$work/bundle.zip" && same="byte-identical to the uninterrupted pack" || same="DIFFERS from the uninterrupted pack"
+resume="resume: killed with $on_disk bytes on disk; the rerun fetched $refetched of $total bytes ($(python3 -c "print(f'{$refetched / $total:.2f}')") of the total); $same"
+rm -f "$work/resume.zip"
 # The same pack into 150 MiB volumes: the 200 MiB base layer is cut into parts.
 for round in 1 2 3; do
   rm -f "$work"/vol.*.zip
@@ -80,3 +92,4 @@ table "cat" "× cat time"
 echo
 echo "$sizes"
 echo "$volumes"
+echo "$resume"

@@ -111,11 +111,13 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let what = format!("blob {} to `{repo}`", desc.digest);
         let mut offset = 0;
+        // Resumes in a row that moved the upload no further, and fresh sessions opened.
+        let (mut stuck, mut restarts) = (0, 0);
         while offset < desc.size {
             let len = chunk_size.min(desc.size - offset);
             let url = self.upload_url(&location, &[]);
             let start = offset;
-            let response = self
+            let sent = self
                 .send(&Access::Push(repo.into()), &what, &|c| {
                     c.patch(&url)
                         .header("content-type", "application/octet-stream")
@@ -123,12 +125,55 @@ impl Registry {
                         .header("content-range", format!("{}-{}", start, start + len - 1))
                         .body(chunk(start, len))
                 })
-                .await?;
-            if response.status() != StatusCode::ACCEPTED {
-                return Err(self.status_error("PATCH", &what, response).await);
+                .await;
+            let (error, gone) = match sent {
+                Ok(response) if response.status() == StatusCode::ACCEPTED => {
+                    location = self.location(&response, &what)?;
+                    offset += len;
+                    stuck = 0;
+                    continue;
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let error = self.status_error("PATCH", &what, response).await;
+                    // 416: the registry holds another amount than this chunk assumed (an
+                    // earlier PATCH broke after part of it arrived); 5xx: it may hold part;
+                    // 404: it dropped the session (distribution 2 does when a PATCH broke).
+                    match status {
+                        StatusCode::NOT_FOUND => (error, true),
+                        StatusCode::RANGE_NOT_SATISFIABLE => (error, false),
+                        s if s.is_server_error() => (error, false),
+                        _ => return Err(error),
+                    }
+                }
+                Err(e) if e.is_transient() => (e, false),
+                Err(e) => return Err(e),
+            };
+            // Ask the registry where the upload stands and go on from there; if it no
+            // longer has the session, open a new one once and send the blob again.
+            let status = if gone {
+                None
+            } else {
+                self.upload_status(repo, &location, desc.size).await.ok()
+            };
+            match status {
+                Some((at, reached)) => {
+                    stuck = if reached > offset { 0 } else { stuck + 1 };
+                    if stuck > 2 {
+                        return Err(error);
+                    }
+                    tracing::warn!(registry = %self.name, %what, %error, reached, "chunked upload broke; continuing from what the registry holds");
+                    location = at;
+                    offset = reached;
+                }
+                None if restarts == 0 => {
+                    restarts += 1;
+                    tracing::warn!(registry = %self.name, %what, %error, "chunked upload broke and the registry dropped it; uploading the blob again in a new session");
+                    location = self.start_upload(repo).await?.0;
+                    offset = 0;
+                }
+                None => return Err(error),
             }
-            location = self.location(&response, &what)?;
-            offset += len;
         }
         let url = self.upload_url(&location, &[("digest", desc.digest.as_str())]);
         let response = self
@@ -140,6 +185,56 @@ impl Registry {
             return Err(self.status_error("PUT", &what, response).await);
         }
         Ok(())
+    }
+
+    /// Where an upload stands (distribution spec, "Resuming an upload"): a GET on its
+    /// location answers `204` with `Range: 0-<last byte held>` (none when it holds nothing)
+    /// and the location to go on with. Returns that location and the bytes held.
+    pub async fn upload_status(
+        &self,
+        repo: &str,
+        location: &str,
+        size: u64,
+    ) -> Result<(String, u64), RegistryError> {
+        let what = format!("upload status in `{repo}`");
+        let url = self.upload_url(location, &[]);
+        let response = self
+            .send(&Access::Push(repo.into()), &what, &|c| c.get(&url))
+            .await?;
+        if response.status() != StatusCode::NO_CONTENT {
+            return Err(self.status_error("GET", &what, response).await);
+        }
+        let held = response
+            .headers()
+            .get(reqwest::header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .map(|r| {
+                r.trim_start_matches("bytes=")
+                    .strip_prefix("0-")
+                    .and_then(|end| end.parse::<u64>().ok())
+                    // distribution answers `0-0` for an empty upload too: take it as
+                    // empty (were one byte held, the next PATCH is refused and asks again).
+                    .map(|end| if end == 0 { 0 } else { end + 1 })
+            });
+        let held = match held {
+            None => 0,
+            // A registry claiming more than the blob, or an unreadable range, is not one to
+            // go on with.
+            Some(Some(n)) if n <= size => n,
+            Some(_) => {
+                return Err(RegistryError::Status {
+                    registry: self.name.clone(),
+                    method: "GET".into(),
+                    what,
+                    status: 204,
+                    body: "its Range header is not `0-<end>` within the blob".into(),
+                });
+            }
+        };
+        let location = self
+            .location(&response, &what)
+            .unwrap_or_else(|_| location.to_owned());
+        Ok((location, held))
     }
 
     /// PUTs manifest bytes unchanged under `reference` (a tag or its digest), with its own
