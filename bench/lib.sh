@@ -43,7 +43,7 @@ registry_requests() { # name → requests the registry has answered so far
 
 registry_blob_bytes() { # name → blob bytes the registry has sent so far
   curl -sS "http://127.0.0.1:$(cat "$work/$1/debug-port")/metrics" |
-    awk '/^registry_http_response_size_bytes_sum\{handler="blob"\}/ {n += $NF} END {printf "%d\n", n}'
+    awk '/^registry_http_response_size_bytes_sum\{handler="blob"\}/ {n += $NF} END {printf "%.0f\n", n}'
 }
 
 push_blob() { # host repo file digest

@@ -364,32 +364,38 @@ impl Transfer {
     }
 }
 
+/// The segments that blob bytes `start..start + len` overlap: each with the file offset
+/// where the overlap begins and the overlap's range within those bytes.
+fn overlaps(
+    segments: &[Placed],
+    start: u64,
+    len: usize,
+) -> impl Iterator<Item = (&Placed, u64, std::ops::Range<usize>)> {
+    let end = start + len as u64;
+    segments.iter().filter_map(move |s| {
+        let (from, to) = (start.max(s.blob_offset), end.min(s.blob_offset + s.size));
+        (from < to).then(|| {
+            (
+                s,
+                s.file_offset + (from - s.blob_offset),
+                (from - start) as usize..(to - start) as usize,
+            )
+        })
+    })
+}
+
 /// Writes `data`, which starts at blob offset `start`, into the segments it overlaps.
 fn write_span(segments: &[Placed], start: u64, data: &[u8]) -> Result<(), WriteError> {
-    let end = start + data.len() as u64;
-    for s in segments {
-        let (from, to) = (start.max(s.blob_offset), end.min(s.blob_offset + s.size));
-        if from < to {
-            s.writer.write_at(
-                s.file_offset + (from - s.blob_offset),
-                &data[(from - start) as usize..(to - start) as usize],
-            )?;
-        }
+    for (s, at, range) in overlaps(segments, start, data.len()) {
+        s.writer.write_at(at, &data[range])?;
     }
     Ok(())
 }
 
 /// Reads into `buf` the blob bytes from `start` out of the segments they lie in.
 fn read_span(segments: &[Placed], start: u64, buf: &mut [u8]) -> Result<(), WriteError> {
-    let end = start + buf.len() as u64;
-    for s in segments {
-        let (from, to) = (start.max(s.blob_offset), end.min(s.blob_offset + s.size));
-        if from < to {
-            s.writer.read_at(
-                s.file_offset + (from - s.blob_offset),
-                &mut buf[(from - start) as usize..(to - start) as usize],
-            )?;
-        }
+    for (s, at, range) in overlaps(segments, start, buf.len()) {
+        s.writer.read_at(at, &mut buf[range])?;
     }
     Ok(())
 }
