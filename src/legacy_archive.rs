@@ -9,7 +9,7 @@ use crate::local_files::Compression;
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::{Descriptor, Digest, ImageRef, media_type};
 use crate::oci_layout::{
-    LayoutError, OciLayout, fallback_name, full_reference, no_match, ref_matches,
+    LayoutError, OciLayout, fallback_name, full_reference, listing, matching, no_match, ref_matches,
 };
 use bytes::Bytes;
 use serde::Deserialize;
@@ -64,20 +64,9 @@ pub fn resolve(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| invalid("its manifest.json lists no images".into()))?;
     let tags = |s: &SavedImage| s.repo_tags.clone().unwrap_or_default();
-    let found: Vec<&SavedImage> = match reference {
-        Some(r) => saved
-            .iter()
-            .filter(|s| tags(s).iter().any(|t| ref_matches(t, r)))
-            .collect(),
-        None if saved.len() == 1 => saved.iter().collect(),
-        None => Vec::new(),
-    };
+    let found = matching(&saved, reference, tags);
     let [image] = found.as_slice() else {
-        let available = saved
-            .iter()
-            .map(|s| tags(s).first().cloned().unwrap_or_else(|| s.config.clone()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let available = listing(&saved, tags, |s| s.config.clone());
         return Err(no_match(&path, reference, found.len(), available));
     };
     let files = &layout.files;

@@ -171,6 +171,36 @@ pub fn full_reference(text: &str) -> Option<ImageRef> {
     r.digest.is_none().then_some(r)
 }
 
+/// The entries of a local source that `reference` names by any of their `names`, or its
+/// one entry when no reference is given (none when it holds several).
+pub fn matching<'a, T>(
+    entries: &'a [T],
+    reference: Option<&str>,
+    names: impl Fn(&T) -> Vec<String>,
+) -> Vec<&'a T> {
+    match reference {
+        Some(r) => entries
+            .iter()
+            .filter(|e| names(e).iter().any(|n| ref_matches(n, r)))
+            .collect(),
+        None if entries.len() == 1 => entries.iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// What a local source holds, for [`no_match`]: each entry's first name, else its `id`.
+pub fn listing<T>(
+    entries: &[T],
+    names: impl Fn(&T) -> Vec<String>,
+    id: impl Fn(&T) -> String,
+) -> String {
+    entries
+        .iter()
+        .map(|e| names(e).into_iter().next().unwrap_or_else(|| id(e)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The error for a REF that matched `matched` images (not one), or for no REF given to a
 /// source of several, listing what the source has.
 pub fn no_match(
@@ -288,27 +318,11 @@ impl OciLayout {
             .filter_map(|k| m.annotations.get(*k).cloned())
             .collect()
         };
-        let found: Vec<&IndexManifest> = match reference {
-            Some(r) => manifests
-                .iter()
-                .filter(|m| names(m).iter().any(|n| ref_matches(n, r)))
-                .collect(),
-            None if manifests.len() == 1 => manifests.iter().collect(),
-            None => Vec::new(),
-        };
+        let found = matching(&manifests, reference, names);
         let distinct: std::collections::BTreeSet<&Digest> =
             found.iter().map(|m| &m.descriptor.digest).collect();
         if distinct.len() != 1 {
-            let available = manifests
-                .iter()
-                .map(|m| {
-                    names(m)
-                        .first()
-                        .cloned()
-                        .unwrap_or_else(|| m.descriptor.digest.to_string())
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let available = listing(&manifests, names, |m| m.descriptor.digest.to_string());
             return Err(no_match(
                 self.files.path(),
                 reference,

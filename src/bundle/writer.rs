@@ -74,11 +74,6 @@ impl BundleWriter {
         })
     }
 
-    /// The `.partial` file.
-    pub fn partial(&self) -> &Path {
-        &self.temp
-    }
-
     /// Whether an unfinished writer keeps its `.partial` file when dropped (for a rerun
     /// to resume) or removes it.
     pub fn keep_when_unfinished(&self, keep: bool) {

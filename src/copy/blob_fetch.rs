@@ -291,7 +291,7 @@ impl Transfer {
     /// they go through the same hashes as bytes from the network, so the digest check at
     /// the end covers them too.
     async fn reread(self, upto: u64) -> Result<Transfer, WriteError> {
-        let handle = tokio::task::spawn_blocking(move || {
+        joined(tokio::task::spawn_blocking(move || {
             let mut t = self;
             let mut buf = vec![0u8; WRITE_CHUNK];
             while t.pos < upto {
@@ -302,11 +302,8 @@ impl Transfer {
             }
             t.buffer_start = upto;
             Ok(t)
-        });
-        handle.await.map_err(|e| WriteError::Io {
-            path: PathBuf::from("(bundle)"),
-            source: std::io::Error::other(e),
-        })?
+        }))
+        .await
     }
 
     /// Runs a chunk through the digest, the whole-blob CRC and the segments' checksums.
@@ -345,9 +342,9 @@ impl Transfer {
         self.verifier.finish().map_err(StreamFailure::Content)?;
         if !self.buffer.is_empty() {
             let (segs, start, data) = (self.shared.clone(), self.buffer_start, self.buffer);
-            wait(Some(tokio::task::spawn_blocking(move || {
+            joined(tokio::task::spawn_blocking(move || {
                 write_span(&segs, start, &data)
-            })))
+            }))
             .await
             .map_err(StreamFailure::Write)?;
         }
@@ -400,14 +397,21 @@ fn read_span(segments: &[Placed], start: u64, buf: &mut [u8]) -> Result<(), Writ
     Ok(())
 }
 
+/// The result of a blocking task; a task that panicked is an I/O error on the bundle.
+async fn joined<T>(
+    handle: tokio::task::JoinHandle<Result<T, WriteError>>,
+) -> Result<T, WriteError> {
+    handle.await.map_err(|e| WriteError::Io {
+        path: PathBuf::from("(bundle)"),
+        source: std::io::Error::other(e),
+    })?
+}
+
 async fn wait(
     handle: Option<tokio::task::JoinHandle<Result<(), WriteError>>>,
 ) -> Result<(), WriteError> {
     match handle {
         None => Ok(()),
-        Some(h) => h.await.map_err(|e| WriteError::Io {
-            path: PathBuf::from("(bundle)"),
-            source: std::io::Error::other(e),
-        })?,
+        Some(h) => joined(h).await,
     }
 }
