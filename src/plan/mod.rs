@@ -3,11 +3,16 @@
 //! children before parents. Only manifests (and small configs, for platforms) are read.
 
 use crate::bundle::index::{ImageEntry, ManifestEntry};
-use crate::location::{ImageRequest, ImageSource, Source, SourceError};
-use crate::oci::{Descriptor, Digest, ParsedManifest, Platform, RawManifest};
-use crate::registry::{Access, Registries};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use crate::location::{ImageSource, Source, SourceError};
+use crate::oci::{Descriptor, Digest, ImageRef, Platform, RawManifest};
+use crate::registry::Registries;
+use futures_util::StreamExt;
+use image::Shared;
+use std::collections::HashMap;
 
+mod image;
+mod locate;
+mod merge;
 mod platforms;
 mod referrers;
 
@@ -155,25 +160,6 @@ pub struct PlanOptions {
     pub referrers: Option<ReferrerChoice>,
 }
 
-struct Builder<'a> {
-    options: &'a PlanOptions,
-    plan: Plan,
-    seen_manifests: HashMap<Digest, usize>,
-    seen_blobs: HashMap<Digest, usize>,
-    choice: &'a PlatformChoice,
-    /// Adding an artifact's manifests: no platform is read, chosen or recorded.
-    artifact: bool,
-    /// The image being added was named by digest: its index is carried whole, so that
-    /// digest resolves at the far side.
-    pinned: bool,
-    /// Which registries answer the referrers API.
-    api: referrers::ApiSupport,
-    /// (source, repository, subject) triples whose artifacts were already looked for.
-    discovered: HashSet<(usize, String, Digest)>,
-    /// (subject, artifact) pairs already recorded.
-    related: HashSet<(Digest, Digest)>,
-}
-
 impl PlanError {
     /// The registry-wide failure behind this error (unreachable, untrusted, credentials
     /// rejected), shared with every other image from that registry: report it once.
@@ -198,17 +184,93 @@ impl PlanError {
     }
 }
 
+/// Images resolved at once, and children or artifact subjects of one image fetched at
+/// once: each is a few round trips, so this many keep a registry busy while a remote one
+/// answers, and stay well under the requests a registry client sends at once.
+const AT_ONCE: usize = 8;
+
 /// Resolves every image and gathers the plan. Errors for one image do not stop the
-/// others; they are returned beside the plan.
+/// others; they are returned beside the plan. Images at registries are resolved several
+/// at once; the plan is the same whichever answers first.
 pub async fn plan(
     requests: &[String],
     choice: &PlatformChoice,
     registries: &Registries,
     options: &PlanOptions,
 ) -> (Plan, Vec<PlanError>) {
-    let mut b = Builder {
+    let shared = Shared {
         options,
-        plan: Plan {
+        choice,
+        api: referrers::ApiSupport::default(),
+    };
+    let shared = &shared;
+    // A local source is read on the way through, in order: it has no round trips to
+    // overlap, and the images of one tar share what opening it made.
+    let mut ahead = futures_util::stream::iter(requests)
+        .map(|request| async move {
+            let parsed = match locate::parse(request) {
+                Ok(p) => p,
+                Err(e) => return (request, Ahead::Planned(Err(e))),
+            };
+            match parsed.source {
+                ImageSource::Registry(r) => {
+                    let located = locate::at_registry(request, r, registries, options).await;
+                    let planned = match located {
+                        Ok(l) => shared.image(request, parsed.name, l).await,
+                        Err(e) => Err(e),
+                    };
+                    (request, Ahead::Planned(planned))
+                }
+                ImageSource::Layout { kind, path, tag } => (
+                    request,
+                    Ahead::Local {
+                        kind,
+                        path,
+                        tag,
+                        name: parsed.name,
+                    },
+                ),
+            }
+        })
+        .buffered(AT_ONCE);
+    let mut merged = merge::Merged::new();
+    let mut opened = HashMap::new();
+    let mut errors = Vec::new();
+    while let Some((request, next)) = ahead.next().await {
+        let planned = match next {
+            Ahead::Planned(p) => p,
+            Ahead::Local {
+                kind,
+                path,
+                tag,
+                name,
+            } => match locate::in_layout(request, kind, &path, tag.as_deref(), &mut opened) {
+                Ok(l) => shared.image(request, name, l).await,
+                Err(e) => Err(e),
+            },
+        };
+        match planned {
+            Ok(image) => merged.add(image),
+            Err(e) => errors.push(e),
+        }
+    }
+    (merged.plan, errors)
+}
+
+/// A request, planned ahead or left for the ordered pass.
+enum Ahead {
+    Planned(Result<Plan, PlanError>),
+    Local {
+        kind: crate::oci_layout::LocalKind,
+        path: std::path::PathBuf,
+        tag: Option<String>,
+        name: Option<ImageRef>,
+    },
+}
+
+impl Plan {
+    fn empty() -> Plan {
+        Plan {
             sources: Vec::new(),
             images: Vec::new(),
             manifests: Vec::new(),
@@ -216,271 +278,6 @@ pub async fn plan(
             prefetched: HashMap::new(),
             referrers: Vec::new(),
             notes: Vec::new(),
-        },
-        seen_manifests: HashMap::new(),
-        seen_blobs: HashMap::new(),
-        choice,
-        artifact: false,
-        pinned: false,
-        api: referrers::ApiSupport::default(),
-        discovered: HashSet::new(),
-        related: HashSet::new(),
-    };
-    let mut errors = Vec::new();
-    let mut source_ids: BTreeMap<String, usize> = BTreeMap::new();
-    for request in requests {
-        match b.add_image(request, registries, &mut source_ids).await {
-            Ok(()) => {}
-            Err(e) => errors.push(e),
-        }
-    }
-    (b.plan, errors)
-}
-
-impl Builder<'_> {
-    async fn add_image(
-        &mut self,
-        request: &str,
-        registries: &Registries,
-        source_ids: &mut BTreeMap<String, usize>,
-    ) -> Result<(), PlanError> {
-        let input = |reason: String| PlanError::Input {
-            image: request.to_owned(),
-            reason,
-        };
-        let src_err = |source: SourceError| PlanError::Source {
-            image: request.to_owned(),
-            source: Box::new(source),
-        };
-        let parsed = ImageRequest::parse(request).map_err(|e| input(e.to_string()))?;
-        self.pinned = matches!(&parsed.source, ImageSource::Registry(r) if r.digest.is_some());
-        let (source, image_ref, top) = match parsed.source {
-            ImageSource::Registry(r) => {
-                let registry = registries
-                    .get(&r.registry)
-                    .await
-                    .map_err(|e| src_err(e.into()))?;
-                registry
-                    .ready(&Access::Pull(r.repository.clone()))
-                    .await
-                    .map_err(|e| src_err(e.into()))?;
-                // HEAD first when manifests are at hand: registries count GETs against
-                // rate limits, and an unchanged tag needs no GET at all.
-                let known = match (&r.digest, self.options.known.is_empty()) {
-                    (Some(d), _) => self.options.known.get(d).cloned(),
-                    (None, false) => match registry
-                        .head_manifest(&r.repository, &r.manifest_reference())
-                        .await
-                    {
-                        Ok(Some(d)) => self.options.known.get(&d).cloned(),
-                        _ => None,
-                    },
-                    (None, true) => None,
-                };
-                let top = match known {
-                    Some(m) => m,
-                    None => registry
-                        .get_manifest(&r.repository, &r.manifest_reference())
-                        .await
-                        .map_err(|e| src_err(e.into()))?,
-                };
-                (Source::Registry(registry), r, top)
-            }
-            ImageSource::Layout { kind, path, tag } => {
-                // One opened layout per file: a tar is scanned once, and what a legacy
-                // `docker save` tar yields is shared by its images.
-                let key = format!("{}:{}", kind.prefix(), path.display());
-                let layout = match source_ids.get(&key).map(|&i| &self.plan.sources[i]) {
-                    Some(Source::Layout(l)) => l.clone(),
-                    _ => crate::oci_layout::OciLayout::open(kind, &path)
-                        .map_err(|e| src_err(e.into()))?,
-                };
-                let (r, desc) = layout
-                    .resolve(tag.as_deref())
-                    .map_err(|e| src_err(e.into()))?;
-                let top = layout.manifest(&desc).map_err(|e| src_err(e.into()))?;
-                let notes = std::mem::take(
-                    &mut layout.made.write().unwrap_or_else(|e| e.into_inner()).notes,
-                );
-                self.plan.notes.extend(notes);
-                (Source::Layout(layout), r, top)
-            }
-        };
-        // Read from the source's repository; named (and pushed) as the user said.
-        let read_repo = image_ref.repository.clone();
-        let image_ref = match parsed.name {
-            Some(mut name) => {
-                name.digest = None;
-                name
-            }
-            None => image_ref,
-        };
-        let key = source.describe();
-        let source_id = *source_ids.entry(key.clone()).or_insert_with(|| {
-            self.plan.sources.push(source.clone());
-            self.plan.sources.len() - 1
-        });
-        let mut platforms = Vec::new();
-        self.add_manifest(
-            request,
-            &source,
-            source_id,
-            &read_repo,
-            top.clone(),
-            None,
-            true,
-            &mut platforms,
-        )
-        .await?;
-        if let (Some(choice), Source::Registry(registry)) = (&self.options.referrers, &source) {
-            self.add_artifacts(
-                request,
-                registry,
-                &source,
-                source_id,
-                &read_repo,
-                &top.digest,
-                choice,
-            )
-            .await?;
-        }
-        self.plan.images.push(ImageEntry {
-            requested: request.to_owned(),
-            reference: image_ref.to_string(),
-            source: key,
-            repository: image_ref.repository.clone(),
-            tag: image_ref.tag.clone(),
-            digest: top.digest.clone(),
-            media_type: top.media_type.clone(),
-            platforms,
-        });
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn add_manifest(
-        &mut self,
-        request: &str,
-        source: &Source,
-        source_id: usize,
-        repo: &str,
-        manifest: RawManifest,
-        platform: Option<Platform>,
-        top: bool,
-        platforms: &mut Vec<Platform>,
-    ) -> Result<(), PlanError> {
-        let parsed = manifest.parse().map_err(|source| PlanError::Manifest {
-            image: request.into(),
-            source,
-        })?;
-        let mut entry = ManifestEntry {
-            digest: manifest.digest.clone(),
-            media_type: manifest.media_type.clone(),
-            size: manifest.bytes.len() as u64,
-            platform: platform.clone(),
-            children: Vec::new(),
-            complete: None,
-            blobs: Vec::new(),
-            entry: Some(crate::bundle::blob_entry(&manifest.digest)),
-            destination_repository: None,
-        };
-        match parsed {
-            ParsedManifest::Index { manifests } => {
-                let chosen = self.choose(request, &manifests, top)?;
-                if top && self.pinned && !matches!(self.choice, PlatformChoice::All) {
-                    self.plan.notes.push(format!(
-                        "`{request}` is pinned to an index digest: carrying all {} of its manifests so that digest resolves at the far side (pin a platform manifest's digest to carry one platform)",
-                        manifests.len()
-                    ));
-                }
-                entry.complete = Some(chosen.len() == manifests.len());
-                for child in chosen {
-                    let child_manifest = match self.options.known.get(&child.descriptor.digest) {
-                        Some(m) => m.clone(),
-                        None => source
-                            .manifest(repo, &child.descriptor)
-                            .await
-                            .map_err(|e| PlanError::Source {
-                                image: request.into(),
-                                source: Box::new(e),
-                            })?,
-                    };
-                    entry.children.push(child.descriptor.digest.clone());
-                    Box::pin(self.add_manifest(
-                        request,
-                        source,
-                        source_id,
-                        repo,
-                        child_manifest,
-                        child.platform.clone(),
-                        false,
-                        platforms,
-                    ))
-                    .await?;
-                }
-            }
-            ParsedManifest::Image { config, layers } => {
-                let platform = match platform {
-                    Some(p) => Some(p),
-                    None if self.options.fetch_configs && !self.artifact => {
-                        self.config_platform(source, repo, &config).await
-                    }
-                    None => None,
-                };
-                if top
-                    && let (PlatformChoice::Only(wanted), Some(p)) = (self.choice, &platform)
-                    && !p.is_unknown()
-                    && !wanted.iter().any(|w| w.matches(p))
-                {
-                    // Packing it anyway would carry a platform nobody asked for, with exit 0.
-                    return Err(PlanError::NoPlatform {
-                        image: request.into(),
-                        wanted: wanted
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        available: format!("{p} only: a single-platform image"),
-                    });
-                }
-                if let Some(p) = &platform
-                    && !p.is_unknown()
-                {
-                    platforms.push(p.clone());
-                }
-                entry.platform = platform;
-                for desc in std::iter::once(&config).chain(layers.iter()) {
-                    entry.blobs.push(desc.digest.clone());
-                    self.add_blob(desc, repo, source_id);
-                }
-            }
-        }
-        if !self.seen_manifests.contains_key(&manifest.digest) {
-            self.seen_manifests
-                .insert(manifest.digest.clone(), self.plan.manifests.len());
-            self.plan.manifests.push((manifest, entry));
-        }
-        Ok(())
-    }
-
-    fn add_blob(&mut self, desc: &Descriptor, repo: &str, source_id: usize) {
-        match self.seen_blobs.get(&desc.digest) {
-            Some(&i) => {
-                let blob = &mut self.plan.blobs[i];
-                if !blob.repositories.iter().any(|r| r == repo) {
-                    blob.repositories.push(repo.to_owned());
-                }
-            }
-            None => {
-                self.seen_blobs
-                    .insert(desc.digest.clone(), self.plan.blobs.len());
-                self.plan.blobs.push(PlannedBlob {
-                    descriptor: desc.clone(),
-                    repositories: vec![repo.to_owned()],
-                    source: source_id,
-                    external: None,
-                });
-            }
         }
     }
 }

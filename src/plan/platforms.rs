@@ -1,7 +1,8 @@
 //! Choosing among an index's children by platform, and learning a single-platform
 //! image's platform from its config.
 
-use super::{Builder, PlanError, PlatformChoice};
+use super::image::Builder;
+use super::{PlanError, PlatformChoice};
 use crate::location::Source;
 use crate::oci::Platform;
 use crate::oci::manifest::IndexEntry;

@@ -4,7 +4,8 @@
 //! index of them). Artifacts of artifacts are followed too (the signature of an SBOM), up
 //! to [`MAX_DEPTH`] away from the image; an artifact seen both ways is carried once.
 
-use super::{Builder, PlanError};
+use super::image::Builder;
+use super::{AT_ONCE, PlanError};
 use crate::bundle::referrers::MAX_DEPTH;
 use crate::location::Source;
 use crate::oci::artifact::{
@@ -12,7 +13,9 @@ use crate::oci::artifact::{
 };
 use crate::oci::{Digest, ParsedManifest, RawManifest};
 use crate::registry::{Registry, RegistryError};
+use futures_util::{StreamExt, TryStreamExt};
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 /// Which artifacts `pack` carries.
 #[derive(Clone, Debug, Default)]
@@ -40,31 +43,51 @@ pub(super) struct Found {
 }
 
 /// Whether each registry answered the referrers API, learned on the first ask, so a
-/// registry without it costs one 404 per pack, not one per manifest.
+/// registry without it costs one 404 per pack (a few, when images are resolved at once),
+/// not one per manifest.
 #[derive(Default)]
-pub(super) struct ApiSupport(HashMap<String, bool>);
+pub(super) struct ApiSupport(Mutex<HashMap<String, bool>>);
+
+impl ApiSupport {
+    fn lacks(&self, registry: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(registry)
+            == Some(&false)
+    }
+
+    fn learn(&self, registry: &str, answers: bool) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(registry.to_owned(), answers);
+    }
+}
 
 /// Every artifact of `subjects` in `repo`, breadth first, each (subject, artifact) once.
+/// The subjects of one level are asked about several at once, their answers kept in order.
 pub(super) async fn discover(
     registry: &Registry,
     repo: &str,
     subjects: &[Digest],
     choice: &ReferrerChoice,
-    api: &mut ApiSupport,
+    api: &ApiSupport,
 ) -> Result<Vec<Found>, RegistryError> {
     let mut found = Vec::new();
     let mut visited: HashSet<Digest> = HashSet::new();
     let mut level: Vec<Digest> = subjects.to_vec();
     for _ in 0..MAX_DEPTH {
+        level.retain(|subject| visited.insert(subject.clone()));
+        let answers: Vec<Vec<Found>> = futures_util::stream::iter(&level)
+            .map(|subject| artifacts_of(registry, repo, subject, choice, api))
+            .buffered(AT_ONCE)
+            .try_collect()
+            .await?;
         let mut next = Vec::new();
-        for subject in level {
-            if !visited.insert(subject.clone()) {
-                continue;
-            }
-            for f in artifacts_of(registry, repo, &subject, choice, api).await? {
-                next.push(f.manifest.digest.clone());
-                found.push(f);
-            }
+        for f in answers.into_iter().flatten() {
+            next.push(f.manifest.digest.clone());
+            found.push(f);
         }
         if next.is_empty() {
             break;
@@ -81,7 +104,7 @@ async fn artifacts_of(
     repo: &str,
     subject: &Digest,
     choice: &ReferrerChoice,
-    api: &mut ApiSupport,
+    api: &ApiSupport,
 ) -> Result<Vec<Found>, RegistryError> {
     let tags: Vec<String> = COSIGN_SUFFIXES
         .iter()
@@ -138,17 +161,15 @@ async fn referrers(
     registry: &Registry,
     repo: &str,
     subject: &Digest,
-    api: &mut ApiSupport,
+    api: &ApiSupport,
 ) -> Result<Vec<Referrer>, RegistryError> {
-    if api.0.get(&registry.name) != Some(&false) {
+    if !api.lacks(&registry.name) {
         match registry.referrers(repo, subject).await? {
             Some(list) => {
-                api.0.insert(registry.name.clone(), true);
+                api.learn(&registry.name, true);
                 return Ok(list);
             }
-            None => {
-                api.0.insert(registry.name.clone(), false);
-            }
+            None => api.learn(&registry.name, false),
         }
     }
     let Some(index) = registry
@@ -182,20 +203,12 @@ impl Builder<'_> {
         request: &str,
         registry: &crate::registry::Registry,
         source: &Source,
-        source_id: usize,
         repo: &str,
         top: &Digest,
         choice: &ReferrerChoice,
     ) -> Result<(), PlanError> {
-        let subjects: Vec<Digest> = self
-            .carried_manifests(top)
-            .into_iter()
-            .filter(|d| {
-                self.discovered
-                    .insert((source_id, repo.to_owned(), d.clone()))
-            })
-            .collect();
-        let found = discover(registry, repo, &subjects, choice, &mut self.api)
+        let subjects = self.carried_manifests(top);
+        let found = discover(registry, repo, &subjects, choice, self.api)
             .await
             .map_err(|e| PlanError::Source {
                 image: request.into(),
@@ -204,12 +217,6 @@ impl Builder<'_> {
         self.artifact = true;
         let mut result = Ok(());
         for f in found {
-            if !self
-                .related
-                .insert((f.subject.clone(), f.manifest.digest.clone()))
-            {
-                continue;
-            }
             self.plan
                 .referrers
                 .push(crate::bundle::index::ReferrerEntry {
@@ -222,7 +229,6 @@ impl Builder<'_> {
                 .add_manifest(
                     request,
                     source,
-                    source_id,
                     repo,
                     f.manifest,
                     None,

@@ -13,6 +13,7 @@ mod inputs;
 mod json_contract;
 mod lying_registry;
 mod operator;
+mod planning;
 mod push_resume;
 mod rate_limits;
 mod referrers;

@@ -4,92 +4,28 @@
 //! real distribution registry behind a proxy that cuts one PATCH body in the middle.
 
 use crate::support::images::{self, Flavour};
+use crate::support::proxy::{self, Pass};
 use crate::support::{Outrider, Registry, skopeo_raw, text};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
-/// Forwards to `upstream`, reading each request's head (method, path, Content-Length) as
-/// it passes; the `cut`th PATCH has half its body forwarded, then both sides are closed.
-/// Returns its address and the request lines seen.
+/// A proxy in front of `upstream` that cuts the `cut`th PATCH in half, recording every
+/// request line. Returns its address and the lines seen.
 fn cutting_proxy(upstream: String, cut: usize) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let host = listener.local_addr().expect("addr").to_string();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    let patches = Arc::new(Mutex::new(0usize));
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { continue };
-            let Ok(server) = TcpStream::connect(&upstream) else {
-                continue;
-            };
-            let (log, patches) = (log.clone(), patches.clone());
-            // Answers flow back untouched.
-            let (mut from_server, mut to_client) = (
-                server.try_clone().expect("clone"),
-                client.try_clone().expect("clone"),
-            );
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut from_server, &mut to_client);
-                let _ = to_client.shutdown(std::net::Shutdown::Both);
-            });
-            std::thread::spawn(move || forward_requests(client, server, &log, &patches, cut));
+    let patches = Mutex::new(0usize);
+    let host = proxy::start(upstream, move |line| {
+        log.lock().expect("lock").push(line.to_owned());
+        let mut n = patches.lock().expect("lock");
+        if line.starts_with("PATCH") {
+            *n += 1;
+            if *n == cut {
+                return Pass::HalfThenClose;
+            }
         }
+        Pass::Whole
     });
     (host, seen)
-}
-
-fn forward_requests(
-    client: TcpStream,
-    mut server: TcpStream,
-    log: &Mutex<Vec<String>>,
-    patches: &Mutex<usize>,
-    cut: usize,
-) {
-    let mut reader = BufReader::new(client.try_clone().expect("clone"));
-    loop {
-        let mut head = String::new();
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-            head.push_str(&line);
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let first = head.lines().next().unwrap_or_default().to_owned();
-        log.lock().expect("lock").push(first.clone());
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let cutting = first.starts_with("PATCH") && {
-            let mut n = patches.lock().expect("lock");
-            *n += 1;
-            *n == cut
-        };
-        if server.write_all(head.as_bytes()).is_err() {
-            return;
-        }
-        if cutting {
-            let _ = server.write_all(&body[..length / 2]);
-            let _ = server.flush();
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            let _ = server.shutdown(std::net::Shutdown::Both);
-            let _ = client.shutdown(std::net::Shutdown::Both);
-            return;
-        }
-        if server.write_all(&body).is_err() {
-            return;
-        }
-    }
 }
 
 #[test]

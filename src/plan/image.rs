@@ -1,0 +1,231 @@
+//! Planning one image: its manifests children first (an index's children fetched several
+//! at once, added in its order), its blobs in first-use order, and its artifacts. Each
+//! image gets its own [`Builder`], so images can be planned at once and joined in order.
+
+use super::locate::{self, Located};
+use super::{AT_ONCE, Plan, PlanError, PlanOptions, PlannedBlob, PlatformChoice, referrers};
+use crate::bundle::index::{ImageEntry, ManifestEntry};
+use crate::location::Source;
+use crate::oci::{Descriptor, Digest, ImageRef, ParsedManifest, Platform, RawManifest};
+use futures_util::{StreamExt, TryStreamExt};
+use std::collections::HashMap;
+
+/// What every image's plan shares: the user's choices, and what was learned of registries.
+pub(super) struct Shared<'a> {
+    pub(super) options: &'a PlanOptions,
+    pub(super) choice: &'a PlatformChoice,
+    /// Which registries answer the referrers API.
+    pub(super) api: referrers::ApiSupport,
+}
+
+/// Plans one image: its manifests children first, its blobs in first-use order, its
+/// artifacts. Several run at once; [`super::merge::Merged`] joins them in request order.
+pub(super) struct Builder<'a> {
+    pub(super) options: &'a PlanOptions,
+    pub(super) plan: Plan,
+    pub(super) seen_manifests: HashMap<Digest, usize>,
+    pub(super) seen_blobs: HashMap<Digest, usize>,
+    pub(super) choice: &'a PlatformChoice,
+    /// Adding an artifact's manifests: no platform is read, chosen or recorded.
+    pub(super) artifact: bool,
+    /// The image being added was named by digest: its index is carried whole, so that
+    /// digest resolves at the far side.
+    pub(super) pinned: bool,
+    pub(super) api: &'a referrers::ApiSupport,
+}
+
+impl Shared<'_> {
+    /// The plan of one image whose top manifest is found: everything below it, and its
+    /// artifacts when they are carried.
+    pub(super) async fn image(
+        &self,
+        request: &str,
+        name: Option<ImageRef>,
+        located: locate::Located,
+    ) -> Result<Plan, PlanError> {
+        let Located {
+            source,
+            image_ref,
+            top,
+            notes,
+        } = located;
+        let mut b = Builder {
+            options: self.options,
+            plan: Plan::empty(),
+            seen_manifests: HashMap::new(),
+            seen_blobs: HashMap::new(),
+            choice: self.choice,
+            artifact: false,
+            pinned: matches!(source, Source::Registry(_)) && image_ref.digest.is_some(),
+            api: &self.api,
+        };
+        b.plan.notes = notes;
+        b.plan.sources.push(source.clone());
+        // Read from the source's repository; named (and pushed) as the user said.
+        let read_repo = image_ref.repository.clone();
+        let image_ref = match name {
+            Some(mut name) => {
+                name.digest = None;
+                name
+            }
+            None => image_ref,
+        };
+        let mut platforms = Vec::new();
+        b.add_manifest(
+            request,
+            &source,
+            &read_repo,
+            top.clone(),
+            None,
+            true,
+            &mut platforms,
+        )
+        .await?;
+        if let (Some(choice), Source::Registry(registry)) = (&self.options.referrers, &source) {
+            b.add_artifacts(request, registry, &source, &read_repo, &top.digest, choice)
+                .await?;
+        }
+        b.plan.images.push(ImageEntry {
+            requested: request.to_owned(),
+            reference: image_ref.to_string(),
+            source: source.describe(),
+            repository: image_ref.repository.clone(),
+            tag: image_ref.tag.clone(),
+            digest: top.digest.clone(),
+            media_type: top.media_type.clone(),
+            platforms,
+        });
+        Ok(b.plan)
+    }
+}
+
+impl Builder<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn add_manifest(
+        &mut self,
+        request: &str,
+        source: &Source,
+        repo: &str,
+        manifest: RawManifest,
+        platform: Option<Platform>,
+        top: bool,
+        platforms: &mut Vec<Platform>,
+    ) -> Result<(), PlanError> {
+        let parsed = manifest.parse().map_err(|source| PlanError::Manifest {
+            image: request.into(),
+            source,
+        })?;
+        let mut entry = ManifestEntry {
+            digest: manifest.digest.clone(),
+            media_type: manifest.media_type.clone(),
+            size: manifest.bytes.len() as u64,
+            platform: platform.clone(),
+            children: Vec::new(),
+            complete: None,
+            blobs: Vec::new(),
+            entry: Some(crate::bundle::blob_entry(&manifest.digest)),
+            destination_repository: None,
+        };
+        match parsed {
+            ParsedManifest::Index { manifests } => {
+                let chosen = self.choose(request, &manifests, top)?;
+                if top && self.pinned && !matches!(self.choice, PlatformChoice::All) {
+                    self.plan.notes.push(format!(
+                        "`{request}` is pinned to an index digest: carrying all {} of its manifests so that digest resolves at the far side (pin a platform manifest's digest to carry one platform)",
+                        manifests.len()
+                    ));
+                }
+                entry.complete = Some(chosen.len() == manifests.len());
+                // Fetched several at once, added in the index's order.
+                let known = &self.options.known;
+                let fetched: Vec<RawManifest> = futures_util::stream::iter(&chosen)
+                    .map(|child| async move {
+                        match known.get(&child.descriptor.digest) {
+                            Some(m) => Ok(m.clone()),
+                            None => source.manifest(repo, &child.descriptor).await,
+                        }
+                    })
+                    .buffered(AT_ONCE)
+                    .try_collect()
+                    .await
+                    .map_err(locate::source_error(request))?;
+                for (child, child_manifest) in chosen.iter().zip(fetched) {
+                    entry.children.push(child.descriptor.digest.clone());
+                    Box::pin(self.add_manifest(
+                        request,
+                        source,
+                        repo,
+                        child_manifest,
+                        child.platform.clone(),
+                        false,
+                        platforms,
+                    ))
+                    .await?;
+                }
+            }
+            ParsedManifest::Image { config, layers } => {
+                let platform = match platform {
+                    Some(p) => Some(p),
+                    None if self.options.fetch_configs && !self.artifact => {
+                        self.config_platform(source, repo, &config).await
+                    }
+                    None => None,
+                };
+                if top
+                    && let (PlatformChoice::Only(wanted), Some(p)) = (self.choice, &platform)
+                    && !p.is_unknown()
+                    && !wanted.iter().any(|w| w.matches(p))
+                {
+                    // Packing it anyway would carry a platform nobody asked for, with exit 0.
+                    return Err(PlanError::NoPlatform {
+                        image: request.into(),
+                        wanted: wanted
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        available: format!("{p} only: a single-platform image"),
+                    });
+                }
+                if let Some(p) = &platform
+                    && !p.is_unknown()
+                {
+                    platforms.push(p.clone());
+                }
+                entry.platform = platform;
+                for desc in std::iter::once(&config).chain(layers.iter()) {
+                    entry.blobs.push(desc.digest.clone());
+                    self.add_blob(desc, repo);
+                }
+            }
+        }
+        if !self.seen_manifests.contains_key(&manifest.digest) {
+            self.seen_manifests
+                .insert(manifest.digest.clone(), self.plan.manifests.len());
+            self.plan.manifests.push((manifest, entry));
+        }
+        Ok(())
+    }
+
+    /// Adds a blob of this image's one source.
+    fn add_blob(&mut self, desc: &Descriptor, repo: &str) {
+        match self.seen_blobs.get(&desc.digest) {
+            Some(&i) => {
+                let blob = &mut self.plan.blobs[i];
+                if !blob.repositories.iter().any(|r| r == repo) {
+                    blob.repositories.push(repo.to_owned());
+                }
+            }
+            None => {
+                self.seen_blobs
+                    .insert(desc.digest.clone(), self.plan.blobs.len());
+                self.plan.blobs.push(PlannedBlob {
+                    descriptor: desc.clone(),
+                    repositories: vec![repo.to_owned()],
+                    source: 0,
+                    external: None,
+                });
+            }
+        }
+    }
+}
