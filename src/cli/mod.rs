@@ -176,7 +176,8 @@ pub struct DeployArgs {
     /// Platform for multi-platform images (default: the config's `platforms`, else this host's).
     #[arg(long = "platform")]
     pub platforms: Vec<String>,
-    /// Blobs downloaded at once.
+    /// Blobs of 1 MiB and more downloaded at once; smaller blobs go four times as many at
+    /// once, as a round trip costs them more than their bytes.
     #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
     pub jobs: usize,
     /// Print the result as JSON on stdout.
@@ -299,7 +300,8 @@ pub struct PackArgs {
     /// from COSIGN_PASSWORD, or asked). The far side checks it with --trusted-key.
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,
-    /// Blobs downloaded at once.
+    /// Blobs of 1 MiB and more downloaded at once; smaller blobs go four times as many at
+    /// once, as a round trip costs them more than their bytes.
     #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
     pub jobs: usize,
     /// Start over, even when an interrupted pack of the same images left `-o`'s

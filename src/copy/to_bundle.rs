@@ -283,6 +283,12 @@ struct Entries<'a> {
     blobs: &'a [&'a PlannedBlob],
 }
 
+/// Blobs smaller than this cost a round trip more than their bytes: up to
+/// [`SMALL_PER_JOB`] of them go per `--jobs`, so a catalog of small layers keeps the link
+/// busy with requests, while larger blobs stay at `--jobs` at once.
+const SMALL_BLOB: u64 = 1 << 20;
+const SMALL_PER_JOB: usize = 4;
+
 /// Places every entry in its writer, writes the manifests and fetches the blobs; returns
 /// the part digests, in segment order.
 async fn write_entries(
@@ -320,16 +326,22 @@ async fn write_entries(
     {
         results[i] = write_bytes(&placed[i], &manifest.bytes)?;
     }
+    let large = tokio::sync::Semaphore::new(jobs.max(1));
     let fetched: Vec<(usize, Vec<Option<Digest>>)> =
         futures_util::stream::iter(blobs.iter().enumerate().map(|(k, blob)| {
-            let segs = &placed[manifest_count + k];
+            let (segs, large) = (&placed[manifest_count + k], &large);
             async move {
+                // The semaphore is never closed, so acquiring cannot fail.
+                let _turn = match blob.descriptor.size >= SMALL_BLOB {
+                    true => large.acquire().await.ok(),
+                    false => None,
+                };
                 fetch_blob(plan, blob, segs, progress, journal)
                     .await
                     .map(|d| (manifest_count + k, d))
             }
         }))
-        .buffer_unordered(jobs.max(1))
+        .buffer_unordered(jobs.max(1) * SMALL_PER_JOB)
         .try_collect()
         .await?;
     for (i, digests) in fetched {

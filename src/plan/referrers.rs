@@ -110,9 +110,13 @@ async fn artifacts_of(
         .iter()
         .map(|(suffix, _)| cosign_tag(subject, suffix))
         .collect();
-    let tagged = futures_util::future::try_join_all(
-        tags.iter()
-            .map(|t| registry.get_manifest_if_exists(repo, t)),
+    // cosign's tags and the referrers list are asked at once: one round trip, not two.
+    let (tagged, listed) = futures_util::future::try_join(
+        futures_util::future::try_join_all(
+            tags.iter()
+                .map(|t| registry.get_manifest_if_exists(repo, t)),
+        ),
+        referrers(registry, repo, subject, api),
     )
     .await?;
     let mut out: Vec<Found> = Vec::new();
@@ -132,7 +136,7 @@ async fn artifacts_of(
             keep(&mut out, manifest, Some(tag));
         }
     }
-    for r in referrers(registry, repo, subject, api).await? {
+    for r in listed {
         if out.iter().any(|f| f.manifest.digest == r.descriptor.digest)
             || r.artifact_type.as_deref().is_some_and(|t| !choice.wants(t))
         {
