@@ -13,6 +13,9 @@ pub enum Pass {
     Whole,
     /// Forward half its body, then close both sides.
     HalfThenClose,
+    /// Answer it here with this status (`416 Requested Range Not Satisfiable`) and an
+    /// empty body; the upstream never sees it.
+    Answer(&'static str),
 }
 
 /// Forwards connections to `upstream`, asking `hook` about each request; answers flow
@@ -65,6 +68,15 @@ fn forward_requests(client: TcpStream, mut server: TcpStream, hook: &dyn Fn(&str
             return;
         }
         let pass = hook(head.lines().next().unwrap_or_default());
+        if let Pass::Answer(status) = pass {
+            // HTTP/1.1 clients wait for an answer before the next request, so this does not
+            // interleave with the upstream's answers.
+            let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+            if (&client).write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+            continue;
+        }
         if server.write_all(head.as_bytes()).is_err() {
             return;
         }
