@@ -18,20 +18,19 @@ pub(super) struct Shared<'a> {
     pub(super) api: referrers::ApiSupport,
 }
 
-/// Plans one image: its manifests children first, its blobs in first-use order, its
-/// artifacts. Several run at once; [`super::merge::Merged`] joins them in request order.
+/// Plans one image: its manifests children first, its blobs in the order they are used,
+/// its artifacts. Several run at once; [`super::merge::Merged`] joins them in request
+/// order and keeps each blob once, so a blob two of its manifests share is listed twice
+/// here.
 pub(super) struct Builder<'a> {
-    pub(super) options: &'a PlanOptions,
+    pub(super) shared: &'a Shared<'a>,
     pub(super) plan: Plan,
     pub(super) seen_manifests: HashMap<Digest, usize>,
-    pub(super) seen_blobs: HashMap<Digest, usize>,
-    pub(super) choice: &'a PlatformChoice,
     /// Adding an artifact's manifests: no platform is read, chosen or recorded.
     pub(super) artifact: bool,
     /// The image being added was named by digest: its index is carried whole, so that
     /// digest resolves at the far side.
     pub(super) pinned: bool,
-    pub(super) api: &'a referrers::ApiSupport,
 }
 
 impl Shared<'_> {
@@ -50,14 +49,11 @@ impl Shared<'_> {
             notes,
         } = located;
         let mut b = Builder {
-            options: self.options,
+            shared: self,
             plan: Plan::empty(),
             seen_manifests: HashMap::new(),
-            seen_blobs: HashMap::new(),
-            choice: self.choice,
             artifact: false,
             pinned: matches!(source, Source::Registry(_)) && image_ref.digest.is_some(),
-            api: &self.api,
         };
         b.plan.notes = notes;
         b.plan.sources.push(source.clone());
@@ -129,7 +125,7 @@ impl Builder<'_> {
         match parsed {
             ParsedManifest::Index { manifests } => {
                 let chosen = self.choose(request, &manifests, top)?;
-                if top && self.pinned && !matches!(self.choice, PlatformChoice::All) {
+                if top && self.pinned && !matches!(self.shared.choice, PlatformChoice::All) {
                     self.plan.notes.push(format!(
                         "`{request}` is pinned to an index digest: carrying all {} of its manifests so that digest resolves at the far side (pin a platform manifest's digest to carry one platform)",
                         manifests.len()
@@ -137,7 +133,7 @@ impl Builder<'_> {
                 }
                 entry.complete = Some(chosen.len() == manifests.len());
                 // Fetched several at once, added in the index's order.
-                let known = &self.options.known;
+                let known = &self.shared.options.known;
                 let fetched: Vec<RawManifest> = futures_util::stream::iter(&chosen)
                     .map(|child| async move {
                         match known.get(&child.descriptor.digest) {
@@ -166,13 +162,13 @@ impl Builder<'_> {
             ParsedManifest::Image { config, layers } => {
                 let platform = match platform {
                     Some(p) => Some(p),
-                    None if self.options.fetch_configs && !self.artifact => {
+                    None if self.shared.options.fetch_configs && !self.artifact => {
                         self.config_platform(source, repo, &config).await
                     }
                     None => None,
                 };
                 if top
-                    && let (PlatformChoice::Only(wanted), Some(p)) = (self.choice, &platform)
+                    && let (PlatformChoice::Only(wanted), Some(p)) = (self.shared.choice, &platform)
                     && !p.is_unknown()
                     && !wanted.iter().any(|w| w.matches(p))
                 {
@@ -209,23 +205,11 @@ impl Builder<'_> {
 
     /// Adds a blob of this image's one source.
     fn add_blob(&mut self, desc: &Descriptor, repo: &str) {
-        match self.seen_blobs.get(&desc.digest) {
-            Some(&i) => {
-                let blob = &mut self.plan.blobs[i];
-                if !blob.repositories.iter().any(|r| r == repo) {
-                    blob.repositories.push(repo.to_owned());
-                }
-            }
-            None => {
-                self.seen_blobs
-                    .insert(desc.digest.clone(), self.plan.blobs.len());
-                self.plan.blobs.push(PlannedBlob {
-                    descriptor: desc.clone(),
-                    repositories: vec![repo.to_owned()],
-                    source: 0,
-                    external: None,
-                });
-            }
-        }
+        self.plan.blobs.push(PlannedBlob {
+            descriptor: desc.clone(),
+            repositories: vec![repo.to_owned()],
+            source: 0,
+            external: None,
+        });
     }
 }

@@ -21,7 +21,7 @@ impl Builder<'_> {
         let platformless = !manifests
             .iter()
             .any(|m| m.platform.as_ref().is_some_and(|p| !p.is_unknown()));
-        let wanted = match self.choice {
+        let wanted = match self.shared.choice {
             PlatformChoice::All => return Ok(manifests.iter().collect()),
             _ if !top || self.pinned || platformless => {
                 return Ok(manifests.iter().collect());

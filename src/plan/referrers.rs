@@ -212,12 +212,9 @@ impl Builder<'_> {
         choice: &ReferrerChoice,
     ) -> Result<(), PlanError> {
         let subjects = self.carried_manifests(top);
-        let found = discover(registry, repo, &subjects, choice, self.api)
+        let found = discover(registry, repo, &subjects, choice, &self.shared.api)
             .await
-            .map_err(|e| PlanError::Source {
-                image: request.into(),
-                source: Box::new(e.into()),
-            })?;
+            .map_err(|e| super::locate::source_error(request)(e.into()))?;
         self.artifact = true;
         let mut result = Ok(());
         for f in found {
