@@ -79,9 +79,11 @@ impl FarSide {
     pub fn add_bundle(&mut self, bundle: &BundleReader) {
         let index = &bundle.index;
         for image in &index.images {
-            for (digest, repo) in pushed_digests(index, &image.digest, &image.repository, |d| {
-                bundle.manifest(d).ok()
-            }) {
+            let origin = image.origin();
+            let read = |d: &Digest| bundle.manifest(d).ok();
+            for (digest, repo) in
+                pushed_digests(index, &image.digest, &origin, &image.repository, read)
+            {
                 self.add(digest, &repo);
             }
         }
@@ -107,7 +109,8 @@ impl FarSide {
                 .find(|(m, _)| &m.digest == d)
                 .map(|(m, _)| m.clone())
         };
-        for (digest, r) in pushed_digests(&index, image_digest, repo, bytes) {
+        // This index lists no artifacts, so no origin is needed to choose among them.
+        for (digest, r) in pushed_digests(&index, image_digest, "", repo, bytes) {
             self.add(digest, &r);
         }
     }
@@ -117,11 +120,12 @@ impl FarSide {
 fn pushed_digests(
     index: &crate::bundle::index::BundleIndex,
     top: &Digest,
+    origin: &str,
     repo: &str,
     bytes: impl Fn(&Digest) -> Option<RawManifest>,
 ) -> Vec<(Digest, String)> {
     // A push sends the image's artifacts with it.
-    let (closure, _) = index.closure_with_artifacts(top);
+    let (closure, _) = index.closure_at(top, origin);
     let mut out = Vec::new();
     for d in &closure.manifests {
         let Some(m) = index.manifest(d) else {

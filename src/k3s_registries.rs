@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 
 /// Writes or merges `path` so each of `sources` (e.g. `docker.io`) has `endpoint` (e.g.
 /// `http://registry.site:5000`) first among its mirror endpoints, with a `rewrite` that
-/// adds `prefix` when one was used, and `ca_file` as the endpoint's `configs.<host>.tls`
-/// CA when given. Returns the backup's path, if there was a file.
+/// adds the path `path_for` gives that registry's images at the endpoint (a prefix, the
+/// registry itself with `--registry-path`), and `ca_file` as the endpoint's
+/// `configs.<host>.tls` CA when given. Returns the backup's path, if there was a file.
 pub fn merge(
     path: &Path,
     sources: &[String],
     endpoint: &str,
-    prefix: Option<&str>,
+    path_for: &dyn Fn(&str) -> Option<String>,
     ca_file: Option<&Path>,
 ) -> anyhow::Result<Option<PathBuf>> {
     let mut doc: Value = match fs_err::read_to_string(path) {
@@ -44,10 +45,7 @@ pub fn merge(
         endpoints.retain(|e| e.as_str() != Some(endpoint));
         endpoints.insert(0, json!(endpoint));
         entry.insert("endpoint".into(), Value::Array(endpoints));
-        if let Some(p) = prefix
-            .map(|p| p.trim_matches('/'))
-            .filter(|p| !p.is_empty())
-        {
+        if let Some(p) = path_for(source) {
             entry.insert("rewrite".into(), json!({ "^(.*)$": format!("{p}/$1") }));
         }
     }

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod copy;
 pub mod deploy;
+pub mod destination;
 pub mod docker_archive;
 pub mod far_side;
 pub mod k3s_registries;

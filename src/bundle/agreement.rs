@@ -53,7 +53,7 @@ impl Checked {
         bytes: &dyn Bytes,
     ) -> Vec<String> {
         let closure = index.closure(&image.digest);
-        let artifacts = index.artifacts_of(&closure.manifests);
+        let artifacts = index.artifacts_of(&closure.manifests, &image.origin());
         let mut faults: Vec<String> = Vec::new();
         let artifact_manifests = artifacts
             .iter()

@@ -9,9 +9,10 @@ use std::sync::OnceLock;
 /// The value of `format`: identifies an outrider bundle index.
 pub const FORMAT: &str = "outrider-bundle";
 /// The newest format version this build reads, and writes when a bundle carries
-/// referrers. Version 2 added `referrers`; a bundle without them is still written as
-/// version 1, so an older outrider on the far side reads it.
-pub const FORMAT_VERSION: u32 = 2;
+/// referrers or keeps registries in its names. Version 2 added `referrers`; version 3 added
+/// the repositories each referrer was found in, and `registryPath`. A bundle without
+/// either is still written as version 1, so an older outrider on the far side reads it.
+pub const FORMAT_VERSION: u32 = 3;
 /// The version of a bundle that carries no referrers.
 pub const FORMAT_VERSION_PLAIN: u32 = 1;
 
@@ -42,6 +43,11 @@ pub struct BundleIndex {
     /// For a bundle split into volumes: which volume this is and where everything lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<VolumeInfo>,
+    /// Whether the packer asked for each image's registry to be kept as the first path
+    /// component of its far-side name (`pack --registry-path`), so images of two registries
+    /// with one `repo:tag` land apart. Version 3 and later.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub registry_path: bool,
     /// Positions of manifests and blobs by digest, built on the first lookup so that every
     /// reader path is linear in entries. The lists are not changed after they are read.
     #[serde(skip)]
@@ -140,6 +146,23 @@ pub struct ImageEntry {
     pub platforms: Vec<Platform>,
 }
 
+impl ImageEntry {
+    /// The registry of the image's name (`docker.io` for `docker.io/library/nginx:1.27`),
+    /// whatever it was read from. A validated index always has a parsable reference; the
+    /// source is the fallback for one that does not, so a reader never panics on it.
+    pub fn registry(&self) -> String {
+        match self.reference.parse::<crate::oci::ImageRef>() {
+            Ok(r) => r.registry,
+            Err(_) => self.source.clone(),
+        }
+    }
+
+    /// `registry/repository` of the image's name: where its artifacts were found.
+    pub fn origin(&self) -> String {
+        format!("{}/{}", self.registry(), self.repository)
+    }
+}
+
 /// One manifest stored in the bundle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -190,6 +213,19 @@ pub struct ReferrerEntry {
     /// subject).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// The images' names (`registry/repository`, after `as`) at whose source repository the
+    /// artifact was found: the far side pushes and serves it there only. Version 3 and
+    /// later; empty in older bundles, whose artifacts go with every image they describe.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repositories: Vec<String>,
+}
+
+impl ReferrerEntry {
+    /// Whether the artifact belongs with an image named `origin` (`registry/repository`):
+    /// it was found there, or the bundle (older than version 3) does not say where.
+    pub fn found_at(&self, origin: &str) -> bool {
+        self.repositories.is_empty() || self.repositories.iter().any(|r| r == origin)
+    }
 }
 
 /// One blob stored in the bundle.
@@ -237,8 +273,19 @@ impl BundleIndex {
             referrers,
             signed_by: None,
             volume: None,
+            registry_path: false,
             lookup: OnceLock::new(),
         }
+    }
+
+    /// Marks the names as keeping their registry (`pack --registry-path`), which only a
+    /// version 3 reader understands.
+    pub fn with_registry_path(mut self, on: bool) -> BundleIndex {
+        if on {
+            self.registry_path = true;
+            self.format_version = FORMAT_VERSION;
+        }
+        self
     }
 
     /// Whether `other` is this index but for `volume.number`: every volume of a set
@@ -258,6 +305,7 @@ impl BundleIndex {
         volume_equal
             && self.format == other.format
             && self.format_version == other.format_version
+            && self.registry_path == other.registry_path
             && self.tool == other.tool
             && self.images == other.images
             && self.manifests == other.manifests
@@ -305,8 +353,10 @@ impl BundleIndex {
 
     /// Every artifact attached to the manifests in `manifests` or, recursively, to those
     /// artifacts (a signature of an SBOM), each relation once, subjects before their
-    /// artifacts. Walked with a visited set, so an unvalidated index cannot loop.
-    pub fn artifacts_of(&self, manifests: &[Digest]) -> Vec<&ReferrerEntry> {
+    /// artifacts, keeping only those found at `origin` (`registry/repository`: an
+    /// artifact belongs to the repository it was found in, not to every image that shares
+    /// a manifest with it). Walked with a visited set, so an unvalidated index cannot loop.
+    pub fn artifacts_of(&self, manifests: &[Digest], origin: &str) -> Vec<&ReferrerEntry> {
         let mut out = Vec::new();
         let mut visited: HashSet<&Digest> = HashSet::new();
         let mut queue: std::collections::VecDeque<&Digest> = manifests.iter().collect();
@@ -314,7 +364,7 @@ impl BundleIndex {
             if !visited.insert(subject) {
                 continue;
             }
-            for r in self.referrers_of(subject) {
+            for r in self.referrers_of(subject).filter(|r| r.found_at(origin)) {
                 out.push(r);
                 queue.push_back(&r.digest);
             }
@@ -351,12 +401,18 @@ impl BundleIndex {
         out
     }
 
-    /// What a push of `top` sends: the image's closure, then each of its artifacts'
-    /// (manifests and blobs not already in it), with the artifacts' relations. Tars use
-    /// [`BundleIndex::closure`], which holds no artifact.
-    pub fn closure_with_artifacts(&self, top: &Digest) -> (Closure, Vec<&ReferrerEntry>) {
+    /// What a push of `image` sends: the image's
+    /// closure, then each of its artifacts' (manifests and blobs not already in it), with
+    /// the artifacts' relations. Tars use [`BundleIndex::closure`], which holds no artifact.
+    pub fn closure_with_artifacts(&self, image: &ImageEntry) -> (Closure, Vec<&ReferrerEntry>) {
+        self.closure_at(&image.digest, &image.origin())
+    }
+
+    /// [`BundleIndex::closure_with_artifacts`] of the manifest `top` of an image named
+    /// `origin` (`registry/repository`).
+    pub fn closure_at(&self, top: &Digest, origin: &str) -> (Closure, Vec<&ReferrerEntry>) {
         let mut out = self.closure(top);
-        let artifacts = self.artifacts_of(&out.manifests);
+        let artifacts = self.artifacts_of(&out.manifests, origin);
         let mut manifests: HashSet<Digest> = out.manifests.iter().cloned().collect();
         let mut blobs: HashSet<Digest> = out.blobs.iter().cloned().collect();
         for r in &artifacts {

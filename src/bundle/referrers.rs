@@ -47,6 +47,18 @@ pub fn check(
             return Err(format!("{at}: listed twice"));
         }
         media_type_text(&format!("{at}.artifactType"), &r.artifact_type)?;
+        for name in &r.repositories {
+            let valid = name.split_once('/').is_some_and(|(registry, path)| {
+                crate::oci::reference::valid_registry(registry)
+                    && crate::oci::reference::valid_repository(path)
+            });
+            if !valid {
+                return Err(format!(
+                    "{at}.repositories: `{}` is not `registry/repository`",
+                    crate::output::sanitize(&name.chars().take(80).collect::<String>())
+                ));
+            }
+        }
         if let Some(t) = &r.tag
             && cosign_kind(&r.subject, t).is_none()
         {
@@ -173,6 +185,7 @@ mod tests {
             digest: d(digest),
             artifact_type: "application/spdx+json".into(),
             tag,
+            repositories: vec!["docker.io/library/app".into()],
         }
     }
 
@@ -180,7 +193,7 @@ mod tests {
     fn sound_relations_pass_and_every_bad_one_is_named() {
         let sig = Some(format!("sha256-{}.sig", "a".repeat(64)));
         let good = index(vec![rel('a', 'b', sig.clone()), rel('b', 'c', None)]);
-        assert_eq!(good.format_version, 2);
+        assert_eq!(good.format_version, 3);
         check_index(&good).expect("sound");
         let cases = [
             (vec![rel('a', 'e', None)], "is not listed"),
@@ -196,6 +209,13 @@ mod tests {
             // cosign's tag, but for another subject: it would move that subject's tag.
             (vec![rel('b', 'c', sig)], "not cosign's tag"),
             (vec![rel('a', 'b', None), rel('b', 'a', None)], "cycle"),
+            (
+                vec![ReferrerEntry {
+                    repositories: vec!["../etc".into()],
+                    ..rel('a', 'b', None)
+                }],
+                "not `registry/repository`",
+            ),
         ];
         for (relations, fault) in cases {
             let err = check_index(&index(relations.clone())).expect_err("refused");
@@ -211,6 +231,7 @@ mod tests {
                 digest: d(char::from(b'1' + i as u8)),
                 artifact_type: "application/spdx+json".into(),
                 tag: None,
+                repositories: Vec::new(),
             })
             .collect();
         let mut idx = index(chain);

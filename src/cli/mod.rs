@@ -124,6 +124,11 @@ pub struct ServeArgs {
     /// Path prepended to every repository name, as `unpack --push --prefix` does.
     #[arg(long, value_name = "PATH")]
     pub prefix: Option<String>,
+    /// Serve each image under its source registry as the first path component
+    /// (`quay.io/library/conf`), as `unpack --registry-path` pushes it; a bundle packed
+    /// with `--registry-path` is served so without it.
+    #[arg(long)]
+    pub registry_path: bool,
     /// Write (merge) a k3s `registries.yaml` mirroring every source registry of the
     /// bundles to this server.
     #[arg(long, value_name = "FILE")]
@@ -274,6 +279,12 @@ pub struct Selection {
     /// A file of images the far side already has (same format as --images-file).
     #[arg(long, value_name = "FILE")]
     pub already_transferred_file: Vec<PathBuf>,
+    /// Keep each image's source registry as the first path component of its far-side name
+    /// (`quay.io/library/conf:1` is pushed and served as `quay.io/library/conf:1` under the
+    /// destination, not `library/conf:1`), so images of two registries with one
+    /// `repo:tag` land apart. Recorded in the bundle: `unpack` and `serve` follow it.
+    #[arg(long)]
+    pub registry_path: bool,
     /// Split the bundle into stand-alone volumes of at most this size, zip headers included
     /// (`4GiB-1`, `700MiB`, `fat32`): `NAME.001.zip`, `NAME.002.zip`, …
     #[arg(long, value_name = "SIZE")]
@@ -394,6 +405,12 @@ pub struct UnpackArgs {
     /// joined by `/`, e.g. `mirror` or `team/mirror`.
     #[arg(long, value_parser = parse_prefix)]
     pub prefix: Option<String>,
+    /// Keep each image's source registry as the first path component of its destination
+    /// repository (`quay.io/library/conf` → `PREFIX/quay.io/library/conf`), so images of
+    /// two registries with one `repo:tag` land apart. A bundle packed with
+    /// `--registry-path` is pushed so without it.
+    #[arg(long)]
+    pub registry_path: bool,
     /// Write (or merge into) this receipt of what the registry now holds, for the next
     /// `pack --since`.
     #[arg(long, value_name = "FILE", requires = "push")]

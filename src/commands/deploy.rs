@@ -27,6 +27,9 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
         since: Vec::new(),
         already_transferred: Vec::new(),
         already_transferred_file: Vec::new(),
+        // Tars name each image by its full reference, registry included: two images clash
+        // only when that whole name is one.
+        registry_path: true,
         volume_size: None,
         json: args.json,
         registry: args.registry.clone(),

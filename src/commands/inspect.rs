@@ -119,7 +119,7 @@ pub fn image_summaries(
         .map(|i| {
             let artifact_type =
                 crate::bundle::image_kind::artifact_kind(index, i, &read).unwrap_or(None);
-            let (closure, artifacts) = index.closure_with_artifacts(&i.digest);
+            let (closure, artifacts) = index.closure_with_artifacts(i);
             let (bytes, external_bytes) = closure_bytes(index, &closure);
             ImageSummary {
                 reference: &i.reference,

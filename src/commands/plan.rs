@@ -46,7 +46,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         .images
         .iter()
         .map(|i| {
-            let (closure, artifacts) = laid.index.closure_with_artifacts(&i.digest);
+            let (closure, artifacts) = laid.index.closure_with_artifacts(i);
             let (carried, external) = closure_bytes(&laid.index, &closure);
             ImagePlan {
                 reference: &i.reference,

@@ -50,6 +50,7 @@ fn base_index(plan: &Plan) -> BundleIndex {
             .collect(),
         plan.referrers.clone(),
     )
+    .with_registry_path(plan.registry_path)
 }
 
 /// Identity of a volume set, the same in every volume's index.

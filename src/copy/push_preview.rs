@@ -4,7 +4,7 @@
 
 use crate::bundle::agreement::Checked;
 use crate::bundle::reader::BundleReader;
-use crate::copy::to_registry::{destination_reference, destination_repository};
+use crate::destination::reference as destination_reference;
 use crate::oci::Digest;
 use crate::registry::{Access, Registry, RegistryError};
 use std::collections::HashSet;
@@ -40,17 +40,17 @@ pub struct PushPreview {
 pub async fn preview(
     reader: &BundleReader,
     registry: &Registry,
-    prefix: Option<&str>,
+    naming: &crate::destination::Naming,
 ) -> Result<Vec<PushPreview>, RegistryError> {
     let index = &reader.index;
     let mut checked = Checked::default();
     let mut counted: HashSet<Digest> = HashSet::new();
     let mut out = Vec::new();
     for image in &index.images {
-        let repo = destination_repository(image, prefix);
+        let repo = naming.repository(image);
         let access = Access::Pull(repo.clone());
         // Artifacts go with their image, so their blobs count too.
-        let (closure, _) = index.closure_with_artifacts(&image.digest);
+        let (closure, _) = index.closure_with_artifacts(image);
         let faults = checked.image_faults(index, image, reader);
         let mut present = 0;
         let mut bytes = 0;

@@ -24,8 +24,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 /// Settings for a push.
 #[derive(Clone, Debug)]
 pub struct PushOptions {
-    /// Path prepended to every destination repository.
-    pub prefix: Option<String>,
+    /// How destination repositories are named (prefix, registry path).
+    pub naming: crate::destination::Naming,
     /// Blobs moved at once.
     pub jobs: usize,
     /// Blobs larger than this are uploaded in chunks.
@@ -73,26 +73,6 @@ pub struct MissingAtDestination {
     pub missing: Vec<String>,
 }
 
-/// Destination repository for an image: its source path under `prefix`.
-pub fn destination_repository(image: &ImageEntry, prefix: Option<&str>) -> String {
-    match prefix
-        .map(|p| p.trim_matches('/'))
-        .filter(|p| !p.is_empty())
-    {
-        Some(p) => format!("{p}/{}", image.repository),
-        None => image.repository.clone(),
-    }
-}
-
-/// The reference an image gets at the destination, for reports: `host/repo:tag`, or
-/// `host/repo@digest` for an untagged image.
-pub fn destination_reference(registry: &str, repo: &str, image: &ImageEntry) -> String {
-    match &image.tag {
-        Some(t) => format!("{registry}/{repo}:{t}"),
-        None => format!("{registry}/{repo}@{}", image.digest),
-    }
-}
-
 /// Per-image plan of a push.
 pub(super) struct ImagePush<'a> {
     pub(super) image: &'a ImageEntry,
@@ -129,8 +109,8 @@ pub async fn push_bundle(
     // The manifests decide: an image whose manifests disagree with the index is not pushed.
     let mut checked = Checked::default();
     for image in &index.images {
-        let repo = destination_repository(image, options.prefix.as_deref());
-        let (closure, artifacts) = index.closure_with_artifacts(&image.digest);
+        let repo = options.naming.repository(image);
+        let (closure, artifacts) = index.closure_with_artifacts(image);
         let mut plan = ImagePush {
             image,
             repo,
@@ -215,9 +195,11 @@ pub async fn push_bundle(
     let mut reports = Vec::new();
     let mut receipt = Receipt::new(&registry.name);
     let mut pushed_manifests: HashSet<(String, Digest)> = HashSet::new();
+    // (repository, tag) → the digest this run set it to, and the image that did.
+    let mut tagged: HashMap<(String, String), (Digest, String)> = HashMap::new();
     for plan in &plans {
         let image = plan.image;
-        let destination = destination_reference(&registry.name, &plan.repo, image);
+        let destination = crate::destination::reference(&registry.name, &plan.repo, image);
         let mut report = ImageReport {
             source: image.reference.clone(),
             destination,
@@ -249,7 +231,7 @@ pub async fn push_bundle(
             reports.push(report);
             continue;
         }
-        match push_manifests(reader, registry, plan, &mut pushed_manifests).await {
+        match push_manifests(reader, registry, plan, &mut pushed_manifests, &mut tagged).await {
             Ok((digest, note, mut pushed)) => {
                 report.note = note;
                 report.digest = Some(digest.clone());
@@ -301,6 +283,7 @@ async fn push_manifests(
     registry: &Registry,
     plan: &ImagePush<'_>,
     pushed: &mut HashSet<(String, Digest)>,
+    tagged: &mut HashMap<(String, String), (Digest, String)>,
 ) -> Result<(Digest, Option<String>, Vec<Digest>), String> {
     let image = plan.image;
     let repo = plan.repo.as_str();
@@ -352,6 +335,22 @@ async fn push_manifests(
         None => manifest_bytes(reader, registry, plan, &target).await?,
     };
     if let Some(tag) = &image.tag {
+        // A tag this run already set to another image's digest is never moved: the first
+        // image would be reported "ok" while the registry holds the second.
+        let key = (repo.to_owned(), tag.clone());
+        match tagged.get(&key) {
+            Some((d, other)) if d != &target_manifest.digest => {
+                return Err(format!(
+                    "not tagged: `{repo}:{tag}` was set to {d} by `{other}` in this run; name one otherwise (`as`) or use --registry-path"
+                ));
+            }
+            _ => {
+                tagged.insert(
+                    key,
+                    (target_manifest.digest.clone(), image.reference.clone()),
+                );
+            }
+        }
         registry
             .put_manifest(repo, tag, &target_manifest)
             .await

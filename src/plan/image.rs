@@ -78,8 +78,18 @@ impl Shared<'_> {
         )
         .await?;
         if let (Some(choice), Source::Registry(registry)) = (&self.options.referrers, &source) {
-            b.add_artifacts(request, registry, &source, &read_repo, &top.digest, choice)
-                .await?;
+            // Recorded under the image's name, as the far side knows it.
+            let origin = format!("{}/{}", image_ref.registry, image_ref.repository);
+            b.add_artifacts(
+                request,
+                registry,
+                &source,
+                &read_repo,
+                &top.digest,
+                choice,
+                &origin,
+            )
+            .await?;
         }
         b.plan.images.push(ImageEntry {
             requested: request.to_owned(),

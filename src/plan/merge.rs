@@ -15,7 +15,8 @@ pub(super) struct Merged {
     sources: BTreeMap<String, usize>,
     manifests: HashSet<Digest>,
     blobs: HashMap<Digest, usize>,
-    related: HashSet<(Digest, Digest)>,
+    /// (subject, artifact) → position in `plan.referrers`.
+    related: HashMap<(Digest, Digest), usize>,
 }
 
 impl Merged {
@@ -25,7 +26,7 @@ impl Merged {
             sources: BTreeMap::new(),
             manifests: HashSet::new(),
             blobs: HashMap::new(),
-            related: HashSet::new(),
+            related: HashMap::new(),
         }
     }
 
@@ -49,8 +50,23 @@ impl Merged {
             }
         }
         for r in image.referrers {
-            if self.related.insert((r.subject.clone(), r.digest.clone())) {
-                self.plan.referrers.push(r);
+            // One relation found in several images' repositories is listed once, with each.
+            match self.related.get(&(r.subject.clone(), r.digest.clone())) {
+                Some(&i) => {
+                    let known = &mut self.plan.referrers[i].repositories;
+                    for repo in r.repositories {
+                        if !known.contains(&repo) {
+                            known.push(repo);
+                        }
+                    }
+                }
+                None => {
+                    self.related.insert(
+                        (r.subject.clone(), r.digest.clone()),
+                        self.plan.referrers.len(),
+                    );
+                    self.plan.referrers.push(r);
+                }
             }
         }
         for (digest, bytes) in image.prefetched {

@@ -101,6 +101,9 @@ pub struct Plan {
     pub referrers: Vec<crate::bundle::index::ReferrerEntry>,
     /// What the user should know about choices made for them (a digest pin carried whole).
     pub notes: Vec<String>,
+    /// Far-side names keep each image's registry (`pack --registry-path`); recorded in
+    /// the index.
+    pub registry_path: bool,
 }
 
 impl Plan {
@@ -278,6 +281,7 @@ impl Plan {
             prefetched: HashMap::new(),
             referrers: Vec::new(),
             notes: Vec::new(),
+            registry_path: false,
         }
     }
 }

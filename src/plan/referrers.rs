@@ -210,6 +210,7 @@ impl Builder<'_> {
         repo: &str,
         top: &Digest,
         choice: &ReferrerChoice,
+        origin: &str,
     ) -> Result<(), PlanError> {
         let subjects = self.carried_manifests(top);
         let found = discover(registry, repo, &subjects, choice, &self.shared.api)
@@ -225,6 +226,7 @@ impl Builder<'_> {
                     digest: f.manifest.digest.clone(),
                     artifact_type: f.artifact_type,
                     tag: f.tag,
+                    repositories: vec![origin.to_owned()],
                 });
             result = self
                 .add_manifest(

@@ -6,7 +6,7 @@
 //! Repository names may hold slashes and the words `manifests` or `blobs`, so the path is
 //! split at the last `/manifests/`, `/blobs/`, … rather than by a router pattern.
 
-use super::catalog::{Catalog, ManifestSource};
+use super::catalog::{Catalog, ManifestSource, Repository};
 use super::verified::Verification;
 use crate::oci::Digest;
 use axum::body::Body;
@@ -172,11 +172,7 @@ async fn v2(
             Ok(page("/v2/_catalog", "repositories", None, &names, &query))
         }
         Endpoint::Tags(name) => resolve(name).map(|repo| {
-            let tags: Vec<&str> = catalog.repositories[repo]
-                .tags
-                .keys()
-                .map(String::as_str)
-                .collect();
+            let tags: Vec<&str> = repo.tags.keys().map(String::as_str).collect();
             page(
                 &format!("/v2/{name}/tags/list"),
                 "tags",
@@ -186,15 +182,15 @@ async fn v2(
             )
         }),
         Endpoint::Manifest(name, reference) => match resolve(name) {
-            Ok(repo) => manifest(catalog, repo, reference, head).await,
+            Ok(repo) => manifest(catalog, name, repo, reference, head).await,
             Err(e) => Err(e),
         },
         Endpoint::Blob(name, digest) => match resolve(name) {
-            Ok(repo) => blob(&served, repo, digest, head, &headers).await,
+            Ok(repo) => blob(&served, name, repo, digest, head, &headers).await,
             Err(e) => Err(e),
         },
         Endpoint::Referrers(name, digest) => {
-            resolve(name).and_then(|repo| referrers(catalog, repo, digest, param("artifactType")))
+            resolve(name).and_then(|repo| referrers(repo, digest, param("artifactType")))
         }
     };
     let mut response = result.unwrap_or_else(IntoResponse::into_response);
@@ -252,10 +248,10 @@ fn digest_headers(
 async fn manifest(
     catalog: &Arc<Catalog>,
     repo: &str,
+    r: &Repository,
     reference: &str,
     head: bool,
 ) -> Result<Response, Refusal> {
-    let r = &catalog.repositories[repo];
     let unknown = || {
         error(
             StatusCode::NOT_FOUND,
@@ -344,6 +340,7 @@ const DAMAGED: &str = "that is readable: it is damaged in its bundle (see the se
 async fn blob(
     served: &Served,
     repo: &str,
+    r: &Repository,
     digest: &str,
     head: bool,
     headers: &HeaderMap,
@@ -363,7 +360,7 @@ async fn blob(
             &format!("`{digest}` is not a sha256 digest"),
         ));
     };
-    if !catalog.repositories[repo].blobs.contains(&d) {
+    if !r.blobs.contains(&d) {
         return Err(unknown("in the bundles served"));
     }
     let at = *catalog
@@ -407,8 +404,7 @@ async fn blob(
 }
 
 fn referrers(
-    catalog: &Catalog,
-    repo: &str,
+    repo: &Repository,
     digest: &str,
     artifact_type: Option<&str>,
 ) -> Result<Response, Refusal> {
@@ -419,10 +415,7 @@ fn referrers(
             &format!("`{digest}` is not a sha256 digest"),
         ));
     };
-    let all = catalog.repositories[repo]
-        .referrers
-        .get(&d)
-        .map_or(&[][..], Vec::as_slice);
+    let all = repo.referrers.get(&d).map_or(&[][..], Vec::as_slice);
     let kept: Vec<&serde_json::Value> = all
         .iter()
         .filter(|r| artifact_type.is_none_or(|t| r["artifactType"] == t))

@@ -11,7 +11,7 @@ use crate::bundle::agreement::{Bytes, Checked, check_fetched};
 use crate::bundle::index::ImageEntry;
 use crate::bundle::partial_index;
 use crate::bundle::reader::BundleReader;
-use crate::copy::to_registry::destination_repository;
+use crate::destination::{self, Named, Naming};
 use crate::oci::artifact::{referrers_index_entry, subject_of};
 use crate::oci::{Descriptor, Digest, RawManifest};
 use serde_json::Value;
@@ -57,15 +57,34 @@ pub struct Repository {
     pub referrers: HashMap<Digest, Vec<Value>>,
 }
 
+impl Repository {
+    /// Adds what `part` holds; its tags replace this repository's (a later bundle wins).
+    fn merge(&mut self, part: &Repository) {
+        self.tags
+            .extend(part.tags.iter().map(|(t, d)| (t.clone(), d.clone())));
+        self.manifests.extend(part.manifests.iter().cloned());
+        self.blobs.extend(part.blobs.iter().cloned());
+        for (subject, found) in &part.referrers {
+            let list = self.referrers.entry(subject.clone()).or_default();
+            for r in found {
+                if !list.iter().any(|d| d["digest"] == r["digest"]) {
+                    list.push(r.clone());
+                }
+            }
+        }
+    }
+}
+
 /// Everything served.
 pub struct Catalog {
     /// The bundles, in the order given.
     pub bundles: Vec<BundleReader>,
     /// Served repository name → its content.
     pub repositories: BTreeMap<String, Repository>,
-    /// (source registry, source repository) → served repository name: how a mirror
-    /// request (`?ns=REGISTRY`) finds an image by its original name.
-    pub by_source: HashMap<(String, String), String>,
+    /// (registry, repository) of the images' names → what those images alone hold: how a
+    /// mirror request (`?ns=REGISTRY`) finds an image by its original name, and never
+    /// another registry's image that shares the served repository.
+    pub origins: HashMap<(String, String), Repository>,
     /// Manifest digest → where its bytes are.
     pub manifests: HashMap<Digest, ManifestSource>,
     /// Blob digest → where its bytes are.
@@ -77,12 +96,43 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Builds the catalog of `bundles` under `prefix`.
-    pub fn build(bundles: Vec<BundleReader>, prefix: Option<&str>) -> Catalog {
+    /// The naming of bundle `n`: `prefix`, with registries kept in the path when
+    /// `registry_path` or the bundle asks for it.
+    fn naming(bundle: &BundleReader, prefix: Option<&str>, registry_path: bool) -> Naming {
+        Naming::new(prefix, registry_path || bundle.index.registry_path)
+    }
+
+    /// Refuses bundles of which two images would be served under one `repository:tag`
+    /// with different digests (a later bundle's tag of the same image name is an update).
+    pub fn refuse_clashes(
+        bundles: &[BundleReader],
+        prefix: Option<&str>,
+        registry_path: bool,
+    ) -> Result<(), String> {
+        let namings: Vec<Naming> = bundles
+            .iter()
+            .map(|b| Self::naming(b, prefix, registry_path))
+            .collect();
+        let named = bundles.iter().enumerate().flat_map(|(n, b)| {
+            let naming = &namings[n];
+            b.index.images.iter().map(move |image| Named {
+                image,
+                bundle: n,
+                naming,
+            })
+        });
+        let clashes = destination::clashes(named);
+        let shown = Naming::new(prefix, registry_path);
+        destination::refusal(&clashes, &shown).map_or(Ok(()), Err)
+    }
+
+    /// Builds the catalog of `bundles` under `prefix`, with registries kept in the path
+    /// when `registry_path` (or a bundle packed so).
+    pub fn build(bundles: Vec<BundleReader>, prefix: Option<&str>, registry_path: bool) -> Catalog {
         let mut catalog = Catalog {
             bundles,
             repositories: BTreeMap::new(),
-            by_source: HashMap::new(),
+            origins: HashMap::new(),
             manifests: HashMap::new(),
             blobs: HashMap::new(),
             served: 0,
@@ -108,8 +158,9 @@ impl Catalog {
         for n in 0..catalog.bundles.len() {
             let mut checked = Checked::default();
             let images = catalog.bundles[n].index.images.clone();
+            let naming = Self::naming(&catalog.bundles[n], prefix, registry_path);
             for image in &images {
-                match catalog.admit(n, image, prefix, &mut checked, &stored_manifests) {
+                match catalog.admit(n, image, &naming, &mut checked, &stored_manifests) {
                     Ok(()) => catalog.served += 1,
                     Err(reason) => catalog.refused.push(format!(
                         "`{}` (in `{}`) is not served: {reason}",
@@ -127,7 +178,7 @@ impl Catalog {
         &mut self,
         n: usize,
         image: &ImageEntry,
-        prefix: Option<&str>,
+        naming: &Naming,
         checked: &mut Checked,
         stored: &HashMap<Digest, usize>,
     ) -> Result<(), String> {
@@ -145,7 +196,7 @@ impl Catalog {
             return Err(crate::bundle::agreement::refusal(&faults));
         }
         // Artifacts are served beside their image, as a push leaves them.
-        let (closure, artifacts) = index.closure_with_artifacts(&image.digest);
+        let (closure, artifacts) = index.closure_with_artifacts(image);
         let artifact_tags: Vec<(String, Digest)> = artifacts
             .iter()
             .filter_map(|r| Some((r.tag.clone()?, r.digest.clone())))
@@ -189,8 +240,10 @@ impl Catalog {
                 built = a.reduced;
             }
         }
-        let name = destination_repository(image, prefix);
-        let repo = self.repositories.entry(name.clone()).or_default();
+        let name = naming.repository(image);
+        // What this image adds, merged below into its served repository and its origin's.
+        let mut part = Repository::default();
+        let repo = &mut part;
         for (holder, raw) in manifests {
             // The original partial index is not served: it names children not carried.
             if partial && raw.digest == image.digest {
@@ -222,8 +275,11 @@ impl Catalog {
             repo.tags.insert(tag.clone(), target);
         }
         repo.tags.extend(artifact_tags);
-        self.by_source
-            .insert((image.source.clone(), image.repository.clone()), name);
+        self.repositories.entry(name).or_default().merge(&part);
+        self.origins
+            .entry((image.registry(), image.repository.clone()))
+            .or_default()
+            .merge(&part);
         Ok(())
     }
 
@@ -250,30 +306,25 @@ impl Catalog {
         }
     }
 
-    /// Source registries of the images served, for mirror configuration.
+    /// Registries of the images served (of their names, whatever they were read from),
+    /// for mirror configuration.
     pub fn source_registries(&self) -> BTreeSet<String> {
-        self.by_source
+        self.origins
             .keys()
             .map(|(registry, _)| registry.clone())
-            .filter(|r| !r.starts_with("oci:"))
             .collect()
     }
 
     /// The served repository for a request naming `name`, with the `ns` a mirror client
     /// passes (`None` for a client that addresses this server as the registry). `host`
     /// is the request's `Host`: an `ns` naming this server is the same as none.
-    pub fn resolve(&self, name: &str, ns: Option<&str>, host: Option<&str>) -> Option<&str> {
-        let direct = || {
-            self.repositories
-                .get_key_value(name)
-                .map(|(k, _)| k.as_str())
-        };
+    pub fn resolve(&self, name: &str, ns: Option<&str>, host: Option<&str>) -> Option<&Repository> {
+        let direct = || self.repositories.get(name);
         match ns {
             None => direct(),
             Some(ns) => self
-                .by_source
+                .origins
                 .get(&(ns.to_owned(), name.to_owned()))
-                .map(String::as_str)
                 .or_else(|| (Some(ns) == host).then(direct).flatten()),
         }
     }

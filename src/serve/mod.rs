@@ -94,16 +94,16 @@ fn host_of(authority: &str) -> &str {
 }
 
 /// The `host:port` clients are told to use.
-fn advertised(args: &ServeArgs) -> String {
+fn advertised(args: &ServeArgs, bound: std::net::SocketAddr) -> String {
     if let Some(a) = &args.advertise {
         return a.clone();
     }
-    let port = args.listen.port();
-    if args.listen.ip().is_unspecified() {
+    let port = bound.port();
+    if bound.ip().is_unspecified() {
         let host = host_name().unwrap_or_else(|| "localhost".into());
         format!("{host}:{port}")
     } else {
-        args.listen.to_string()
+        bound.to_string()
     }
 }
 
@@ -117,8 +117,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let trusted = args.trust.load()?;
     let paths = args.bundles.clone();
     let prefix = args.prefix.clone();
+    let registry_path = args.registry_path;
     let catalog = tokio::task::spawn_blocking(move || -> anyhow::Result<Catalog> {
-        Ok(Catalog::build(open(&paths, &trusted)?, prefix.as_deref()))
+        let bundles = open(&paths, &trusted)?;
+        // Two images on one served name would answer a client with the wrong one.
+        Catalog::refuse_clashes(&bundles, prefix.as_deref(), registry_path).map_err(UsageError)?;
+        Ok(Catalog::build(bundles, prefix.as_deref(), registry_path))
     })
     .await??;
     for line in &catalog.refused {
@@ -127,7 +131,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     if catalog.served == 0 {
         anyhow::bail!("no image in the bundles given can be served (see the warnings above)");
     }
-    let advertised = advertised(&args);
+    // Bound before any configuration is written, so port 0 writes the port it got.
+    let listener = std::net::TcpListener::bind(args.listen).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {}: {e}; hint: another server may hold the port, choose another with --listen ADDRESS:PORT",
+            args.listen
+        )
+    })?;
+    let bound = listener.local_addr()?;
+    let advertised = advertised(&args, bound);
     let (tls, ca) = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
         (Some(cert), Some(key), _) => (Some(tls::server_config(cert, key)?), None),
         (_, _, Some(dir)) => {
@@ -147,8 +159,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let endpoint = format!("{scheme}://{advertised}");
     let registries: Vec<String> = catalog.source_registries().into_iter().collect();
+    if (args.write_k3s_registries.is_some() || args.write_containerd_hosts.is_some())
+        && registries.iter().any(|r| r == "localhost")
+    {
+        output::note(
+            "images read from files that named no registry are named `localhost/…`: the mirror configuration written names `localhost` for them",
+        );
+    }
     if let Some(path) = &args.write_k3s_registries {
-        crate::k3s_registries::merge(path, &registries, &endpoint, None, ca.as_deref())
+        crate::k3s_registries::merge(path, &registries, &endpoint, &|_| None, ca.as_deref())
             .with_context(|| format!("writing `{}`", path.display()))?;
         output::note(&format!(
             "wrote `{}`: {} mirrored to {endpoint}",
@@ -165,12 +184,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
             registries.join(", ")
         ));
     }
-    let listener = std::net::TcpListener::bind(args.listen).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot listen on {}: {e}; hint: another server may hold the port, choose another with --listen ADDRESS:PORT",
-            args.listen
-        )
-    })?;
     let images = catalog.served;
     let repositories = catalog.repositories.len();
     let bundles = catalog.bundles.len();

@@ -103,7 +103,11 @@ pub fn check_image(
     keys: &TrustedKeys,
 ) -> Result<Verified, Unverified> {
     let mut reasons = Vec::new();
-    for referrer in index.referrers_of(&image.digest) {
+    let origin = image.origin();
+    for referrer in index
+        .referrers_of(&image.digest)
+        .filter(|r| r.found_at(&origin))
+    {
         match check_artifact(store, &referrer.digest, &image.digest, keys) {
             Ok(Some((form, key, source))) => {
                 return Ok(Verified {

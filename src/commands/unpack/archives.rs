@@ -16,11 +16,11 @@ use anyhow::{Context, bail};
 pub(super) async fn find_in_registry(
     store: &mut BlobStore<'_>,
     reader: &BundleReader,
-    prefix: Option<&str>,
+    naming: &crate::destination::Naming,
 ) {
     let index = &reader.index;
     for image in &index.images {
-        let own = crate::copy::to_registry::destination_repository(image, prefix);
+        let own = naming.repository(image);
         for desc in to_archive::needed(index, image) {
             if store.has(&desc.digest) {
                 continue;

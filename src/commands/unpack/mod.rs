@@ -16,6 +16,7 @@ use crate::blob_store::BlobStore;
 use crate::bundle::reader::BundleReader;
 use crate::cli::UnpackArgs;
 use crate::copy::to_archive;
+use crate::destination::{self, Named, Naming};
 use crate::oci::{ImageRef, Platform};
 use crate::output;
 use crate::registry::Registries;
@@ -114,6 +115,8 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         ));
     }
     select_images(&mut reader, &args.images)?;
+    let naming = naming(&args, &reader);
+    refuse_clashes(&args, &reader, &naming)?;
     // Base bundles only lend blob bytes, each checked against the digest this bundle's
     // (checked) index names, so their own signatures are not required.
     let bases = args
@@ -149,12 +152,11 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 .await
                 .with_context(|| format!("connecting to `{host}`"))?;
             if let Some(image) = reader.index.images.first() {
-                let repo =
-                    crate::copy::to_registry::destination_repository(image, args.prefix.as_deref());
+                let repo = naming.repository(image);
                 registry.ready(&crate::registry::Access::Pull(repo)).await?;
             }
             store = store.with_registry(registry);
-            find_in_registry(&mut store, &reader, args.prefix.as_deref()).await;
+            find_in_registry(&mut store, &reader, &naming).await;
         }
         // Checking the manifests may read configs from `--from-registry`, which blocks.
         let images = tokio::task::block_in_place(|| archive_images(&store, &reader, &platform))?;
@@ -171,7 +173,8 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
     if let Some(host) = &args.push {
         let scheme;
-        (outcome, scheme) = push::push(&args, host, &reader, config.as_ref(), quiet).await?;
+        (outcome, scheme) =
+            push::push(&args, host, &reader, &naming, config.as_ref(), quiet).await?;
         if args.k3s {
             // k3s asks for images by name, so mirror the registry each name carries.
             let mut sources: Vec<String> = reader
@@ -187,7 +190,7 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 &args.k3s_registries,
                 &sources,
                 &format!("{scheme}://{host}"),
-                args.prefix.as_deref(),
+                &|registry| naming.path_for(registry),
                 None,
             )
             .with_context(|| {
@@ -213,6 +216,42 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         outcome = Outcome::Failed;
     }
     Ok(outcome)
+}
+
+/// The far-side naming: `--prefix`, and the registry kept in the path when asked here or
+/// when the bundle was packed so.
+fn naming(args: &UnpackArgs, reader: &BundleReader) -> Naming {
+    let registry_path = args.registry_path || reader.index.registry_path;
+    if registry_path && !args.registry_path && args.push.is_some() {
+        output::note(
+            "the bundle was packed with --registry-path: each image is pushed under its source registry's name",
+        );
+    }
+    Naming::new(args.prefix.as_deref(), registry_path)
+}
+
+/// Refuses, before anything is written, images that would land on one name with different
+/// digests: at the registry (`--push`), or in a tar (named by full reference).
+fn refuse_clashes(args: &UnpackArgs, reader: &BundleReader, naming: &Naming) -> anyhow::Result<()> {
+    let mut checks = Vec::new();
+    if args.push.is_some() {
+        checks.push(naming.clone());
+    }
+    if args.docker_save.is_some() || args.k3s || args.docker || args.config.is_some() {
+        // Tars name each image by its full reference: the registry is always in it.
+        checks.push(Naming::new(None, true));
+    }
+    for check in &checks {
+        let named = reader.index.images.iter().map(|image| Named {
+            image,
+            bundle: 0,
+            naming: check,
+        });
+        if let Some(refusal) = destination::refusal(&destination::clashes(named), check) {
+            bail!(UsageError(refusal));
+        }
+    }
+    Ok(())
 }
 
 /// Keeps only the images named with `--image`; an unknown name is a usage error.

@@ -15,6 +15,7 @@ pub(super) async fn push(
     args: &UnpackArgs,
     host: &str,
     reader: &BundleReader,
+    naming: &crate::destination::Naming,
     config: Option<&crate::config::Config>,
     quiet: bool,
 ) -> anyhow::Result<(Outcome, &'static str)> {
@@ -29,7 +30,7 @@ pub(super) async fn push(
         .with_context(|| format!("connecting to `{host}`"))?;
     // One check before any blob moves: a registry that cannot be used is one error line.
     if let Some(image) = reader.index.images.first() {
-        let repo = crate::copy::to_registry::destination_repository(image, args.prefix.as_deref());
+        let repo = naming.repository(image);
         let access = if args.dry_run {
             crate::registry::Access::Pull(repo)
         } else {
@@ -39,14 +40,14 @@ pub(super) async fn push(
     }
     if args.dry_run {
         return Ok((
-            dry_run(args, host, reader, &registry).await?,
+            dry_run(args, host, reader, naming, &registry).await?,
             registry.scheme_name().await,
         ));
     }
     let total = reader.index.blobs.iter().map(|b| b.size).sum();
     let progress = Progress::new(Mode::detect(quiet), "push", total);
     let push_options = PushOptions {
-        prefix: args.prefix.clone(),
+        naming: naming.clone(),
         jobs: args.jobs,
         chunk_threshold: args.chunk_threshold,
         chunk_size: args.chunk_size,
@@ -112,9 +113,10 @@ async fn dry_run(
     args: &UnpackArgs,
     host: &str,
     reader: &BundleReader,
+    naming: &crate::destination::Naming,
     registry: &crate::registry::Registry,
 ) -> anyhow::Result<Outcome> {
-    let previews = preview(reader, registry, args.prefix.as_deref())
+    let previews = preview(reader, registry, naming)
         .await
         .with_context(|| format!("asking `{host}` what it holds"))?;
     if args.json {
