@@ -61,9 +61,9 @@ impl Naming {
     /// with `registry_path`, the registry. `None` when names are the source paths.
     pub fn path_for(&self, registry: &str) -> Option<String> {
         match (&self.prefix, self.registry_path) {
-            (Some(p), true) => Some(format!("{p}/{registry}")),
+            (Some(p), true) => Some(format!("{p}/{}", registry_component(registry))),
             (Some(p), false) => Some(p.clone()),
-            (None, true) => Some(registry.to_owned()),
+            (None, true) => Some(registry_component(registry)),
             (None, false) => None,
         }
     }
@@ -88,6 +88,12 @@ impl Naming {
         }
         words.join(" ")
     }
+}
+
+/// A registry as one repository path component: lowercase, and the port's `:` as `_`
+/// (`localhost:5000` → `localhost_5000`), since a repository path allows no `:`.
+pub fn registry_component(registry: &str) -> String {
+    registry.to_ascii_lowercase().replace(':', "_")
 }
 
 /// The reference an image gets at the destination, for reports: `host/repo:tag`, or
@@ -235,6 +241,11 @@ mod tests {
         assert_eq!(
             Naming::new(None, true).repository(&i),
             "reg.example/ci/alpine"
+        );
+        let local = image("x", "localhost:5000/app:1", "app", "1", 'b');
+        assert_eq!(
+            Naming::new(None, true).repository(&local),
+            "localhost_5000/app"
         );
     }
 

@@ -12,6 +12,7 @@ mod incremental;
 mod inputs;
 mod json_contract;
 mod lying_registry;
+mod naming;
 mod operator;
 mod planning;
 mod push_resume;
