@@ -428,6 +428,31 @@ impl BundleIndex {
         (out, artifacts)
     }
 
+    /// The artifacts that an older bundle (before version 3) cannot place: listed without
+    /// the repositories they were found in, and describing a manifest that two images of
+    /// different names share, so each goes with both (it may have been found with one).
+    pub fn unplaced_artifacts(&self) -> usize {
+        if self.referrers.iter().all(|r| !r.repositories.is_empty()) {
+            return 0;
+        }
+        let mut names: HashMap<&Digest, HashSet<String>> = HashMap::new();
+        for image in &self.images {
+            for d in self.closure(&image.digest).manifests {
+                if let Some(&i) = self.lookup().manifests.get(&d) {
+                    names
+                        .entry(&self.manifests[i].digest)
+                        .or_default()
+                        .insert(image.origin());
+                }
+            }
+        }
+        self.referrers
+            .iter()
+            .filter(|r| r.repositories.is_empty())
+            .filter(|r| names.get(&r.subject).is_some_and(|n| n.len() > 1))
+            .count()
+    }
+
     /// Size of a blob or manifest listed in the index.
     pub fn size_of(&self, digest: &Digest) -> Option<u64> {
         self.blob(digest)

@@ -55,6 +55,19 @@ pub fn note_seal(
     }
 }
 
+/// Says what an older bundle cannot tell: where its artifacts of shared manifests were
+/// found, so they go with every image that shares them (as older outriders did).
+pub fn note_unplaced(reader: &crate::bundle::reader::BundleReader) {
+    let n = reader.index.unplaced_artifacts();
+    if n > 0 {
+        crate::output::note(&format!(
+            "`{}` (format {}) does not say which repository its artifacts were found in: {n} of them describe a manifest several images share, and go with each of those images; pack again with this outrider to keep them where they were",
+            reader.path().display(),
+            reader.index.format_version
+        ));
+    }
+}
+
 /// Turns registry flags into transport options and explicit credentials. `default_auth`
 /// names the registries `--username` applies to when `--auth-for` is not given.
 pub fn registry_settings(

@@ -71,7 +71,7 @@ pub fn run(args: VersionArgs) -> anyhow::Result<Outcome> {
         format!("target:         {}", v.target),
         format!("build date:     {}", v.build_date),
         format!(
-            "bundle format:  reads {}, writes {} ({} when a bundle holds no referrers)",
+            "bundle format:  reads {}, writes {} ({} when a bundle holds no referrers and no --registry-path)",
             list(&v.bundle_format),
             v.bundle_format.writes,
             crate::bundle::index::FORMAT_VERSION_PLAIN

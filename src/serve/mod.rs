@@ -120,6 +120,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let registry_path = args.registry_path;
     let catalog = tokio::task::spawn_blocking(move || -> anyhow::Result<Catalog> {
         let bundles = open(&paths, &trusted)?;
+        for bundle in &bundles {
+            crate::commands::note_unplaced(bundle);
+        }
         // Two images on one served name would answer a client with the wrong one.
         Catalog::refuse_clashes(&bundles, prefix.as_deref(), registry_path).map_err(UsageError)?;
         Ok(Catalog::build(bundles, prefix.as_deref(), registry_path))

@@ -28,7 +28,7 @@ fn version_completions_man_pages_and_help() {
     );
     let date = v["buildDate"].as_str().expect("date");
     assert!(date.len() == 10 && date.as_bytes()[4] == b'-', "{date}");
-    assert_eq!(v["bundleFormat"]["writes"], 2);
+    assert_eq!(v["bundleFormat"]["writes"], 3);
     assert!(
         v["bundleFormat"]["reads"]
             .as_array()

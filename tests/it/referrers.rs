@@ -285,7 +285,13 @@ fn referrers_can_be_left_behind_or_chosen_by_type() {
     let found = inspect_artifacts(&o, sboms.to_str().expect("utf-8 path"));
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["digest"], s.sbom.manifest.digest);
-    assert_eq!(zip_index(&sboms)["formatVersion"], 2);
+    let index = zip_index(&sboms);
+    assert_eq!(index["formatVersion"], 3);
+    // Each relation says where it was found: the image's name.
+    assert_eq!(
+        index["referrers"][0]["repositories"],
+        serde_json::json!([format!("{}/apps/app", s.source.host)])
+    );
 }
 
 /// Week 1 carried the image; then it was signed. Week 2's bundle carries only the new

@@ -116,6 +116,7 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
     select_images(&mut reader, &args.images)?;
     let naming = naming(&args, &reader);
+    super::note_unplaced(&reader);
     refuse_clashes(&args, &reader, &naming)?;
     // Base bundles only lend blob bytes, each checked against the digest this bundle's
     // (checked) index names, so their own signatures are not required.
