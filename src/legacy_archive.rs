@@ -4,13 +4,21 @@
 //! config keeps its digest (the image ID) and every layer goes byte-for-byte: nothing is
 //! recompressed. An uncompressed layer's digest is its `diff_id` from the config (checked
 //! as the bytes stream into the bundle); a compressed one is hashed here.
+//!
+//! Docker 25's `docker save <image-id>` writes an OCI layout whose index.json lists
+//! nothing (`"manifests": null`) and names the image in manifest.json only: its manifest
+//! is among the blobs, found by its config and layers and kept as it is.
+//!
+//! Images are named from their `RepoTags`, each a whole reference as docker writes it
+//! (`busybox:1.36` is `docker.io/library/busybox:1.36`, `test_image_1` is
+//! `docker.io/library/test_image_1:latest`); one without (`docker save <image-id>`) is
+//! `localhost/<file name>:<first 12 hex digits of its image ID>`, and a note says so.
 
 use crate::local_files::Compression;
+use crate::local_names::{Named, name_of, pick, repo_tag_names};
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::{Descriptor, Digest, ImageRef, media_type};
-use crate::oci_layout::{
-    LayoutError, OciLayout, fallback_name, full_reference, listing, matching, no_match, ref_matches,
-};
+use crate::oci_layout::{LayoutError, OciLayout};
 use bytes::Bytes;
 use serde::Deserialize;
 
@@ -46,8 +54,82 @@ fn layer_media_type(head: &[u8]) -> &'static str {
     }
 }
 
-/// Finds the image `reference` names in `manifest.json` (matched against `RepoTags`),
-/// builds its manifest, records it in the layout and names the image.
+/// The image ID of a config named `<hex>.json` or `blobs/sha256/<hex>`, else its hash.
+fn image_id(layout: &OciLayout, config: &str) -> Result<Digest, LayoutError> {
+    let hex = config
+        .strip_prefix("blobs/sha256/")
+        .or_else(|| config.strip_suffix(".json"))
+        .unwrap_or(config);
+    match format!("sha256:{hex}").parse() {
+        Ok(d) => Ok(d),
+        Err(_) => Ok(layout.files.digest(config)?.0),
+    }
+}
+
+#[derive(Deserialize)]
+struct Probe {
+    digest: Digest,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredManifest {
+    media_type: Option<String>,
+    config: Probe,
+    layers: Vec<Probe>,
+}
+
+/// The manifest Docker 25 stored for `image` among the blobs (its index.json lists none
+/// when saved by image ID): a manifest over exactly its config and layer files.
+fn stored_manifest(
+    layout: &OciLayout,
+    image: &SavedImage,
+    id: &Digest,
+) -> Result<Option<Descriptor>, LayoutError> {
+    let blob = |name: &str| -> Option<Digest> {
+        format!("sha256:{}", name.strip_prefix("blobs/sha256/")?)
+            .parse()
+            .ok()
+    };
+    let Some(layers) = image
+        .layers
+        .iter()
+        .map(|l| blob(l))
+        .collect::<Option<Vec<Digest>>>()
+    else {
+        return Ok(None);
+    };
+    let files = &layout.files;
+    for name in files.list("blobs/sha256") {
+        if name == image.config
+            || image.layers.contains(&name)
+            || files.size(&name)? > MAX_MANIFEST_BYTES
+        {
+            continue;
+        }
+        let bytes = files.read(&name, MAX_MANIFEST_BYTES)?;
+        let digest = Digest::of(&bytes);
+        let Ok(m) = serde_json::from_slice::<StoredManifest>(&bytes) else {
+            continue;
+        };
+        let media_type = m.media_type.as_deref().unwrap_or(media_type::OCI_MANIFEST);
+        let fits = blob(&name) == Some(digest.clone())
+            && [media_type::OCI_MANIFEST, media_type::DOCKER_MANIFEST].contains(&media_type)
+            && &m.config.digest == id
+            && m.layers.iter().map(|l| &l.digest).eq(layers.iter());
+        if fits {
+            return Ok(Some(Descriptor {
+                media_type: media_type.to_owned(),
+                digest,
+                size: bytes.len() as u64,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Finds the image `reference` names in `manifest.json` (matched against `RepoTags`, or
+/// its image ID), names it, and finds (Docker 25) or builds its manifest.
 pub fn resolve(
     layout: &OciLayout,
     reference: Option<&str>,
@@ -63,12 +145,38 @@ pub fn resolve(
     let saved = saved
         .filter(|s| !s.is_empty())
         .ok_or_else(|| invalid("its manifest.json lists no images".into()))?;
-    let tags = |s: &SavedImage| s.repo_tags.clone().unwrap_or_default();
-    let found = matching(&saved, reference, tags);
-    let [image] = found.as_slice() else {
-        let available = listing(&saved, tags, |s| s.config.clone());
-        return Err(no_match(&path, reference, found.len(), available));
+    let named = saved
+        .iter()
+        .map(|s| {
+            Ok(Named {
+                names: s
+                    .repo_tags
+                    .iter()
+                    .flatten()
+                    .flat_map(|t| repo_tag_names(t))
+                    .collect(),
+                id: image_id(layout, &s.config)?,
+            })
+        })
+        .collect::<Result<Vec<_>, LayoutError>>()?;
+    let i = pick(&path, &layout.describe(), &named, reference)?;
+    let image = &saved[i];
+    let (name, by_id) = name_of(&path, &named, i, reference, true)?;
+    let named_how = if by_id {
+        " It has no RepoTags: named by its image ID (`… as REGISTRY/REPO:TAG` names it otherwise)."
+            .to_owned()
+    } else {
+        String::new()
     };
+    if let Some(descriptor) = stored_manifest(layout, image, &named[i].id)? {
+        let mut made = layout.made.write().unwrap_or_else(|e| e.into_inner());
+        made.notes.push(format!(
+            "`{}` lists `{name}` in its manifest.json only (its index.json lists nothing, as Docker 25's `docker save <image-id>` writes): its manifest {} is kept.{named_how}",
+            path.display(),
+            descriptor.digest
+        ));
+        return Ok((name, descriptor));
+    }
     let files = &layout.files;
     let config_bytes = files.read(&image.config, MAX_CONFIG_BYTES)?;
     let config = Descriptor {
@@ -76,6 +184,12 @@ pub fn resolve(
         digest: Digest::of(&config_bytes),
         size: config_bytes.len() as u64,
     };
+    if config.digest != named[i].id {
+        return Err(invalid(format!(
+            "config `{}` is {}, not the image ID its name says",
+            image.config, config.digest
+        )));
+    }
     let probe: ConfigProbe = serde_json::from_slice(&config_bytes)
         .map_err(|e| invalid(format!("config `{}`: {e}", image.config)))?;
     let diff_ids = probe.rootfs.map(|r| r.diff_ids).unwrap_or_default();
@@ -119,20 +233,11 @@ pub fn resolve(
         digest: Digest::of(&bytes),
         size: bytes.len() as u64,
     };
-    let all_tags = tags(image);
-    let chosen_tag = match reference {
-        Some(r) => all_tags.iter().find(|t| ref_matches(t, r)),
-        None => all_tags.first(),
-    };
-    let name = match chosen_tag.and_then(|t| full_reference(t)) {
-        Some(r) => r,
-        None => fallback_name(&path, None)?,
-    };
     let mut made = layout.made.write().unwrap_or_else(|e| e.into_inner());
     made.manifests.insert(descriptor.digest.clone(), bytes);
     made.entries.extend(entries);
     made.notes.push(format!(
-        "`{}` is a `docker save` tar without registry manifests: built one for `{name}` over its {} layers as they are ({}), so it arrives as {}",
+        "`{}` is a `docker save` tar without registry manifests: built one for `{name}` over its {} layers as they are ({}), so it arrives as {}.{named_how}",
         path.display(),
         layers.len(),
         if rehashed == 0 {

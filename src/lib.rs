@@ -19,6 +19,7 @@ pub mod far_side;
 pub mod k3s_registries;
 pub mod legacy_archive;
 pub mod local_files;
+pub mod local_names;
 pub mod location;
 pub mod oci;
 pub mod oci_layout;

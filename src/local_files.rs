@@ -204,6 +204,30 @@ impl LocalFiles {
         }
     }
 
+    /// The files directly in directory `dir` (`blobs/sha256`), as names under the root,
+    /// sorted; none when it is missing.
+    pub fn list(&self, dir: &str) -> Vec<String> {
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        let mut names: Vec<String> = match self {
+            LocalFiles::Dir(root) => std::fs::read_dir(root.join(dir))
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                        .map(|e| format!("{prefix}{}", e.file_name().to_string_lossy()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            LocalFiles::Tar { entries, .. } => entries
+                .keys()
+                .filter(|n| n.strip_prefix(&prefix).is_some_and(|r| !r.contains('/')))
+                .cloned()
+                .collect(),
+        };
+        names.sort();
+        names
+    }
+
     /// Size of file `name`.
     pub fn size(&self, name: &str) -> Result<u64, LayoutError> {
         let (path, _, size) = self.locate(name)?;

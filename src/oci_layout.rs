@@ -5,11 +5,12 @@
 //!
 //! REF is matched against `org.opencontainers.image.ref.name` as podman, skopeo and
 //! buildah write it (a full reference, `docker.io/library/busybox:1.36`) or as a bare tag
-//! (`1.36`), and against containerd's `io.containerd.image.name`. The image is named by
-//! that full reference when there is one, else `localhost/<file name>:<tag>`; `… as NAME`
-//! overrides both.
+//! (`1.36`), against containerd's `io.containerd.image.name`, or is a manifest digest
+//! (`sha256:` and 12 or more hex digits); [`crate::local_names`] has the rules, and how
+//! the image is named (`… as NAME` overrides that).
 
 use crate::local_files::LocalFiles;
+use crate::local_names::{Named, name_of, pick};
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::{Descriptor, Digest, ImageRef, RawManifest};
 use bytes::Bytes;
@@ -47,6 +48,18 @@ pub enum LayoutError {
         tag: String,
         /// References present.
         available: String,
+    },
+    /// Several images match the reference asked for (or none was given).
+    #[error("`{path}` {what} as `{input}:REF`, REF one of: {choices}")]
+    Several {
+        /// The directory or file.
+        path: PathBuf,
+        /// What was asked, and that one must be named.
+        what: String,
+        /// The source as the user writes it (`docker-archive:FILE`).
+        input: String,
+        /// What to name instead.
+        choices: String,
     },
     /// A blob fails its digest.
     #[error("`{path}`: {source}")]
@@ -145,105 +158,6 @@ pub fn parse_location(text: &str) -> Option<(LocalKind, PathBuf, Option<String>)
     ))
 }
 
-/// Whether `ref_name` (an annotation or `RepoTags` entry) is what the user asked for:
-/// the same text, the same reference once normalised (`busybox:1.36` and
-/// `docker.io/library/busybox:1.36`), or a bare tag equal to its tag.
-pub fn ref_matches(ref_name: &str, wanted: &str) -> bool {
-    if ref_name == wanted {
-        return true;
-    }
-    if let Some(full) = full_reference(ref_name) {
-        if let Some(w) = full_reference(wanted) {
-            return w.to_string() == full.to_string();
-        }
-        return !wanted.contains('/') && full.tag.as_deref() == Some(wanted);
-    }
-    false
-}
-
-/// A `ref.name` or `RepoTags` value that names a whole image (`docker.io/library/x:1`,
-/// `x:1`), not a bare tag (`1.36`), parsed.
-pub fn full_reference(text: &str) -> Option<ImageRef> {
-    if !text.contains('/') && !text.contains(':') {
-        return None;
-    }
-    let r: ImageRef = text.parse().ok()?;
-    r.digest.is_none().then_some(r)
-}
-
-/// The entries of a local source that `reference` names by any of their `names`, or its
-/// one entry when no reference is given (none when it holds several).
-pub fn matching<'a, T>(
-    entries: &'a [T],
-    reference: Option<&str>,
-    names: impl Fn(&T) -> Vec<String>,
-) -> Vec<&'a T> {
-    match reference {
-        Some(r) => entries
-            .iter()
-            .filter(|e| names(e).iter().any(|n| ref_matches(n, r)))
-            .collect(),
-        None if entries.len() == 1 => entries.iter().collect(),
-        None => Vec::new(),
-    }
-}
-
-/// What a local source holds, for [`no_match`]: each entry's first name, else its `id`.
-pub fn listing<T>(
-    entries: &[T],
-    names: impl Fn(&T) -> Vec<String>,
-    id: impl Fn(&T) -> String,
-) -> String {
-    entries
-        .iter()
-        .map(|e| names(e).into_iter().next().unwrap_or_else(|| id(e)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The error for a REF that matched `matched` images (not one), or for no REF given to a
-/// source of several, listing what the source has.
-pub fn no_match(
-    path: &Path,
-    reference: Option<&str>,
-    matched: usize,
-    available: String,
-) -> LayoutError {
-    let tag = match (reference, matched) {
-        (Some(r), 0) => r.to_owned(),
-        (Some(r), _) => format!("{r}` matches several images; name one in full: `"),
-        (None, _) => "(none given: it holds several, so name one)".into(),
-    };
-    LayoutError::NoTag {
-        path: path.to_owned(),
-        tag,
-        available,
-    }
-}
-
-/// `localhost/<file name>:<tag>`: the name of a local image that names itself nowhere.
-pub fn fallback_name(path: &Path, tag: Option<&str>) -> Result<ImageRef, LayoutError> {
-    let full = path.canonicalize().unwrap_or_else(|_| path.to_owned());
-    let stem = full
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_else(|| "image".into());
-    let stem = stem.strip_suffix(".tar").map(str::to_owned).unwrap_or(stem);
-    let base: String = stem
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let tag = tag
-        .filter(|t| crate::oci::reference::valid_tag(t))
-        .unwrap_or("latest");
-    format!("localhost/{}:{tag}", base.trim_matches('-'))
-        .parse()
-        .map_err(|e| LayoutError::Invalid {
-            path: path.to_owned(),
-            reason: format!("cannot name the image: {e}; name it with `… as REGISTRY/REPO:TAG`"),
-        })
-}
-
 impl OciLayout {
     /// Opens a source of `kind` at `path`: a layout directory with its `oci-layout`
     /// marker, or a tar, scanned once.
@@ -304,42 +218,33 @@ impl OciLayout {
                 reason: format!("index.json: {e}"),
             })?;
         let Some(manifests) = index.manifests.filter(|m| !m.is_empty()) else {
+            // Docker 25's `docker save <image-id>` lists the image in manifest.json only.
+            if self.kind == LocalKind::DockerArchive && self.files.exists("manifest.json") {
+                return crate::legacy_archive::resolve(self, reference);
+            }
             return Err(LayoutError::Invalid {
                 path: self.files.path().to_owned(),
                 reason: "its index.json lists no images (`\"manifests\": null` or empty, as `docker save` of nothing writes)".into(),
             });
         };
-        let names = |m: &IndexManifest| -> Vec<String> {
-            [
-                "org.opencontainers.image.ref.name",
-                "io.containerd.image.name",
-            ]
+        // containerd's name first: it is always a full reference.
+        let named: Vec<Named> = manifests
             .iter()
-            .filter_map(|k| m.annotations.get(*k).cloned())
-            .collect()
-        };
-        let found = matching(&manifests, reference, names);
-        let distinct: std::collections::BTreeSet<&Digest> =
-            found.iter().map(|m| &m.descriptor.digest).collect();
-        if distinct.len() != 1 {
-            let available = listing(&manifests, names, |m| m.descriptor.digest.to_string());
-            return Err(no_match(
-                self.files.path(),
-                reference,
-                distinct.len(),
-                available,
-            ));
-        }
-        let found = found[0];
-        let all = names(found);
-        let image_ref = match all.iter().rev().find_map(|n| full_reference(n)) {
-            Some(r) => r,
-            None => fallback_name(
-                self.files.path(),
-                all.first().map(String::as_str).or(reference),
-            )?,
-        };
-        Ok((image_ref, found.descriptor.clone()))
+            .map(|m| Named {
+                names: [
+                    "io.containerd.image.name",
+                    "org.opencontainers.image.ref.name",
+                ]
+                .iter()
+                .filter_map(|k| m.annotations.get(*k).cloned())
+                .collect(),
+                id: m.descriptor.digest.clone(),
+            })
+            .collect();
+        let path = self.files.path();
+        let i = pick(path, &self.describe(), &named, reference)?;
+        let (image_ref, _) = name_of(path, &named, i, reference, false)?;
+        Ok((image_ref, manifests[i].descriptor.clone()))
     }
 
     /// Reads and verifies a manifest.
@@ -399,18 +304,5 @@ mod tests {
         );
         assert_eq!(parse_location("nginx"), None);
         assert_eq!(parse_location("oci-archivex:y"), None);
-    }
-
-    #[test]
-    fn matches_references_as_producers_write_them() {
-        let full = "docker.io/library/busybox:1.36";
-        assert!(ref_matches(full, full));
-        assert!(ref_matches(full, "busybox:1.36"));
-        assert!(ref_matches(full, "1.36"));
-        assert!(!ref_matches(full, "1.37"));
-        assert!(!ref_matches(full, "quay.io/library/busybox:1.36"));
-        assert!(ref_matches("1.0", "1.0"));
-        assert!(!ref_matches("1.0", "busybox:1.0"));
-        assert!(full_reference("1.36").is_none());
     }
 }

@@ -239,6 +239,7 @@ pub async fn plan(
     let mut merged = merge::Merged::new();
     let mut opened = HashMap::new();
     let mut errors = Vec::new();
+    let mut names = HashMap::new();
     while let Some((request, next)) = ahead.next().await {
         let planned = match next {
             Ahead::Planned(p) => p,
@@ -252,7 +253,7 @@ pub async fn plan(
                 Err(e) => Err(e),
             },
         };
-        match planned {
+        match planned.and_then(|image| merge::distinct_names(&mut names, request, image)) {
             Ok(image) => merged.add(image),
             Err(e) => errors.push(e),
         }

@@ -20,6 +20,7 @@ mod rate_limits;
 mod referrers;
 mod resume;
 mod roundtrip;
+mod saved_tars;
 mod serve;
 mod signing;
 mod sources;
