@@ -122,7 +122,7 @@ impl std::fmt::Display for Clash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "`{}` and `{}` would both be `{}` with different digests; name one otherwise with `SOURCE as NAME`",
+            "`{}` and `{}` would both arrive as `{}` with different digests; name one otherwise with `SOURCE as NAME`",
             self.first, self.second, self.name
         )?;
         if self.registries_differ {

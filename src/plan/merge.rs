@@ -5,7 +5,7 @@
 //! manifest, blob and (subject, artifact) pair kept where it first appears, gives the plan
 //! that adding the images one after another would.
 
-use super::{Plan, PlanError, PlannedBlob};
+use super::{Plan, PlannedBlob};
 use crate::oci::Digest;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -94,34 +94,4 @@ impl Merged {
             }
         }
     }
-}
-
-/// `image`, unless it is named as an image planned before it (`names`: name → request,
-/// digest) but is another image: the push of one would overwrite the other, each
-/// reported ok. The same image twice is packed once, as before.
-pub(super) fn distinct_names(
-    names: &mut HashMap<String, (String, Digest)>,
-    request: &str,
-    image: Plan,
-) -> Result<Plan, PlanError> {
-    for entry in &image.images {
-        if let Some((first, digest)) = names.get(&entry.reference)
-            && digest != &entry.digest
-        {
-            let source = request.split(" as ").next().unwrap_or(request);
-            return Err(PlanError::Input {
-                image: request.to_owned(),
-                reason: format!(
-                    "named `{}`, as `{first}` is, but a different image ({} there, {} here): a push would overwrite one with the other; name it otherwise: `{source} as NEWNAME`",
-                    entry.reference, digest, entry.digest
-                ),
-            });
-        }
-    }
-    for entry in &image.images {
-        names
-            .entry(entry.reference.clone())
-            .or_insert_with(|| (request.to_owned(), entry.digest.clone()));
-    }
-    Ok(image)
 }

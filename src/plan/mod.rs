@@ -239,7 +239,6 @@ pub async fn plan(
     let mut merged = merge::Merged::new();
     let mut opened = HashMap::new();
     let mut errors = Vec::new();
-    let mut names = HashMap::new();
     while let Some((request, next)) = ahead.next().await {
         let planned = match next {
             Ahead::Planned(p) => p,
@@ -253,7 +252,7 @@ pub async fn plan(
                 Err(e) => Err(e),
             },
         };
-        match planned.and_then(|image| merge::distinct_names(&mut names, request, image)) {
+        match planned {
             Ok(image) => merged.add(image),
             Err(e) => errors.push(e),
         }
