@@ -254,6 +254,7 @@ impl BundleReader {
                     .clone(),
                 span,
                 part: h.part.as_ref().map(|p| (p.digest.clone(), h.entry.clone())),
+                volume: h.volume,
             });
         }
         for d in incomplete {
@@ -309,6 +310,7 @@ impl BundleReader {
                             path: shared_path.clone(),
                             span: *span,
                             part: None,
+                            volume: 0,
                         }],
                     );
                     continue;
