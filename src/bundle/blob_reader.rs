@@ -68,6 +68,8 @@ pub struct BlobReader {
     pos: u64,
     end: u64,
     whole: Option<Verifier>,
+    /// Whether entries' CRC-32s and parts' digests are checked.
+    verifying: bool,
     part: Option<Verifier>,
     crc: Option<crc32fast::Hasher>,
 }
@@ -91,6 +93,7 @@ impl BlobReader {
             end: start.saturating_add(len),
             part: None,
             crc: None,
+            verifying: whole.is_some(),
             whole,
         };
         // Skip to the piece holding `start`.
@@ -105,8 +108,18 @@ impl BlobReader {
         r
     }
 
+    /// A verified reader over one entry alone: its CRC-32 and, for a part, the part's
+    /// digest and size. For a part whose blob cannot be read whole (a volume given alone).
+    pub(super) fn entry(bundle: &Path, digest: &Digest, piece: Piece) -> BlobReader {
+        let size = piece.span.size;
+        let mut r = BlobReader::new(bundle, digest, vec![piece], 0, size, None);
+        r.verifying = true;
+        r.start_part();
+        r
+    }
+
     fn start_part(&mut self) {
-        let verifying = self.whole.is_some();
+        let verifying = self.verifying;
         let piece = self.pieces.get(self.current).filter(|_| verifying);
         self.part = piece.and_then(|p| p.part.as_ref().map(|(d, _)| Verifier::new(d, p.span.size)));
         self.crc = piece.map(|_| crc32fast::Hasher::new());
