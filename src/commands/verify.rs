@@ -137,17 +137,18 @@ fn absent_line(reader: &BundleReader, count: usize) -> Option<String> {
     })
 }
 
-/// What was read, for the verdict: the bundle, the whole set, or some volumes of it.
+/// What was read, for the verdict: ` (the set of 4 volumes)`, ` (volume 2 of 4, checked
+/// alone)`; empty for a bundle in one file.
 fn scope(reader: &BundleReader) -> String {
     let Some(info) = &reader.index.volume else {
-        return "the bundle".into();
+        return String::new();
     };
     let given = reader.volumes_given();
     match given.as_slice() {
-        _ if given.len() as u32 == info.total => format!("the set of {} volumes", info.total),
-        [one] => format!("volume {one} of {}, checked alone", info.total),
+        _ if given.len() as u32 == info.total => format!(" (the set of {} volumes)", info.total),
+        [one] => format!(" (volume {one} of {}, checked alone)", info.total),
         _ => format!(
-            "volumes {} of {}, checked without the others",
+            " (volumes {} of {}, checked without the others)",
             numbers(given.iter().copied()),
             info.total
         ),
@@ -200,8 +201,16 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         );
     }
     if !not_checked.is_empty() {
+        let hint = if args.set {
+            String::new()
+        } else {
+            format!(
+                "; `outrider verify --set {}` checks the whole set",
+                reader.path().display()
+            )
+        };
         output::note(&format!(
-            "{scope}; not checked (`outrider verify --set {}` checks the whole set):",
+            "`{}`{scope}, not checked{hint}:",
             reader.path().display()
         ));
         for line in &not_checked {
@@ -215,7 +224,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     };
     if faults.is_empty() {
         output::note(&format!(
-            "`{}` ({scope}): {} blobs and manifests{parts} verified, no faults",
+            "`{}`{scope}: {} blobs and manifests{parts} verified, no faults",
             reader.path().display(),
             coverage.whole
         ));
@@ -225,7 +234,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             output::problem(&format!("fault: {f}"));
         }
         output::problem(&format!(
-            "error: `{}` ({scope}) has {} faults",
+            "error: `{}`{scope} has {} faults",
             reader.path().display(),
             faults.len()
         ));
