@@ -36,14 +36,21 @@ pub(super) struct Piece {
     pub(super) span: EntrySpan,
     /// For a part: its own digest and entry name.
     pub(super) part: Option<(Digest, String)>,
+    /// Its volume's number in a set, 0 for a bundle in one file: faults name the volume.
+    pub(super) volume: u32,
 }
 
-/// The message for damaged bytes: the thing, the file, and the fix.
-pub(super) fn damage(bundle: &Path, what: &str, file: &Path, reason: &str) -> Damaged {
+/// The message for damaged bytes: the thing, the file holding them, and the fix. In a set
+/// the file is the volume (`volume` from 1; 0 for a bundle in one file), so the hint names
+/// the one volume to check and copy again rather than the one the user happened to name.
+pub(super) fn damage(what: &str, file: &Path, volume: u32, reason: &str) -> Damaged {
+    let (place, copy) = match volume {
+        0 => (format!("`{}`", file.display()), "the bundle"),
+        n => (format!("volume {n} (`{}`)", file.display()), "that volume"),
+    };
     Damaged(format!(
-        "{what} in `{}` is damaged ({reason}); hint: run `outrider verify {}` and copy the bundle from its source again",
+        "{what} in {place} is damaged ({reason}); hint: run `outrider verify {}` and copy {copy} from its source again",
         file.display(),
-        bundle.display()
     ))
 }
 
@@ -61,6 +68,8 @@ pub struct BlobReader {
     pos: u64,
     end: u64,
     whole: Option<Verifier>,
+    /// Whether entries' CRC-32s and parts' digests are checked.
+    verifying: bool,
     part: Option<Verifier>,
     crc: Option<crc32fast::Hasher>,
 }
@@ -84,6 +93,7 @@ impl BlobReader {
             end: start.saturating_add(len),
             part: None,
             crc: None,
+            verifying: whole.is_some(),
             whole,
         };
         // Skip to the piece holding `start`.
@@ -98,20 +108,47 @@ impl BlobReader {
         r
     }
 
+    /// A verified reader over one entry alone: its CRC-32 and, for a part, the part's
+    /// digest and size. For a part whose blob cannot be read whole (a volume given alone).
+    pub(super) fn entry(bundle: &Path, digest: &Digest, piece: Piece) -> BlobReader {
+        let size = piece.span.size;
+        let mut r = BlobReader::new(bundle, digest, vec![piece], 0, size, None);
+        r.verifying = true;
+        r.start_part();
+        r
+    }
+
     fn start_part(&mut self) {
-        let verifying = self.whole.is_some();
+        let verifying = self.verifying;
         let piece = self.pieces.get(self.current).filter(|_| verifying);
         self.part = piece.and_then(|p| p.part.as_ref().map(|(d, _)| Verifier::new(d, p.span.size)));
         self.crc = piece.map(|_| crc32fast::Hasher::new());
     }
 
+    /// `piece` is the entry at fault, or `None` for the whole blob: then the fault is in
+    /// its one entry, or, for parts in several volumes, in the set (each part passed alone).
     fn damaged(&self, piece: Option<&Piece>, reason: &str) -> std::io::Error {
-        let file = piece.map_or(self.bundle.as_path(), |p| &p.path);
+        let one_file = match self.pieces.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        };
+        let Some(at) = piece.or(one_file) else {
+            let mut volumes: Vec<String> =
+                self.pieces.iter().map(|p| p.volume.to_string()).collect();
+            volumes.dedup();
+            return std::io::Error::other(Damaged(format!(
+                "blob {}, in volumes {} of the set of `{}`, is damaged ({reason}); hint: run `outrider verify --set {}` and copy the set from its source again",
+                self.digest,
+                volumes.join(", "),
+                self.bundle.display(),
+                self.bundle.display()
+            )));
+        };
         let what = match piece.and_then(|p| p.part.as_ref()) {
             Some((_, entry)) => format!("entry `{entry}` of blob {}", self.digest),
             None => format!("blob {}", self.digest),
         };
-        std::io::Error::other(damage(&self.bundle, &what, file, reason))
+        std::io::Error::other(damage(&what, &at.path, at.volume, reason))
     }
 
     fn check(&self, piece: Option<&Piece>, result: Result<(), DigestError>) -> std::io::Result<()> {

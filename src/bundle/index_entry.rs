@@ -39,9 +39,9 @@ pub(super) fn read_entry(
     let crc = crc32fast::hash(&buf);
     if crc != span.crc32 {
         return Err(blob_reader::damage(
-            path,
             what,
             path,
+            0,
             &format!("CRC-32 {crc:08x}, the zip says {:08x}", span.crc32),
         )
         .into());

@@ -13,6 +13,7 @@ mod read_error;
 pub mod reader;
 pub mod referrers;
 pub mod validate;
+pub mod volume_set;
 pub mod volumes;
 pub mod writer;
 mod zip_entries;

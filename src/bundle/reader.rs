@@ -13,10 +13,10 @@ use super::blob_reader::{Piece, chunks};
 use super::index::BundleIndex;
 use super::index_entry::read_index;
 pub use super::read_error::ReadError;
+use super::volume_set::{check_same_set, refuse_unlisted};
 use super::zip_entries::{stored_entries, valid_entry_name};
 use super::{INDEX_ENTRY, blob_entry};
 use crate::oci::{Damaged, Descriptor, Digest, RawManifest, Verifier};
-use crate::trust::seal::SIGNATURE_ENTRY;
 use crate::trust::{Seal, TrustedKeys};
 use bytes::Bytes;
 use futures_util::Stream;
@@ -26,21 +26,24 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// One opened zip file.
-struct Volume {
-    path: PathBuf,
+pub(super) struct Volume {
+    pub(super) path: PathBuf,
     file: Arc<std::fs::File>,
-    entries: HashMap<String, EntrySpan>,
+    pub(super) entries: HashMap<String, EntrySpan>,
     /// What its index's signature showed.
     seal: Seal,
 }
 
 /// A bundle (or volume set) opened for reading.
 pub struct BundleReader {
-    path: PathBuf,
+    pub(super) path: PathBuf,
     /// The parsed and validated index (the same in every volume but for the number).
     pub index: BundleIndex,
     /// Pieces of every stored blob and manifest present, in order.
     pieces: HashMap<Digest, Vec<Piece>>,
+    /// Pieces present of blobs cut into parts some of which are in volumes not given:
+    /// they cannot be read whole, but each part can be checked alone.
+    pub(super) partial: HashMap<Digest, Vec<Piece>>,
     /// Volumes holding each stored blob or manifest (empty for a single file).
     volumes_of: HashMap<Digest, Vec<u32>>,
     /// Volumes of the set that were not found.
@@ -144,21 +147,6 @@ fn open_payload(
     ))
 }
 
-/// Every entry of `volume` but the index must be one of `wanted` (entry names the index
-/// assigns to this file); an unlisted entry is refused rather than ignored.
-fn refuse_unlisted(volume: &Volume, wanted: &HashSet<&str>) -> Result<(), ReadError> {
-    match volume.entries.keys().find(|n| {
-        n.as_str() != INDEX_ENTRY && n.as_str() != SIGNATURE_ENTRY && !wanted.contains(n.as_str())
-    }) {
-        Some(name) => Err(ReadError::BadEntry {
-            path: volume.path.clone(),
-            name: crate::output::sanitize(name),
-            reason: "the index does not list it",
-        }),
-        None => Ok(()),
-    }
-}
-
 impl BundleReader {
     /// Opens a bundle. For a volume, also finds the other volumes of its set beside it
     /// (`NAME.001.zip`, …); missing ones are recorded (see [`BundleReader::missing_volumes`]).
@@ -254,10 +242,14 @@ impl BundleReader {
                     .clone(),
                 span,
                 part: h.part.as_ref().map(|p| (p.digest.clone(), h.entry.clone())),
+                volume: h.volume,
             });
         }
+        let mut partial = HashMap::new();
         for d in incomplete {
-            pieces.remove(&d);
+            if let Some(p) = pieces.remove(&d) {
+                partial.insert(d, p);
+            }
         }
         let mut opened: Vec<(u32, PathBuf)> =
             volumes.iter().map(|(n, v)| (*n, v.path.clone())).collect();
@@ -266,6 +258,7 @@ impl BundleReader {
             path: first.clone(),
             index,
             pieces,
+            partial,
             volumes_of,
             missing,
             opened: opened.into_iter().map(|(_, p)| p).collect(),
@@ -309,6 +302,7 @@ impl BundleReader {
                             path: shared_path.clone(),
                             span: *span,
                             part: None,
+                            volume: 0,
                         }],
                     );
                     continue;
@@ -324,6 +318,7 @@ impl BundleReader {
             path: path.to_owned(),
             index,
             pieces,
+            partial: HashMap::new(),
             volumes_of: HashMap::new(),
             missing: Vec::new(),
             opened: vec![path.to_owned()],
@@ -418,7 +413,7 @@ impl BundleReader {
         })
     }
 
-    fn read_error(&self, e: std::io::Error) -> ReadError {
+    pub(super) fn read_error(&self, e: std::io::Error) -> ReadError {
         match e.into_inner().map(|inner| inner.downcast::<Damaged>()) {
             Some(Ok(damaged)) => ReadError::Damaged(*damaged),
             Some(Err(other)) => ReadError::Io {
@@ -475,30 +470,4 @@ impl BundleReader {
             .map(|_| ())
             .map_err(|e| self.read_error(e))
     }
-}
-
-/// `other` is a volume of the same set as `first`, with the same index but for its number.
-fn check_same_set(path: &Path, first: &BundleIndex, other: &BundleIndex) -> Result<u32, ReadError> {
-    let (Some(info), Some(o)) = (&first.volume, &other.volume) else {
-        return Err(ReadError::Index {
-            path: path.to_owned(),
-            reason: "not a volume of a set".into(),
-        });
-    };
-    if o.bundle != info.bundle {
-        return Err(ReadError::Index {
-            path: path.to_owned(),
-            reason: format!("not a volume of the set `{}` ({})", info.name, info.bundle),
-        });
-    }
-    if !first.same_but_number(other) {
-        return Err(ReadError::Index {
-            path: path.to_owned(),
-            reason: format!(
-                "its index differs from volume {}'s beyond the volume number: the set was altered",
-                info.number
-            ),
-        });
-    }
-    Ok(o.number)
 }

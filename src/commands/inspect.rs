@@ -4,6 +4,7 @@
 use super::Outcome;
 use crate::bundle::index::{BundleIndex, Closure, ReferrerEntry};
 use crate::bundle::reader::BundleReader;
+use crate::bundle::volume_set::held_by;
 use crate::cli::InspectArgs;
 use crate::oci::Digest;
 use crate::output;
@@ -42,6 +43,86 @@ struct Summary<'a> {
     images_bytes: u64,
     /// What storing shared blobs once saved.
     saved_by_sharing: u64,
+    /// For a volume of a set: what this file holds (the figures above are the set's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volume: Option<VolumeSummary<'a>>,
+}
+
+/// One volume of a set: its place and what it holds, beside the set's totals.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VolumeSummary<'a> {
+    number: u32,
+    total: u32,
+    /// Bytes of the entries this file holds: whole blobs and manifests, and parts.
+    bytes: u64,
+    /// Whole blobs it holds.
+    blobs: usize,
+    /// Whole manifests it holds.
+    manifests: usize,
+    /// Parts of blobs cut into parts.
+    parts: Vec<PartSummary<'a>>,
+}
+
+/// A part of a blob cut into parts, held by the volume inspected.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PartSummary<'a> {
+    /// The blob it is part of.
+    blob: &'a Digest,
+    number: u32,
+    count: u32,
+    size: u64,
+}
+
+impl<'a> VolumeSummary<'a> {
+    fn of(index: &'a BundleIndex) -> Option<VolumeSummary<'a>> {
+        let number = index.volume.as_ref()?.number;
+        let held = held_by(index, number)?;
+        Some(VolumeSummary {
+            number,
+            total: held.total,
+            bytes: held.bytes,
+            blobs: held.blobs,
+            manifests: held.manifests,
+            parts: held
+                .parts
+                .into_iter()
+                .map(|(blob, p)| PartSummary {
+                    blob,
+                    number: p.number,
+                    count: p.count,
+                    size: p.size,
+                })
+                .collect(),
+        })
+    }
+
+    /// One line: the volume, and what this file holds.
+    fn describe(&self, path: &std::path::Path) -> String {
+        let parts = self
+            .parts
+            .iter()
+            .map(|p| {
+                format!(
+                    "; part {} of {} of blob {} ({})",
+                    p.number,
+                    p.count,
+                    p.blob,
+                    output::bytes(p.size)
+                )
+            })
+            .collect::<String>();
+        format!(
+            "volume {} of {} (`{}`) holds {}: {} whole blobs, {} manifests{parts}",
+            self.number,
+            self.total,
+            path.display(),
+            output::bytes(self.bytes),
+            self.blobs,
+            self.manifests,
+        )
+    }
 }
 
 /// One image as `inspect --json` and `pack --json` show it.
@@ -168,6 +249,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
         images_bytes,
         saved_by_sharing: images_bytes.saturating_sub(stored),
         images,
+        volume: VolumeSummary::of(index),
     };
     if args.json {
         output::document("inspect", &summary);
@@ -229,8 +311,16 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
         );
     }
     output::line(&format!("\nsignature: {}", reader.seal().describe()));
+    if let Some(v) = &summary.volume {
+        output::line(&v.describe(reader.path()));
+    }
     output::line(&format!(
-        "{} images, {} blobs, {} manifests; carried {}, external (already at the far side) {}, saved by sharing {} ({})",
+        "{}{} images, {} blobs, {} manifests; carried {}, external (already at the far side) {}, saved by sharing {} ({})",
+        if summary.volume.is_some() {
+            "the whole set: "
+        } else {
+            ""
+        },
         summary.images.len(),
         summary.blobs,
         summary.manifests,

@@ -4,22 +4,44 @@
 use super::Outcome;
 use crate::blob_store::BlobStore;
 use crate::bundle::agreement::Checked;
-use crate::bundle::reader::BundleReader;
+use crate::bundle::reader::{BundleReader, ReadError};
 use crate::cli::VerifyArgs;
+use crate::oci::Digest;
 use crate::output;
 use crate::trust::image_signatures::{check_images, verdict_json};
 use std::collections::HashSet;
+
+/// What a check covered: blobs and manifests re-hashed whole, parts re-hashed alone
+/// (their blob's other parts being in volumes not given), and what the files given could
+/// not check, so that a volume checked alone is never reported as if it were the set.
+#[derive(Default)]
+pub struct Coverage {
+    /// Blobs and manifests re-hashed against their digest and size.
+    pub whole: usize,
+    /// Parts re-hashed against their part digest and size only.
+    pub parts: usize,
+    /// What needs volumes not given, one line each.
+    pub not_checked: Vec<String>,
+}
+
+/// A read error as a fault line: damage names the blob, the file and the fix itself.
+fn fault_line(kind: &str, digest: &Digest, e: ReadError) -> String {
+    match e {
+        ReadError::Damaged(d) => d.to_string(),
+        other => format!("{kind} {digest}: {other}"),
+    }
+}
 
 /// Every fault found in an opened bundle, as lines: stored bytes that fail their digest,
 /// size or CRC-32, and every disagreement between the index and the manifests that would
 /// stop an image in `unpack` (the same checks, from `bundle::agreement`). The index itself
 /// was validated when the bundle was opened.
-pub fn faults(reader: &BundleReader) -> Vec<String> {
+pub fn faults(reader: &BundleReader) -> (Vec<String>, Coverage) {
     let index = &reader.index;
     let mut faults = Vec::new();
+    let mut coverage = Coverage::default();
     // External blobs and manifests are held by the far side: listed, not stored, so there
-    // is nothing here to hash. Blobs in volumes not given are not checked here (`--set`
-    // checks the whole set).
+    // is nothing here to hash.
     let stored = index
         .blobs
         .iter()
@@ -31,19 +53,33 @@ pub fn faults(reader: &BundleReader) -> Vec<String> {
                 .map(|m| (&m.digest, m.size, m.entry.is_some(), "manifest")),
         );
     let mut checked = Checked::default();
+    let mut elsewhere = 0usize;
     for (digest, size, carried, kind) in stored {
-        if carried
-            && reader.has(digest)
-            && let Err(e) = reader.verify_blob(digest, size)
-        {
+        if !carried {
+            continue;
+        }
+        if !reader.has(digest) {
+            elsewhere += 1;
+            continue;
+        }
+        coverage.whole += 1;
+        if let Err(e) = reader.verify_blob(digest, size) {
             // Named here; the manifest checks below need not read or name it again.
             checked.already_reported(digest);
-            faults.push(match e {
-                // These name the blob, the file and the fix themselves.
-                crate::bundle::reader::ReadError::Damaged(d) => d.to_string(),
-                other => format!("{kind} {digest}: {other}"),
-            });
+            faults.push(fault_line(kind, digest, e));
         }
+    }
+    // A blob cut into parts, some in volumes not given: each part here is checked alone;
+    // the blob's own digest needs every part.
+    for digest in reader.partly_here() {
+        let (parts, damaged) = reader.verify_parts_alone(digest);
+        coverage.parts += parts;
+        faults.extend(damaged.into_iter().map(|e| fault_line("blob", digest, e)));
+        coverage.not_checked.push(split_line(reader, digest));
+        elsewhere = elsewhere.saturating_sub(1);
+    }
+    if let Some(line) = absent_line(reader, elsewhere) {
+        coverage.not_checked.insert(0, line);
     }
     let mut seen = HashSet::new();
     for image in &index.images {
@@ -54,7 +90,69 @@ pub fn faults(reader: &BundleReader) -> Vec<String> {
             }
         }
     }
-    faults
+    (faults, coverage)
+}
+
+/// Numbers as `1, 3, 4`.
+fn numbers(n: impl IntoIterator<Item = u32>) -> String {
+    n.into_iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What a blob cut into parts, some in volumes not given, leaves unchecked.
+fn split_line(reader: &BundleReader, digest: &Digest) -> String {
+    let holdings = reader.index.volume.iter().flat_map(|v| &v.holdings);
+    let given = reader.volumes_given();
+    let (mut here, mut away, mut count) = (Vec::new(), Vec::new(), 0);
+    for (h, p) in holdings
+        .filter(|h| h.digest == *digest)
+        .filter_map(|h| Some((h, h.part.as_ref()?)))
+    {
+        count = p.count;
+        if given.contains(&h.volume) {
+            here.push(p.number);
+        } else {
+            away.push(h.volume);
+        }
+    }
+    away.dedup();
+    format!(
+        "blob {digest} whole: its digest needs all {count} parts, the others in volumes {}; part {} here checked alone against its part digest",
+        numbers(away),
+        numbers(here)
+    )
+}
+
+/// What volumes not given leave unchecked: the entries only they hold (`count`), and the
+/// index against the manifests among them.
+fn absent_line(reader: &BundleReader, count: usize) -> Option<String> {
+    let missing = reader.missing_volumes();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "volumes {}, not given: the {count} blobs and manifests only they hold, and the index against those manifests",
+            numbers(missing.iter().map(|(n, _)| *n))
+        )
+    })
+}
+
+/// What was read, for the verdict: ` (the set of 4 volumes)`, ` (volume 2 of 4, checked
+/// alone)`; empty for a bundle in one file.
+fn scope(reader: &BundleReader) -> String {
+    let Some(info) = &reader.index.volume else {
+        return String::new();
+    };
+    let given = reader.volumes_given();
+    match given.as_slice() {
+        _ if given.len() as u32 == info.total => format!(" (the set of {} volumes)", info.total),
+        [one] => format!(" (volume {one} of {}, checked alone)", info.total),
+        _ => format!(
+            " (volumes {} of {}, checked without the others)",
+            numbers(given.iter().copied()),
+            info.total
+        ),
+    }
 }
 
 /// Runs `verify`.
@@ -63,7 +161,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let cosign_keys = args.cosign.load()?;
     let reader = BundleReader::open_set(&args.bundle, args.set, &trusted)?;
     super::note_seal(&reader, &trusted, true);
-    let mut faults = faults(&reader);
+    let (mut faults, coverage) = faults(&reader);
     let verdicts = cosign_keys
         .as_ref()
         .map(|keys| check_images(&BlobStore::new(&reader, &[]), &reader.index, keys))
@@ -77,39 +175,58 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             )),
         }
     }
-    for (n, path) in reader.missing_volumes() {
-        if args.set {
+    if args.set {
+        for (n, path) in reader.missing_volumes() {
             faults.push(format!("volume {n} (`{}`) is missing", path.display()));
-        } else {
-            output::note(&format!(
-                "volume {n} not given, not checked (`--set` checks the whole set)"
-            ));
         }
     }
-    let checked = reader
-        .index
-        .blobs
-        .iter()
-        .map(|b| &b.digest)
-        .chain(reader.index.manifests.iter().map(|m| &m.digest))
-        .filter(|d| reader.has(d))
-        .count();
+    let not_checked = coverage.not_checked;
+    let scope = scope(&reader);
     if args.json {
         output::document(
             "verify",
             &serde_json::json!({
                 "bundle": reader.opened(),
                 "signature": reader.seal().to_json(),
-                "checked": checked,
+                "checked": coverage.whole,
+                "partsChecked": coverage.parts,
+                "volumes": reader.index.volume.as_ref().map(|v| serde_json::json!({
+                    "total": v.total,
+                    "checked": reader.volumes_given(),
+                })),
+                "notChecked": not_checked,
                 "faults": faults,
                 "images": verdicts.iter().map(|(i, v)| verdict_json(i, v)).collect::<Vec<_>>(),
             }),
         );
     }
+    if !not_checked.is_empty() {
+        let hint = if args.set {
+            String::new()
+        } else {
+            format!(
+                "; `outrider verify --set {}` checks the whole set",
+                reader.path().display()
+            )
+        };
+        output::note(&format!(
+            "`{}`{scope}, not checked{hint}:",
+            reader.path().display()
+        ));
+        for line in &not_checked {
+            output::note(&format!("  {line}"));
+        }
+    }
+    let parts = match coverage.parts {
+        0 => String::new(),
+        1 => " and 1 part of a split blob".into(),
+        n => format!(" and {n} parts of split blobs"),
+    };
     if faults.is_empty() {
         output::note(&format!(
-            "`{}`: {checked} blobs and manifests verified, no faults",
-            reader.path().display()
+            "`{}`{scope}: {} blobs and manifests{parts} verified, no faults",
+            reader.path().display(),
+            coverage.whole
         ));
         Ok(Outcome::Success)
     } else {
@@ -117,7 +234,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             output::problem(&format!("fault: {f}"));
         }
         output::problem(&format!(
-            "error: `{}` has {} faults",
+            "error: `{}`{scope} has {} faults",
             reader.path().display(),
             faults.len()
         ));

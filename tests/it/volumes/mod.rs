@@ -2,6 +2,8 @@
 //! blob larger than a volume cut into parts; any volume found from any other; a missing
 //! one blocking only the images it holds; the same inputs giving the same bytes.
 
+mod damage;
+
 use crate::support::images::{self, Flavour, Image};
 use crate::support::keys::{key_pair, openssl_verifies};
 use crate::support::rawzip;
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 const VOLUME: u64 = 300_000;
 
-fn seed() -> (Registry, Vec<(String, Image)>) {
+pub(crate) fn seed() -> (Registry, Vec<(String, Image)>) {
     let source = Registry::plain();
     let big = images::image(
         vec![images::layer(81, 700_000, Flavour::Oci)],
@@ -56,7 +58,7 @@ fn volumes_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn index_of(volume: &Path) -> serde_json::Value {
+pub(crate) fn index_of(volume: &Path) -> serde_json::Value {
     let mut z = zip::ZipArchive::new(std::fs::File::open(volume).expect("open")).expect("zip");
     let mut s = String::new();
     z.by_name("outrider.json")
@@ -66,7 +68,12 @@ fn index_of(volume: &Path) -> serde_json::Value {
     serde_json::from_str(&s).expect("json")
 }
 
-fn pack(o: &Outrider, source: &Registry, list: &[(String, Image)], dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn pack(
+    o: &Outrider,
+    source: &Registry,
+    list: &[(String, Image)],
+    dir: &Path,
+) -> Vec<PathBuf> {
     pack_with(o, source, list, dir, &[])
 }
 
