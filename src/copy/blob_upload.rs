@@ -6,6 +6,7 @@ use super::to_registry::PushOptions;
 use crate::bundle::reader::{BundleReader, ReadError};
 use crate::oci::{Descriptor, Digest};
 use crate::progress::Progress;
+use crate::registry::stall::StallWatch;
 use crate::registry::{MountOutcome, Registry, RegistryError};
 use futures_util::TryStreamExt;
 
@@ -86,40 +87,76 @@ async fn upload(
     options: &PushOptions,
     item: &crate::progress::ItemProgress,
 ) -> Result<(), RegistryError> {
+    // Every piece handed to the connection marks the watch: an upload fails on silence,
+    // never on length.
+    let watch = StallWatch::new();
+    let counter = item.counter();
+    let chunk = |start: u64, len: u64| {
+        let (counter, watch) = (counter.clone(), watch.clone());
+        reqwest::Body::wrap_stream(reader.range_stream(&desc.digest, start, len).inspect_ok(
+            move |b| {
+                counter.inc(b.len() as u64);
+                watch.touch();
+            },
+        ))
+    };
+    let chunk_size = options.chunk_size.max(min_chunk.unwrap_or(0)).max(1);
     if desc.size > options.chunk_threshold || min_chunk.is_some_and(|m| m > desc.size) {
-        reader
-            .verify_blob(&desc.digest, desc.size)
-            .map_err(|e| match e {
-                ReadError::Damaged(d) => RegistryError::Damaged(d),
-                other => RegistryError::Damaged(crate::oci::Damaged(other.to_string())),
-            })?;
-        let chunk_size = options.chunk_size.max(min_chunk.unwrap_or(0)).max(1);
-        let counter = item.counter();
-        let chunk = |start: u64, len: u64| {
-            let counter = counter.clone();
-            reqwest::Body::wrap_stream(
-                reader
-                    .range_stream(&desc.digest, start, len)
-                    .inspect_ok(move |b| counter.inc(b.len() as u64)),
-            )
-        };
+        verify_first(reader, desc)?;
         registry
-            .put_blob_chunked(repo, location, desc, chunk_size, &chunk)
+            .put_blob_chunked(repo, location, desc, chunk_size, &chunk, 0, &watch)
             .await?;
     } else {
-        // Counted as sent; a retry opens the body again and counts from zero.
-        let counter = item.counter();
+        // Counted as sent; a new attempt opens the body again and counts from zero.
         let body = || {
             counter.rewind();
-            let counter = counter.clone();
-            reqwest::Body::wrap_stream(
-                reader
-                    .blob_stream(desc)
-                    .inspect_ok(move |b| counter.inc(b.len() as u64)),
-            )
+            let (counter, watch) = (counter.clone(), watch.clone());
+            reqwest::Body::wrap_stream(reader.blob_stream(desc).inspect_ok(move |b| {
+                counter.inc(b.len() as u64);
+                watch.touch();
+            }))
         };
-        registry.put_blob(repo, &location, desc, &body).await?;
+        let Err(error) = registry
+            .put_blob(repo, &location, desc, &body, &watch)
+            .await
+        else {
+            item.complete();
+            return Ok(());
+        };
+        if !error.is_transient() && !error.may_hold_part() {
+            return Err(error);
+        }
+        // Before anything else, ask the registry where the broken upload stands: go on
+        // from the bytes it holds, or, when it dropped the session, send the blob again
+        // in a new one. Sending to a dropped session would fail with a wrong cause.
+        match registry.upload_status(repo, &location, desc.size).await {
+            Ok((at, reached)) => {
+                tracing::warn!(%repo, digest = %desc.digest, %error, reached, "upload broke; continuing from what the registry holds");
+                verify_first(reader, desc)?;
+                counter.rewind();
+                counter.inc(reached);
+                registry
+                    .put_blob_chunked(repo, at, desc, chunk_size, &chunk, reached, &watch)
+                    .await?;
+            }
+            Err(_) => {
+                tracing::warn!(%repo, digest = %desc.digest, %error, "upload broke and the registry dropped it; uploading the blob again in a new session");
+                let (again, _) = registry.start_upload(repo).await?;
+                registry.put_blob(repo, &again, desc, &body, &watch).await?;
+            }
+        }
     }
     item.complete();
     Ok(())
+}
+
+/// Checks a blob whole before it is sent in pieces: a piece cannot be checked alone, and
+/// the registry must never be left holding a damaged blob under its digest.
+fn verify_first(reader: &BundleReader, desc: &Descriptor) -> Result<(), RegistryError> {
+    reader
+        .verify_blob(&desc.digest, desc.size)
+        .map_err(|e| match e {
+            ReadError::Damaged(d) => RegistryError::Damaged(d),
+            other => RegistryError::Damaged(crate::oci::Damaged(other.to_string())),
+        })
 }

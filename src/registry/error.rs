@@ -57,6 +57,18 @@ pub enum RegistryError {
         /// `pull` or `push`.
         need: &'static str,
     },
+    /// An upload moved no byte, and got no answer after its last one, for `--timeout`.
+    #[error(
+        "no byte of {what} moved to `{registry}` for {secs} s (stalled); hint: a slow link is fine, a silent one is not: check the network, or raise --timeout"
+    )]
+    Stalled {
+        /// Registry host.
+        registry: String,
+        /// The blob and repository.
+        what: String,
+        /// The timeout that passed.
+        secs: u64,
+    },
     /// `/v2/` does not answer as a registry does.
     #[error(
         "`{registry}` does not serve the registry API (GET /v2/ answered {status}); hint: check the host and port"
@@ -146,9 +158,16 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
+    /// Whether a broken upload may have left part of its bytes in the session: the
+    /// registry answered 5xx, or the connection broke (see [`RegistryError::is_transient`]).
+    pub fn may_hold_part(&self) -> bool {
+        matches!(self, RegistryError::Status { status, .. } if *status >= 500)
+    }
+
     /// Whether trying the same transfer again could help: a connection that broke after
     /// the registry had answered, not a wrong name, certificate or password.
     pub fn is_transient(&self) -> bool {
         matches!(self, RegistryError::Connect { cause, .. } if cause.transient(true))
+            || matches!(self, RegistryError::Stalled { .. })
     }
 }

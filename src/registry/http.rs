@@ -103,15 +103,20 @@ pub enum TlsSetupError {
 }
 
 /// Builds the HTTP client for one host.
+/// `read_timeout`: whether silence from the registry for `--timeout` fails a request
+/// (downloads); uploads are watched by what they send instead (`stall`).
 pub fn build_client(
     options: &TransportOptions,
     host: &str,
+    read_timeout: bool,
 ) -> Result<reqwest::Client, TlsSetupError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("outrider/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))
-        .read_timeout(options.stall_timeout)
         .pool_max_idle_per_host(16);
+    if read_timeout {
+        builder = builder.read_timeout(options.stall_timeout);
+    }
     // A proxy from the environment must never see traffic meant for this machine.
     if is_loopback(host) {
         builder = builder.no_proxy();

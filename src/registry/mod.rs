@@ -14,6 +14,7 @@ mod listing;
 mod push;
 mod read;
 mod registries;
+pub mod stall;
 pub mod transport;
 
 use crate::secret::Secret;
@@ -78,6 +79,11 @@ pub struct Registry {
     plain: bool,
     fallback_allowed: bool,
     http: reqwest::Client,
+    /// For uploads: no read timeout (an upload reads nothing until the registry answers);
+    /// a [`stall::StallWatch`] on the body decides when it stopped moving.
+    upload_http: reqwest::Client,
+    /// `--timeout`: silence after which an upload counts as stalled.
+    stall_timeout: std::time::Duration,
     credential: Option<Credential>,
     challenge: Mutex<Option<Challenge>>,
     tokens: Mutex<HashMap<String, Secret<String>>>,
@@ -119,7 +125,9 @@ impl Registry {
         let credential = credentials::lookup(name, explicit).await?;
         Ok(Registry {
             name: name.to_owned(),
-            http: http::build_client(options, &host)?,
+            http: http::build_client(options, &host, true)?,
+            upload_http: http::build_client(options, &host, false)?,
+            stall_timeout: options.stall_timeout,
             fallback_allowed: !plain && http::is_loopback(&host),
             https: tokio::sync::OnceCell::new(),
             plain,
@@ -275,10 +283,30 @@ impl Registry {
         what: &str,
         build: &(dyn Fn(&reqwest::Client) -> RequestBuilder + Send + Sync),
     ) -> Result<Response, RegistryError> {
+        self.send_watched(access, what, build, None).await
+    }
+
+    /// [`Registry::send`] for an upload whose body marks `watch` as it moves: sent without
+    /// a read timeout, failed with [`RegistryError::Stalled`] only when nothing moved for
+    /// `--timeout`, and never retried here, since a broken upload must first ask the
+    /// registry where it stands (the session may be gone, or hold part of the bytes).
+    pub async fn send_watched(
+        &self,
+        access: &Access,
+        what: &str,
+        build: &(dyn Fn(&reqwest::Client) -> RequestBuilder + Send + Sync),
+        watch: Option<&stall::StallWatch>,
+    ) -> Result<Response, RegistryError> {
         let mut attempt = 0;
         let mut challenged = false;
+        let retries = if watch.is_some() { 0 } else { self.retries };
+        let client = if watch.is_some() {
+            &self.upload_http
+        } else {
+            &self.http
+        };
         loop {
-            let mut request = build(&self.http);
+            let mut request = build(client);
             if let Some(h) = self.auth_header(access).await? {
                 request = request.header(reqwest::header::AUTHORIZATION, h.expose().as_str());
             }
@@ -286,7 +314,19 @@ impl Registry {
             let line = request_line(&request);
             let started = std::time::Instant::now();
             let slot = self.limiter.slot().await;
-            let sent = self.http.execute(request).await;
+            let sent = match watch {
+                None => self.http.execute(request).await,
+                Some(w) => match w.guard(client.execute(request), self.stall_timeout).await {
+                    Ok(sent) => sent,
+                    Err(stall::Stalled { secs }) => {
+                        return Err(RegistryError::Stalled {
+                            registry: self.name.clone(),
+                            what: what.to_owned(),
+                            secs,
+                        });
+                    }
+                },
+            };
             drop(slot);
             match sent {
                 Ok(response) => {
@@ -328,7 +368,7 @@ impl Registry {
                                 .and_then(|v| v.to_str().ok()),
                         );
                     }
-                    if http::retryable_status(status.as_u16()) && attempt < self.retries {
+                    if http::retryable_status(status.as_u16()) && attempt < retries {
                         attempt += 1;
                         let wait = http::backoff(
                             attempt,
@@ -352,7 +392,7 @@ impl Registry {
                     let cause = transport::classify(&e);
                     let answered = self.answered.load(std::sync::atomic::Ordering::Relaxed);
                     tracing::trace!(registry = %self.name, ms = started.elapsed().as_millis() as u64, error = %http::describe(&e), "{line} failed");
-                    if attempt < self.retries && cause.transient(answered) {
+                    if attempt < retries && cause.transient(answered) {
                         attempt += 1;
                         let wait = http::backoff(attempt, None);
                         tracing::warn!(registry = %self.name, %what, error = %cause.explain(&self.host), ?wait, "retrying");

@@ -2,6 +2,7 @@
 //! uploads, and manifest pushes (distribution spec, "Pushing blobs", "Pushing manifests").
 
 use super::endpoint::Endpoint;
+use super::stall::StallWatch;
 use super::{Access, BodyFactory, MountOutcome, Registry, RegistryError};
 use crate::oci::{Descriptor, Digest, RawManifest};
 use reqwest::{Response, StatusCode};
@@ -73,24 +74,28 @@ impl Registry {
         Ok((self.location(&response, &what)?, min_chunk))
     }
 
-    /// Completes a monolithic upload: one PUT with the whole body and `?digest=`.
+    /// Completes a monolithic upload: one PUT with the whole body and `?digest=`. The body
+    /// marks `watch` as it moves; a stall or a break is returned, not retried (the caller
+    /// asks [`Registry::upload_status`] first).
     pub async fn put_blob(
         &self,
         repo: &str,
         location: &str,
         desc: &Descriptor,
         body: BodyFactory<'_>,
+        watch: &StallWatch,
     ) -> Result<(), RegistryError> {
         let what = format!("blob {} to `{repo}`", desc.digest);
         let url = self.upload_url(location, &[("digest", desc.digest.as_str())]);
         let size = desc.size;
+        let build = |c: &reqwest::Client| {
+            c.put(&url)
+                .header("content-type", "application/octet-stream")
+                .header("content-length", size)
+                .body(body())
+        };
         let response = self
-            .send(&Access::Push(repo.into()), &what, &|c| {
-                c.put(&url)
-                    .header("content-type", "application/octet-stream")
-                    .header("content-length", size)
-                    .body(body())
-            })
+            .send_watched(&Access::Push(repo.into()), &what, &build, Some(watch))
             .await?;
         if response.status() != StatusCode::CREATED {
             return Err(self.status_error("PUT", &what, response).await);
@@ -100,7 +105,9 @@ impl Registry {
 
     /// Uploads in chunks (distribution spec, "Pushing a blob in chunks"): PATCH each chunk
     /// with an inclusive `Content-Range`, following the returned `Location`, then a final
-    /// empty PUT with the digest. `chunk(i)` yields chunk `i` as a body of `len` bytes.
+    /// empty PUT with the digest. `chunk(start, len)` yields those bytes as a body that
+    /// marks `watch` as it moves. Starts at `from`, the bytes the session already holds.
+    #[allow(clippy::too_many_arguments)]
     pub async fn put_blob_chunked(
         &self,
         repo: &str,
@@ -108,23 +115,26 @@ impl Registry {
         desc: &Descriptor,
         chunk_size: u64,
         chunk: &(dyn Fn(u64, u64) -> reqwest::Body + Send + Sync),
+        from: u64,
+        watch: &StallWatch,
     ) -> Result<(), RegistryError> {
         let what = format!("blob {} to `{repo}`", desc.digest);
-        let mut offset = 0;
+        let mut offset = from;
         // Resumes in a row that moved the upload no further, and fresh sessions opened.
         let (mut stuck, mut restarts) = (0, 0);
         while offset < desc.size {
             let len = chunk_size.min(desc.size - offset);
             let url = self.upload_url(&location, &[]);
             let start = offset;
+            let build = |c: &reqwest::Client| {
+                c.patch(&url)
+                    .header("content-type", "application/octet-stream")
+                    .header("content-length", len)
+                    .header("content-range", format!("{}-{}", start, start + len - 1))
+                    .body(chunk(start, len))
+            };
             let sent = self
-                .send(&Access::Push(repo.into()), &what, &|c| {
-                    c.patch(&url)
-                        .header("content-type", "application/octet-stream")
-                        .header("content-length", len)
-                        .header("content-range", format!("{}-{}", start, start + len - 1))
-                        .body(chunk(start, len))
-                })
+                .send_watched(&Access::Push(repo.into()), &what, &build, Some(watch))
                 .await;
             let (error, gone) = match sent {
                 Ok(response) if response.status() == StatusCode::ACCEPTED => {
