@@ -25,10 +25,13 @@ fn original_configs() -> Vec<(String, String)> {
 #[test]
 fn the_original_examples_are_valid() {
     let o = Outrider::new();
-    // The examples name ~/.ssh/id_ed25519; validate checks key files exist.
+    // The fixtures name ~/.ssh/id_ed25519 and config.example.yaml ~/.ssh/id_rsa;
+    // validate checks key files exist.
     let ssh = o.home.path().join(".ssh");
     std::fs::create_dir_all(&ssh).expect("mkdir");
-    std::fs::write(ssh.join("id_ed25519"), "placeholder key for validate").expect("write");
+    for key in ["id_ed25519", "id_rsa"] {
+        std::fs::write(ssh.join(key), "placeholder key for validate").expect("write");
+    }
     let configs = original_configs();
     // One file per form: the sections, transports, plugins and their options, targets.
     assert!(configs.len() >= 14, "found {} configs", configs.len());
@@ -37,7 +40,10 @@ fn the_original_examples_are_valid() {
         assert!(seen.insert(yaml), "{file} repeats another file");
         let out = o.run(&["validate", "-c", file]);
         let (stdout, err) = text(&out);
-        assert!(out.status.success(), "{file} is refused:\n{yaml}\n{stdout}{err}");
+        assert!(
+            out.status.success(),
+            "{file} is refused:\n{yaml}\n{stdout}{err}"
+        );
     }
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.yaml");
     let out = o.run(&["validate", "-c", example]);
