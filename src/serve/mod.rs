@@ -93,17 +93,17 @@ fn host_of(authority: &str) -> &str {
     authority.rsplit_once(':').map_or(authority, |(h, _)| h)
 }
 
-/// The `host:port` clients are told to use.
-fn advertised(args: &ServeArgs) -> String {
+/// The `host:port` clients are told to use; `listening` is the address bound.
+fn advertised(args: &ServeArgs, listening: std::net::SocketAddr) -> String {
     if let Some(a) = &args.advertise {
         return a.clone();
     }
-    let port = args.listen.port();
-    if args.listen.ip().is_unspecified() {
+    let port = listening.port();
+    if listening.ip().is_unspecified() {
         let host = host_name().unwrap_or_else(|| "localhost".into());
         format!("{host}:{port}")
     } else {
-        args.listen.to_string()
+        listening.to_string()
     }
 }
 
@@ -127,7 +127,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     if catalog.served == 0 {
         anyhow::bail!("no image in the bundles given can be served (see the warnings above)");
     }
-    let advertised = advertised(&args);
+    let listener = std::net::TcpListener::bind(args.listen).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {}: {e}; hint: another server may hold the port, choose another with --listen ADDRESS:PORT",
+            args.listen
+        )
+    })?;
+    // With port 0 the system chose one: that is the port clients are told.
+    let listening = listener.local_addr().unwrap_or(args.listen);
+    let advertised = advertised(&args, listening);
     let (tls, ca) = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
         (Some(cert), Some(key), _) => (Some(tls::server_config(cert, key)?), None),
         (_, _, Some(dir)) => {
@@ -165,12 +173,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
             registries.join(", ")
         ));
     }
-    let listener = std::net::TcpListener::bind(args.listen).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot listen on {}: {e}; hint: another server may hold the port, choose another with --listen ADDRESS:PORT",
-            args.listen
-        )
-    })?;
     let images = catalog.served;
     let repositories = catalog.repositories.len();
     let bundles = catalog.bundles.len();
@@ -184,7 +186,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     output::note(&format!(
         "serving {images} images in {repositories} repositories from {bundles} bundles at {endpoint} (read-only); stop with Ctrl-C"
     ));
-    let io = |e: std::io::Error| anyhow::anyhow!("serving on {}: {e}", args.listen);
+    let io = |e: std::io::Error| anyhow::anyhow!("serving on {listening}: {e}");
     match tls {
         None => {
             let server = axum_server::from_tcp(listener).map_err(io)?;
