@@ -6,13 +6,38 @@
 #   OUTRIDER=path/to/outrider ./demo.sh   runs that binary instead (CI: the portable one)
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v docker-registry >/dev/null 2>&1 || ! command -v skopeo >/dev/null 2>&1; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends docker-registry skopeo
+# What the demo runs besides outrider (command → Debian package), installed with apt-get
+# when missing, as run-tests.sh does; where that cannot be done, the demo says what is
+# missing and stops.
+declare -A needs=(
+  [docker-registry]=docker-registry   # the throwaway registry unpack pushes into
+  [skopeo]=skopeo                     # reads the image back, independently of outrider
+  [python3]=python3                   # finds a free loopback port
+)
+missing=()
+for cmd in "${!needs[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${needs[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! command -v apt-get >/dev/null 2>&1 || { [ -n "$sudo" ] && ! command -v sudo >/dev/null 2>&1; }; then
+    echo "demo.sh needs ${missing[*]} (Debian/Ubuntu package names) and cannot install them here" \
+      "(it uses apt-get, as root or through sudo); install them and run it again" >&2
+    exit 1
+  fi
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 if [ -n "${OUTRIDER:-}" ]; then
   bin=$OUTRIDER
 else
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "demo.sh builds outrider with cargo (Rust 1.89+), which is not on PATH; install Rust" \
+      "(https://rustup.rs), or run a built binary: OUTRIDER=path/to/outrider ./demo.sh" >&2
+    exit 1
+  fi
   cargo build --release --locked
   bin=target/release/outrider
 fi

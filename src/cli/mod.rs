@@ -3,7 +3,10 @@
 mod registry;
 mod trust;
 
-pub use registry::{PushTarget, RegistryArgs, parse_prefix, parse_push_target, parse_registry};
+pub use registry::{
+    PushTarget, RegistryArgs, parse_advertise, parse_listen, parse_prefix, parse_push_target,
+    parse_registry,
+};
 pub use trust::{CosignArgs, TrustArgs};
 
 use clap::{Args, Parser, Subcommand};
@@ -103,13 +106,13 @@ pub struct ServeArgs {
     #[arg(required = true, value_name = "BUNDLE")]
     pub bundles: Vec<PathBuf>,
     /// Address and port to listen on. Loopback by default: serving other hosts is a
-    /// choice, e.g. `--listen 0.0.0.0:5000`.
-    #[arg(long, default_value = "127.0.0.1:5000", value_name = "ADDRESS:PORT")]
+    /// choice, e.g. `--listen 0.0.0.0:5000`. Port 0: any free port (the server says which).
+    #[arg(long, default_value = "127.0.0.1:5000", value_name = "ADDRESS:PORT", value_parser = parse_listen)]
     pub listen: std::net::SocketAddr,
     /// `host:port` clients reach this server at, for the configuration written and the
     /// certificate made (default: the listen address, or this host's name when listening
     /// on every address).
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_advertise)]
     pub advertise: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key).
     #[arg(long, value_name = "CERT", conflicts_with = "tls_self_signed")]
@@ -226,7 +229,7 @@ pub struct VerifyArgs {
 #[derive(Args, Debug)]
 pub struct ReceiptArgs {
     /// The registry to read (host[:port]).
-    #[arg(long, value_name = "HOST[:PORT]")]
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_registry)]
     pub registry: String,
     /// Only repositories under this path.
     #[arg(long)]

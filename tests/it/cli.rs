@@ -84,3 +84,186 @@ fn version_completions_man_pages_and_help() {
         );
     }
 }
+
+/// A port outside 1..=65535, or a host that is no host, is a usage error at parse time
+/// (exit 2): one line naming the option, the value and what to give instead, before any
+/// bundle is opened or connection tried.
+#[test]
+fn bad_ports_and_hosts_are_usage_errors() {
+    let o = Outrider::new();
+    let bundle = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/bundle-v1.zip");
+    let tar = o.home.path().join("out.tar");
+    let tar = tar.to_str().expect("utf8");
+    let out_zip = o.home.path().join("out.zip");
+    let out_zip = out_zip.to_str().expect("utf8");
+    // (arguments, the option named, the value named, the fix)
+    let cases: &[(&[&str], &str, &str, &str)] = &[
+        (
+            &["unpack", bundle, "--push", "127.0.0.1:99999"],
+            "--push",
+            "127.0.0.1:99999",
+            "port 99999 is out of range; give a port from 1 to 65535",
+        ),
+        (
+            &["unpack", bundle, "--push", "http://localhost:0/mirror"],
+            "--push",
+            "localhost:0",
+            "port 0 is out of range; give a port from 1 to 65535",
+        ),
+        (
+            &["unpack", bundle, "--push", "localhost:50OO"],
+            "--push",
+            "localhost:50OO",
+            "port `50OO` is not a number",
+        ),
+        (
+            &["unpack", bundle, "--push", "999.1.1.1:5000"],
+            "--push",
+            "999.1.1.1",
+            "not an IPv4 address; give four numbers from 0 to 255",
+        ),
+        (
+            &["unpack", bundle, "--push", "registry_site:5000"],
+            "--push",
+            "registry_site",
+            "is not a host name; use letters, digits and `-`",
+        ),
+        (
+            &["unpack", bundle, "--push", "::1:5000"],
+            "--push",
+            "::1:5000",
+            "an IPv6 address goes in brackets",
+        ),
+        (
+            &["unpack", bundle, "--push", "[::1]:65536"],
+            "--push",
+            "[::1]:65536",
+            "port 65536 is out of range",
+        ),
+        (
+            &[
+                "unpack",
+                bundle,
+                "--docker-save",
+                tar,
+                "--from-registry",
+                "localhost:70000",
+            ],
+            "--from-registry",
+            "localhost:70000",
+            "port 70000 is out of range; give a port from 1 to 65535",
+        ),
+        (
+            &[
+                "pack",
+                "--mirror",
+                "docker.io=mirror.local:65536",
+                "-o",
+                out_zip,
+                "busybox",
+            ],
+            "--mirror",
+            "mirror.local:65536",
+            "port 65536 is out of range; give a port from 1 to 65535",
+        ),
+        (
+            &["pack", "--mirror", "docker.io", "-o", out_zip, "busybox"],
+            "--mirror",
+            "docker.io",
+            "give REGISTRY=MIRROR",
+        ),
+        (
+            &["receipt", "--registry=-reg-:5000", "-o", out_zip],
+            "--registry",
+            "-reg-",
+            "is not a host name",
+        ),
+        (
+            &["serve", bundle, "--listen", "127.0.0.1:99999"],
+            "--listen",
+            "127.0.0.1:99999",
+            "port 99999 is out of range; give a port from 0 (any free port) to 65535",
+        ),
+        (
+            &["serve", bundle, "--listen", "localhost:5000"],
+            "--listen",
+            "localhost:5000",
+            "give ADDRESS:PORT, e.g. 127.0.0.1:5000",
+        ),
+        (
+            &["serve", bundle, "--listen", "0.0.0.0"],
+            "--listen",
+            "0.0.0.0",
+            "no port; give ADDRESS:PORT",
+        ),
+        (
+            &["serve", bundle, "--advertise", "registry.site:0"],
+            "--advertise",
+            "registry.site:0",
+            "port 0 is out of range; give a port from 1 to 65535",
+        ),
+        (
+            &["serve", bundle, "--advertise", "https://registry.site:5000"],
+            "--advertise",
+            "https://registry.site:5000",
+            "give HOST[:PORT] without `https://`",
+        ),
+    ];
+    for (args, option, value, fix) in cases {
+        let out = o.run(args);
+        let (stdout, err) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}:\n{stdout}{err}");
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error: ")
+                && first.contains(option)
+                && first.contains(value)
+                && first.contains(fix),
+            "{args:?}: want {option}, `{value}` and `{fix}` in the first line of:\n{err}"
+        );
+        let rest: Vec<&str> = err.lines().skip(1).filter(|l| !l.is_empty()).collect();
+        assert!(
+            rest.iter().all(|l| l.starts_with("For more information")),
+            "{args:?}: more than one line:\n{err}"
+        );
+    }
+}
+
+/// `serve --listen ADDRESS:0` takes any free port and says which: the address it prints
+/// answers.
+#[test]
+fn serve_on_port_zero_says_the_port_it_took() {
+    use std::io::{Read, Write};
+    let o = Outrider::new();
+    let bundle = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/bundle-v1.zip");
+    let log = o.home.path().join("serve.log");
+    let mut child = o
+        .cmd()
+        .args(["serve", bundle, "--listen", "127.0.0.1:0"])
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let host = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(rest) = text.split(" at http://").nth(1) {
+            break rest.split_whitespace().next().expect("address").to_owned();
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("serve exited ({status}):\n{text}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no address in:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(!host.ends_with(":0"), "{host}");
+    let mut conn = std::net::TcpStream::connect(&host).expect(&host);
+    conn.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n").expect("write");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("read");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+}

@@ -3,47 +3,46 @@
 
 use crate::support::{Outrider, text};
 
-/// The ```yaml blocks of the original outrider's README (seed 000, beside the checkout).
-fn seed_blocks() -> Vec<String> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/seeds/000_ded75530df40e2e8.txt"
-    );
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{path}: {e} (shared/ must sit beside the checkout)"));
-    let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
-    for line in text.lines() {
-        match (&mut current, line.trim_start()) {
-            (None, "```yaml") => current = Some(String::new()),
-            (Some(_), "```") => blocks.extend(current.take()),
-            (Some(b), _) => {
-                b.push_str(line);
-                b.push('\n');
-            }
-            _ => {}
-        }
-    }
-    blocks
+/// The config forms the original (Python) outrider accepted, one file each, in
+/// `fixtures/original-configs/` (see `fixtures/README.md`).
+fn original_configs() -> Vec<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/original-configs");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let yaml = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+            (p.display().to_string(), yaml)
+        })
+        .collect()
 }
 
 #[test]
 fn the_original_examples_are_valid() {
     let o = Outrider::new();
-    // The examples name ~/.ssh/id_rsa; validate checks key files exist.
+    // The fixtures name ~/.ssh/id_ed25519 and config.example.yaml ~/.ssh/id_rsa;
+    // validate checks key files exist.
     let ssh = o.home.path().join(".ssh");
     std::fs::create_dir_all(&ssh).expect("mkdir");
-    std::fs::write(ssh.join("id_rsa"), "placeholder key for validate").expect("write");
-    let blocks = seed_blocks();
-    assert!(blocks.len() >= 10, "found {} yaml blocks", blocks.len());
-    for (i, block) in blocks.iter().enumerate() {
-        let file = o.home.path().join(format!("example-{i}.yaml"));
-        std::fs::write(&file, block).expect("write");
-        let out = o.run(&["validate", "-c", file.to_str().expect("utf8")]);
+    for key in ["id_ed25519", "id_rsa"] {
+        std::fs::write(ssh.join(key), "placeholder key for validate").expect("write");
+    }
+    let configs = original_configs();
+    // One file per form: the sections, transports, plugins and their options, targets.
+    assert!(configs.len() >= 14, "found {} configs", configs.len());
+    let mut seen = std::collections::HashSet::new();
+    for (file, yaml) in &configs {
+        assert!(seen.insert(yaml), "{file} repeats another file");
+        let out = o.run(&["validate", "-c", file]);
         let (stdout, err) = text(&out);
         assert!(
             out.status.success(),
-            "example {i} is refused:\n{block}\n{stdout}{err}"
+            "{file} is refused:\n{yaml}\n{stdout}{err}"
         );
     }
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.yaml");

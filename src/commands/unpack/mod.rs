@@ -35,6 +35,8 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         .map(crate::config::load)
         .transpose()
         .map_err(|e| UsageError(e.to_string()))?;
+    // Which option a bad push location is named by.
+    let mut push_option = "--push".to_owned();
     if let Some(config) = &config {
         if args.bundle.is_empty()
             && let Some(b) = config.document.get("bundle").and_then(|v| v.as_str())
@@ -42,6 +44,13 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             args.bundle.push(config.base.join(b));
         }
         if args.push.is_none() {
+            push_option = format!(
+                "`registry` in `{}`",
+                args.config
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""))
+                    .display()
+            );
             args.push = config
                 .document
                 .get("registry")
@@ -50,8 +59,8 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
     }
     if let Some(text) = &args.push {
-        let target =
-            crate::cli::parse_push_target(text).map_err(|e| UsageError(format!("--push: {e}")))?;
+        let target = crate::cli::parse_push_target(text)
+            .map_err(|e| UsageError(format!("{push_option}: {e}")))?;
         // A path written after the host is the prefix; `http://` is --plain-http.
         if let Some(path) = &target.prefix {
             if args.prefix.as_ref().is_some_and(|p| p != path) {
