@@ -200,7 +200,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     output::note(&format!(
         "serving {images} images in {repositories} repositories from {bundles} bundles at {endpoint} (read-only); stop with Ctrl-C"
     ));
-    let io = |e: std::io::Error| anyhow::anyhow!("serving on {listening}: {e}");
+    let io = |e: std::io::Error| anyhow::anyhow!("serving on {bound}: {e}");
     match tls {
         None => {
             let server = axum_server::from_tcp(listener).map_err(io)?;
