@@ -38,7 +38,9 @@ fn version_completions_man_pages_and_help() {
     );
     let (plain, _) = text(&o.ok(&["version"]));
     assert!(
-        plain.contains("bundle format:  reads 1, 2, writes 2 (1 when a bundle holds no referrers)"),
+        plain.contains(
+            "bundle format:  reads 1, 2, 3, writes 3 (1 when a bundle holds no referrers and no --registry-path)"
+        ),
         "{plain}"
     );
 
