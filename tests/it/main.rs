@@ -23,6 +23,7 @@ mod roundtrip;
 mod saved_tars;
 mod serve;
 mod signing;
+mod slow_links;
 mod sources;
 mod support;
 mod volumes;

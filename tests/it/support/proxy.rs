@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What to do with one request, decided from its request line (`GET /v2/… HTTP/1.1`).
 /// The hook may also sleep, to hold the request back.
@@ -16,6 +17,13 @@ pub enum Pass {
     /// Answer it here with this status (`416 Requested Range Not Satisfiable`) and an
     /// empty body; the upstream never sees it.
     Answer(&'static str),
+    /// Read the body from the client at this many bytes a second, forwarding as it
+    /// comes: a slow link, which the client feels as backpressure.
+    Throttle(usize),
+    /// Forward this many bytes of the body and close the upstream side (the registry sees
+    /// a broken request), but hold the client's side open and silent for a minute: to
+    /// the client, a link that went quiet mid-upload.
+    StallAfter(usize),
 }
 
 /// Forwards connections to `upstream`, asking `hook` about each request; answers flow
@@ -34,18 +42,30 @@ pub fn start(upstream: String, hook: impl Fn(&str) -> Pass + Send + Sync + 'stat
                 server.try_clone().expect("clone"),
                 client.try_clone().expect("clone"),
             );
+            // Set by `StallAfter`: the client's side stays open and silent when the
+            // upstream's closes.
+            let hold = Arc::new(AtomicBool::new(false));
+            let held = hold.clone();
             std::thread::spawn(move || {
                 let _ = std::io::copy(&mut from_server, &mut to_client);
+                if held.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_secs(60));
+                }
                 let _ = to_client.shutdown(std::net::Shutdown::Both);
             });
             let hook = hook.clone();
-            std::thread::spawn(move || forward_requests(client, server, &*hook));
+            std::thread::spawn(move || forward_requests(client, server, &*hook, &hold));
         }
     });
     host
 }
 
-fn forward_requests(client: TcpStream, mut server: TcpStream, hook: &dyn Fn(&str) -> Pass) {
+fn forward_requests(
+    client: TcpStream,
+    mut server: TcpStream,
+    hook: &dyn Fn(&str) -> Pass,
+    hold: &AtomicBool,
+) {
     let mut reader = BufReader::new(client.try_clone().expect("clone"));
     loop {
         let mut head = String::new();
@@ -63,11 +83,31 @@ fn forward_requests(client: TcpStream, mut server: TcpStream, hook: &dyn Fn(&str
                 break;
             }
         }
+        let pass = hook(head.lines().next().unwrap_or_default());
+        match pass {
+            Pass::Throttle(rate) => {
+                if server.write_all(head.as_bytes()).is_err()
+                    || !trickle(&mut reader, &mut server, length, rate)
+                {
+                    return;
+                }
+                continue;
+            }
+            Pass::StallAfter(n) => {
+                hold.store(true, Ordering::SeqCst);
+                let _ = server.write_all(head.as_bytes());
+                let _ = trickle(&mut reader, &mut server, n.min(length), usize::MAX);
+                let _ = server.shutdown(std::net::Shutdown::Both);
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                let _ = client.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            _ => {}
+        }
         let mut body = vec![0u8; length];
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let pass = hook(head.lines().next().unwrap_or_default());
         if let Pass::Answer(status) = pass {
             // HTTP/1.1 clients wait for an answer before the next request, so this does not
             // interleave with the upstream's answers.
@@ -92,4 +132,23 @@ fn forward_requests(client: TcpStream, mut server: TcpStream, hook: &dyn Fn(&str
             return;
         }
     }
+}
+
+/// Copies `length` bytes from `from` to `to` in 16 KiB pieces, at most `rate` bytes a
+/// second. False when either side broke.
+fn trickle(from: &mut impl Read, to: &mut TcpStream, length: usize, rate: usize) -> bool {
+    const PIECE: usize = 16 * 1024;
+    let mut buf = vec![0u8; PIECE];
+    let mut left = length;
+    while left > 0 {
+        let n = left.min(PIECE);
+        if from.read_exact(&mut buf[..n]).is_err() || to.write_all(&buf[..n]).is_err() {
+            return false;
+        }
+        left -= n;
+        if rate != usize::MAX {
+            std::thread::sleep(std::time::Duration::from_secs_f64(n as f64 / rate as f64));
+        }
+    }
+    true
 }

@@ -1,0 +1,122 @@
+//! `--timeout` notices silence, never length: an upload that takes several times the
+//! timeout on a slow link arrives, monolithic or chunked, and one whose link goes quiet is
+//! caught within the timeout, named as a stall, and sent again after outrider asked the
+//! registry where it stood. Against the real distribution registry behind a proxy that
+//! reads request bodies at a set rate (the client feels backpressure, as on a slow link).
+
+use crate::support::images::{self, Flavour};
+use crate::support::proxy::{self, Pass};
+use crate::support::{Outrider, Registry, skopeo_raw, text};
+use std::sync::{Arc, Mutex};
+
+/// A 20 MB layer: at 2 MB/s, an upload of about ten seconds.
+const LAYER: usize = 20_000_000;
+const RATE: usize = 2_000_000;
+
+/// Packs one image with a [`LAYER`]-byte layer; returns the bundle's folder, its path and
+/// the layer's digest.
+fn bundle() -> (tempfile::TempDir, String, String) {
+    let source = Registry::plain();
+    let img = images::image(
+        vec![images::layer(91, LAYER, Flavour::Oci)],
+        "amd64",
+        Flavour::Oci,
+        false,
+    );
+    images::push_image(&source.host, "slow/app", "1", &img);
+    let work = tempfile::tempdir().expect("tmp");
+    let path = work.path().join("b.zip").to_str().expect("utf8").to_owned();
+    Outrider::new().ok(&["pack", "-o", &path, &format!("{}/slow/app:1", source.host)]);
+    (work, path, img.layers[0].digest.clone())
+}
+
+/// The layer's digest as the registry serves it, read back through its manifest.
+fn layer_at(host: &str) -> Option<String> {
+    let manifest = skopeo_raw(host, "slow/app", "1", &[])?;
+    let m: serde_json::Value = serde_json::from_slice(&manifest).ok()?;
+    m["layers"][0]["digest"].as_str().map(str::to_owned)
+}
+
+#[test]
+fn an_upload_several_times_the_timeout_arrives_while_bytes_move() {
+    let (_work, b, layer) = bundle();
+    for chunked in [false, true] {
+        let dest = Registry::plain();
+        let proxy = proxy::start(dest.host.clone(), |line| {
+            if line.starts_with("PUT") || line.starts_with("PATCH") {
+                Pass::Throttle(RATE)
+            } else {
+                Pass::Whole
+            }
+        });
+        let mut args = vec!["unpack", &b, "--push", &proxy, "--timeout", "4"];
+        // One PATCH of the whole blob: the old per-request read timeout cut it too.
+        if chunked {
+            args.extend(["--chunk-threshold", "1000000", "--chunk-size", "30000000"]);
+        }
+        let out = Outrider::new().run(&args);
+        let (stdout, err) = text(&out);
+        assert!(out.status.success(), "chunked: {chunked}\n{stdout}{err}");
+        assert!(!err.contains("stall"), "{err}");
+        assert_eq!(layer_at(&dest.host), Some(layer.clone()));
+    }
+}
+
+#[test]
+fn a_silent_upload_is_named_a_stall_and_sent_again() {
+    let (_work, b, layer) = bundle();
+    let dest = Registry::plain();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let hex = layer.trim_start_matches("sha256:").to_owned();
+    let proxy = proxy::start(dest.host.clone(), move |line| {
+        let mut seen = log.lock().expect("lock");
+        seen.push(line.to_owned());
+        let layer_puts = seen
+            .iter()
+            .filter(|l| l.starts_with("PUT") && l.contains(&hex))
+            .count();
+        // The layer's first upload goes quiet after 5 MB; everything after passes.
+        if line.starts_with("PUT") && line.contains(&hex) && layer_puts == 1 {
+            Pass::StallAfter(5_000_000)
+        } else {
+            Pass::Whole
+        }
+    });
+    let started = std::time::Instant::now();
+    let out = Outrider::new().run(&["unpack", &b, "--push", &proxy, "--timeout", "3"]);
+    let (stdout, err) = text(&out);
+    assert!(out.status.success(), "{stdout}{err}");
+    assert!(
+        err.contains("for 3 s (stalled)"),
+        "the stall is named: {err}"
+    );
+    // Asked where the upload stood before sending anything again.
+    let seen = seen.lock().expect("lock").clone();
+    let layer_hex = layer.trim_start_matches("sha256:").to_owned();
+    let first_put = seen
+        .iter()
+        .position(|l| l.starts_with("PUT") && l.contains(&layer_hex))
+        .expect("PUT");
+    let session = seen[first_put]
+        .split('?')
+        .next()
+        .and_then(|p| p.rsplit('/').next())
+        .expect("upload session")
+        .to_owned();
+    let next = seen[first_put + 1..]
+        .iter()
+        .find(|l| l.contains(&session) || l.contains(&layer_hex))
+        .expect("a request after the stall");
+    assert!(
+        next.starts_with(&format!("GET /v2/slow/app/blobs/uploads/{session}")),
+        "{seen:?}"
+    );
+    assert_eq!(layer_at(&dest.host), Some(layer));
+    // Not a test of speed: only that the silent minute was not waited out.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(50),
+        "{:?}",
+        started.elapsed()
+    );
+}
