@@ -125,7 +125,14 @@ impl Registry {
                 what: what.to_owned(),
             },
             _ => {
-                let body = response.text().await.unwrap_or_default();
+                let body = super::storage::error_body(response).await;
+                if let Some(cause) = super::storage::StorageFailure::recognise(status, &body) {
+                    return RegistryError::Storage {
+                        registry,
+                        what: what.to_owned(),
+                        cause,
+                    };
+                }
                 let body = crate::output::sanitize(&body.chars().take(300).collect::<String>());
                 RegistryError::Status {
                     registry,

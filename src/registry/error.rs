@@ -57,6 +57,16 @@ pub enum RegistryError {
         /// `pull` or `push`.
         need: &'static str,
     },
+    /// The registry cannot store what it is sent (full, over quota, read-only).
+    #[error("`{registry}` {}: it could not store {what}; hint: {}", cause.describe(), cause.hint())]
+    Storage {
+        /// Registry host.
+        registry: String,
+        /// What was being written.
+        what: String,
+        /// Why.
+        cause: super::storage::StorageFailure,
+    },
     /// An upload moved no byte, and got no answer after its last one, for `--timeout`.
     #[error(
         "no byte of {what} moved to `{registry}` for {secs} s (stalled); hint: a slow link is fine, a silent one is not: check the network, or raise --timeout"

@@ -15,6 +15,7 @@ mod push;
 mod read;
 mod registries;
 pub mod stall;
+pub mod storage;
 pub mod transport;
 
 use crate::secret::Secret;
@@ -370,6 +371,28 @@ impl Registry {
                     }
                     if http::retryable_status(status.as_u16()) && attempt < retries {
                         attempt += 1;
+                        // A full, over-quota or read-only registry stays so: no retries.
+                        if status.is_server_error() {
+                            let retry_after = response
+                                .headers()
+                                .get(reqwest::header::RETRY_AFTER)
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned);
+                            let body = storage::error_body(response).await;
+                            if let Some(cause) =
+                                storage::StorageFailure::recognise(status.as_u16(), &body)
+                            {
+                                return Err(RegistryError::Storage {
+                                    registry: self.name.clone(),
+                                    what: what.to_owned(),
+                                    cause,
+                                });
+                            }
+                            let wait = http::backoff(attempt, retry_after.as_deref());
+                            tracing::warn!(registry = %self.name, %what, status = status.as_u16(), ?wait, "retrying");
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
                         let wait = http::backoff(
                             attempt,
                             response

@@ -146,6 +146,9 @@ impl Registry {
                 Ok(response) => {
                     let status = response.status();
                     let error = self.status_error("PATCH", &what, response).await;
+                    if matches!(error, RegistryError::Storage { .. }) {
+                        return Err(error);
+                    }
                     // 416: the registry holds another amount than this chunk assumed (an
                     // earlier PATCH broke after part of it arrived); 5xx: it may hold part;
                     // 404: it dropped the session (distribution 2 does when a PATCH broke).
