@@ -9,9 +9,9 @@ use crate::support::proxy::{self, Pass};
 use crate::support::{Outrider, Registry, skopeo_raw, text};
 use std::sync::{Arc, Mutex};
 
-/// A 20 MB layer: at 2 MB/s, an upload of about ten seconds.
-const LAYER: usize = 20_000_000;
-const RATE: usize = 2_000_000;
+/// A 12 MB layer: at 1.2 MB/s, an upload of about ten seconds.
+const LAYER: usize = 12_000_000;
+const RATE: usize = 1_200_000;
 
 /// Packs one image with a [`LAYER`]-byte layer; returns the bundle's folder, its path and
 /// the layer's digest.
@@ -76,9 +76,9 @@ fn a_silent_upload_is_named_a_stall_and_sent_again() {
             .iter()
             .filter(|l| l.starts_with("PUT") && l.contains(&hex))
             .count();
-        // The layer's first upload goes quiet after 5 MB; everything after passes.
+        // The layer's first upload goes quiet after 3 MB; everything after passes.
         if line.starts_with("PUT") && line.contains(&hex) && layer_puts == 1 {
-            Pass::StallAfter(5_000_000)
+            Pass::StallAfter(3_000_000)
         } else {
             Pass::Whole
         }
@@ -119,4 +119,49 @@ fn a_silent_upload_is_named_a_stall_and_sent_again() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn ctrl_c_during_a_push_says_what_a_rerun_does() {
+    let (_work, b, layer) = bundle();
+    let dest = Registry::plain();
+    let uploading = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = uploading.clone();
+    let proxy = proxy::start(dest.host.clone(), move |line| {
+        if line.starts_with("PUT") {
+            started.store(true, std::sync::atomic::Ordering::SeqCst);
+            Pass::Throttle(RATE)
+        } else {
+            Pass::Whole
+        }
+    });
+    let o = Outrider::new();
+    let child = o
+        .cmd()
+        .args(["unpack", &b, "--push", &proxy])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("outrider");
+    // Mid-layer: the upload takes about ten seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !uploading.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(std::time::Instant::now() < deadline, "no upload started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("wait");
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted") && err.contains("The same command goes on"),
+        "{err}"
+    );
+    assert!(layer_at(&dest.host).is_none(), "the tag moved");
+    // And it does.
+    o.ok(&["unpack", &b, "--push", &dest.host]);
+    assert_eq!(layer_at(&dest.host), Some(layer));
 }

@@ -53,7 +53,19 @@ pub(super) async fn push(
         chunk_size: args.chunk_size,
         strict: args.strict,
     };
-    let result = push_bundle(reader, &registry, &push_options, &progress).await;
+    // On Ctrl-C the push is dropped where it stands. Nothing it wrote is wrong: blobs are
+    // checked by the registry against their digest, manifests go after their blobs, and a
+    // tag after its image's manifests, so no tag points at a half image.
+    let result = tokio::select! {
+        r = push_bundle(reader, &registry, &push_options, &progress) => r,
+        _ = tokio::signal::ctrl_c() => {
+            progress.finish();
+            return Err(super::super::Interrupted(format!(
+                "the push to `{host}` stopped where it stood; no tag was moved to an image that did not arrive whole. The same command goes on: blobs already at the registry are skipped (one HEAD each) and the rest are sent"
+            ))
+            .into());
+        }
+    };
     progress.finish();
     let PushResult { reports, receipt } = result?;
     if let Some(path) = &args.receipt {
