@@ -65,6 +65,12 @@ struct ItemState {
     bytes: AtomicU64,
     started: Instant,
     finished: AtomicBool,
+    /// Bytes moved by this run at the previous heartbeat, and when: the rate a line shows
+    /// is over the last interval, not since the start, and never counts bytes a resume
+    /// found already there.
+    last: Mutex<(Instant, u64)>,
+    /// Bytes that were already there (a resume): counted in the position, not the rate.
+    skipped: AtomicU64,
 }
 
 /// Progress of one item (a blob, a target's upload).
@@ -84,13 +90,24 @@ pub struct ByteCounter {
     shared: Arc<Shared>,
 }
 
-/// Bytes, rate and ETA; `chars` tell the overall bar (`=> `) from an item's (`-> `).
-fn bar_style(chars: &str) -> ProgressStyle {
+/// The overall bar: the verb, a bar taking what the line leaves, bytes, rate, ETA and the
+/// `N/M` count. Fits 80 columns with room for the bar.
+fn overall_style() -> ProgressStyle {
     ProgressStyle::with_template(
-        "{prefix:>6} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+        "{prefix:>6} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars(chars)
+    .progress_chars("=> ")
+}
+
+/// An item's bar: its label cut to what the line leaves (a digest is long), then a short
+/// bar, bytes, rate and ETA, so a line never wraps at 80 columns.
+fn item_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "  {wide_msg} [{bar:12}] {bytes:>9}/{total_bytes:<9} {bytes_per_sec:>11} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("-> ")
 }
 
 /// Seconds between heartbeat lines: 10, or `OUTRIDER_HEARTBEAT_SECS` (for tests).
@@ -108,7 +125,7 @@ impl Progress {
     pub fn new(mode: Mode, verb: &'static str, total: u64) -> Progress {
         let overall = (mode == Mode::Bars).then(|| {
             let bar = multi().add(ProgressBar::new(total));
-            bar.set_style(bar_style("=> "));
+            bar.set_style(overall_style());
             bar.set_prefix(verb);
             bar
         });
@@ -143,7 +160,7 @@ impl Progress {
     pub fn item(&self, label: &str, size: u64) -> ItemProgress {
         let bar = (self.mode == Mode::Bars).then(|| {
             let bar = multi().insert_from_back(1, ProgressBar::new(size));
-            bar.set_style(bar_style("-> "));
+            bar.set_style(item_style());
             bar.set_message(label.to_owned());
             bar
         });
@@ -153,6 +170,8 @@ impl Progress {
             bytes: AtomicU64::new(0),
             started: Instant::now(),
             finished: AtomicBool::new(false),
+            last: Mutex::new((Instant::now(), 0)),
+            skipped: AtomicU64::new(0),
         });
         self.shared
             .items
@@ -221,13 +240,22 @@ async fn heartbeat(shared: Arc<Shared>, verb: &'static str, every: Duration) {
             });
         for item in live.iter().filter(|i| i.started.elapsed() >= every) {
             let bytes = item.bytes.load(Ordering::Relaxed);
-            let secs = item.started.elapsed().as_secs_f64().max(0.001);
+            let moved = bytes.saturating_sub(item.skipped.load(Ordering::Relaxed));
+            // The rate over the last interval: a stall shows as 0 at once, and bytes a
+            // resume found already there never count as speed.
+            let rate = {
+                let mut last = item.last.lock().unwrap_or_else(|e| e.into_inner());
+                let secs = last.0.elapsed().as_secs_f64().max(0.001);
+                let rate = (moved.saturating_sub(last.1) as f64 / secs) as u64;
+                *last = (Instant::now(), moved);
+                rate
+            };
             tracing::info!(
                 op = verb,
                 item = %item.label,
                 bytes,
                 total = item.size,
-                rate = (bytes as f64 / secs) as u64,
+                rate,
                 "transferring"
             );
         }
@@ -256,8 +284,21 @@ impl ByteCounter {
         }
     }
 
+    /// Counts `n` bytes that were already there (a resume found them, the registry held
+    /// them): they move the position, not the rate or the ETA.
+    pub fn skip(&self, n: u64) {
+        self.state.skipped.fetch_add(n, Ordering::Relaxed);
+        self.inc(n);
+        // indicatif's estimate would take the jump for speed: start it afresh.
+        for b in self.bar.iter().chain(&self.overall) {
+            b.reset_eta();
+        }
+    }
+
     /// Takes back what this item counted, for an attempt that is being retried.
     pub fn rewind(&self) {
+        self.state.skipped.store(0, Ordering::Relaxed);
+        *self.state.last.lock().unwrap_or_else(|e| e.into_inner()) = (Instant::now(), 0);
         let n = self.state.bytes.swap(0, Ordering::Relaxed);
         self.shared.bytes.fetch_sub(n, Ordering::Relaxed);
         if let Some(b) = &self.bar {
@@ -275,11 +316,16 @@ impl ItemProgress {
         self.counter.inc(n);
     }
 
+    /// Counts `n` bytes that were already there (see [`ByteCounter::skip`]).
+    pub fn skip(&self, n: u64) {
+        self.counter.skip(n);
+    }
+
     /// Counts the rest of the item's bytes at once (it was already there, or mounted).
     pub fn complete(&self) {
         let seen = self.counter.state.bytes.load(Ordering::Relaxed);
         self.counter
-            .inc(self.counter.state.size.saturating_sub(seen));
+            .skip(self.counter.state.size.saturating_sub(seen));
     }
 
     /// A counter to move into a request body, counting bytes as they are sent.

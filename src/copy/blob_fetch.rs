@@ -68,7 +68,7 @@ pub(super) async fn fetch_blob(
                     let digests = complete(segments, finished)?;
                     Tally::add(&journal.tally.reused, 1);
                     Tally::add(&journal.tally.reused_bytes, desc.size);
-                    item.inc(desc.size);
+                    item.skip(desc.size);
                     item.done("already on disk");
                     return Ok(digests);
                 }
@@ -80,7 +80,7 @@ pub(super) async fn fetch_blob(
                 transfer = transfer.reread(bytes).await?;
                 if transfer.whole_crc.clone().finalize() == crc {
                     Tally::add(&journal.tally.reused_bytes, bytes);
-                    item.inc(bytes);
+                    item.skip(bytes);
                 } else {
                     Tally::add(&journal.tally.refetched, 1);
                     tracing::warn!(digest = %desc.digest, bytes, "the journal's record of this blob's first bytes does not match the disk; fetching it from the start");
@@ -198,7 +198,7 @@ async fn pull(
         *transfer = Transfer::new(desc, segments, transfer.journal.as_ref());
         item.rewind();
     } else if offset > 0 {
-        tracing::info!(digest = %desc.digest, offset, "resumed with Range");
+        tracing::debug!(digest = %desc.digest, offset, "resumed with Range");
     }
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(StreamFailure::Source)?;

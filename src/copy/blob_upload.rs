@@ -134,7 +134,7 @@ async fn upload(
                 tracing::warn!(%repo, digest = %desc.digest, %error, reached, "upload broke; continuing from what the registry holds");
                 verify_first(reader, desc)?;
                 counter.rewind();
-                counter.inc(reached);
+                counter.skip(reached);
                 registry
                     .put_blob_chunked(repo, at, desc, chunk_size, &chunk, reached, &watch)
                     .await?;
