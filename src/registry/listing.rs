@@ -2,7 +2,7 @@
 //! `Link` pagination (distribution spec, "Listing tags", and the catalog extension).
 
 use super::endpoint::Endpoint;
-use super::{Access, Registry, RegistryError};
+use super::{Access, Registry, RegistryError, body};
 use crate::oci::artifact::Referrer;
 use crate::oci::{Digest, media_type};
 use reqwest::{Response, StatusCode};
@@ -103,7 +103,9 @@ impl Registry {
                 _ => return Err(self.status_error("GET", &what, response).await),
             }
             next = self.next_page(&response);
-            let body = self.bounded_body(response, &what).await?;
+            let body = self
+                .bounded_body(response, &what, body::MANIFEST_LIMIT)
+                .await?;
             // Not JSON, or JSON without `manifests` (a catch-all page): no API here.
             let manifests = serde_json::from_slice::<Page>(&body)
                 .ok()
@@ -117,7 +119,8 @@ impl Registry {
         Ok(Some(out))
     }
 
-    /// The `Link: <…>; rel="next"` target, resolved against the registry.
+    /// The `Link: <…>; rel="next"` target, resolved against the registry; on another
+    /// origin it is asked without credentials (see [`super::origin`]).
     fn next_page(&self, response: &Response) -> Option<String> {
         let link = response
             .headers()
@@ -130,15 +133,18 @@ impl Registry {
             .trim()
             .trim_start_matches('<')
             .trim_end_matches('>');
-        Some(self.upload_url(target, &[]))
+        self.page_url(target)
     }
 
+    /// One page of a listing, read up to [`body::PAGE_LIMIT`], as JSON.
     async fn json<T: serde::de::DeserializeOwned>(
         &self,
         response: Response,
         what: &str,
     ) -> Result<T, RegistryError> {
-        let bytes = response.bytes().await.map_err(|e| self.transport(&e))?;
+        let bytes = self
+            .bounded_body(response, &format!("{what} page"), body::PAGE_LIMIT)
+            .await?;
         serde_json::from_slice(&bytes).map_err(|e| RegistryError::Status {
             registry: self.name.clone(),
             method: "GET".into(),

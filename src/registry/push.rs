@@ -82,7 +82,7 @@ impl Registry {
         body: BodyFactory<'_>,
     ) -> Result<(), RegistryError> {
         let what = format!("blob {} to `{repo}`", desc.digest);
-        let url = self.upload_url(location, &[("digest", desc.digest.as_str())]);
+        let url = self.upload_url(location, &[("digest", desc.digest.as_str())], &what)?;
         let size = desc.size;
         let response = self
             .send(&Access::Push(repo.into()), &what, &|c| {
@@ -115,7 +115,7 @@ impl Registry {
         let (mut stuck, mut restarts) = (0, 0);
         while offset < desc.size {
             let len = chunk_size.min(desc.size - offset);
-            let url = self.upload_url(&location, &[]);
+            let url = self.upload_url(&location, &[], &what)?;
             let start = offset;
             let sent = self
                 .send(&Access::Push(repo.into()), &what, &|c| {
@@ -175,7 +175,7 @@ impl Registry {
                 None => return Err(error),
             }
         }
-        let url = self.upload_url(&location, &[("digest", desc.digest.as_str())]);
+        let url = self.upload_url(&location, &[("digest", desc.digest.as_str())], &what)?;
         let response = self
             .send(&Access::Push(repo.into()), &what, &|c| {
                 c.put(&url).header("content-length", "0")
@@ -197,7 +197,7 @@ impl Registry {
         size: u64,
     ) -> Result<(String, u64), RegistryError> {
         let what = format!("upload status in `{repo}`");
-        let url = self.upload_url(location, &[]);
+        let url = self.upload_url(location, &[], &what)?;
         let response = self
             .send(&Access::Push(repo.into()), &what, &|c| c.get(&url))
             .await?;
