@@ -186,3 +186,90 @@ impl Registry {
             .clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::credentials::ExplicitCredentials;
+    use super::super::http::TransportOptions;
+    use super::*;
+
+    fn basic(user: &str) -> Credential {
+        Credential::Basic {
+            username: user.into(),
+            password: Secret::new("pw".into()),
+        }
+    }
+
+    async fn client(name: &str, options: &TransportOptions, given: &[(&str, &str)]) -> Registry {
+        let explicit = ExplicitCredentials {
+            by_host: given
+                .iter()
+                .map(|(h, u)| (h.to_string(), basic(u)))
+                .collect(),
+            auth_file: None,
+        };
+        Registry::connect(name, options, &explicit)
+            .await
+            .expect("connect")
+    }
+
+    #[tokio::test]
+    async fn credentials_stay_on_the_registry_origin() {
+        let options = TransportOptions {
+            plain_http: vec!["auth.example:5001".into()],
+            ..TransportOptions::default()
+        };
+        let r = client("reg.example", &options, &[("reg.example", "alice")]).await;
+        let url = |u: &str| url::Url::parse(u).expect("url");
+        assert!(r.is_own(&url("https://reg.example:443/v2/a/tags/list")));
+        for other in [
+            "http://reg.example/v2/",
+            "https://reg.example:5000/v2/",
+            "https://other.example/v2/",
+        ] {
+            assert!(!r.is_own(&url(other)), "{other}");
+        }
+        assert!(
+            r.upload_url("/v2/a/blobs/uploads/1?s=x", &[("digest", "d")], "w")
+                .expect("own origin")
+                .starts_with("https://reg.example/v2/a/blobs/uploads/1?s=x&digest=d")
+        );
+        assert!(matches!(
+            r.upload_url("http://reg.example/v2/a/blobs/uploads/1", &[], "w"),
+            Err(RegistryError::ForeignLocation { .. })
+        ));
+        assert!(
+            r.page_url("https://other.example/v2/_catalog?last=a")
+                .is_some()
+        );
+        assert!(r.realm_credential("https://reg.example/token").is_some());
+        assert!(r.realm_credential("https://auth.example/token").is_some());
+        assert!(
+            r.realm_credential("http://auth.example:5001/token")
+                .is_some()
+        );
+        assert_eq!(r.plain_realms(), ["auth.example:5001"]);
+        assert!(
+            r.realm_credential("http://auth.example:5002/token")
+                .is_none()
+        );
+        assert!(r.realm_credential("http://reg.example/token").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_mirror_gets_its_own_credentials_first_then_the_registry_s() {
+        let options = TransportOptions {
+            mirrors: vec![("reg.example".into(), "mirror.example:5000".into())],
+            ..TransportOptions::default()
+        };
+        let both = [
+            ("reg.example", "reg-user"),
+            ("mirror.example:5000", "mirror-user"),
+        ];
+        let r = client("reg.example", &options, &both).await;
+        assert_eq!(r.username().as_deref(), Some("mirror-user"));
+        let r = client("reg.example", &options, &both[..1]).await;
+        assert_eq!(r.username().as_deref(), Some("reg-user"));
+        assert!(r.is_own(&url::Url::parse("https://mirror.example:5000/v2/").expect("url")));
+    }
+}
