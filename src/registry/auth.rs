@@ -202,12 +202,19 @@ pub async fn fetch_token(
         })?;
     let reply: TokenReply =
         serde_json::from_slice(&bytes).map_err(|e| failed(format!("unreadable reply: {e}")))?;
-    reply
+    let token = reply
         .token
         .or(reply.access_token)
         .filter(|t| !t.is_empty())
-        .map(Secret::new)
-        .ok_or_else(|| failed("reply holds no token".into()))
+        .ok_or_else(|| failed("reply holds no token".into()))?;
+    // It goes into an `Authorization` header as it is: a token that could not is refused
+    // here, by name, rather than failing every request later.
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(failed(
+            "reply holds a token with characters no HTTP header may carry".into(),
+        ));
+    }
+    Ok(Secret::new(token))
 }
 
 fn url_encode(s: &str) -> String {

@@ -277,9 +277,10 @@ impl Registry {
             if self.is_own(request.url())
                 && let Some(h) = self.auth_header(access).await?
             {
-                request
-                    .headers_mut()
-                    .insert(reqwest::header::AUTHORIZATION, origin::header_value(&h)?);
+                request.headers_mut().insert(
+                    reqwest::header::AUTHORIZATION,
+                    origin::header_value(&self.name, &h)?,
+                );
             }
             let line = request_line(&request);
             let started = std::time::Instant::now();

@@ -26,13 +26,16 @@ use std::sync::Mutex;
 static WARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// An `Authorization` value marked sensitive (hyper then keeps it out of its own logs).
+/// Basic values are base64 and tokens were checked when fetched, so this cannot fail in
+/// practice; were it to, the request fails rather than going out without credentials.
 pub(super) fn header_value(
+    registry: &str,
     secret: &Secret<String>,
 ) -> Result<reqwest::header::HeaderValue, RegistryError> {
     let mut value = reqwest::header::HeaderValue::from_str(secret.expose()).map_err(|_| {
         RegistryError::Auth(auth::AuthError::Failed {
-            realm: "(token)".into(),
-            reason: "the token is not a valid HTTP header value".into(),
+            realm: registry.to_owned(),
+            reason: "its credentials are not a valid HTTP header value".into(),
         })
     })?;
     value.set_sensitive(true);

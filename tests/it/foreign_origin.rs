@@ -330,3 +330,50 @@ fn endless_catalog_and_tag_pages_are_cut_at_their_limit() {
         assert!(took < peers::ENDLESS_FOR / 2, "took {took:?}");
     }
 }
+
+/// A tag list whose pages never end (each 1 MiB, each naming a next one): cut when all
+/// its pages together pass the listing limit.
+#[test]
+fn an_endless_chain_of_tag_pages_is_cut_at_the_listing_limit() {
+    let work = tempfile::tempdir().expect("tmp");
+    let (reg, _) = basic_registry_with_image(work.path());
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = asked.clone();
+    let proxy = peers::proxy(reg.host.clone(), move |line| {
+        if !line.contains("/tags/list") {
+            return Act::Forward;
+        }
+        let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let body = format!("{{\"tags\":[\"{}\"]}}", "x".repeat(1024 * 1024));
+        Act::Answer(
+            "200 OK",
+            vec![
+                "Content-Type: application/json".into(),
+                format!("Link: </v2/team/api/tags/list?n=1000&last=p{n}>; rel=\"next\""),
+            ],
+            body.into_bytes(),
+        )
+    });
+    let receipt = work.path().join("receipt.json");
+    let (out, took) = timed(
+        &Outrider::new(),
+        &[
+            "receipt",
+            "--registry",
+            &proxy,
+            "-o",
+            receipt.to_str().expect("utf8"),
+        ],
+    );
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "tags of `team/api`, all pages together, from `{proxy}` is over 67108864 bytes"
+        )),
+        "{err}"
+    );
+    // 64 pages of a little over 1 MiB pass 64 MiB: no 65th is asked for.
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 64, "{err}");
+    assert!(took < peers::ENDLESS_FOR / 2, "took {took:?}");
+}
