@@ -96,7 +96,7 @@ pub enum AuthError {
         /// A hint for the user.
         hint: &'static str,
     },
-    /// The reply went on past [`super::body::TOKEN_LIMIT`]; reading stopped there.
+    /// The reply went on past `body::TOKEN_LIMIT`; reading stopped there.
     #[error("token reply from `{realm}` is over {limit} bytes; refused")]
     TooLarge {
         /// Realm URL.

@@ -259,7 +259,7 @@ impl Registry {
     }
 
     /// Sends a request built by `build` (called again for each attempt), adding auth on
-    /// the registry's own origin only (see [`origin`]), answering one 401 challenge of
+    /// the registry's own origin only (see `registry::origin`), answering one 401 challenge of
     /// that origin, retrying connection errors, 429 and 5xx with backoff
     /// (a 429 also lowers how many requests the registry is sent at once), and falling back to plain HTTP for loopback registries whose HTTPS fails.
     pub async fn send(
