@@ -377,3 +377,32 @@ fn an_endless_chain_of_tag_pages_is_cut_at_the_listing_limit() {
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 64, "{err}");
     assert!(took < peers::ENDLESS_FOR / 2, "took {took:?}");
 }
+
+/// A mirror is the registry the user configured it for: the credentials given for that
+/// registry (or for the mirror itself) reach the mirror, whose origin is its own.
+#[test]
+fn a_mirror_gets_the_credentials_of_the_registry_it_stands_for() {
+    let work = tempfile::tempdir().expect("tmp");
+    let (reg, _) = basic_registry_with_image(work.path());
+    let o = Outrider::new();
+    for auth_for in ["upstream.invalid", reg.host.as_str()] {
+        let out_zip = work.path().join("mirrored.zip");
+        let out = run_as(
+            &o,
+            USER,
+            PASSWORD,
+            &[
+                "pack",
+                "-o",
+                out_zip.to_str().expect("utf8"),
+                "--mirror",
+                &format!("upstream.invalid={}", reg.host),
+                "--auth-for",
+                auth_for,
+                "upstream.invalid/team/api:2",
+            ],
+        );
+        let (_, err) = text(&out);
+        assert!(out.status.success(), "--auth-for {auth_for}: {err}");
+    }
+}
