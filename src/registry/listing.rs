@@ -185,8 +185,8 @@ impl Registry {
         Ok(())
     }
 
-    /// One page of a listing, read up to [`body::PAGE_LIMIT`] (and what is left of its
-    /// listing's [`LISTING_LIMIT`]), as JSON.
+    /// One page of a listing, read up to [`body::PAGE_LIMIT`] and then counted against
+    /// its listing's [`LISTING_LIMIT`], as JSON.
     async fn json<T: serde::de::DeserializeOwned>(
         &self,
         response: Response,
