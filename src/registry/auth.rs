@@ -96,6 +96,14 @@ pub enum AuthError {
         /// A hint for the user.
         hint: &'static str,
     },
+    /// The reply went on past `body::TOKEN_LIMIT`; reading stopped there.
+    #[error("token reply from `{realm}` is over {limit} bytes; refused")]
+    TooLarge {
+        /// Realm URL.
+        realm: String,
+        /// The limit it went past.
+        limit: u64,
+    },
     /// The endpoint could not be reached or answered nonsense.
     #[error("token endpoint `{realm}`: {reason}")]
     Failed {
@@ -182,24 +190,31 @@ pub async fn fetch_token(
             hint,
         });
     }
-    let reply: TokenReply = response.json_reply().await.map_err(failed)?;
-    reply
+    let limit = super::body::TOKEN_LIMIT;
+    let bytes = super::body::read_bounded(response, limit)
+        .await
+        .map_err(|e| match e {
+            super::body::BodyError::TooLarge => AuthError::TooLarge {
+                realm: realm.into(),
+                limit,
+            },
+            super::body::BodyError::Transport(e) => failed(super::http::describe(&e)),
+        })?;
+    let reply: TokenReply =
+        serde_json::from_slice(&bytes).map_err(|e| failed(format!("unreadable reply: {e}")))?;
+    let token = reply
         .token
         .or(reply.access_token)
         .filter(|t| !t.is_empty())
-        .map(Secret::new)
-        .ok_or_else(|| failed("reply holds no token".into()))
-}
-
-trait JsonReply {
-    async fn json_reply<T: for<'de> Deserialize<'de>>(self) -> Result<T, String>;
-}
-
-impl JsonReply for reqwest::Response {
-    async fn json_reply<T: for<'de> Deserialize<'de>>(self) -> Result<T, String> {
-        let bytes = self.bytes().await.map_err(|e| e.to_string())?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("unreadable reply: {e}"))
+        .ok_or_else(|| failed("reply holds no token".into()))?;
+    // It goes into an `Authorization` header as it is: a token that could not is refused
+    // here, by name, rather than failing every request later.
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(failed(
+            "reply holds a token with characters no HTTP header may carry".into(),
+        ));
     }
+    Ok(Secret::new(token))
 }
 
 fn url_encode(s: &str) -> String {

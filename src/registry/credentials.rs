@@ -139,13 +139,44 @@ pub async fn lookup(
     registry: &str,
     explicit: &ExplicitCredentials,
 ) -> Result<Option<Credential>, CredentialError> {
-    if let Some((_, c)) = explicit
+    match given(registry, explicit) {
+        Some(c) => Ok(Some(c)),
+        None => in_files(registry, explicit).await,
+    }
+}
+
+/// Credentials for `registry` read through `mirror`. The mirror is the registry the user
+/// configured it for, so it gets that registry's credentials; its own, when the user gave
+/// some (`--auth-for MIRROR`, `docker login MIRROR`), come first. Given ones before files:
+/// the mirror's, the registry's, then the files' for the mirror, for the registry.
+pub async fn lookup_mirrored(
+    registry: &str,
+    mirror: &str,
+    explicit: &ExplicitCredentials,
+) -> Result<Option<Credential>, CredentialError> {
+    if let Some(c) = given(mirror, explicit).or_else(|| given(registry, explicit)) {
+        return Ok(Some(c));
+    }
+    match in_files(mirror, explicit).await? {
+        Some(c) => Ok(Some(c)),
+        None => in_files(registry, explicit).await,
+    }
+}
+
+/// Credentials given on the command line or in a config for `registry`.
+fn given(registry: &str, explicit: &ExplicitCredentials) -> Option<Credential> {
+    explicit
         .by_host
         .iter()
         .find(|(host, _)| super::http::same_host(host, registry, 443))
-    {
-        return Ok(Some(c.clone()));
-    }
+        .map(|(_, c)| c.clone())
+}
+
+/// Credentials for `registry` in the login files, the first that holds some.
+async fn in_files(
+    registry: &str,
+    explicit: &ExplicitCredentials,
+) -> Result<Option<Credential>, CredentialError> {
     for path in auth_files(explicit) {
         let text = match fs_err::read(&path) {
             Ok(t) => t,

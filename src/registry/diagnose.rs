@@ -98,6 +98,21 @@ impl Registry {
     ) -> RegistryError {
         let status = response.status().as_u16();
         let registry = self.name.clone();
+        // Another origin (a `Link` the registry named, a redirect) was sent no credentials:
+        // its refusal says nothing about the user's.
+        if matches!(status, 401 | 403) && !self.is_own(response.url()) {
+            let url = response.url();
+            return RegistryError::Status {
+                registry,
+                method: method.into(),
+                what: what.into(),
+                status,
+                body: format!(
+                    "answered by `{}`, another origin than the registry's, which outrider sends no credentials",
+                    crate::output::sanitize(&url.origin().ascii_serialization())
+                ),
+            };
+        }
         let basic = matches!(
             *self.challenge.lock().unwrap_or_else(|e| e.into_inner()),
             Some(Challenge::Basic)
@@ -125,7 +140,8 @@ impl Registry {
                 what: what.to_owned(),
             },
             _ => {
-                let body = super::storage::error_body(response).await;
+                let body = super::body::read_prefix(response, super::body::ERROR_LIMIT).await;
+                let body = String::from_utf8_lossy(&body);
                 if let Some(cause) = super::storage::StorageFailure::recognise(status, &body) {
                     return RegistryError::Storage {
                         registry,

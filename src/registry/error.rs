@@ -4,7 +4,6 @@ use super::auth::AuthError;
 use super::credentials::CredentialError;
 use super::http::TlsSetupError;
 use super::transport::Cause;
-use crate::oci::manifest::MAX_MANIFEST_BYTES;
 
 /// Everything that can go wrong talking to a registry. Messages name the registry and
 /// the object; secrets never appear.
@@ -133,13 +132,46 @@ pub enum RegistryError {
         /// Why.
         source: crate::oci::ManifestError,
     },
-    /// A manifest larger than any registry would store.
-    #[error("`{registry}` sent a manifest for {what} larger than {MAX_MANIFEST_BYTES} bytes")]
-    ManifestTooLarge {
+    /// A body larger than its kind may be (a manifest, a page of a listing): reading
+    /// stopped at the limit (see `registry::body`).
+    #[error("{what} from `{registry}` is over {limit} bytes; refused")]
+    TooLarge {
         /// Registry host.
         registry: String,
         /// What was fetched.
         what: String,
+        /// The limit it went past.
+        limit: u64,
+    },
+    /// The registry named a URL on another origin where following it makes no sense (an
+    /// upload session: the image's bytes go only to the registry the user named).
+    #[error(
+        "`{registry}` named `{location}` for {what}, which is not on its own origin `{origin}`; refused: outrider sends an image's bytes only to the registry it pushes to; hint: a registry behind a proxy must know its public URL (distribution: `http.host`)"
+    )]
+    ForeignLocation {
+        /// Registry host.
+        registry: String,
+        /// The request it was for.
+        what: String,
+        /// The URL it named (query left out).
+        location: String,
+        /// The registry's own origin.
+        origin: String,
+    },
+    /// The token server is on another origin over plain HTTP, so the credentials were not
+    /// sent to it, and it refused an anonymous token.
+    #[error(
+        "`{registry}` sends logins to the token server `{realm}`, on another origin over plain HTTP; outrider did not send it the credentials for `{username}`, and it gave no token without them; hint: if that token server is yours, allow it with `--plain-http {host}`"
+    )]
+    CredentialsWithheld {
+        /// Registry host.
+        registry: String,
+        /// The realm URL.
+        realm: String,
+        /// Who the credentials were for.
+        username: String,
+        /// The realm's `host:port`, as `--plain-http` takes it.
+        host: String,
     },
     /// The bytes being sent come from a damaged local file (a bundle): the registry is
     /// not at fault, and sending them again cannot help, so this is never retried.

@@ -2,7 +2,7 @@
 //! `Link` pagination (distribution spec, "Listing tags", and the catalog extension).
 
 use super::endpoint::Endpoint;
-use super::{Access, Registry, RegistryError};
+use super::{Access, Registry, RegistryError, body};
 use crate::oci::artifact::Referrer;
 use crate::oci::{Digest, media_type};
 use reqwest::{Response, StatusCode};
@@ -10,6 +10,20 @@ use reqwest::{Response, StatusCode};
 /// Most pages of a referrers answer followed: at the registries' usual page size that is
 /// far more artifacts than any image carries, and a registry cannot keep a pack looping.
 const MAX_REFERRER_PAGES: usize = 100;
+
+/// What all the pages of one listing (catalog, tags, referrers) may add up to: each page
+/// is bounded on its own (`body`), and a registry that keeps naming a next page must not
+/// make the whole grow without end either. 64 MiB is half a million 128-character names.
+const LISTING_LIMIT: u64 = 64 * 1024 * 1024;
+/// Most pages of a catalog or tag list followed: at `?n=1000` ten million names.
+const MAX_LISTING_PAGES: usize = 10_000;
+
+/// The pages and bytes one listing has taken so far.
+#[derive(Default)]
+struct Budget {
+    pages: usize,
+    bytes: u64,
+}
 
 impl Registry {
     /// Every repository (`GET /v2/_catalog`, following `Link` pagination).
@@ -20,8 +34,10 @@ impl Registry {
             repositories: Vec<String>,
         }
         let mut out = Vec::new();
+        let mut budget = Budget::default();
         let mut next = Some(self.url("_catalog?n=1000").await);
         while let Some(url) = next.take() {
+            self.next_of(&mut budget, "catalog")?;
             let response = self
                 .send(&Access::Catalog, "catalog", &|c| c.get(&url))
                 .await?;
@@ -29,7 +45,7 @@ impl Registry {
                 return Err(self.status_error("GET", "catalog", response).await);
             }
             next = self.next_page(&response);
-            let page: Page = self.json(response, "catalog").await?;
+            let page: Page = self.json(response, "catalog", &mut budget).await?;
             out.extend(page.repositories);
         }
         Ok(out)
@@ -44,8 +60,10 @@ impl Registry {
         }
         let what = format!("tags of `{repo}`");
         let mut out = Vec::new();
+        let mut budget = Budget::default();
         let mut next = Some(self.endpoint_url(repo, Endpoint::Tags, &what).await?);
         while let Some(url) = next.take() {
+            self.next_of(&mut budget, &what)?;
             let response = self
                 .send(&Access::Pull(repo.into()), &what, &|c| c.get(&url))
                 .await?;
@@ -53,7 +71,7 @@ impl Registry {
                 return Err(self.status_error("GET", &what, response).await);
             }
             next = self.next_page(&response);
-            let page: Page = self.json(response, &what).await?;
+            let page: Page = self.json(response, &what, &mut budget).await?;
             out.extend(page.tags.unwrap_or_default());
         }
         Ok(out)
@@ -75,6 +93,7 @@ impl Registry {
         }
         let what = format!("referrers of {digest} in `{repo}`");
         let mut out = Vec::new();
+        let mut budget = Budget::default();
         let mut next = Some(
             self.endpoint_url(repo, Endpoint::Referrers(digest), &what)
                 .await?,
@@ -103,7 +122,10 @@ impl Registry {
                 _ => return Err(self.status_error("GET", &what, response).await),
             }
             next = self.next_page(&response);
-            let body = self.bounded_body(response, &what).await?;
+            let body = self
+                .bounded_body(response, &what, body::MANIFEST_LIMIT)
+                .await?;
+            self.spend(&mut budget, &what, body.len())?;
             // Not JSON, or JSON without `manifests` (a catch-all page): no API here.
             let manifests = serde_json::from_slice::<Page>(&body)
                 .ok()
@@ -117,7 +139,8 @@ impl Registry {
         Ok(Some(out))
     }
 
-    /// The `Link: <…>; rel="next"` target, resolved against the registry.
+    /// The `Link: <…>; rel="next"` target, resolved against the registry; on another
+    /// origin it is asked without credentials (see [`super::origin`]).
     fn next_page(&self, response: &Response) -> Option<String> {
         let link = response
             .headers()
@@ -130,15 +153,50 @@ impl Registry {
             .trim()
             .trim_start_matches('<')
             .trim_end_matches('>');
-        Some(self.upload_url(target, &[]))
+        self.page_url(target)
     }
 
+    /// Counts one more page of a listing before it is asked for: refused past
+    /// [`MAX_LISTING_PAGES`].
+    fn next_of(&self, budget: &mut Budget, what: &str) -> Result<(), RegistryError> {
+        budget.pages += 1;
+        if budget.pages > MAX_LISTING_PAGES {
+            return Err(RegistryError::Status {
+                registry: self.name.clone(),
+                method: "GET".into(),
+                what: what.into(),
+                status: 200,
+                body: format!("a `Link` to a next page after {MAX_LISTING_PAGES} pages; refused"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds a page's bytes to its listing's: refused past [`LISTING_LIMIT`] in all.
+    fn spend(&self, budget: &mut Budget, what: &str, bytes: usize) -> Result<(), RegistryError> {
+        budget.bytes += bytes as u64;
+        if budget.bytes > LISTING_LIMIT {
+            return Err(RegistryError::TooLarge {
+                registry: self.name.clone(),
+                what: format!("{what}, all pages together,"),
+                limit: LISTING_LIMIT,
+            });
+        }
+        Ok(())
+    }
+
+    /// One page of a listing, read up to [`body::PAGE_LIMIT`] and then counted against
+    /// its listing's [`LISTING_LIMIT`], as JSON.
     async fn json<T: serde::de::DeserializeOwned>(
         &self,
         response: Response,
         what: &str,
+        budget: &mut Budget,
     ) -> Result<T, RegistryError> {
-        let bytes = response.bytes().await.map_err(|e| self.transport(&e))?;
+        let bytes = self
+            .bounded_body(response, &format!("{what} page"), body::PAGE_LIMIT)
+            .await?;
+        self.spend(budget, what, bytes.len())?;
         serde_json::from_slice(&bytes).map_err(|e| RegistryError::Status {
             registry: self.name.clone(),
             method: "GET".into(),

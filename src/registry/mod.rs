@@ -4,6 +4,7 @@
 //! gets them.
 
 pub mod auth;
+mod body;
 pub mod credentials;
 mod diagnose;
 pub mod endpoint;
@@ -11,6 +12,7 @@ mod error;
 pub mod http;
 mod limiter;
 mod listing;
+mod origin;
 mod push;
 mod read;
 mod registries;
@@ -78,6 +80,12 @@ pub struct Registry {
     /// Set once: true for HTTPS. Decided by the first request (see [`Registry::scheme`]).
     https: tokio::sync::OnceCell<bool>,
     plain: bool,
+    /// The user's `--plain-http` hosts: a token realm among them may get credentials
+    /// over plain HTTP (see [`Registry::realm_credential`]).
+    plain_hosts: Vec<String>,
+    /// Realms on another origin reached over plain HTTP because `--plain-http` named
+    /// them, so that flag is not reported as matching nothing.
+    plain_realms: Mutex<Vec<String>>,
     fallback_allowed: bool,
     http: reqwest::Client,
     /// For uploads: no read timeout (an upload reads nothing until the registry answers);
@@ -123,7 +131,10 @@ impl Registry {
             .plain_http
             .iter()
             .any(|h| http::same_host(h, &host, 80) || http::same_host(h, name, 80));
-        let credential = credentials::lookup(name, explicit).await?;
+        let credential = match &ns {
+            Some(_) => credentials::lookup_mirrored(name, &host, explicit).await?,
+            None => credentials::lookup(name, explicit).await?,
+        };
         Ok(Registry {
             name: name.to_owned(),
             http: http::build_client(options, &host, true)?,
@@ -132,6 +143,8 @@ impl Registry {
             fallback_allowed: !plain && http::is_loopback(&host),
             https: tokio::sync::OnceCell::new(),
             plain,
+            plain_hosts: options.plain_http.clone(),
+            plain_realms: Mutex::new(Vec::new()),
             host,
             ns,
             credential,
@@ -210,23 +223,6 @@ impl Registry {
         url
     }
 
-    /// Resolves an upload `Location` (absolute or relative) and adds query parameters.
-    fn upload_url(&self, location: &str, params: &[(&str, &str)]) -> String {
-        let base = url::Url::parse(&self.base()).ok();
-        let mut url = match (url::Url::parse(location), base) {
-            (Ok(u), _) => u,
-            (Err(_), Some(b)) => b.join(location).unwrap_or(b),
-            (Err(_), None) => return location.to_owned(),
-        };
-        {
-            let mut q = url.query_pairs_mut();
-            for (k, v) in params {
-                q.append_pair(k, v);
-            }
-        }
-        url.to_string()
-    }
-
     async fn auth_header(&self, access: &Access) -> Result<Option<Secret<String>>, RegistryError> {
         let challenge = self
             .challenge
@@ -256,15 +252,11 @@ impl Registry {
                 {
                     return Ok(Some(Secret::new(format!("Bearer {}", t.expose()))));
                 }
-                let token = auth::fetch_token(
-                    &self.http,
-                    &realm,
-                    service.as_deref(),
-                    &scope,
-                    self.credential.as_ref(),
-                )
-                .await
-                .map_err(|e| self.token_error(e))?;
+                let credential = self.realm_credential(&realm);
+                let token =
+                    auth::fetch_token(&self.http, &realm, service.as_deref(), &scope, credential)
+                        .await
+                        .map_err(|e| self.withheld_or_token_error(&realm, credential, e))?;
                 let header = Secret::new(format!("Bearer {}", token.expose()));
                 self.tokens
                     .lock()
@@ -275,8 +267,9 @@ impl Registry {
         }
     }
 
-    /// Sends a request built by `build` (called again for each attempt), adding auth,
-    /// answering one 401 challenge, retrying connection errors, 429 and 5xx with backoff
+    /// Sends a request built by `build` (called again for each attempt), adding auth on
+    /// the registry's own origin only (see `registry::origin`), answering one 401 challenge of
+    /// that origin, retrying connection errors, 429 and 5xx with backoff
     /// (a 429 also lowers how many requests the registry is sent at once), and falling back to plain HTTP for loopback registries whose HTTPS fails.
     pub async fn send(
         &self,
@@ -307,11 +300,17 @@ impl Registry {
             &self.http
         };
         loop {
-            let mut request = build(client);
-            if let Some(h) = self.auth_header(access).await? {
-                request = request.header(reqwest::header::AUTHORIZATION, h.expose().as_str());
+            let mut request = build(client).build().map_err(|e| self.transport(&e))?;
+            // Credentials go to the registry's own origin only: a URL it named elsewhere
+            // (a `Link`, a `Location`) is asked without them.
+            if self.is_own(request.url())
+                && let Some(h) = self.auth_header(access).await?
+            {
+                request.headers_mut().insert(
+                    reqwest::header::AUTHORIZATION,
+                    origin::header_value(&self.name, &h)?,
+                );
             }
-            let request = request.build().map_err(|e| self.transport(&e))?;
             let line = request_line(&request);
             let started = std::time::Instant::now();
             let slot = self.limiter.slot().await;
@@ -341,7 +340,12 @@ impl Registry {
                         ms = started.elapsed().as_millis() as u64,
                         "{line}",
                     );
-                    if status == StatusCode::UNAUTHORIZED && !challenged {
+                    // Another origin's challenge is not the registry's: taking it would let
+                    // that origin choose where the credentials go next.
+                    if status == StatusCode::UNAUTHORIZED
+                        && !challenged
+                        && self.is_own(response.url())
+                    {
                         challenged = true;
                         let header = response
                             .headers()
@@ -378,7 +382,8 @@ impl Registry {
                                 .get(reqwest::header::RETRY_AFTER)
                                 .and_then(|v| v.to_str().ok())
                                 .map(str::to_owned);
-                            let body = storage::error_body(response).await;
+                            let body = body::read_prefix(response, body::ERROR_LIMIT).await;
+                            let body = String::from_utf8_lossy(&body);
                             if let Some(cause) =
                                 storage::StorageFailure::recognise(status.as_u16(), &body)
                             {

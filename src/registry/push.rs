@@ -86,7 +86,7 @@ impl Registry {
         watch: &StallWatch,
     ) -> Result<(), RegistryError> {
         let what = format!("blob {} to `{repo}`", desc.digest);
-        let url = self.upload_url(location, &[("digest", desc.digest.as_str())]);
+        let url = self.upload_url(location, &[("digest", desc.digest.as_str())], &what)?;
         let size = desc.size;
         let build = |c: &reqwest::Client| {
             c.put(&url)
@@ -124,7 +124,7 @@ impl Registry {
         let (mut stuck, mut restarts) = (0, 0);
         while offset < desc.size {
             let len = chunk_size.min(desc.size - offset);
-            let url = self.upload_url(&location, &[]);
+            let url = self.upload_url(&location, &[], &what)?;
             let start = offset;
             let build = |c: &reqwest::Client| {
                 c.patch(&url)
@@ -188,7 +188,7 @@ impl Registry {
                 None => return Err(error),
             }
         }
-        let url = self.upload_url(&location, &[("digest", desc.digest.as_str())]);
+        let url = self.upload_url(&location, &[("digest", desc.digest.as_str())], &what)?;
         let response = self
             .send(&Access::Push(repo.into()), &what, &|c| {
                 c.put(&url).header("content-length", "0")
@@ -210,7 +210,7 @@ impl Registry {
         size: u64,
     ) -> Result<(String, u64), RegistryError> {
         let what = format!("upload status in `{repo}`");
-        let url = self.upload_url(location, &[]);
+        let url = self.upload_url(location, &[], &what)?;
         let response = self
             .send(&Access::Push(repo.into()), &what, &|c| c.get(&url))
             .await?;

@@ -2,8 +2,8 @@
 //! streams the caller verifies, and existence checks.
 
 use super::endpoint::Endpoint;
-use super::{Access, Registry, RegistryError, transport};
-use crate::oci::{Descriptor, Digest, RawManifest, manifest::MAX_MANIFEST_BYTES, media_type};
+use super::{Access, Registry, RegistryError, body, transport};
+use crate::oci::{Descriptor, Digest, RawManifest, media_type};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use reqwest::StatusCode;
@@ -81,34 +81,25 @@ impl Registry {
         }
     }
 
-    /// A manifest-sized response body (a manifest, a referrers page): refused as soon as
-    /// it is announced or grows past [`MAX_MANIFEST_BYTES`], so a registry cannot make a
-    /// pack hold an unbounded body.
+    /// A response body held in memory, read through [`body::read_bounded`]: refused as
+    /// soon as it is announced or grows past `limit`, so a registry cannot make outrider
+    /// hold an unbounded body. `what` names it in the error.
     pub(super) async fn bounded_body(
         &self,
         response: reqwest::Response,
         what: &str,
+        limit: u64,
     ) -> Result<Vec<u8>, RegistryError> {
-        let too_large = || RegistryError::ManifestTooLarge {
-            registry: self.name.clone(),
-            what: what.to_owned(),
-        };
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_MANIFEST_BYTES)
-        {
-            return Err(too_large());
-        }
-        let mut body = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.transport(&e))?;
-            body.extend_from_slice(&chunk);
-            if body.len() as u64 > MAX_MANIFEST_BYTES {
-                return Err(too_large());
-            }
-        }
-        Ok(body)
+        body::read_bounded(response, limit)
+            .await
+            .map_err(|e| match e {
+                body::BodyError::TooLarge => RegistryError::TooLarge {
+                    registry: self.name.clone(),
+                    what: what.to_owned(),
+                    limit,
+                },
+                body::BodyError::Transport(e) => self.transport(&e),
+            })
     }
 
     /// Reads a manifest response's body, bounded, and checks it against the digest
@@ -125,7 +116,9 @@ impl Registry {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let header_digest = content_digest(&response);
-        let body = self.bounded_body(response, &what).await?;
+        let body = self
+            .bounded_body(response, &what, body::MANIFEST_LIMIT)
+            .await?;
         let actual = Digest::of(&body);
         let expected = reference.parse::<Digest>().ok().or(header_digest);
         let parsed = RawManifest::new(Bytes::from(body), content_type.as_deref());

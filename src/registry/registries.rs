@@ -23,9 +23,11 @@ impl Drop for Registries {
         if clients.is_empty() {
             return;
         }
+        let realms: Vec<String> = clients.values().flat_map(|c| c.plain_realms()).collect();
         let mut reached: Vec<&str> = clients
             .values()
             .flat_map(|c| [c.name.as_str(), c.host.as_str()])
+            .chain(realms.iter().map(String::as_str))
             .collect();
         reached.sort();
         reached.dedup();

@@ -3,11 +3,6 @@
 //! `{"errors":[…"Err":28…]}` cut at 300 bytes) names no cause a person can act on, so the
 //! answer is recognised here and said in one line.
 
-use reqwest::Response;
-
-/// Most of an error answer read to recognise its cause; the rest is never read.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-
 /// Why a registry could not store what it was sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StorageFailure {
@@ -65,22 +60,6 @@ impl StorageFailure {
             None
         }
     }
-}
-
-/// The start of `response`'s body (at most [`MAX_ERROR_BODY`] bytes, read piece by piece,
-/// so an endless answer costs no more), as text.
-pub async fn error_body(mut response: Response) -> String {
-    let mut body = Vec::new();
-    while body.len() < MAX_ERROR_BODY {
-        match response.chunk().await {
-            Ok(Some(piece)) => {
-                let room = MAX_ERROR_BODY - body.len();
-                body.extend_from_slice(&piece[..piece.len().min(room)]);
-            }
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&body).into_owned()
 }
 
 #[cfg(test)]

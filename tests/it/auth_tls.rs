@@ -93,6 +93,13 @@ fn token_auth_with_cached_tokens() {
     let b = bundle.to_str().expect("utf8");
     let server = TokenServer::start("bob", "tok-pass");
     let issued = server.issued.clone();
+    // The token server is another origin over plain HTTP: it gets the password only when
+    // the user names it with --plain-http.
+    let realm = server.realm();
+    let token_host = realm
+        .trim_start_matches("http://")
+        .trim_end_matches("/token")
+        .to_owned();
     let reg = Registry::start(Auth::Token(server), false);
     let o = Outrider::new();
 
@@ -106,7 +113,15 @@ fn token_auth_with_cached_tokens() {
 
     let out = o
         .cmd()
-        .args(["unpack", b, "--push", &reg.host, "-vv"])
+        .args([
+            "unpack",
+            b,
+            "--push",
+            &reg.host,
+            "-vv",
+            "--plain-http",
+            &token_host,
+        ])
         .env("OUTRIDER_USERNAME", "bob")
         .env("OUTRIDER_PASSWORD", "tok-pass")
         .output()
@@ -125,6 +140,8 @@ fn token_auth_with_cached_tokens() {
             "-o",
             back.to_str().expect("utf8"),
             &format!("{}/team/api:2", reg.host),
+            "--plain-http",
+            &token_host,
         ])
         .env("OUTRIDER_USERNAME", "bob")
         .env("OUTRIDER_PASSWORD", "tok-pass")

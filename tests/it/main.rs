@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod deploy;
 mod docker_save;
+mod foreign_origin;
 mod full_registry;
 mod hostile;
 mod incremental;

@@ -6,6 +6,7 @@ pub mod artifacts;
 pub mod daemons;
 pub mod images;
 pub mod keys;
+pub mod peers;
 pub mod proxy;
 pub mod rawzip;
 pub mod serving;
