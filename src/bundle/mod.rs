@@ -5,6 +5,7 @@
 pub mod agreement;
 mod blob_reader;
 mod charon;
+pub mod checksums;
 pub mod image_kind;
 pub mod index;
 mod index_entry;

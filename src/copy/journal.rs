@@ -53,6 +53,9 @@ pub struct Tally {
     pub reused_bytes: AtomicU64,
     /// Blobs whose recorded bytes did not check out, fetched again.
     pub refetched: AtomicU64,
+    /// Of those, blobs the `.partial` file was too short to give back (cut by a power
+    /// loss before it was flushed, or truncated by hand).
+    pub short: AtomicU64,
     /// Bytes received from sources in this run.
     pub fetched_bytes: AtomicU64,
 }

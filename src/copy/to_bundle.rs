@@ -271,6 +271,12 @@ fn resume_summary(tally: &Tally) -> String {
         line.push_str(&format!(
             "; {refetched} blobs on disk did not match their record and were fetched again"
         ));
+        let short = Tally::get(&tally.short);
+        if short > 0 {
+            line.push_str(&format!(
+                " ({short} of them lay past the end of the `.partial` file, which is shorter than the journal says: it was cut before it was flushed)"
+            ));
+        }
     }
     line
 }
