@@ -6,6 +6,7 @@ pub mod agreement;
 mod blob_reader;
 mod charon;
 pub mod checksums;
+mod cut;
 pub mod image_kind;
 pub mod index;
 mod index_entry;

@@ -61,11 +61,9 @@ fn open_file(path: &Path, trusted: &TrustedKeys) -> Result<(Volume, BundleIndex)
         source,
     };
     let (file, _) = fs_err::File::open(path).map_err(io)?.into_parts();
-    let not_zip = |e: zip::result::ZipError| ReadError::NotZip {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
-    let mut archive = zip::ZipArchive::new(&file).map_err(not_zip)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut archive =
+        zip::ZipArchive::new(&file).map_err(|e| super::cut::diagnose(path, &file, e))?;
     // The zip crate keeps one entry per name; a second copy would silently win or lose.
     if archive.has_duplicate_names() {
         return Err(ReadError::BadEntry {
@@ -79,10 +77,11 @@ fn open_file(path: &Path, trusted: &TrustedKeys) -> Result<(Volume, BundleIndex)
         .is_some()
         && archive.index_for_name(INDEX_ENTRY).is_none()
     {
-        return open_payload(path, &file, &mut archive, trusted);
+        return open_payload(path, len, &file, &mut archive, trusted);
     }
     let entries = stored_entries(
         path,
+        len,
         &mut archive,
         valid_entry_name,
         "only `outrider.json`, `outrider.json.sig` and `blobs/sha256/<hex>[.part-NNNN]` belong in a bundle",
@@ -99,9 +98,15 @@ fn open_file(path: &Path, trusted: &TrustedKeys) -> Result<(Volume, BundleIndex)
     ))
 }
 
+/// Whether `path` opens as a volume of a set (see [`super::cut::readable_sibling`]).
+pub(super) fn opens_as_volume(path: &Path, trusted: &TrustedKeys) -> bool {
+    matches!(open_file(path, trusted), Ok((_, index)) if index.volume.is_some())
+}
+
 /// A docker-charon payload, read as a bundle of one volume (see [`super::charon`]).
 fn open_payload(
     path: &Path,
+    len: u64,
     file: &std::fs::File,
     archive: &mut zip::ZipArchive<&std::fs::File>,
     trusted: &TrustedKeys,
@@ -114,6 +119,7 @@ fn open_payload(
     }
     let raw = stored_entries(
         path,
+        len,
         archive,
         super::charon::valid_entry_name,
         super::charon::NAMING_RULE,
@@ -166,7 +172,19 @@ impl BundleReader {
             path: PathBuf::new(),
             reason: "no bundle given".into(),
         })?;
-        let (volume, index) = open_file(first, trusted)?;
+        let (volume, index) = match open_file(first, trusted) {
+            Ok(opened) => opened,
+            Err(e) if siblings && super::cut::is_cut(&e) => {
+                // A cut volume has no index to read, but any sibling's names the set.
+                let Some(other) = super::cut::readable_sibling(first, trusted) else {
+                    return Err(e);
+                };
+                let mut rest = vec![other];
+                rest.extend(paths[1..].iter().cloned());
+                return BundleReader::open_set(&rest, siblings, trusted);
+            }
+            Err(e) => return Err(e),
+        };
         let seal = volume.seal.clone();
         let Some(info) = index.volume.clone() else {
             return BundleReader::single(first, volume, index);
@@ -174,10 +192,17 @@ impl BundleReader {
         // A volume set: gather the volumes given, then their siblings.
         let mut volumes: HashMap<u32, Volume> = HashMap::new();
         volumes.insert(info.number, volume);
+        // Volumes cut short count as missing: the images they do not touch stay usable.
+        let mut cut: Vec<(PathBuf, ReadError)> = Vec::new();
         for p in &paths[1..] {
-            let (v, other) = open_file(p, trusted)?;
-            let number = check_same_set(p, &index, &other)?;
-            volumes.insert(number, v);
+            match open_file(p, trusted) {
+                Ok((v, other)) => {
+                    let number = check_same_set(p, &index, &other)?;
+                    volumes.insert(number, v);
+                }
+                Err(e) if super::cut::is_cut(&e) => cut.push((p.clone(), e)),
+                Err(e) => return Err(e),
+            }
         }
         let width = info.total.to_string().len().max(3);
         let dir = first.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -188,13 +213,30 @@ impl BundleReader {
             }
             // `info.name` is a bare file name (validated), so this stays in `dir`.
             let candidate = dir.join(format!("{}.{n:0width$}.zip", info.name));
-            if siblings && candidate.exists() {
-                let (v, other) = open_file(&candidate, trusted)?;
-                check_same_set(&candidate, &index, &other)?;
-                volumes.insert(n, v);
+            let given_cut = cut.iter().position(|(p, _)| *p == candidate);
+            if let Some(k) = given_cut {
+                let (_, e) = cut.remove(k);
+                super::cut::note_missing(n, super::cut::with_floor(e, &index, n));
+                missing.push((n, candidate));
+            } else if siblings && candidate.exists() {
+                match open_file(&candidate, trusted) {
+                    Ok((v, other)) => {
+                        check_same_set(&candidate, &index, &other)?;
+                        volumes.insert(n, v);
+                    }
+                    Err(e) if super::cut::is_cut(&e) => {
+                        super::cut::note_missing(n, super::cut::with_floor(e, &index, n));
+                        missing.push((n, candidate));
+                    }
+                    Err(e) => return Err(e),
+                }
             } else {
                 missing.push((n, candidate));
             }
+        }
+        // A cut volume given under another name than its own: its number is unknown.
+        if let Some((_, e)) = cut.into_iter().next() {
+            return Err(e);
         }
         let mut wanted: HashMap<u32, HashSet<&str>> = HashMap::new();
         for h in &info.holdings {
