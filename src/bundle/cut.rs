@@ -155,3 +155,49 @@ pub(super) fn readable_sibling(
         .into_iter()
         .find(|c| super::reader::opens_as_volume(c, trusted))
 }
+
+/// A cut volume named alone: the floor on its size from a sibling beside it, when one
+/// opens and the volume's number can be read from its name.
+pub(super) fn with_sibling_floor(
+    e: ReadError,
+    path: &Path,
+    trusted: &crate::trust::TrustedKeys,
+) -> ReadError {
+    let number = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".zip"))
+        .and_then(|n| n.rsplit_once('.'))
+        .and_then(|(_, d)| d.parse::<u32>().ok());
+    let sibling = number.and(readable_sibling(path, trusted));
+    match (number, sibling) {
+        (Some(number), Some(sibling)) => match super::reader::BundleReader::open_set(
+            std::slice::from_ref(&sibling),
+            false,
+            trusted,
+        ) {
+            Ok(reader) => with_floor(e, &reader.index, number),
+            Err(_) => e,
+        },
+        _ => e,
+    }
+}
+
+/// `paths` without any named `SHA256SUMS` (a note says each is left out), unless that
+/// would leave nothing: then the reader's own message says what the file is.
+pub(super) fn without_sums_list(paths: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    let is_list = |p: &std::path::PathBuf| {
+        p.file_name().and_then(|n| n.to_str()) == Some(super::checksums::SUMS_FILE)
+    };
+    if paths.iter().all(is_list) {
+        return paths.to_vec();
+    }
+    for p in paths.iter().filter(|p| is_list(p)) {
+        crate::output::note(&format!(
+            "`{}` left out: it is the checksum list beside the bundle (check it with `sha256sum -c {}`), not a volume",
+            p.display(),
+            super::checksums::SUMS_FILE
+        ));
+    }
+    paths.iter().filter(|p| !is_list(p)).cloned().collect()
+}

@@ -168,12 +168,19 @@ impl BundleReader {
         siblings: bool,
         trusted: &TrustedKeys,
     ) -> Result<BundleReader, ReadError> {
+        // `verify --set dir/*` names the checksum list too: it is no volume, say so and
+        // read the rest.
+        let kept = super::cut::without_sums_list(paths);
+        let paths = kept.as_slice();
         let first = paths.first().ok_or_else(|| ReadError::Index {
             path: PathBuf::new(),
             reason: "no bundle given".into(),
         })?;
         let (volume, index) = match open_file(first, trusted) {
             Ok(opened) => opened,
+            Err(e) if !siblings && super::cut::is_cut(&e) => {
+                return Err(super::cut::with_sibling_floor(e, first, trusted));
+            }
             Err(e) if siblings && super::cut::is_cut(&e) => {
                 // A cut volume has no index to read, but any sibling's names the set.
                 let Some(other) = super::cut::readable_sibling(first, trusted) else {

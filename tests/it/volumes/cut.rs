@@ -34,6 +34,22 @@ fn a_cut_volume_2_blocks_only_its_images() {
         blocked.iter().any(|b| *b) && blocked.iter().any(|b| !*b),
         "the test needs both kinds: {blocked:?}"
     );
+    // `verify --set DIR/*` names the checksum list too: it is left out, not refused.
+    let dir = vols[0].parent().expect("dir");
+    let mut all: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path().to_string_lossy().into_owned())
+        .collect();
+    all.sort();
+    assert!(all.iter().any(|p| p.ends_with("/SHA256SUMS")), "{all:?}");
+    let mut args = vec!["verify", "--set"];
+    args.extend(all.iter().map(String::as_str));
+    let (_, err) = text(&o.ok(&args));
+    assert!(
+        err.contains("left out") && err.contains("SHA256SUMS"),
+        "{err}"
+    );
+
     // Volume 2 stops halfway, as a copy that ran out of time leaves it.
     let len = std::fs::metadata(&vols[1]).expect("stat").len();
     std::fs::OpenOptions::new()
@@ -78,6 +94,14 @@ fn a_cut_volume_2_blocks_only_its_images() {
             }
         }
     }
+    // Named alone, the cut volume still gets the floor its siblings give.
+    let out = o.run(&["verify", vols[1].to_str().expect("utf8")]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("the copy stopped early ({} of at least", len / 2)),
+        "{err}"
+    );
     let out = o.run(&["verify", "--set", vols[0].to_str().expect("utf8")]);
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
