@@ -153,7 +153,7 @@ pub(super) fn readable_sibling(
     candidates.sort();
     candidates
         .into_iter()
-        .find(|c| super::reader::opens_as_volume(c, trusted))
+        .find(|c| super::volume_file::opens_as_volume(c, trusted))
 }
 
 /// A cut volume named alone: the floor on its size from a sibling beside it, when one

@@ -15,6 +15,7 @@ mod read_error;
 pub mod reader;
 pub mod referrers;
 pub mod validate;
+mod volume_file;
 pub mod volume_set;
 pub mod volumes;
 pub mod writer;

@@ -5,17 +5,16 @@
 //! [`validate::check_index`] before anything reads it; every entry must be one the index
 //! lists, at the size it lists. So a hostile bundle cannot name a path outside anything,
 //! smuggle compressed data, shadow an entry with a second copy, or lie about sizes. Blob
-//! bytes are read by offset ([`BlobReader`]) and verified as they stream. A docker-charon
-//! payload is opened the same way, its index built by [`super::charon`].
+//! bytes are read by offset ([`BlobReader`]) and verified as they stream. Each file is
+//! opened by [`super::volume_file`]; a volume cut short counts as missing.
 
+use super::blob_entry;
 pub use super::blob_reader::{BlobReader, EntrySpan};
 use super::blob_reader::{Piece, chunks};
 use super::index::BundleIndex;
-use super::index_entry::read_index;
 pub use super::read_error::ReadError;
+use super::volume_file::{Volume, open_file};
 use super::volume_set::{check_same_set, refuse_unlisted};
-use super::zip_entries::{stored_entries, valid_entry_name};
-use super::{INDEX_ENTRY, blob_entry};
 use crate::oci::{Damaged, Descriptor, Digest, RawManifest, Verifier};
 use crate::trust::{Seal, TrustedKeys};
 use bytes::Bytes;
@@ -24,15 +23,6 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// One opened zip file.
-pub(super) struct Volume {
-    pub(super) path: PathBuf,
-    file: Arc<std::fs::File>,
-    pub(super) entries: HashMap<String, EntrySpan>,
-    /// What its index's signature showed.
-    seal: Seal,
-}
 
 /// A bundle (or volume set) opened for reading.
 pub struct BundleReader {
@@ -53,104 +43,6 @@ pub struct BundleReader {
     /// What the (first volume's) signature showed; with trusted keys every volume's
     /// signature was checked.
     seal: Seal,
-}
-
-fn open_file(path: &Path, trusted: &TrustedKeys) -> Result<(Volume, BundleIndex), ReadError> {
-    let io = |source| ReadError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let (file, _) = fs_err::File::open(path).map_err(io)?.into_parts();
-    let len = file.metadata().map_err(io)?.len();
-    let mut archive =
-        zip::ZipArchive::new(&file).map_err(|e| super::cut::diagnose(path, &file, e))?;
-    // The zip crate keeps one entry per name; a second copy would silently win or lose.
-    if archive.has_duplicate_names() {
-        return Err(ReadError::BadEntry {
-            path: path.to_owned(),
-            name: "(several)".into(),
-            reason: "a name appears twice in the central directory; a bundle names each entry once",
-        });
-    }
-    if archive
-        .index_for_name(super::charon::DESCRIPTOR_ENTRY)
-        .is_some()
-        && archive.index_for_name(INDEX_ENTRY).is_none()
-    {
-        return open_payload(path, len, &file, &mut archive, trusted);
-    }
-    let entries = stored_entries(
-        path,
-        len,
-        &mut archive,
-        valid_entry_name,
-        "only `outrider.json`, `outrider.json.sig` and `blobs/sha256/<hex>[.part-NNNN]` belong in a bundle",
-    )?;
-    let (index, seal) = read_index(path, &file, &entries, trusted)?;
-    Ok((
-        Volume {
-            path: path.to_owned(),
-            file: Arc::new(file),
-            entries,
-            seal,
-        },
-        index,
-    ))
-}
-
-/// Whether `path` opens as a volume of a set (see [`super::cut::readable_sibling`]).
-pub(super) fn opens_as_volume(path: &Path, trusted: &TrustedKeys) -> bool {
-    matches!(open_file(path, trusted), Ok((_, index)) if index.volume.is_some())
-}
-
-/// A docker-charon payload, read as a bundle of one volume (see [`super::charon`]).
-fn open_payload(
-    path: &Path,
-    len: u64,
-    file: &std::fs::File,
-    archive: &mut zip::ZipArchive<&std::fs::File>,
-    trusted: &TrustedKeys,
-) -> Result<(Volume, BundleIndex), ReadError> {
-    if !trusted.is_empty() {
-        return Err(ReadError::Untrusted {
-            path: path.to_owned(),
-            reason: "it is a docker-charon payload, which carries no signature to check against the trusted keys".into(),
-        });
-    }
-    let raw = stored_entries(
-        path,
-        len,
-        archive,
-        super::charon::valid_entry_name,
-        super::charon::NAMING_RULE,
-    )?;
-    let payload = super::charon::open(path, file, &raw)?;
-    if !payload.already_transferred.is_empty() {
-        crate::output::note(&format!(
-            "`{}` is a docker-charon payload that leaves out {} images as already transferred: {}",
-            path.display(),
-            payload.already_transferred.len(),
-            payload
-                .already_transferred
-                .iter()
-                .map(|n| crate::output::sanitize(n))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    let file = file.try_clone().map_err(|source| ReadError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok((
-        Volume {
-            path: path.to_owned(),
-            file: Arc::new(file),
-            entries: payload.entries,
-            seal: Seal::Unsigned,
-        },
-        payload.index,
-    ))
 }
 
 impl BundleReader {
