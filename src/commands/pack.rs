@@ -171,6 +171,20 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
 /// never sees a file's bytes in order; see [`checksums`]), each printed on its own line.
 async fn summed(paths: &[std::path::PathBuf], hash: bool) -> anyhow::Result<Vec<FileSum>> {
     let paths = paths.to_vec();
+    if hash {
+        let total: u64 = paths
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        // A read of the whole bundle is long enough at this size to need saying.
+        if total >= 1 << 30 {
+            output::note(&format!(
+                "reading back {} to sum it for SHA256SUMS (--no-checksums skips this)",
+                output::bytes(total)
+            ));
+        }
+    }
     let files = tokio::task::spawn_blocking(move || {
         paths
             .iter()
@@ -235,6 +249,11 @@ fn check_output(args: &PackArgs) -> Result<(), String> {
             ));
         }
         inputs.check("the checksum list beside -o", &sums)?;
+        crate::clobber::refuse_directory(
+            "the checksum list beside -o",
+            &sums,
+            "move it, or pass --no-checksums",
+        )?;
     }
     if args.select.volume_size.is_some() {
         inputs.check_volumes("-o", &args.output)?;

@@ -148,6 +148,16 @@ pub async fn write_bundle(
             let _ = std::fs::remove_file(j.path());
         }
     }
+    // A pack that failed before any byte reached its files (a disk already full) has
+    // nothing to resume: leave no 0-byte `.partial` and no journal describing it.
+    if result.is_err() && writers.iter().all(|w| w.is_empty()) {
+        for w in &writers {
+            w.keep_when_unfinished(false);
+        }
+        if let Some(j) = &journal {
+            let _ = std::fs::remove_file(j.path());
+        }
+    }
     let part_digests = result?;
     let resumed = journal
         .as_ref()

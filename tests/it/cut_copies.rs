@@ -332,6 +332,18 @@ fn a_full_disk_leaves_no_partial_file_no_empty_folder_and_the_table_is_printed()
     );
     assert!(disk.left().is_empty(), "left {:?}", disk.left());
 
+    // A pack into a full disk has nothing to resume: no 0-byte `.partial`, no journal.
+    let out = o.run(&[
+        "pack",
+        "-o",
+        s(&disk.0.path().join("full.zip")),
+        &format!("{}/cut/app:1", source.host),
+    ]);
+    let (_, err) = text(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("No space left"), "{err}");
+    assert!(disk.left().is_empty(), "left {:?}: {err}", disk.left());
+
     // One tar per image into a full disk: no empty folder stays.
     let per = disk.0.path().join("per");
     let out = o.run(&[
