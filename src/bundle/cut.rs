@@ -201,3 +201,46 @@ pub(super) fn without_sums_list(paths: &[std::path::PathBuf]) -> Vec<std::path::
     }
     paths.iter().filter(|p| !is_list(p)).cloned().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagnosed(bytes: &[u8]) -> ReadError {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.zip");
+        std::fs::write(&path, bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        diagnose(
+            &path,
+            &file,
+            zip::result::ZipError::InvalidArchive("test".into()),
+        )
+    }
+
+    #[test]
+    fn a_zip_start_without_an_end_record_is_a_cut_copy_even_with_eocd_bytes_inside() {
+        let mut bytes = LOCAL.to_vec();
+        bytes.extend_from_slice(&[7u8; 100]);
+        // The signature inside blob data, not ending the file, is no end record.
+        bytes.extend_from_slice(&EOCD);
+        bytes.extend_from_slice(&[9u8; 100]);
+        let e = diagnosed(&bytes);
+        assert!(
+            matches!(
+                e,
+                ReadError::Cut {
+                    have: 208,
+                    want: None,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("sha256sum -c SHA256SUMS"), "{e}");
+        // A file that is no zip at all keeps the zip crate's word.
+        assert!(matches!(diagnosed(b"hello"), ReadError::NotZip { .. }));
+        // An empty file is a copy that never started.
+        assert!(matches!(diagnosed(b""), ReadError::Cut { have: 0, .. }));
+    }
+}
