@@ -89,6 +89,35 @@ fn normalise(name: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// Refuses, by its type and before it is opened, anything at `path` but a regular file
+/// (a symbolic link counts as what it points to): opening a FIFO for reading waits for a
+/// writer forever, a device reads without end, and a socket cannot be opened at all.
+pub fn refuse_special(path: &Path) -> Result<(), LayoutError> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = match std::fs::metadata(path) {
+        Ok(m) => m.file_type(),
+        // Let the open that follows say what is wrong (missing, no permission).
+        Err(_) => return Ok(()),
+    };
+    let what = if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        return Ok(());
+    };
+    Err(LayoutError::Invalid {
+        path: path.to_owned(),
+        reason: format!(
+            "it is {what}, not a regular file; outrider reads only regular files from a local source (copy the content into a file)"
+        ),
+    })
+}
+
 impl LocalFiles {
     /// Scans a tar's headers. A compressed tar is refused with the command that fixes it:
     /// reading in place needs the entries' bytes at fixed offsets.
@@ -101,6 +130,7 @@ impl LocalFiles {
             path: path.to_owned(),
             reason,
         };
+        refuse_special(path)?;
         let mut file = std::fs::File::open(path).map_err(io)?;
         let mut magic = [0u8; 4];
         let n = file.read(&mut magic).map_err(io)?;
@@ -233,9 +263,12 @@ impl LocalFiles {
         let (path, _, size) = self.locate(name)?;
         match size {
             Some(s) => Ok(s),
-            None => fs_err::metadata(&path)
-                .map(|m| m.len())
-                .map_err(|source| LayoutError::Io { path, source }),
+            None => {
+                refuse_special(&path)?;
+                fs_err::metadata(&path)
+                    .map(|m| m.len())
+                    .map_err(|source| LayoutError::Io { path, source })
+            }
         }
     }
 
@@ -246,6 +279,9 @@ impl LocalFiles {
             path: path.clone(),
             source,
         };
+        if size.is_none() {
+            refuse_special(&path)?;
+        }
         let mut file = std::fs::File::open(&path).map_err(io)?;
         let size = match size {
             Some(s) => s,

@@ -5,6 +5,8 @@
 pub mod agreement;
 mod blob_reader;
 mod charon;
+pub mod checksums;
+mod cut;
 pub mod image_kind;
 pub mod index;
 mod index_entry;
@@ -13,6 +15,7 @@ mod read_error;
 pub mod reader;
 pub mod referrers;
 pub mod validate;
+mod volume_file;
 pub mod volume_set;
 pub mod volumes;
 pub mod writer;

@@ -23,6 +23,16 @@ pub enum ReadError {
         /// What the zip reader said.
         reason: String,
     },
+    /// The file ends early: a copy that stopped before the end (see [`super::cut`]).
+    #[error("`{path}`: {}; {}", cut_reason(*have, *want), super::cut::FIX)]
+    Cut {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        have: u64,
+        /// The size it should have at least, when anything says.
+        want: Option<u64>,
+    },
     /// An entry that does not belong in a bundle.
     #[error("`{path}`: unexpected entry `{name}`: {reason}")]
     BadEntry {
@@ -62,4 +72,14 @@ pub enum ReadError {
         /// The set's name.
         name: String,
     },
+}
+
+/// What a cut file lacks, in words.
+fn cut_reason(have: u64, want: Option<u64>) -> String {
+    match want {
+        Some(want) => format!("the copy stopped early ({have} of at least {want} bytes)"),
+        None => format!(
+            "the end of the file is missing ({have} bytes, no zip directory at its end): the copy stopped early or the file is not a bundle"
+        ),
+    }
 }

@@ -5,17 +5,16 @@
 //! [`validate::check_index`] before anything reads it; every entry must be one the index
 //! lists, at the size it lists. So a hostile bundle cannot name a path outside anything,
 //! smuggle compressed data, shadow an entry with a second copy, or lie about sizes. Blob
-//! bytes are read by offset ([`BlobReader`]) and verified as they stream. A docker-charon
-//! payload is opened the same way, its index built by [`super::charon`].
+//! bytes are read by offset ([`BlobReader`]) and verified as they stream. Each file is
+//! opened by [`super::volume_file`]; a volume cut short counts as missing.
 
+use super::blob_entry;
 pub use super::blob_reader::{BlobReader, EntrySpan};
 use super::blob_reader::{Piece, chunks};
 use super::index::BundleIndex;
-use super::index_entry::read_index;
 pub use super::read_error::ReadError;
+use super::volume_file::{Volume, open_file};
 use super::volume_set::{check_same_set, refuse_unlisted};
-use super::zip_entries::{stored_entries, valid_entry_name};
-use super::{INDEX_ENTRY, blob_entry};
 use crate::oci::{Damaged, Descriptor, Digest, RawManifest, Verifier};
 use crate::trust::{Seal, TrustedKeys};
 use bytes::Bytes;
@@ -24,15 +23,6 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// One opened zip file.
-pub(super) struct Volume {
-    pub(super) path: PathBuf,
-    file: Arc<std::fs::File>,
-    pub(super) entries: HashMap<String, EntrySpan>,
-    /// What its index's signature showed.
-    seal: Seal,
-}
 
 /// A bundle (or volume set) opened for reading.
 pub struct BundleReader {
@@ -55,98 +45,6 @@ pub struct BundleReader {
     seal: Seal,
 }
 
-fn open_file(path: &Path, trusted: &TrustedKeys) -> Result<(Volume, BundleIndex), ReadError> {
-    let io = |source| ReadError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let (file, _) = fs_err::File::open(path).map_err(io)?.into_parts();
-    let not_zip = |e: zip::result::ZipError| ReadError::NotZip {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
-    let mut archive = zip::ZipArchive::new(&file).map_err(not_zip)?;
-    // The zip crate keeps one entry per name; a second copy would silently win or lose.
-    if archive.has_duplicate_names() {
-        return Err(ReadError::BadEntry {
-            path: path.to_owned(),
-            name: "(several)".into(),
-            reason: "a name appears twice in the central directory; a bundle names each entry once",
-        });
-    }
-    if archive
-        .index_for_name(super::charon::DESCRIPTOR_ENTRY)
-        .is_some()
-        && archive.index_for_name(INDEX_ENTRY).is_none()
-    {
-        return open_payload(path, &file, &mut archive, trusted);
-    }
-    let entries = stored_entries(
-        path,
-        &mut archive,
-        valid_entry_name,
-        "only `outrider.json`, `outrider.json.sig` and `blobs/sha256/<hex>[.part-NNNN]` belong in a bundle",
-    )?;
-    let (index, seal) = read_index(path, &file, &entries, trusted)?;
-    Ok((
-        Volume {
-            path: path.to_owned(),
-            file: Arc::new(file),
-            entries,
-            seal,
-        },
-        index,
-    ))
-}
-
-/// A docker-charon payload, read as a bundle of one volume (see [`super::charon`]).
-fn open_payload(
-    path: &Path,
-    file: &std::fs::File,
-    archive: &mut zip::ZipArchive<&std::fs::File>,
-    trusted: &TrustedKeys,
-) -> Result<(Volume, BundleIndex), ReadError> {
-    if !trusted.is_empty() {
-        return Err(ReadError::Untrusted {
-            path: path.to_owned(),
-            reason: "it is a docker-charon payload, which carries no signature to check against the trusted keys".into(),
-        });
-    }
-    let raw = stored_entries(
-        path,
-        archive,
-        super::charon::valid_entry_name,
-        super::charon::NAMING_RULE,
-    )?;
-    let payload = super::charon::open(path, file, &raw)?;
-    if !payload.already_transferred.is_empty() {
-        crate::output::note(&format!(
-            "`{}` is a docker-charon payload that leaves out {} images as already transferred: {}",
-            path.display(),
-            payload.already_transferred.len(),
-            payload
-                .already_transferred
-                .iter()
-                .map(|n| crate::output::sanitize(n))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    let file = file.try_clone().map_err(|source| ReadError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok((
-        Volume {
-            path: path.to_owned(),
-            file: Arc::new(file),
-            entries: payload.entries,
-            seal: Seal::Unsigned,
-        },
-        payload.index,
-    ))
-}
-
 impl BundleReader {
     /// Opens a bundle. For a volume, also finds the other volumes of its set beside it
     /// (`NAME.001.zip`, …); missing ones are recorded (see [`BundleReader::missing_volumes`]).
@@ -162,11 +60,30 @@ impl BundleReader {
         siblings: bool,
         trusted: &TrustedKeys,
     ) -> Result<BundleReader, ReadError> {
+        // `verify --set dir/*` names the checksum list too: it is no volume, say so and
+        // read the rest.
+        let kept = super::cut::without_sums_list(paths);
+        let paths = kept.as_slice();
         let first = paths.first().ok_or_else(|| ReadError::Index {
             path: PathBuf::new(),
             reason: "no bundle given".into(),
         })?;
-        let (volume, index) = open_file(first, trusted)?;
+        let (volume, index) = match open_file(first, trusted) {
+            Ok(opened) => opened,
+            Err(e) if !siblings && super::cut::is_cut(&e) => {
+                return Err(super::cut::with_sibling_floor(e, first, trusted));
+            }
+            Err(e) if siblings && super::cut::is_cut(&e) => {
+                // A cut volume has no index to read, but any sibling's names the set.
+                let Some(other) = super::cut::readable_sibling(first, trusted) else {
+                    return Err(e);
+                };
+                let mut rest = vec![other];
+                rest.extend(paths[1..].iter().cloned());
+                return BundleReader::open_set(&rest, siblings, trusted);
+            }
+            Err(e) => return Err(e),
+        };
         let seal = volume.seal.clone();
         let Some(info) = index.volume.clone() else {
             return BundleReader::single(first, volume, index);
@@ -174,10 +91,17 @@ impl BundleReader {
         // A volume set: gather the volumes given, then their siblings.
         let mut volumes: HashMap<u32, Volume> = HashMap::new();
         volumes.insert(info.number, volume);
+        // Volumes cut short count as missing: the images they do not touch stay usable.
+        let mut cut: Vec<(PathBuf, ReadError)> = Vec::new();
         for p in &paths[1..] {
-            let (v, other) = open_file(p, trusted)?;
-            let number = check_same_set(p, &index, &other)?;
-            volumes.insert(number, v);
+            match open_file(p, trusted) {
+                Ok((v, other)) => {
+                    let number = check_same_set(p, &index, &other)?;
+                    volumes.insert(number, v);
+                }
+                Err(e) if super::cut::is_cut(&e) => cut.push((p.clone(), e)),
+                Err(e) => return Err(e),
+            }
         }
         let width = info.total.to_string().len().max(3);
         let dir = first.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -188,13 +112,30 @@ impl BundleReader {
             }
             // `info.name` is a bare file name (validated), so this stays in `dir`.
             let candidate = dir.join(format!("{}.{n:0width$}.zip", info.name));
-            if siblings && candidate.exists() {
-                let (v, other) = open_file(&candidate, trusted)?;
-                check_same_set(&candidate, &index, &other)?;
-                volumes.insert(n, v);
+            let given_cut = cut.iter().position(|(p, _)| *p == candidate);
+            if let Some(k) = given_cut {
+                let (_, e) = cut.remove(k);
+                super::cut::note_missing(n, super::cut::with_floor(e, &index, n));
+                missing.push((n, candidate));
+            } else if siblings && candidate.exists() {
+                match open_file(&candidate, trusted) {
+                    Ok((v, other)) => {
+                        check_same_set(&candidate, &index, &other)?;
+                        volumes.insert(n, v);
+                    }
+                    Err(e) if super::cut::is_cut(&e) => {
+                        super::cut::note_missing(n, super::cut::with_floor(e, &index, n));
+                        missing.push((n, candidate));
+                    }
+                    Err(e) => return Err(e),
+                }
             } else {
                 missing.push((n, candidate));
             }
+        }
+        // A cut volume given under another name than its own: its number is unknown.
+        if let Some((_, e)) = cut.into_iter().next() {
+            return Err(e);
         }
         let mut wanted: HashMap<u32, HashSet<&str>> = HashMap::new();
         for h in &info.holdings {

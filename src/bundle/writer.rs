@@ -87,6 +87,11 @@ impl BundleWriter {
         }
     }
 
+    /// Whether the `.partial` file holds no byte yet (or cannot be measured).
+    pub fn is_empty(&self) -> bool {
+        self.file.metadata().map_or(true, |m| m.len() == 0)
+    }
+
     /// Reserves space for an entry of `size` bytes after the last one placed.
     pub fn place(&self, name: &str, size: u64) -> EntryId {
         let mut placements = self.placements.lock().unwrap_or_else(|e| e.into_inner());

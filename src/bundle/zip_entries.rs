@@ -22,9 +22,11 @@ pub(super) fn valid_entry_name(name: &str) -> bool {
         })
 }
 
-/// The stored entries of a zip, by name; anything compressed is refused.
+/// The stored entries of a zip of `len` bytes, by name; anything compressed is refused,
+/// and an entry that runs past the end is named as a cut copy.
 pub(super) fn stored_entries(
     path: &Path,
+    len: u64,
     archive: &mut zip::ZipArchive<&std::fs::File>,
     valid_name: impl Fn(&str) -> bool,
     naming_rule: &'static str,
@@ -51,6 +53,7 @@ pub(super) fn stored_entries(
             return Err(bad("entries must be stored uncompressed"));
         }
         let offset = entry.data_start().ok_or_else(|| bad("no data offset"))?;
+        super::cut::check_span(path, len, offset.saturating_add(entry.size()))?;
         let span = EntrySpan {
             offset,
             size: entry.size(),

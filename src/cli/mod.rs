@@ -322,6 +322,10 @@ pub struct PackArgs {
     /// `.partial` file and journal (`<output>.journal`) to resume from.
     #[arg(long)]
     pub no_resume: bool,
+    /// Write no `SHA256SUMS` beside the bundle and skip the read-back pass that sums each
+    /// file (sizes are still printed).
+    #[arg(long)]
+    pub no_checksums: bool,
 }
 
 /// `plan` arguments.

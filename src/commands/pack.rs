@@ -2,6 +2,7 @@
 
 use super::Outcome;
 use super::select::{Resolved, resolve};
+use crate::bundle::checksums::{self, FileSum};
 use crate::cli::PackArgs;
 use crate::copy::to_bundle::{Resume, Written, write_bundle};
 use crate::output;
@@ -54,6 +55,7 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     if let Some(line) = resumed {
         output::note(&line);
     }
+    let files = summed(&paths, !args.no_checksums).await?;
     // A tag whose index lost platforms arrives under another digest: say so now, while
     // `--all-platforms` can still keep the original.
     let tops: std::collections::HashMap<_, _> =
@@ -92,6 +94,7 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 }),
                 "storedBytes": stored,
                 "externalBytes": external,
+                "files": &files,
             }),
         );
     } else {
@@ -131,7 +134,78 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         output::bytes(external),
         started.elapsed().as_secs_f64()
     ));
+    if !args.no_checksums {
+        let (list, left_out) = tokio::task::spawn_blocking({
+            let files = files.clone();
+            move || checksums::write_sums(&files)
+        })
+        .await?
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the bundle is complete, but `{}` could not be written: {e}; write it with `sha256sum` yourself, or pass --no-checksums",
+                checksums::sums_path(&args.output).display()
+            )
+        })?;
+        if !left_out.is_empty() {
+            output::note(&format!(
+                "no line in `{}` for {}: the name holds a newline or backslash",
+                list.display(),
+                left_out.join(", ")
+            ));
+        }
+        let dir = list
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        output::note(&format!(
+            "checksums in `{}`: on the far side, `cd {} && sha256sum -c {}` checks the copy before outrider reads it",
+            list.display(),
+            dir.display(),
+            checksums::SUMS_FILE
+        ));
+    }
     Ok(Outcome::Success)
+}
+
+/// Each file's size and, with `hash`, its sha256 from one read-back pass (the writer
+/// never sees a file's bytes in order; see [`checksums`]), each printed on its own line.
+async fn summed(paths: &[std::path::PathBuf], hash: bool) -> anyhow::Result<Vec<FileSum>> {
+    let paths = paths.to_vec();
+    if hash {
+        let total: u64 = paths
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        // A read of the whole bundle is long enough at this size to need saying.
+        if total >= 1 << 30 {
+            output::note(&format!(
+                "reading back {} to sum it for SHA256SUMS (--no-checksums skips this)",
+                output::bytes(total)
+            ));
+        }
+    }
+    let files = tokio::task::spawn_blocking(move || {
+        paths
+            .iter()
+            .map(|p| checksums::sum_file(p, hash))
+            .collect::<std::io::Result<Vec<_>>>()
+    })
+    .await??;
+    for f in &files {
+        let sha = f
+            .sha256
+            .as_ref()
+            .map(|d| format!(", sha256 {}", d.hex()))
+            .unwrap_or_default();
+        output::note(&format!(
+            "`{}`: {} bytes ({}){sha}",
+            f.path.display(),
+            f.size,
+            output::bytes(f.size)
+        ));
+    }
+    Ok(files)
 }
 
 /// When an unfinished pack left a journal beside `output`: how to go on from there.
@@ -166,6 +240,21 @@ fn check_output(args: &PackArgs) -> Result<(), String> {
         inputs.add("--config", c);
     }
     inputs.check("-o", &args.output)?;
+    if !args.no_checksums {
+        let sums = checksums::sums_path(&args.output);
+        if args.output.file_name() == sums.file_name() {
+            return Err(format!(
+                "`{}` is the name of the checksum list pack writes beside the bundle; name the bundle otherwise (or pass --no-checksums)",
+                args.output.display()
+            ));
+        }
+        inputs.check("the checksum list beside -o", &sums)?;
+        crate::clobber::refuse_directory(
+            "the checksum list beside -o",
+            &sums,
+            "move it, or pass --no-checksums",
+        )?;
+    }
     if args.select.volume_size.is_some() {
         inputs.check_volumes("-o", &args.output)?;
     }

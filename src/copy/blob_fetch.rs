@@ -55,7 +55,7 @@ pub(super) async fn fetch_blob(
                 source,
             })?;
         let digests = write_bytes(segments, bytes)?;
-        item.inc(desc.size);
+        item.skip(desc.size);
         item.done("stored");
         return Ok(digests);
     }
@@ -64,27 +64,44 @@ pub(super) async fn fetch_blob(
     if let Some(journal) = journal {
         match journal.previous(&desc.digest) {
             Some(Record::Done) => {
-                if let Ok(finished) = transfer.reread(desc.size).await?.finish().await {
-                    let digests = complete(segments, finished)?;
-                    Tally::add(&journal.tally.reused, 1);
-                    Tally::add(&journal.tally.reused_bytes, desc.size);
-                    item.skip(desc.size);
-                    item.done("already on disk");
-                    return Ok(digests);
+                // A `.partial` shorter than the journal claims (power lost before the
+                // file was flushed) cannot be read back: like bytes that do not hash,
+                // that is a reason to fetch the blob again, never to stop.
+                match transfer.reread(desc.size).await {
+                    Ok(reread) => {
+                        if let Ok(finished) = reread.finish().await {
+                            let digests = complete(segments, finished)?;
+                            Tally::add(&journal.tally.reused, 1);
+                            Tally::add(&journal.tally.reused_bytes, desc.size);
+                            item.skip(desc.size);
+                            item.done("already on disk");
+                            return Ok(digests);
+                        }
+                        tracing::warn!(digest = %desc.digest, "the journal says this blob is complete, but its bytes on disk do not hash to it; fetching it again");
+                    }
+                    Err(e) => {
+                        Tally::add(&journal.tally.short, 1);
+                        tracing::warn!(digest = %desc.digest, error = %e, "the journal says this blob is complete, but the `.partial` file cannot give its bytes back; fetching it again");
+                    }
                 }
                 Tally::add(&journal.tally.refetched, 1);
-                tracing::warn!(digest = %desc.digest, "the journal says this blob is complete, but its bytes on disk do not hash to it; fetching it again");
                 transfer = Transfer::new(desc, segments, Some(journal));
             }
             Some(Record::Have { bytes, crc }) if bytes > 0 && bytes < desc.size => {
-                transfer = transfer.reread(bytes).await?;
-                if transfer.whole_crc.clone().finalize() == crc {
-                    Tally::add(&journal.tally.reused_bytes, bytes);
-                    item.skip(bytes);
-                } else {
-                    Tally::add(&journal.tally.refetched, 1);
-                    tracing::warn!(digest = %desc.digest, bytes, "the journal's record of this blob's first bytes does not match the disk; fetching it from the start");
-                    transfer = Transfer::new(desc, segments, Some(journal));
+                match transfer.reread(bytes).await {
+                    Ok(t) if t.whole_crc.clone().finalize() == crc => {
+                        transfer = t;
+                        Tally::add(&journal.tally.reused_bytes, bytes);
+                        item.skip(bytes);
+                    }
+                    reread => {
+                        if reread.is_err() {
+                            Tally::add(&journal.tally.short, 1);
+                        }
+                        Tally::add(&journal.tally.refetched, 1);
+                        tracing::warn!(digest = %desc.digest, bytes, "the journal's record of this blob's first bytes does not match the disk; fetching it from the start");
+                        transfer = Transfer::new(desc, segments, Some(journal));
+                    }
                 }
             }
             _ => {}

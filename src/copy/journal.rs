@@ -53,6 +53,9 @@ pub struct Tally {
     pub reused_bytes: AtomicU64,
     /// Blobs whose recorded bytes did not check out, fetched again.
     pub refetched: AtomicU64,
+    /// Of those, blobs the `.partial` file was too short to give back (cut by a power
+    /// loss before it was flushed, or truncated by hand).
+    pub short: AtomicU64,
     /// Bytes received from sources in this run.
     pub fetched_bytes: AtomicU64,
 }
@@ -104,8 +107,13 @@ impl Journal {
             fs_err::OpenOptions::new().append(true).open(&path)?
         } else {
             let mut f = fs_err::File::create(&path)?;
-            writeln!(f, "{MAGIC}\nkey {key}")?;
-            f.sync_all()?;
+            // A journal that could not be begun (a full disk) describes nothing: no stray
+            // empty file is left for a rerun to puzzle over.
+            if let Err(e) = writeln!(f, "{MAGIC}\nkey {key}").and_then(|()| f.sync_all()) {
+                drop(f);
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
             f
         };
         Ok((

@@ -148,6 +148,16 @@ pub async fn write_bundle(
             let _ = std::fs::remove_file(j.path());
         }
     }
+    // A pack that failed before any byte reached its files (a disk already full) has
+    // nothing to resume: leave no 0-byte `.partial` and no journal describing it.
+    if result.is_err() && writers.iter().all(|w| w.is_empty()) {
+        for w in &writers {
+            w.keep_when_unfinished(false);
+        }
+        if let Some(j) = &journal {
+            let _ = std::fs::remove_file(j.path());
+        }
+    }
     let part_digests = result?;
     let resumed = journal
         .as_ref()
@@ -271,6 +281,12 @@ fn resume_summary(tally: &Tally) -> String {
         line.push_str(&format!(
             "; {refetched} blobs on disk did not match their record and were fetched again"
         ));
+        let short = Tally::get(&tally.short);
+        if short > 0 {
+            line.push_str(&format!(
+                " ({short} of them lay past the end of the `.partial` file, which is shorter than the journal says: it was cut before it was flushed)"
+            ));
+        }
     }
     line
 }

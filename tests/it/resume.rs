@@ -243,3 +243,48 @@ fn volumes_resume_too_and_other_options_start_fresh() {
         assert!(&std::fs::read(p).expect("read") == bytes, "{p} differs");
     }
 }
+
+#[test]
+fn a_partial_file_shorter_than_its_journal_is_fetched_again_not_a_dead_end() {
+    let s = site(2);
+    let out = s.work.path().join("s.zip");
+
+    // Killed mid-layer, then the `.partial` loses its second half, as a power loss
+    // before the file was flushed leaves it: the journal claims more than is there.
+    s.stall(true);
+    s.kill_when_stalled(s.spawn(&out, &[]), &out, "");
+    let partial = s.work.path().join("s.zip.partial");
+    let len = std::fs::metadata(&partial).expect("partial").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&partial)
+        .expect("open")
+        .set_len(len / 2)
+        .expect("truncate");
+
+    // The same command resumes: what the short file cannot give back is fetched again,
+    // with a note saying why; the rest is reused.
+    s.stall(false);
+    let err = s.run(&out, &[]);
+    assert!(err.contains("resuming the interrupted pack"), "{err}");
+    assert!(
+        err.contains("did not match their record and were fetched again")
+            && err.contains("shorter than the journal says"),
+        "{err}"
+    );
+    assert_eq!(
+        files_named(s.work.path(), "s.zip"),
+        ["s.zip"],
+        "nothing of the resume is left behind"
+    );
+    Outrider::new().ok(&["verify", out.to_str().expect("utf8")]);
+    let resumed = std::fs::read(&out).expect("read");
+
+    // Byte-identical to a pack that never stopped.
+    let fresh = s.work.path().join("fresh.zip");
+    s.run(&fresh, &[]);
+    assert!(
+        std::fs::read(&fresh).expect("read") == resumed,
+        "not byte-identical"
+    );
+}

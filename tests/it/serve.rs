@@ -478,6 +478,7 @@ fn a_damaged_blob_is_never_served_whole_and_a_missing_volume_hides_only_its_imag
     let mut vols: Vec<PathBuf> = std::fs::read_dir(&vols_dir)
         .expect("dir")
         .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "zip"))
         .collect();
     vols.sort();
     assert!(vols.len() >= 2, "{vols:?}");

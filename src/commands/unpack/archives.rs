@@ -142,6 +142,7 @@ pub(super) fn write_archives(
     if let Some(path) = &args.docker_save {
         if args.per_image {
             let compress = args.compress.unwrap_or(Compress::None);
+            let made = missing_dirs(path);
             fs_err::create_dir_all(path)?;
             // Named as the clobber check named them, from the bundle's whole image list.
             let paths = per_image_paths(args, path, &reader.index.images);
@@ -149,8 +150,14 @@ pub(super) fn write_archives(
                 let out = &paths[image.position].1;
                 let written =
                     to_archive::write_file(out, compress, store, std::slice::from_ref(image))
-                        .map_err(anyhow::Error::msg)?;
-                report_written(&written, 1);
+                        .map_err(anyhow::Error::msg);
+                match written {
+                    Ok(written) => report_written(&written, 1),
+                    Err(e) => {
+                        remove_if_empty(&made);
+                        return Err(e);
+                    }
+                }
             }
         } else {
             let compress = args.compress.unwrap_or_else(|| Compress::from_name(path));
@@ -187,6 +194,26 @@ pub(super) fn write_archives(
         output::note(&format!("docker load: {} images", loaded.len()));
     }
     Ok(())
+}
+
+/// The folders `create_dir_all(path)` is about to make, deepest first.
+fn missing_dirs(path: &std::path::Path) -> Vec<std::path::PathBuf> {
+    path.ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .take_while(|a| std::fs::symlink_metadata(a).is_err())
+        .map(std::path::Path::to_path_buf)
+        .collect()
+}
+
+/// Takes away the folders this run made, deepest first, as long as they are empty: a
+/// failed `--per-image` (a full disk) leaves nothing that looks like a partial result.
+fn remove_if_empty(made: &[std::path::PathBuf]) {
+    for dir in made {
+        // `remove_dir` refuses a folder that is not empty, which is what keeps a tar.
+        if std::fs::remove_dir(dir).is_err() {
+            break;
+        }
+    }
 }
 
 pub(super) fn report_written(path: &std::path::Path, images: usize) {

@@ -68,17 +68,26 @@ pub(super) async fn push(
     };
     progress.finish();
     let PushResult { reports, receipt } = result?;
-    if let Some(path) = &args.receipt {
-        let merged = receipt
-            .merge_into_file(path)
-            .with_context(|| format!("writing receipt `{}`", path.display()))?;
-        output::note(&format!(
-            "receipt `{}`: {} repositories at `{}`",
-            path.display(),
-            merged.repositories.len(),
-            merged.registry
-        ));
-    }
+    // The receipt is written before the table is printed, but a receipt that cannot be
+    // written (a full disk) must not hide what was pushed: its error waits for the table.
+    let receipt_failed = args.receipt.as_ref().and_then(|path| {
+        match receipt.merge_into_file(path) {
+            Ok(merged) => {
+                output::note(&format!(
+                    "receipt `{}`: {} repositories at `{}`",
+                    path.display(),
+                    merged.repositories.len(),
+                    merged.registry
+                ));
+                None
+            }
+            Err(e) => Some(anyhow::Error::new(e).context(format!(
+                "the images above were pushed, but the receipt `{}` could not be written; free the space and write it with `outrider receipt --registry {host} -o {}` (or rerun this unpack: what is there is not sent again)",
+                path.display(),
+                path.display()
+            ))),
+        }
+    });
     if args.json {
         output::document(
             "unpack",
@@ -114,6 +123,11 @@ pub(super) async fn push(
             "error: {failed} of {} images were not pushed",
             reports.len()
         ));
+    }
+    if let Some(e) = receipt_failed {
+        return Err(e);
+    }
+    if failed > 0 {
         return Ok((Outcome::Failed, registry.scheme_name().await));
     }
     output::note(&format!("pushed {} images to `{host}`", reports.len()));

@@ -2,6 +2,7 @@
 //! blob larger than a volume cut into parts; any volume found from any other; a missing
 //! one blocking only the images it holds; the same inputs giving the same bytes.
 
+mod cut;
 mod damage;
 
 use crate::support::images::{self, Flavour, Image};

@@ -1,0 +1,246 @@
+//! A bundle or volume that a copy cut short: a zip keeps its directory at its end, so a
+//! copy that stopped early loses exactly what a reader looks for first, and the zip
+//! crate's "Could not find EOCD" says nothing of the copy. Here such a file is named for
+//! what it is, with its size and, where anything says it, the size it should have: a
+//! volume's siblings list what it holds, so its entries' bytes are a floor; a bundle in
+//! one file has nothing else to ask, so only the missing end is named.
+
+use super::index::BundleIndex;
+use super::read_error::ReadError;
+use super::zip_layout::local_header_len;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// End of central directory record signature, as it lies in the file.
+const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+/// Local file header signature: how every bundle starts.
+const LOCAL: [u8; 4] = [0x50, 0x4b, 0x03, 0x04];
+/// The EOCD record is 22 bytes and its comment at most 65535.
+const EOCD_SPAN: u64 = 22 + 0xFFFF;
+
+/// What to do about a file cut short, for every message that names one.
+pub const FIX: &str = "copy it again from the packing side, and check the copy with `sha256sum -c SHA256SUMS` in its folder";
+
+/// Why `file` (at `path`) did not open as a zip: cut short, a checksum list given in
+/// place of a bundle, or `zip_error` as the zip crate said it.
+pub(super) fn diagnose(
+    path: &Path,
+    mut file: &std::fs::File,
+    zip_error: zip::result::ZipError,
+) -> ReadError {
+    let not_zip = |reason: String| ReadError::NotZip {
+        path: path.to_owned(),
+        reason,
+    };
+    if path.file_name().and_then(|n| n.to_str()) == Some(super::checksums::SUMS_FILE) {
+        return not_zip(
+            "it is the checksum list written beside a bundle: run `sha256sum -c SHA256SUMS` in its folder, and give outrider the bundle".into(),
+        );
+    }
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return not_zip(zip_error.to_string());
+    };
+    let mut head = [0u8; 4];
+    let starts_as_zip = file.seek(SeekFrom::Start(0)).is_ok()
+        && file.read_exact(&mut head).is_ok()
+        && head == LOCAL;
+    let from = len.saturating_sub(EOCD_SPAN);
+    let mut tail = Vec::new();
+    let tail_read = file.seek(SeekFrom::Start(from)).is_ok() && file.read_to_end(&mut tail).is_ok();
+    // A real end record ends the file exactly (its comment last); the same four bytes
+    // inside blob data do not.
+    let has_end = (0..tail.len().saturating_sub(21)).any(|at| {
+        let comment = u16::from_le_bytes([tail[at + 20], tail[at + 21]]) as usize;
+        tail[at..at + 4] == EOCD && at + 22 + comment == tail.len()
+    });
+    if tail_read && (starts_as_zip || len == 0) && !has_end {
+        return ReadError::Cut {
+            path: path.to_owned(),
+            have: len,
+            want: None,
+        };
+    }
+    not_zip(zip_error.to_string())
+}
+
+/// Whether `e` says a file was cut short.
+pub(super) fn is_cut(e: &ReadError) -> bool {
+    matches!(e, ReadError::Cut { .. })
+}
+
+/// The same error, with the floor on its size that volume `number`'s siblings give.
+pub(super) fn with_floor(e: ReadError, index: &BundleIndex, number: u32) -> ReadError {
+    match e {
+        ReadError::Cut { path, have, .. } => ReadError::Cut {
+            path,
+            have,
+            want: Some(volume_floor(index, number)),
+        },
+        other => other,
+    }
+}
+
+/// Bytes volume `number` holds at least: every entry the index assigns to it, with its
+/// local header (its own index and central directory come on top).
+pub(super) fn volume_floor(index: &BundleIndex, number: u32) -> u64 {
+    let Some(info) = &index.volume else {
+        return 0;
+    };
+    info.holdings
+        .iter()
+        .filter(|h| h.volume == number)
+        .map(|h| {
+            let size = h
+                .part
+                .as_ref()
+                .map(|p| p.size)
+                .or_else(|| index.size_of(&h.digest))
+                .unwrap_or(0);
+            local_header_len(&h.entry, size) + size
+        })
+        .sum()
+}
+
+/// Refuses an entry whose data would run past the end of a file of `len` bytes: the
+/// directory survived but the bytes before it did not.
+pub(super) fn check_span(path: &Path, len: u64, end: u64) -> Result<(), ReadError> {
+    if end > len {
+        return Err(ReadError::Cut {
+            path: path.to_owned(),
+            have: len,
+            want: Some(end),
+        });
+    }
+    Ok(())
+}
+
+/// Says that volume `number` is cut short and what that blocks; the caller then counts it
+/// as missing.
+pub(super) fn note_missing(number: u32, e: ReadError) {
+    crate::output::note(&format!(
+        "volume {number} is not usable: {e}. Until then it counts as missing: the images with content in it are blocked, the others are usable"
+    ));
+}
+
+/// Another volume of the set `path` (`NAME.NNN.zip`) belongs to, beside it, that opens:
+/// the set's index, to read the rest by when `path` itself is cut short.
+pub(super) fn readable_sibling(
+    path: &Path,
+    trusted: &crate::trust::TrustedKeys,
+) -> Option<std::path::PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let (stem, number) = name.strip_suffix(".zip")?.rsplit_once('.')?;
+    if number.len() < 3 || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut candidates: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .filter_map(|n| n.into_string().ok())
+        .filter(|n| {
+            n.strip_prefix(stem)
+                .and_then(|r| r.strip_prefix('.'))
+                .and_then(|r| r.strip_suffix(".zip"))
+                .is_some_and(|d| d.len() == number.len() && d.bytes().all(|b| b.is_ascii_digit()))
+                && n != name
+        })
+        .map(|n| dir.join(n))
+        .collect();
+    candidates.sort();
+    candidates
+        .into_iter()
+        .find(|c| super::volume_file::opens_as_volume(c, trusted))
+}
+
+/// A cut volume named alone: the floor on its size from a sibling beside it, when one
+/// opens and the volume's number can be read from its name.
+pub(super) fn with_sibling_floor(
+    e: ReadError,
+    path: &Path,
+    trusted: &crate::trust::TrustedKeys,
+) -> ReadError {
+    let number = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".zip"))
+        .and_then(|n| n.rsplit_once('.'))
+        .and_then(|(_, d)| d.parse::<u32>().ok());
+    let sibling = number.and(readable_sibling(path, trusted));
+    match (number, sibling) {
+        (Some(number), Some(sibling)) => match super::reader::BundleReader::open_set(
+            std::slice::from_ref(&sibling),
+            false,
+            trusted,
+        ) {
+            Ok(reader) => with_floor(e, &reader.index, number),
+            Err(_) => e,
+        },
+        _ => e,
+    }
+}
+
+/// `paths` without any named `SHA256SUMS` (a note says each is left out), unless that
+/// would leave nothing: then the reader's own message says what the file is.
+pub(super) fn without_sums_list(paths: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    let is_list = |p: &std::path::PathBuf| {
+        p.file_name().and_then(|n| n.to_str()) == Some(super::checksums::SUMS_FILE)
+    };
+    if paths.iter().all(is_list) {
+        return paths.to_vec();
+    }
+    for p in paths.iter().filter(|p| is_list(p)) {
+        crate::output::note(&format!(
+            "`{}` left out: it is the checksum list beside the bundle (check it with `sha256sum -c {}`), not a volume",
+            p.display(),
+            super::checksums::SUMS_FILE
+        ));
+    }
+    paths.iter().filter(|p| !is_list(p)).cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagnosed(bytes: &[u8]) -> ReadError {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.zip");
+        std::fs::write(&path, bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        diagnose(
+            &path,
+            &file,
+            zip::result::ZipError::InvalidArchive("test".into()),
+        )
+    }
+
+    #[test]
+    fn a_zip_start_without_an_end_record_is_a_cut_copy_even_with_eocd_bytes_inside() {
+        let mut bytes = LOCAL.to_vec();
+        bytes.extend_from_slice(&[7u8; 100]);
+        // The signature inside blob data, not ending the file, is no end record.
+        bytes.extend_from_slice(&EOCD);
+        bytes.extend_from_slice(&[9u8; 100]);
+        let e = diagnosed(&bytes);
+        assert!(
+            matches!(
+                e,
+                ReadError::Cut {
+                    have: 208,
+                    want: None,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("sha256sum -c SHA256SUMS"), "{e}");
+        // A file that is no zip at all keeps the zip crate's word.
+        assert!(matches!(diagnosed(b"hello"), ReadError::NotZip { .. }));
+        // An empty file is a copy that never started.
+        assert!(matches!(diagnosed(b""), ReadError::Cut { have: 0, .. }));
+    }
+}
