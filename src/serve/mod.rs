@@ -134,6 +134,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     if catalog.served == 0 {
         anyhow::bail!("no image in the bundles given can be served (see the warnings above)");
     }
+    // The certificate names hosts, not ports: made before the port is bound, so a client
+    // that can connect finds the CA already written.
+    let (tls, made) = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
+        (Some(cert), Some(key), _) => (Some(tls::server_config(cert, key)?), None),
+        (_, _, Some(dir)) => {
+            let names = certificate_names(&args, &advertised(&args, args.listen));
+            let files = tls::self_signed(dir, &names)
+                .with_context(|| format!("making a certificate in `{}`", dir.display()))?;
+            let ca = std::path::absolute(&files.ca).unwrap_or(files.ca.clone());
+            (Some(tls::server_config(&files.cert, &files.key)?), Some((ca, names)))
+        }
+        _ => (None, None),
+    };
     // Bound before any configuration is written, so port 0 writes the port it got.
     let listener = std::net::TcpListener::bind(args.listen).map_err(|e| {
         anyhow::anyhow!(
@@ -143,21 +156,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     })?;
     let bound = listener.local_addr()?;
     let advertised = advertised(&args, bound);
-    let (tls, ca) = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
-        (Some(cert), Some(key), _) => (Some(tls::server_config(cert, key)?), None),
-        (_, _, Some(dir)) => {
-            let names = certificate_names(&args, &advertised);
-            let files = tls::self_signed(dir, &names)
-                .with_context(|| format!("making a certificate in `{}`", dir.display()))?;
-            let ca = std::path::absolute(&files.ca).unwrap_or(files.ca.clone());
+    let ca = match made {
+        Some((ca, names)) => {
             output::note(&format!(
                 "TLS: a certificate for {} signed by the CA `{}`. Clients trust it with:\n  docker, podman, skopeo: copy it to /etc/docker/certs.d/{advertised}/ca.crt and /etc/containers/certs.d/{advertised}/ca.crt\n  containerd, k3s: --write-containerd-hosts / --write-k3s-registries name it for you\n  the whole system: copy it to /usr/local/share/ca-certificates/outrider.crt and run update-ca-certificates",
                 names.join(", "),
                 ca.display()
             ));
-            (Some(tls::server_config(&files.cert, &files.key)?), Some(ca))
+            Some(ca)
         }
-        _ => (None, None),
+        None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let endpoint = format!("{scheme}://{advertised}");
