@@ -1,5 +1,6 @@
 //! Targets that fail mid-deploy, against real sshd: a frozen target (its sshd session
-//! stopped with SIGSTOP) is given up on within its timeout while the others finish; a
+//! stopped with SIGSTOP) is given up on within its timeout while the others finish, and
+//! one whose sshd is stopped before it says a word fails on `connect_timeout`; a
 //! killed upload leaves nothing under the final name and a rerun completes; a
 //! `remote_tar_path` beginning with `-` is a file name.
 
@@ -142,7 +143,10 @@ fn a_frozen_target_is_given_up_on_within_its_timeout_and_the_others_go_on() {
     let finished = s.work.path().join("cat-finished");
     let (frozen, _) = sshd(&s, "home-frozen", &slow_cat(&s, &started, &finished));
     let (healthy, _) = sshd(&s, "home-healthy", "");
-    let known = known_hosts(&s, &[&frozen, &healthy]);
+    // One that never gets as far as a banner.
+    let (mute, _) = sshd(&s, "home-mute", "");
+    mute.signal("STOP");
+    let known = known_hosts(&s, &[&frozen, &healthy, &mute]);
     let post = "  plugin: generic_ssh\n  options:\n    command: echo deployed\n";
     let o = Outrider::new();
     // Once with a command timeout shorter than the idle one, once the other way round:
@@ -155,7 +159,8 @@ fn a_frozen_target_is_given_up_on_within_its_timeout_and_the_others_go_on() {
         ),
     ] {
         let _ = std::fs::remove_file(&started);
-        let cfg = config_as_deployer(&s, &[frozen.port, healthy.port], &known, transport, post);
+        let ports = [frozen.port, healthy.port, mute.port];
+        let cfg = config_as_deployer(&s, &ports, &known, transport, post);
         let out = run_until(
             &o,
             &[
@@ -183,6 +188,13 @@ fn a_frozen_target_is_given_up_on_within_its_timeout_and_the_others_go_on() {
             reports["targets"][1]["ok"].as_bool(),
             Some(true),
             "the healthy target did not finish: {reports}"
+        );
+        let result = reports["targets"][2]["result"].as_str().unwrap_or("");
+        assert!(
+            result.contains(&format!("127.0.0.1:{}", mute.port))
+                && result.contains("connecting")
+                && result.contains("`connect_timeout`"),
+            "{result}"
         );
         frozen.signal_sessions("KILL", false);
         assert!(

@@ -182,6 +182,17 @@ impl Sshd {
         found
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, …) to the listening sshd itself: stopped, it still
+    /// takes TCP connections (the kernel queues them) but never says a word.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal} sshd");
+    }
+
     /// Sends `signal` (`STOP`, `KILL`, …) to the processes serving its connections; only to
     /// sshd's own (not the commands they run) when `only_sshd`. Returns how many.
     pub fn signal_sessions(&self, signal: &str, only_sshd: bool) -> usize {
