@@ -333,6 +333,9 @@ impl Session {
         }
         if unsent.is_none() {
             channel.eof().await.map_err(fail)?;
+        } else {
+            // A local read error: end the input so the command ends, then fail below.
+            let _ = channel.eof().await;
         }
         let mut out = Output::default();
         let (mut shown_out, mut shown_err) = (0, 0);
@@ -359,11 +362,15 @@ impl Session {
         {
             return Err(self.lost(what, why));
         }
-        if let (None, None, Some(e)) = (out.status, &out.signal, unsent) {
+        // Input not all sent: a failure even when the command exited 0 (it saw an early
+        // end); a non-zero exit is left to the caller, whose error shows stderr.
+        if let Some(e) = unsent
+            && matches!(out.status, Some(0) | None)
+        {
             return Err(SshError::Channel {
                 target: self.target.name.clone(),
                 doing: what.to_owned(),
-                reason: e.to_string(),
+                reason: format!("sending its input: {e}"),
             });
         }
         Ok(out)
