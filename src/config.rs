@@ -75,6 +75,7 @@ const TRANSPORT_OPTIONS: &[&str] = &[
     "accept_new_host_keys",
     "connect_timeout",
     "command_timeout",
+    "idle_timeout",
     "keepalive",
 ];
 const TARGET_FIELDS: &[&str] = &["host", "user", "port", "name"];
@@ -375,9 +376,10 @@ impl Validator<'_> {
                 "runtime" => self.runtime(&path, value),
                 "transport" => self.transport(&path, value),
                 "targets" => self.targets(&path, value),
-                "output_tar" | "remote_tar_path" | "bundle" | "registry" => {
+                "output_tar" | "bundle" | "registry" => {
                     self.string(&path, value);
                 }
+                "remote_tar_path" => self.remote_tar_path(&path, value),
                 "platforms" => self.platforms(&path, value),
                 "registries" => self.registries(&path, value),
                 "parallel" if !value.as_u64().is_some_and(|n| (1..=256).contains(&n)) => {
@@ -593,7 +595,9 @@ impl Validator<'_> {
                     self.string(&q, &v);
                 }
                 "accept_new_host_keys" | "keepalive" => self.boolean(&q, &v),
-                "connect_timeout" | "command_timeout" if v.as_u64().is_none_or(|n| n == 0) => {
+                "connect_timeout" | "command_timeout" | "idle_timeout"
+                    if v.as_u64().is_none_or(|n| n == 0) =>
+                {
                     self.problem(
                         &q,
                         format!("expected a number of seconds, got {}", kind(&v)),
@@ -601,6 +605,23 @@ impl Validator<'_> {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// A file name on the targets. One beginning with `-` is fine: the deploy hands it to
+    /// remote tools as `./-…`, which none reads as an option.
+    fn remote_tar_path(&mut self, path: &[Step<'_>], value: &Value) {
+        let Some(p) = self.string(path, value) else {
+            return;
+        };
+        if p.trim().is_empty() || p.ends_with('/') || p.contains('\n') || p.contains('\0') {
+            self.problem(
+                path,
+                format!(
+                    "`{}` is not a file name (the tar is written to it with `.partial` added, then renamed)",
+                    p.escape_debug()
+                ),
+            );
         }
     }
 
@@ -771,6 +792,21 @@ mod tests {
             "{p:?}"
         );
         assert_eq!(p.len(), 5, "{p:?}");
+    }
+
+    #[test]
+    fn transport_timeouts_and_remote_tar_path() {
+        let ok = "transport:\n  type: ssh\n  options:\n    idle_timeout: 30\n    command_timeout: 5\nremote_tar_path: -x.tar\n";
+        assert!(problems(ok).is_empty(), "{:?}", problems(ok));
+        let p = problems(
+            "transport:\n  type: ssh\n  options:\n    idle_timeout: 0\nremote_tar_path: /tmp/\n",
+        );
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p.iter().any(|x| x.path == "transport.options.idle_timeout"),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|x| x.path == "remote_tar_path"), "{p:?}");
     }
 
     #[test]

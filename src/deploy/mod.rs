@@ -1,10 +1,15 @@
 //! Deploying a docker-save tar to many targets: `-c config` = docker-archive → targets.
 //! Per target: connect (host key checked), upload unless the same bytes are already there,
 //! run the plugin's steps; targets run in parallel and one failing does not stop the others.
+//! Every step is bounded by a timeout (see [`ssh`]), and a failed upload never leaves a
+//! partial file under the final name (see [`upload`]).
 
+mod auth;
 pub mod command;
+mod handler;
 pub mod plugins;
 pub mod ssh;
+mod upload;
 
 use crate::progress::Progress;
 use crate::secret::Secret;
@@ -146,6 +151,9 @@ impl DeployPlan {
                     .and_then(Value::as_u64)
                     .unwrap_or(3600),
             ),
+            idle_timeout: Duration::from_secs(
+                o.get("idle_timeout").and_then(Value::as_u64).unwrap_or(60),
+            ),
             keepalive: o.get("keepalive").and_then(Value::as_bool).unwrap_or(true),
         };
         let remote_tar_path = doc
@@ -162,11 +170,21 @@ impl DeployPlan {
         })
     }
 
+    /// The remote tar path for `t`, placeholders filled in. A relative path beginning with
+    /// `-` gets `./` in front: the same file, but no remote tool (`docker load -i`, `ctr
+    /// images import`, a `generic_ssh` command) can read it as an option, whether or not
+    /// it takes `--`.
     fn remote_path(&self, t: &Target) -> String {
-        self.remote_tar_path
+        let path = self
+            .remote_tar_path
             .replace("{host}", &t.host)
             .replace("{port}", &t.port.to_string())
-            .replace("{user}", &t.user)
+            .replace("{user}", &t.user);
+        if path.starts_with('-') {
+            format!("./{path}")
+        } else {
+            path
+        }
     }
 
     /// The plan, per target, as text; touches nothing.
@@ -244,9 +262,9 @@ impl DeployPlan {
             item.done("already there");
             0
         } else {
-            session.upload(tar, &remote, sha256, &item).await?;
-            item.done("uploaded");
-            size
+            let sent = session.upload(tar, &remote, sha256, &item).await;
+            item.done(if sent.is_ok() { "uploaded" } else { "failed" });
+            sent?
         };
         let Some(plugin) = &self.plugin else {
             return Ok(("uploaded".into(), bytes));

@@ -1,6 +1,7 @@
 //! Post-instruction plugins, registered by name. Each turns its options into remote steps
 //! (commands, with an optional secret fed on stdin); the orchestrator runs them in order
-//! and stops at the first that fails.
+//! and stops at the first that fails. The tar path they get never begins with `-` (see
+//! `DeployPlan::remote_path`), and the POSIX tools they run get `--` before operands too.
 
 use super::command::quote;
 use crate::secret::Secret;
@@ -78,7 +79,7 @@ pub fn from_config(post: &Value) -> Option<Box<dyn Plugin>> {
 fn remove_tar(tar_path: &str) -> Step {
     Step {
         what: "remove the tar".into(),
-        command: format!("rm -f {}", quote(tar_path)),
+        command: format!("rm -f -- {}", quote(tar_path)),
         stdin: None,
     }
 }
@@ -104,7 +105,7 @@ impl Plugin for K3sAirgap {
         let mut steps = vec![Step {
             what: "copy into the k3s images directory".into(),
             command: format!(
-                "mkdir -p {} && cp -f {} {}",
+                "mkdir -p -- {} && cp -f -- {} {}",
                 quote(&self.images_dir),
                 quote(tar_path),
                 quote(&dest)
@@ -215,6 +216,13 @@ mod tests {
             s[0].command,
             "set -e\necho 'a:1' 'b:2' > /tmp/x; ls '/tmp/my images.tar'"
         );
+        let k = from_config(&serde_json::json!({"plugin": "k3s_airgap", "options": {"images_dir": "-dir", "cleanup_tar": true}})).unwrap();
+        let s = k.steps("./-x.tar", &[]);
+        assert_eq!(
+            s[0].command,
+            "mkdir -p -- '-dir' && cp -f -- './-x.tar' '-dir/outrider--x.tar'"
+        );
+        assert_eq!(s[2].command, "rm -f -- './-x.tar'");
         let d = from_config(&serde_json::json!({"plugin": "docker", "options": {"use_sudo": true, "sudo_password": "hunter2"}})).unwrap();
         let s = d.steps("/tmp/i.tar", &[]);
         assert!(!s[0].command.contains("hunter2"));

@@ -1,15 +1,16 @@
-//! SSH to a target with russh. Host keys fail closed: a key is accepted only when
-//! known_hosts lists it (hashed entries included); an unknown host is refused unless
-//! `accept_new_host_keys` (then learned), and a changed key is always refused. Each
-//! refusal shows the fingerprint and how to accept it.
+//! SSH sessions with russh: connect (host key checked by [`super::handler`]), log in
+//! ([`super::auth`]), run commands. Every wait has a bound, so a frozen target fails that
+//! target instead of hanging the deploy: `connect_timeout` covers connecting and logging in,
+//! `command_timeout` each remote command (the upload's too), and keepalives give up on a
+//! connection silent for `idle_timeout`.
 
-use super::command::quote;
+use super::handler::{Checker, KEEPALIVE_MAX};
 use crate::secret::Secret;
 use russh::client;
-use russh::keys::{HashAlg, PrivateKeyWithHashAlg};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// A host to deploy to.
 #[derive(Clone, Debug)]
@@ -37,11 +38,15 @@ pub struct SshOptions {
     pub known_hosts: PathBuf,
     /// Learn unknown host keys instead of refusing them.
     pub accept_new_host_keys: bool,
-    /// Connection timeout.
+    /// Bounds connecting, the handshake and logging in.
     pub connect_timeout: Duration,
-    /// Timeout for each remote command.
+    /// Bounds each remote command, the upload's included.
     pub command_timeout: Duration,
-    /// Send keepalives every 15 s.
+    /// Silence after which a target counts as dead (with `keepalive`, which makes a live
+    /// target answer within it).
+    pub idle_timeout: Duration,
+    /// Probe the target with keepalives, so a frozen one is given up on after
+    /// `idle_timeout` while a healthy command that prints nothing runs on.
     pub keepalive: bool,
 }
 
@@ -104,85 +109,41 @@ pub enum SshError {
         /// Tail of stderr.
         stderr: String,
     },
+    /// A timeout fired: names the step and the setting that bounds it.
+    #[error("on `{target}`: gave up on {doing} after {}s (`{setting}`)", after.as_secs())]
+    Timeout {
+        /// The target.
+        target: String,
+        /// What it was doing.
+        doing: String,
+        /// How long it waited.
+        after: Duration,
+        /// The config key that set the limit.
+        setting: &'static str,
+    },
+    /// The connection ended while a step was under way.
+    #[error("on `{target}`: connection lost during {doing}: {why}")]
+    Lost {
+        /// The target.
+        target: String,
+        /// What it was doing.
+        doing: String,
+        /// Why it ended, with the timeout that fired, if one did.
+        why: String,
+    },
+    /// The channel of a step failed while the connection stayed up.
+    #[error("on `{target}`: {doing} failed: {reason}")]
+    Channel {
+        /// The target.
+        target: String,
+        /// What it was doing.
+        doing: String,
+        /// Why.
+        reason: String,
+    },
     /// A local file could not be read.
     #[error("reading `{0}`: {1}")]
     Local(PathBuf, std::io::Error),
-}
-
-struct Checker {
-    target: String,
-    host: String,
-    port: u16,
-    known_hosts: PathBuf,
-    accept_new: bool,
-    refusal: Arc<Mutex<Option<SshError>>>,
-}
-
-impl client::Handler for Checker {
-    type Error = russh::Error;
-
-    async fn check_server_key(
-        &mut self,
-        key: &russh::keys::PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        let russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } = key else {
-            *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(SshError::Connect { target: self.target.clone(), reason: "host offered a certificate; outrider checks plain host keys against known_hosts".into() });
-            return Ok(false);
-        };
-        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
-        let refuse = |e: SshError| {
-            *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
-            Ok(false)
-        };
-        let known = if self.known_hosts.exists() {
-            russh::keys::check_known_hosts_path(&self.host, self.port, key, &self.known_hosts)
-        } else {
-            Ok(false)
-        };
-        match known {
-            Ok(true) => Ok(true),
-            Err(russh::keys::Error::KeyChanged { line }) => refuse(SshError::HostKeyChanged {
-                target: self.target.clone(),
-                fingerprint,
-                known_hosts: self.known_hosts.clone(),
-                line,
-            }),
-            Ok(false) if self.accept_new => {
-                if let Some(dir) = self.known_hosts.parent() {
-                    let _ = std::fs::create_dir_all(dir);
-                }
-                match russh::keys::known_hosts::learn_known_hosts_path(
-                    &self.host,
-                    self.port,
-                    key,
-                    &self.known_hosts,
-                ) {
-                    Ok(()) => {
-                        tracing::warn!(target = %self.target, %fingerprint, "learned a new host key");
-                        Ok(true)
-                    }
-                    Err(e) => refuse(SshError::Connect {
-                        target: self.target.clone(),
-                        reason: format!(
-                            "cannot record the host key in `{}`: {e}",
-                            self.known_hosts.display()
-                        ),
-                    }),
-                }
-            }
-            Ok(false) => refuse(SshError::UnknownHostKey {
-                target: self.target.clone(),
-                host: self.host.clone(),
-                port: self.port,
-                fingerprint,
-                known_hosts: self.known_hosts.clone(),
-            }),
-            Err(e) => refuse(SshError::Connect {
-                target: self.target.clone(),
-                reason: format!("reading `{}`: {e}", self.known_hosts.display()),
-            }),
-        }
-    }
 }
 
 /// Output of a remote command.
@@ -190,6 +151,8 @@ impl client::Handler for Checker {
 pub struct Output {
     /// Exit status (None when the server sent none).
     pub status: Option<u32>,
+    /// The signal that ended the command, when one did.
+    pub signal: Option<String>,
     /// Standard output.
     pub stdout: Vec<u8>,
     /// Standard error.
@@ -202,12 +165,39 @@ pub struct Session {
     /// The target.
     pub target: Target,
     options: SshOptions,
+    /// Why the connection ended, once it has (see [`Checker`]).
+    ended: watch::Receiver<Option<String>>,
+}
+
+impl SshOptions {
+    /// russh's settings, and the silence it gives up after with the key that set it. With
+    /// keepalives, one goes out after each quarter of `idle_timeout` without a word from the
+    /// target; a live sshd answers each (a reply resets both counts), so only a target that
+    /// answers nothing reaches `idle_timeout`. Without them a command may be silent for as
+    /// long as it runs, so only `command_timeout` of silence counts as dead.
+    fn client_config(&self) -> (client::Config, (Duration, &'static str)) {
+        let mut config = client::Config::default();
+        let idle = if self.keepalive {
+            let every = self.idle_timeout / (KEEPALIVE_MAX as u32 + 1);
+            config.keepalive_interval = Some(every.max(Duration::from_secs(1)));
+            config.keepalive_max = KEEPALIVE_MAX;
+            (self.idle_timeout, "idle_timeout")
+        } else {
+            config.keepalive_interval = None;
+            (self.command_timeout, "command_timeout")
+        };
+        config.inactivity_timeout = Some(idle.0);
+        (config, idle)
+    }
 }
 
 impl Session {
-    /// Connects, checks the host key, and authenticates (key, then password).
+    /// Connects, checks the host key, and authenticates (key, agent, then password), all
+    /// within `connect_timeout`.
     pub async fn connect(target: &Target, options: &SshOptions) -> Result<Session, SshError> {
         let refusal = Arc::new(Mutex::new(None));
+        let (ended_tx, ended) = watch::channel(None);
+        let (config, idle) = options.client_config();
         let checker = Checker {
             target: target.name.clone(),
             host: target.host.clone(),
@@ -215,70 +205,138 @@ impl Session {
             known_hosts: options.known_hosts.clone(),
             accept_new: options.accept_new_host_keys,
             refusal: refusal.clone(),
+            ended: ended_tx,
+            idle,
         };
-        let config = Arc::new(client::Config {
-            inactivity_timeout: Some(options.command_timeout),
-            keepalive_interval: Some(Duration::from_secs(15)),
-            ..Default::default()
-        });
-        let connect = client::connect(config, (target.host.as_str(), target.port), checker);
-        let connected = tokio::time::timeout(options.connect_timeout, connect).await;
-        let mut handle = match connected {
-            Err(_) => {
-                return Err(SshError::Connect {
-                    target: target.name.clone(),
-                    reason: format!("no answer within {:?}", options.connect_timeout),
-                });
-            }
-            Ok(Err(e)) => {
-                if let Some(r) = refusal.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                    return Err(r);
+        let attempt = async {
+            let connect = client::connect(
+                Arc::new(config),
+                (target.host.as_str(), target.port),
+                checker,
+            );
+            let mut handle = connect.await.map_err(|e| {
+                match refusal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    Some(r) => r,
+                    None => SshError::Connect {
+                        target: target.name.clone(),
+                        reason: e.to_string(),
+                    },
                 }
-                return Err(SshError::Connect {
-                    target: target.name.clone(),
-                    reason: e.to_string(),
-                });
-            }
-            Ok(Ok(h)) => h,
+            })?;
+            super::auth::authenticate(&mut handle, target, options).await?;
+            Ok(handle)
         };
-        authenticate(&mut handle, target, options).await?;
+        let handle = tokio::time::timeout(options.connect_timeout, attempt)
+            .await
+            .map_err(|_| SshError::Timeout {
+                target: target.name.clone(),
+                doing: "connecting and logging in".into(),
+                after: options.connect_timeout,
+                setting: "connect_timeout",
+            })??;
         Ok(Session {
             handle,
             target: target.clone(),
             options: options.clone(),
+            ended,
         })
     }
 
-    /// Runs `command` (with `stdin` fed in, when given) and captures its output, within
-    /// the command timeout.
-    pub async fn run(&self, command: &str, stdin: Option<&[u8]>) -> Result<Output, SshError> {
-        tokio::time::timeout(self.options.command_timeout, self.exchange(command, stdin))
-            .await
-            .map_err(|_| SshError::Connect {
+    /// Runs `work` (one remote step, `doing`) within `command_timeout`, and stops early when
+    /// the connection ends: a channel write waiting for window space on a dead connection
+    /// would otherwise wait forever.
+    pub(super) async fn bounded<T>(
+        &self,
+        doing: &str,
+        work: impl Future<Output = Result<T, SshError>>,
+    ) -> Result<T, SshError> {
+        let limit = self.options.command_timeout;
+        tokio::select! {
+            biased;
+            done = tokio::time::timeout(limit, work) => done.map_err(|_| SshError::Timeout {
                 target: self.target.name.clone(),
-                reason: format!("a command ran past {:?}", self.options.command_timeout),
-            })?
+                doing: doing.to_owned(),
+                after: limit,
+                setting: "command_timeout",
+            })?,
+            why = self.ended() => Err(self.lost(doing, why)),
+        }
+    }
+
+    /// Waits until the connection has ended; says why.
+    async fn ended(&self) -> String {
+        let mut ended = self.ended.clone();
+        let why = match ended.wait_for(Option::is_some).await {
+            Ok(why) => why.clone(),
+            Err(_) => None,
+        };
+        why.unwrap_or_else(|| "the connection closed".into())
+    }
+
+    /// Why the connection ended, if it has.
+    fn gone(&self) -> Option<String> {
+        let why = self.ended.borrow().clone();
+        why.or_else(|| {
+            self.handle
+                .is_closed()
+                .then(|| "the connection closed".into())
+        })
+    }
+
+    fn lost(&self, doing: &str, why: String) -> SshError {
+        SshError::Lost {
+            target: self.target.name.clone(),
+            doing: doing.to_owned(),
+            why,
+        }
+    }
+
+    /// Runs `command` (with `stdin` fed in, when given) and captures its output, within
+    /// the command timeout; `what` names the step in errors.
+    pub async fn run(
+        &self,
+        what: &str,
+        command: &str,
+        stdin: Option<&[u8]>,
+    ) -> Result<Output, SshError> {
+        self.bounded(what, self.exchange(what, command, stdin))
+            .await
     }
 
     /// One exec channel: runs `command`, streams `input` to its stdin, and collects its
     /// exit status and output (lines logged as they arrive, prefixed with the target's
-    /// name). No timeout of its own: `run` adds the command timeout; an upload is bounded
-    /// by the connection's inactivity timeout instead.
-    async fn exchange<R: tokio::io::AsyncRead + Unpin>(
+    /// name). No timeout of its own: callers wrap it in [`Session::bounded`]. A channel that
+    /// ends without a status because the connection did is an error naming why.
+    pub(super) async fn exchange<R: tokio::io::AsyncRead + Unpin>(
         &self,
+        what: &str,
         command: &str,
         input: Option<R>,
     ) -> Result<Output, SshError> {
-        let fail = |e: russh::Error| SshError::Connect {
-            target: self.target.name.clone(),
-            reason: e.to_string(),
+        let fail = |e: russh::Error| match self.gone() {
+            Some(why) => self.lost(what, why),
+            None => SshError::Channel {
+                target: self.target.name.clone(),
+                doing: what.to_owned(),
+                reason: e.to_string(),
+            },
         };
         let mut channel = self.handle.channel_open_session().await.map_err(fail)?;
         channel.exec(true, command).await.map_err(fail)?;
-        if let Some(input) = input {
-            channel.data(input).await.map_err(fail)?;
+        // A write that fails (the command exited early, or the channel closed) is not
+        // the end: the exit status and stderr that follow say more than the write error.
+        let mut unsent = None;
+        if let Some(input) = input
+            && let Err(e) = channel.data(input).await
+        {
+            unsent = Some(e);
         }
-        channel.eof().await.map_err(fail)?;
+        if unsent.is_none() {
+            channel.eof().await.map_err(fail)?;
+        } else {
+            // A local read error: end the input so the command ends, then fail below.
+            let _ = channel.eof().await;
+        }
         let mut out = Output::default();
         let (mut shown_out, mut shown_err) = (0, 0);
         while let Some(msg) = channel.wait().await {
@@ -292,8 +350,28 @@ impl Session {
                     shown_err = self.show_lines(&out.stderr, shown_err);
                 }
                 russh::ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
+                russh::ChannelMsg::ExitSignal { signal_name, .. } => {
+                    out.signal = Some(format!("{signal_name:?}"));
+                }
                 _ => {}
             }
+        }
+        if out.status.is_none()
+            && out.signal.is_none()
+            && let Some(why) = self.gone()
+        {
+            return Err(self.lost(what, why));
+        }
+        // Input not all sent: a failure even when the command exited 0 (it saw an early
+        // end); a non-zero exit is left to the caller, whose error shows stderr.
+        if let Some(e) = unsent
+            && matches!(out.status, Some(0) | None)
+        {
+            return Err(SshError::Channel {
+                target: self.target.name.clone(),
+                doing: what.to_owned(),
+                reason: format!("sending its input: {e}"),
+            });
         }
         Ok(out)
     }
@@ -320,13 +398,13 @@ impl Session {
         command: &str,
         stdin: Option<&[u8]>,
     ) -> Result<Output, SshError> {
-        let out = self.run(command, stdin).await?;
+        let out = self.run(what, command, stdin).await?;
         self.require_success(what, out)
     }
 
     /// Passes `out` through when it exited 0; otherwise the error names the step, the
     /// status and the last lines of stderr.
-    fn require_success(&self, what: &str, out: Output) -> Result<Output, SshError> {
+    pub(super) fn require_success(&self, what: &str, out: Output) -> Result<Output, SshError> {
         if out.status == Some(0) {
             return Ok(out);
         }
@@ -336,166 +414,12 @@ impl Session {
         Err(SshError::Command {
             target: self.target.name.clone(),
             what: what.into(),
-            status: out.status.map_or("no status".into(), |s| s.to_string()),
+            status: match (out.status, out.signal) {
+                (Some(s), _) => s.to_string(),
+                (None, Some(signal)) => format!("signal {signal}"),
+                (None, None) => "no status".into(),
+            },
             stderr: crate::output::sanitize(&tail.join(" | ")),
         })
-    }
-
-    /// sha256 of a remote file, if it exists.
-    pub async fn remote_sha256(&self, path: &str) -> Result<Option<String>, SshError> {
-        let out = self
-            .run(&format!("sha256sum {} 2>/dev/null", quote(path)), None)
-            .await?;
-        Ok((out.status == Some(0)).then(|| {
-            String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_owned()
-        }))
-    }
-
-    /// Streams `file` to `remote` over an exec channel (`cat` into `<remote>.partial`, then
-    /// `mv`), and checks its sha256 on the target against `sha256`.
-    pub async fn upload(
-        &self,
-        file: &Path,
-        remote: &str,
-        sha256: &str,
-        progress: &crate::progress::ItemProgress,
-    ) -> Result<(), SshError> {
-        let partial = format!("{remote}.partial");
-        let dir = Path::new(remote)
-            .parent()
-            .map(|p| p.to_string_lossy().into_owned())
-            .filter(|d| !d.is_empty())
-            .unwrap_or_else(|| ".".into());
-        let command = format!(
-            "mkdir -p {d} && cat > {p} && mv -f {p} {r}",
-            d = quote(&dir),
-            p = quote(&partial),
-            r = quote(remote)
-        );
-        let local = tokio::fs::File::open(file)
-            .await
-            .map_err(|e| SshError::Local(file.to_owned(), e))?;
-        let out = self
-            .exchange(
-                &command,
-                Some(Counted {
-                    inner: local,
-                    progress,
-                }),
-            )
-            .await?;
-        self.require_success(&format!("upload to {remote}"), out)?;
-        match self.remote_sha256(remote).await? {
-            Some(s) if s == sha256 => Ok(()),
-            other => Err(SshError::Command {
-                target: self.target.name.clone(),
-                what: format!("sha256 check of {remote}"),
-                status: "mismatch".into(),
-                stderr: format!(
-                    "expected {sha256}, target has {}",
-                    other.unwrap_or_else(|| "no file".into())
-                ),
-            }),
-        }
-    }
-}
-
-/// Tries the key file, then every ssh-agent identity, then the password; the first the
-/// server accepts wins.
-async fn authenticate(
-    handle: &mut client::Handle<Checker>,
-    target: &Target,
-    options: &SshOptions,
-) -> Result<(), SshError> {
-    let auth_error = |reason: String| SshError::Auth {
-        target: target.name.clone(),
-        user: target.user.clone(),
-        reason,
-    };
-    let mut tried = Vec::new();
-    if let Some(file) = &options.key_file {
-        let key = russh::keys::load_secret_key(
-            file,
-            options.passphrase.as_ref().map(|p| p.expose().as_str()),
-        )
-        .map_err(|e| auth_error(format!("cannot load key `{}`: {e}", file.display())))?;
-        let hash = handle
-            .best_supported_rsa_hash()
-            .await
-            .map_err(|e| auth_error(e.to_string()))?
-            .flatten();
-        let result = handle
-            .authenticate_publickey(
-                &target.user,
-                PrivateKeyWithHashAlg::new(Arc::new(key), hash),
-            )
-            .await
-            .map_err(|e| auth_error(e.to_string()))?;
-        if result.success() {
-            return Ok(());
-        }
-        tried.push("key");
-    }
-    // ssh-agent, when SSH_AUTH_SOCK names one: each identity it holds, in order.
-    if std::env::var_os("SSH_AUTH_SOCK").is_some()
-        && let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await
-    {
-        let identities = agent.request_identities().await.unwrap_or_default();
-        let hash = handle
-            .best_supported_rsa_hash()
-            .await
-            .ok()
-            .flatten()
-            .flatten();
-        for identity in identities {
-            let key = identity.public_key().into_owned();
-            if let Ok(result) = handle
-                .authenticate_publickey_with(&target.user, key, hash, &mut agent)
-                .await
-                && result.success()
-            {
-                return Ok(());
-            }
-        }
-        tried.push("ssh-agent");
-    }
-    if let Some(password) = &options.password {
-        let result = handle
-            .authenticate_password(&target.user, password.expose().as_str())
-            .await
-            .map_err(|e| auth_error(e.to_string()))?;
-        if result.success() {
-            return Ok(());
-        }
-        tried.push("password");
-    }
-    Err(auth_error(if tried.is_empty() {
-        "no key_file, ssh-agent or password configured".into()
-    } else {
-        format!("{} refused", tried.join(", "))
-    }))
-}
-
-/// Counts bytes read for the progress bar.
-struct Counted<'a, R> {
-    inner: R,
-    progress: &'a crate::progress::ItemProgress,
-}
-
-impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counted<'_, R> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = buf.filled().len() - before;
-        self.progress.inc(n as u64);
-        poll
     }
 }
