@@ -45,8 +45,9 @@ pub struct RegistryArgs {
     /// Retries for connection errors, 429 and 5xx answers.
     #[arg(long, default_value_t = 4)]
     pub retries: u32,
-    /// Seconds a transfer may stay silent before it counts as stalled and is retried
-    /// (a blob download resumes where it stopped).
+    /// Seconds a transfer may stay silent before it counts as stalled and is retried: no
+    /// byte received (downloads resume where they stopped) or sent (uploads ask the
+    /// registry where they stand); a transfer that keeps moving is never cut.
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
 }

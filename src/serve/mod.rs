@@ -143,7 +143,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
             let files = tls::self_signed(dir, &names)
                 .with_context(|| format!("making a certificate in `{}`", dir.display()))?;
             let ca = std::path::absolute(&files.ca).unwrap_or(files.ca.clone());
-            (Some(tls::server_config(&files.cert, &files.key)?), Some((ca, names)))
+            (
+                Some(tls::server_config(&files.cert, &files.key)?),
+                Some((ca, names)),
+            )
         }
         _ => (None, None),
     };
