@@ -4,7 +4,6 @@
 
 use super::{index_of, pack, seed};
 use crate::support::{Outrider, Registry, skopeo_raw, text};
-use std::collections::BTreeSet;
 
 #[test]
 fn a_cut_volume_2_blocks_only_its_images() {
@@ -14,26 +13,7 @@ fn a_cut_volume_2_blocks_only_its_images() {
     let vols = pack(&o, &source, &list, &w.path().join("c"));
     assert!(vols.len() >= 3, "{vols:?}");
     let index = index_of(&vols[0]);
-    let held: BTreeSet<String> = index["volume"]["holdings"]
-        .as_array()
-        .expect("holdings")
-        .iter()
-        .filter(|h| h["volume"].as_u64() == Some(2))
-        .filter_map(|h| h["digest"].as_str().map(str::to_owned))
-        .collect();
-    let blocked: Vec<bool> = list
-        .iter()
-        .map(|(_, img)| {
-            std::iter::once(&img.manifest)
-                .chain(std::iter::once(&img.config))
-                .chain(img.layers.iter())
-                .any(|b| held.contains(&b.digest))
-        })
-        .collect();
-    assert!(
-        blocked.iter().any(|b| *b) && blocked.iter().any(|b| !*b),
-        "the test needs both kinds: {blocked:?}"
-    );
+    let blocked = super::blocked_by(&index, 2, &list);
     // `verify --set DIR/*` names the checksum list too: it is left out, not refused.
     let dir = vols[0].parent().expect("dir");
     let mut all: Vec<String> = std::fs::read_dir(dir)

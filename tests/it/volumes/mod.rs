@@ -189,26 +189,7 @@ fn a_missing_volume_blocks_only_its_images() {
     let vols = pack(&o, &source, &list, &w.path().join("m"));
     let index = index_of(&vols[0]);
     let gone = vols.len(); // the last volume goes missing
-    let held: BTreeSet<String> = index["volume"]["holdings"]
-        .as_array()
-        .expect("holdings")
-        .iter()
-        .filter(|h| h["volume"].as_u64() == Some(gone as u64))
-        .filter_map(|h| h["digest"].as_str().map(str::to_owned))
-        .collect();
-    let blocked: Vec<bool> = list
-        .iter()
-        .map(|(_, img)| {
-            std::iter::once(&img.manifest)
-                .chain(std::iter::once(&img.config))
-                .chain(img.layers.iter())
-                .any(|b| held.contains(&b.digest))
-        })
-        .collect();
-    assert!(
-        blocked.iter().any(|b| *b) && blocked.iter().any(|b| !*b),
-        "the test needs both kinds: {blocked:?}"
-    );
+    let blocked = blocked_by(&index, gone as u64, &list);
     std::fs::rename(&vols[gone - 1], w.path().join("elsewhere.zip")).expect("move");
 
     let dest = Registry::plain();
@@ -375,4 +356,34 @@ fn every_volume_carries_its_own_signature() {
             text(&out).1
         );
     }
+}
+
+/// Which of `list`'s images have content in volume `number` (per the set's `index`),
+/// asserting the set has both kinds, as the missing- and cut-volume tests need.
+pub(crate) fn blocked_by(
+    index: &serde_json::Value,
+    number: u64,
+    list: &[(String, Image)],
+) -> Vec<bool> {
+    let held: BTreeSet<String> = index["volume"]["holdings"]
+        .as_array()
+        .expect("holdings")
+        .iter()
+        .filter(|h| h["volume"].as_u64() == Some(number))
+        .filter_map(|h| h["digest"].as_str().map(str::to_owned))
+        .collect();
+    let blocked: Vec<bool> = list
+        .iter()
+        .map(|(_, img)| {
+            std::iter::once(&img.manifest)
+                .chain(std::iter::once(&img.config))
+                .chain(img.layers.iter())
+                .any(|b| held.contains(&b.digest))
+        })
+        .collect();
+    assert!(
+        blocked.iter().any(|b| *b) && blocked.iter().any(|b| !*b),
+        "the test needs both kinds: {blocked:?}"
+    );
+    blocked
 }
