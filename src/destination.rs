@@ -22,10 +22,11 @@ pub struct Origin {
 }
 
 impl Origin {
-    /// The origin of `image`: the registry of its normalised reference.
+    /// The origin of `image`: the registry of its normalised reference, lowercase (host
+    /// names are case-insensitive: `Reg.Example` and `reg.example` are one registry).
     pub fn of(image: &ImageEntry) -> Origin {
         Origin {
-            registry: image.registry(),
+            registry: image.registry().to_ascii_lowercase(),
             repository: image.repository.clone(),
         }
     }
@@ -90,10 +91,40 @@ impl Naming {
     }
 }
 
-/// A registry as one repository path component: lowercase, and the port's `:` as `_`
-/// (`localhost:5000` → `localhost_5000`), since a repository path allows no `:`.
+/// A registry as one repository path component, always a valid one: lowercase, the
+/// port's `:` as `_` (`localhost:5000` → `localhost_5000`), since a repository path allows
+/// no `:`; any other run of characters a component cannot hold becomes one `-`, and the
+/// ends are trimmed (`[::1]:5000` → `1-5000`).
 pub fn registry_component(registry: &str) -> String {
-    registry.to_ascii_lowercase().replace(':', "_")
+    let lower = registry.to_ascii_lowercase();
+    let mut out = String::with_capacity(lower.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if !run.is_empty() {
+            let sep = match run.as_str() {
+                ":" => "_",
+                "." | "_" | "__" => run.as_str(),
+                r if r.bytes().all(|b| b == b'-') => r,
+                _ => "-",
+            };
+            out.push_str(sep);
+            run.clear();
+        }
+    };
+    for c in lower.chars() {
+        if c.is_ascii_alphanumeric() {
+            flush(&mut run, &mut out);
+            out.push(c);
+        } else {
+            run.push(c);
+        }
+    }
+    let trimmed = out.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if trimmed.is_empty() {
+        "registry".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 /// The reference an image gets at the destination, for reports: `host/repo:tag`, or
@@ -150,7 +181,10 @@ pub struct Named<'a> {
 /// Within one bundle any two such images clash; across bundles only images of different
 /// origins do, since a later bundle's tag of the same origin is an update.
 pub fn clashes<'a>(images: impl IntoIterator<Item = Named<'a>>) -> Vec<Clash> {
-    let mut seen: HashMap<String, (&ImageEntry, usize, Origin, &Digest)> = HashMap::new();
+    // Per far-side name, the image each origin last put there: an update replaces its own
+    // origin's entry and is still compared with every other origin's.
+    type Holder<'i> = (&'i ImageEntry, usize, &'i Digest);
+    let mut seen: HashMap<String, Vec<(Origin, Holder)>> = HashMap::new();
     let mut out = Vec::new();
     for Named {
         image,
@@ -161,24 +195,26 @@ pub fn clashes<'a>(images: impl IntoIterator<Item = Named<'a>>) -> Vec<Clash> {
         let Some(tag) = &image.tag else { continue };
         let name = format!("{}:{tag}", naming.repository(image));
         let origin = Origin::of(image);
-        match seen.get(&name) {
-            Some((first, b, o, digest)) if *digest != &image.digest => {
-                if *b == bundle || *o != origin {
-                    out.push(Clash {
-                        name: name.clone(),
-                        first: first.requested.clone(),
-                        second: image.requested.clone(),
-                        registries_differ: o.registry != origin.registry,
-                    });
-                }
-                if *o == origin {
-                    seen.insert(name, (image, bundle, origin, &image.digest));
-                }
+        let holders = seen.entry(name.clone()).or_default();
+        let mut own = None;
+        for (i, (o, (first, b, digest))) in holders.iter().enumerate() {
+            let same_origin = *o == origin;
+            if same_origin {
+                own = Some(i);
             }
-            Some(_) => {}
-            None => {
-                seen.insert(name, (image, bundle, origin, &image.digest));
+            if *digest != &image.digest && (*b == bundle || !same_origin) {
+                out.push(Clash {
+                    name: name.clone(),
+                    first: first.requested.clone(),
+                    second: image.requested.clone(),
+                    registries_differ: o.registry != origin.registry,
+                });
             }
+        }
+        let holder = (image, bundle, &image.digest);
+        match own {
+            Some(i) => holders[i].1 = holder,
+            None => holders.push((origin, holder)),
         }
     }
     out
@@ -242,6 +278,12 @@ mod tests {
             Naming::new(None, true).repository(&i),
             "reg.example/ci/alpine"
         );
+        assert_eq!(registry_component("[::1]:5000"), "1-5000");
+        assert_eq!(registry_component("Reg.Example"), "reg.example");
+        for r in ["[::1]:5000", "a-.example", "-x.com:80", "Reg.Example:443"] {
+            let c = registry_component(r);
+            assert!(crate::oci::reference::valid_repository(&c), "{r} → {c}");
+        }
         let local = image("x", "localhost:5000/app:1", "app", "1", 'b');
         assert_eq!(
             Naming::new(None, true).repository(&local),
@@ -283,5 +325,15 @@ mod tests {
             clashes([(&a, 0), (&b, 1)].into_iter().map(named(&flat))).len(),
             1
         );
+        // Two registries agreeing in bundle 0, then one of them updated: the update no
+        // longer agrees with the other registry's image there.
+        let a_same = image("a2", "docker.io/library/conf:1", "library/conf", "1", 'b');
+        let a_new = image("a3", "docker.io/library/conf:1", "library/conf", "1", 'c');
+        let found = clashes(
+            [(&a_same, 0), (&b, 0), (&a_new, 1)]
+                .into_iter()
+                .map(named(&flat)),
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
     }
 }

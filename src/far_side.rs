@@ -80,10 +80,12 @@ impl FarSide {
         let index = &bundle.index;
         for image in &index.images {
             let origin = image.origin();
+            // Where a push of that bundle put it: under its registry when it asked so (a
+            // prefix is the far side's choice, unknown here).
+            let repository =
+                crate::destination::Naming::new(None, index.registry_path).repository(image);
             let read = |d: &Digest| bundle.manifest(d).ok();
-            for (digest, repo) in
-                pushed_digests(index, &image.digest, &origin, &image.repository, read)
-            {
+            for (digest, repo) in pushed_digests(index, &image.digest, &origin, &repository, read) {
                 self.add(digest, &repo);
             }
         }

@@ -45,8 +45,21 @@ pub fn merge(
         endpoints.retain(|e| e.as_str() != Some(endpoint));
         endpoints.insert(0, json!(endpoint));
         entry.insert("endpoint".into(), Value::Array(endpoints));
-        if let Some(p) = path_for(source) {
-            entry.insert("rewrite".into(), json!({ "^(.*)$": format!("{p}/$1") }));
+        match path_for(source) {
+            Some(p) => {
+                entry.insert("rewrite".into(), json!({ "^(.*)$": format!("{p}/$1") }));
+            }
+            // A rewrite of the form this writes, left by a run with a prefix or
+            // --registry-path, would send k3s to a path this endpoint no longer holds.
+            None => {
+                let ours = entry
+                    .get("rewrite")
+                    .and_then(Value::as_object)
+                    .is_some_and(|r| r.len() == 1 && r.contains_key("^(.*)$"));
+                if ours {
+                    entry.remove("rewrite");
+                }
+            }
         }
     }
     if let Some(ca) = ca_file {

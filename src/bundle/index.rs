@@ -259,13 +259,9 @@ impl BundleIndex {
         blobs: Vec<BlobEntry>,
         referrers: Vec<ReferrerEntry>,
     ) -> BundleIndex {
-        BundleIndex {
+        let mut index = BundleIndex {
             format: FORMAT.to_owned(),
-            format_version: if referrers.is_empty() {
-                FORMAT_VERSION_PLAIN
-            } else {
-                FORMAT_VERSION
-            },
+            format_version: FORMAT_VERSION,
             tool,
             images,
             manifests,
@@ -275,7 +271,29 @@ impl BundleIndex {
             volume: None,
             registry_path: false,
             lookup: OnceLock::new(),
+        };
+        index.format_version = index.lowest_version();
+        index
+    }
+
+    /// The lowest version that holds this index, so an older reader on the far side reads
+    /// what it can: 1 without referrers; 2 when every image gets the same artifacts whether
+    /// or not `repositories` is read (a version 2 reader ignores it and places each
+    /// artifact as this one does); 3 otherwise, or with `registryPath`.
+    fn lowest_version(&self) -> u32 {
+        if self.registry_path {
+            return FORMAT_VERSION;
         }
+        if self.referrers.is_empty() {
+            return FORMAT_VERSION_PLAIN;
+        }
+        let placed_otherwise = self.images.iter().any(|i| {
+            let closure = self.closure(&i.digest);
+            self.artifacts_walk(&closure.manifests, Some(&i.origin()))
+                .len()
+                != self.artifacts_walk(&closure.manifests, None).len()
+        });
+        if placed_otherwise { FORMAT_VERSION } else { 2 }
     }
 
     /// Marks the names as keeping their registry (`pack --registry-path`), which only a
@@ -357,6 +375,12 @@ impl BundleIndex {
     /// artifact belongs to the repository it was found in, not to every image that shares
     /// a manifest with it). Walked with a visited set, so an unvalidated index cannot loop.
     pub fn artifacts_of(&self, manifests: &[Digest], origin: &str) -> Vec<&ReferrerEntry> {
+        self.artifacts_walk(manifests, Some(origin))
+    }
+
+    /// [`BundleIndex::artifacts_of`], or with `None` every artifact whatever its
+    /// repositories (as a version 2 reader places them).
+    fn artifacts_walk(&self, manifests: &[Digest], origin: Option<&str>) -> Vec<&ReferrerEntry> {
         let mut out = Vec::new();
         let mut visited: HashSet<&Digest> = HashSet::new();
         let mut queue: std::collections::VecDeque<&Digest> = manifests.iter().collect();
@@ -364,7 +388,10 @@ impl BundleIndex {
             if !visited.insert(subject) {
                 continue;
             }
-            for r in self.referrers_of(subject).filter(|r| r.found_at(origin)) {
+            for r in self
+                .referrers_of(subject)
+                .filter(|r| origin.is_none_or(|o| r.found_at(o)))
+            {
                 out.push(r);
                 queue.push_back(&r.digest);
             }

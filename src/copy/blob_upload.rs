@@ -8,7 +8,7 @@ use crate::oci::{Descriptor, Digest};
 use crate::progress::Progress;
 use crate::registry::stall::StallWatch;
 use crate::registry::{MountOutcome, Registry, RegistryError};
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 /// Puts one blob into `repo`: nothing when it is there, a mount when `mount_from`
 /// holds it, an upload otherwise (chunked past the threshold), counted as it is sent.
@@ -93,12 +93,12 @@ async fn upload(
     let counter = item.counter();
     let chunk = |start: u64, len: u64| {
         let (counter, watch) = (counter.clone(), watch.clone());
-        reqwest::Body::wrap_stream(reader.range_stream(&desc.digest, start, len).inspect_ok(
-            move |b| {
+        reqwest::Body::wrap_stream(
+            in_pieces(reader.range_stream(&desc.digest, start, len)).inspect_ok(move |b| {
                 counter.inc(b.len() as u64);
                 watch.touch();
-            },
-        ))
+            }),
+        )
     };
     let chunk_size = options.chunk_size.max(min_chunk.unwrap_or(0)).max(1);
     if desc.size > options.chunk_threshold || min_chunk.is_some_and(|m| m > desc.size) {
@@ -111,7 +111,7 @@ async fn upload(
         let body = || {
             counter.rewind();
             let (counter, watch) = (counter.clone(), watch.clone());
-            reqwest::Body::wrap_stream(reader.blob_stream(desc).inspect_ok(move |b| {
+            reqwest::Body::wrap_stream(in_pieces(reader.blob_stream(desc)).inspect_ok(move |b| {
                 counter.inc(b.len() as u64);
                 watch.touch();
             }))
@@ -123,8 +123,19 @@ async fn upload(
             item.complete();
             return Ok(());
         };
-        if !error.is_transient() && !error.may_hold_part() {
+        if !error.is_transient() && !error.may_hold_part() && !error.asks_to_wait() {
             return Err(error);
+        }
+        if error.asks_to_wait() {
+            let wait = crate::registry::http::backoff(1, None);
+            tracing::warn!(%repo, digest = %desc.digest, %error, ?wait, "asked to wait; going on after the pause");
+            tokio::time::sleep(wait).await;
+        }
+        // A registry committing a large blob can answer after --timeout: the blob being
+        // there is the answer that counts.
+        if registry.has_blob(repo, &desc.digest).await.unwrap_or(false) {
+            item.complete();
+            return Ok(());
         }
         // Before anything else, ask the registry where the broken upload stands: go on
         // from the bytes it holds, or, when it dropped the session, send the blob again
@@ -148,6 +159,31 @@ async fn upload(
     }
     item.complete();
     Ok(())
+}
+
+/// Bytes handed to the connection at a time. The bundle reads 1 MiB at once; sent as
+/// they are, a link below ~17 KB/s a stream would move no piece within 60 s and the watch
+/// would call it stalled. 64 KiB pieces mark progress every few seconds at modem speed.
+const PIECE: usize = 64 * 1024;
+
+/// `stream` re-cut into pieces of at most [`PIECE`] bytes (no copy: `Bytes` are shared).
+fn in_pieces<E>(
+    stream: impl futures_util::Stream<Item = Result<bytes::Bytes, E>>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, E>> {
+    stream.flat_map(|read| {
+        let pieces: Vec<Result<bytes::Bytes, E>> = match read {
+            Ok(mut b) => {
+                let mut out = Vec::with_capacity(b.len().div_ceil(PIECE));
+                while b.len() > PIECE {
+                    out.push(Ok(b.split_to(PIECE)));
+                }
+                out.push(Ok(b));
+                out
+            }
+            Err(e) => vec![Err(e)],
+        };
+        futures_util::stream::iter(pieces)
+    })
 }
 
 /// Checks a blob whole before it is sent in pieces: a piece cannot be checked alone, and

@@ -140,9 +140,21 @@ impl Registry {
                 what: what.to_owned(),
             },
             _ => {
-                let body = super::body::read_prefix(response, super::body::ERROR_LIMIT).await;
+                // An upload's answer comes without a read timeout: its body gets one here,
+                // so a registry that sends headers and then nothing cannot hold us.
+                let body = tokio::time::timeout(
+                    self.stall_timeout,
+                    super::body::read_prefix(response, super::body::ERROR_LIMIT),
+                )
+                .await
+                .unwrap_or_default();
                 let body = String::from_utf8_lossy(&body);
-                if let Some(cause) = super::storage::StorageFailure::recognise(status, &body) {
+                // Only a write can be refused for want of storage; a 503 "quota" on a read
+                // is a rate limit.
+                let write = matches!(method, "PUT" | "PATCH" | "POST");
+                if let Some(cause) =
+                    super::storage::StorageFailure::recognise(status, &body).filter(|_| write)
+                {
                     return RegistryError::Storage {
                         registry,
                         what: what.to_owned(),

@@ -206,6 +206,17 @@ impl RegistryError {
         matches!(self, RegistryError::Status { status, .. } if *status >= 500)
     }
 
+    /// Whether the registry asked for a pause (429, 408): the same upload goes on after it.
+    pub fn asks_to_wait(&self) -> bool {
+        matches!(
+            self,
+            RegistryError::Status {
+                status: 429 | 408,
+                ..
+            }
+        )
+    }
+
     /// Whether trying the same transfer again could help: a connection that broke after
     /// the registry had answered, not a wrong name, certificate or password.
     pub fn is_transient(&self) -> bool {

@@ -116,6 +116,11 @@ pub fn build_client(
         .pool_max_idle_per_host(16);
     if read_timeout {
         builder = builder.read_timeout(options.stall_timeout);
+    } else {
+        // An upload's client speaks HTTP/1.1 only: a stalled request dropped there closes
+        // its connection, where HTTP/2 would reset one stream and hand the same silent
+        // connection to the retry.
+        builder = builder.http1_only();
     }
     // A proxy from the environment must never see traffic meant for this machine.
     if is_loopback(host) {

@@ -312,6 +312,7 @@ impl Registry {
                 );
             }
             let line = request_line(&request);
+            let write = matches!(request.method().as_str(), "PUT" | "PATCH" | "POST");
             let started = std::time::Instant::now();
             let slot = self.limiter.slot().await;
             let sent = match watch {
@@ -386,6 +387,7 @@ impl Registry {
                             let body = String::from_utf8_lossy(&body);
                             if let Some(cause) =
                                 storage::StorageFailure::recognise(status.as_u16(), &body)
+                                    .filter(|_| write)
                             {
                                 return Err(RegistryError::Storage {
                                     registry: self.name.clone(),

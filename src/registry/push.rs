@@ -3,6 +3,19 @@
 
 use super::endpoint::Endpoint;
 use super::stall::StallWatch;
+
+/// Recoveries (a status query and going on) one chunked upload gets in all, however its
+/// answers move: a registry whose `Range` goes back and forth cannot keep it busy forever.
+const MAX_RECOVERIES: u32 = 10;
+
+/// A response's `Retry-After`, kept before its body is read.
+pub(crate) fn retry_after(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
 use super::{Access, BodyFactory, MountOutcome, Registry, RegistryError};
 use crate::oci::{Descriptor, Digest, RawManifest};
 use reqwest::{Response, StatusCode};
@@ -120,8 +133,9 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let what = format!("blob {} to `{repo}`", desc.digest);
         let mut offset = from;
-        // Resumes in a row that moved the upload no further, and fresh sessions opened.
-        let (mut stuck, mut restarts) = (0, 0);
+        // Resumes in a row that moved the upload no further, fresh sessions opened, and
+        // recoveries in all.
+        let (mut stuck, mut restarts, mut recoveries) = (0, 0, 0u32);
         while offset < desc.size {
             let len = chunk_size.min(desc.size - offset);
             let url = self.upload_url(&location, &[], &what)?;
@@ -145,16 +159,24 @@ impl Registry {
                 }
                 Ok(response) => {
                     let status = response.status();
+                    let wait =
+                        super::http::backoff(recoveries + 1, retry_after(&response).as_deref());
                     let error = self.status_error("PATCH", &what, response).await;
                     if matches!(error, RegistryError::Storage { .. }) {
                         return Err(error);
                     }
                     // 416: the registry holds another amount than this chunk assumed (an
                     // earlier PATCH broke after part of it arrived); 5xx: it may hold part;
-                    // 404: it dropped the session (distribution 2 does when a PATCH broke).
+                    // 404: it dropped the session (distribution 2 does when a PATCH broke);
+                    // 429, 408: it wants a pause, then the same session goes on.
                     match status {
                         StatusCode::NOT_FOUND => (error, true),
                         StatusCode::RANGE_NOT_SATISFIABLE => (error, false),
+                        StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => {
+                            tracing::warn!(registry = %self.name, %what, status = status.as_u16(), ?wait, "asked to wait; going on after the pause");
+                            tokio::time::sleep(wait).await;
+                            (error, false)
+                        }
                         s if s.is_server_error() => (error, false),
                         _ => return Err(error),
                     }
@@ -163,7 +185,12 @@ impl Registry {
                 Err(e) => return Err(e),
             };
             // Ask the registry where the upload stands and go on from there; if it no
-            // longer has the session, open a new one once and send the blob again.
+            // longer has the session, open a new one once and send the blob again. A
+            // registry whose answers never settle gets a bounded number of tries.
+            recoveries += 1;
+            if recoveries > MAX_RECOVERIES {
+                return Err(error);
+            }
             let status = if gone {
                 None
             } else {
@@ -189,15 +216,22 @@ impl Registry {
             }
         }
         let url = self.upload_url(&location, &[("digest", desc.digest.as_str())], &what)?;
-        let response = self
+        let sent = self
             .send(&Access::Push(repo.into()), &what, &|c| {
                 c.put(&url).header("content-length", "0")
             })
-            .await?;
-        if response.status() != StatusCode::CREATED {
-            return Err(self.status_error("PUT", &what, response).await);
+            .await;
+        let error = match sent {
+            Ok(response) if response.status() == StatusCode::CREATED => return Ok(()),
+            Ok(response) => self.status_error("PUT", &what, response).await,
+            Err(e) => e,
+        };
+        // A registry committing a large blob can answer late, and a retried closing PUT
+        // finds its session gone: the blob being there is the answer that counts.
+        if self.has_blob(repo, &desc.digest).await.unwrap_or(false) {
+            return Ok(());
         }
-        Ok(())
+        Err(error)
     }
 
     /// Where an upload stands (distribution spec, "Resuming an upload"): a GET on its

@@ -277,7 +277,10 @@ impl Catalog {
         repo.tags.extend(artifact_tags);
         self.repositories.entry(name).or_default().merge(&part);
         self.origins
-            .entry((image.registry(), image.repository.clone()))
+            .entry((
+                image.registry().to_ascii_lowercase(),
+                image.repository.clone(),
+            ))
             .or_default()
             .merge(&part);
         Ok(())
@@ -324,7 +327,7 @@ impl Catalog {
             None => direct(),
             Some(ns) => self
                 .origins
-                .get(&(ns.to_owned(), name.to_owned()))
+                .get(&(ns.to_ascii_lowercase(), name.to_owned()))
                 .or_else(|| (Some(ns) == host).then(direct).flatten()),
         }
     }

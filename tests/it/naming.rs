@@ -162,6 +162,27 @@ fn one_name_from_two_registries_is_refused_or_kept_apart_to_the_last_client() {
         "the signature of library/bbox was pushed to team/app"
     );
 
+    // Without the option, an artifact found in one of two repositories sharing a manifest
+    // needs format 3 (a version 2 reader would put it in both); one image alone does not.
+    let format_of = |bundle: &PathBuf| {
+        let out = o.ok(&["inspect", "--json", &s_(bundle)]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        v["formatVersion"].as_u64()
+    };
+    let shared = path("shared.zip");
+    let alone = path("alone.zip");
+    let bbox = format!("{}/library/bbox:1", one.host);
+    o.ok(&[
+        "pack",
+        "-o",
+        &s_(&shared),
+        &bbox,
+        &format!("{}/team/app:1", one.host),
+    ]);
+    o.ok(&["pack", "-o", &s_(&alone), &bbox]);
+    assert_eq!(format_of(&shared), Some(3));
+    assert_eq!(format_of(&alone), Some(2));
+
     // Served together without the option, two bundles with one name are refused too.
     let only_one = path("one.zip");
     let only_two = path("two.zip");
