@@ -22,7 +22,7 @@ pub const MAX_JSON_DEPTH: usize = 64;
 
 /// The first point where `json` nests arrays and objects deeper than [`MAX_JSON_DEPTH`]:
 /// brackets inside strings (escapes included) do not count. Linear, and constant memory.
-fn too_deep(json: &[u8]) -> Option<usize> {
+pub(super) fn too_deep(json: &[u8]) -> Option<usize> {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for (at, &b) in json.iter().enumerate() {
         if in_string {
