@@ -15,6 +15,7 @@ const CENTRAL_SIG: u32 = 0x0201_4b50;
 const EOCD_SIG: u32 = 0x0605_4b50;
 const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
 const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
 const EOCD_LEN: u64 = 22;
 /// Flags a bundle may set: bit 3 (sizes and CRC-32 after the data; a reader takes them
 /// from the central directory) and bit 11 (names are UTF-8). Every other bit asks for
@@ -71,6 +72,9 @@ pub(super) fn check(path: &Path, file: &std::fs::File, len: u64) -> Result<(), R
     let cd = read(dir.offset, dir.size)?;
     let mut at = 0usize;
     let mut seen = 0u64;
+    // Entries lie back to back from the first byte, in directory order, so a reader that
+    // walks local headers (a streaming unzip) meets exactly the entries the directory lists.
+    let mut expected = 0u64;
     while at < cd.len() {
         if cd.len() - at < 46 || u32_at(&cd, at) != CENTRAL_SIG {
             return Err(bad(format!(
@@ -104,8 +108,14 @@ pub(super) fn check(path: &Path, file: &std::fs::File, len: u64) -> Result<(), R
             return Err(refuse(flag_reason(flags)));
         }
         let extra = &cd[at + 46 + name_len..at + 46 + name_len + extra_len];
-        let header = local_offset(&cd[at..], extra)
-            .ok_or_else(|| refuse("its Zip64 extra field lacks the local header offset"))?;
+        let (size, header) = size_and_offset(&cd[at..], extra).ok_or_else(|| {
+            refuse("its Zip64 extra field lacks a size or the local header offset")
+        })?;
+        if header != expected {
+            return Err(refuse(
+                "it does not start where the previous entry ends: entries lie back to back from the first byte, in directory order",
+            ));
+        }
         let local = read(header, 30)?;
         if u32_at(&local, 0) != LOCAL_SIG {
             return Err(refuse(
@@ -127,8 +137,30 @@ pub(super) fn check(path: &Path, file: &std::fs::File, len: u64) -> Result<(), R
                 "its local header names another entry than the central directory",
             ));
         }
+        let data_end = (header + 30 + local_name.len() as u64)
+            .checked_add(u64::from(u16_at(&local, 28)))
+            .and_then(|d| d.checked_add(size))
+            .ok_or_else(|| refuse("its size overflows"))?;
+        expected = data_end;
+        if local_flags & (1 << 3) != 0 {
+            // A data descriptor follows: CRC-32 and sizes (8 bytes each with Zip64), after
+            // an optional signature.
+            let signed = read(data_end, 4).is_ok_and(|b| u32_at(&b, 0) == DESCRIPTOR_SIG);
+            let sizes = if u32_at(&local, 18) == u32::MAX {
+                16
+            } else {
+                8
+            };
+            expected += if signed { 4 } else { 0 } + 4 + sizes;
+        }
         seen += 1;
         at = next;
+    }
+    if expected != dir.offset {
+        return Err(bad(format!(
+            "{} bytes lie between the last entry and the central directory: a reader walking local headers would read them as entries",
+            dir.offset.abs_diff(expected)
+        )));
     }
     if seen != dir.count {
         return Err(bad(format!(
@@ -147,28 +179,33 @@ fn flag_reason(flags: u16) -> &'static str {
     }
 }
 
-/// The local header offset of the central header `h`, from its Zip64 extra field when the
-/// 32-bit field is saturated.
-fn local_offset(h: &[u8], mut extra: &[u8]) -> Option<u64> {
-    let small = u32_at(h, 42);
-    if small != u32::MAX {
-        return Some(u64::from(small));
-    }
-    // Zip64 fields appear in order, each only when its 32-bit field is saturated.
-    let skip = [u32_at(h, 24), u32_at(h, 20)]
-        .iter()
-        .filter(|v| **v == u32::MAX)
-        .count()
-        * 8;
+/// The stored size and local header offset of the central header `h`, from its Zip64
+/// extra field where a 32-bit field is saturated.
+fn size_and_offset(h: &[u8], mut extra: &[u8]) -> Option<(u64, u64)> {
+    let mut zip64: &[u8] = &[];
     while extra.len() >= 4 {
         let (id, n) = (u16_at(extra, 0), usize::from(u16_at(extra, 2)));
         let body = extra.get(4..4 + n)?;
         if id == 1 {
-            return body.get(skip..skip + 8).map(|b| u64_at(b, 0));
+            zip64 = body;
+            break;
         }
         extra = &extra[4 + n..];
     }
-    None
+    // Zip64 fields appear in this order, each only when its 32-bit field is saturated:
+    // uncompressed size, compressed size, local header offset.
+    let mut out = [0u64; 3];
+    for (slot, at) in out.iter_mut().zip([24, 20, 42]) {
+        let small = u32_at(h, at);
+        *slot = if small == u32::MAX {
+            let v = u64_at(zip64.get(..8)?, 0);
+            zip64 = &zip64[8..];
+            v
+        } else {
+            u64::from(small)
+        };
+    }
+    Some((out[1], out[2]))
 }
 
 /// Finds the end record that ends the file exactly (its comment running to the last byte),
@@ -239,22 +276,22 @@ mod tests {
     use super::super::zip_layout::{Placement, central_directory, local_header};
     use std::os::unix::fs::FileExt;
 
-    /// Writes entries of `size` zero bytes at the given header offsets (a sparse file),
-    /// with outrider's own layout code, and checks the result.
-    fn layout(offsets: &[u64], size: u64) -> Result<(), String> {
+    /// Lays out entries of the given sizes (zero bytes: a sparse file) with outrider's own
+    /// layout code, `gap` bytes apart, and checks the result.
+    fn layout(sizes: &[u64], gap: u64) -> Result<(), String> {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("b.zip");
         let file = std::fs::File::create_new(&path).expect("create");
-        let placed: Vec<Placement> = offsets
-            .iter()
-            .enumerate()
-            .map(|(i, &header_offset)| Placement {
+        let mut placed: Vec<Placement> = Vec::new();
+        for (i, &size) in sizes.iter().enumerate() {
+            let header_offset = placed.last().map_or(0, |p| p.end() + gap);
+            placed.push(Placement {
                 name: format!("blobs/sha256/{i:064x}"),
                 size,
                 header_offset,
                 crc32: 0,
-            })
-            .collect();
+            });
+        }
         for p in &placed {
             file.write_all_at(&local_header(p), p.header_offset)
                 .expect("header");
@@ -269,11 +306,17 @@ mod tests {
     #[test]
     fn outriders_own_zip64_layouts_pass() {
         // 65 535 entries: the entry count moves to the Zip64 end record.
-        let many: Vec<u64> = (0..65_535u64).map(|i| i * 107).collect();
-        layout(&many, 0).expect("65 535 entries");
-        // An entry starting past 4 GiB: its offset moves to a Zip64 extra field.
-        layout(&[0, 5 << 30], 0).expect("an entry past 4 GiB");
-        // An entry of 4 GiB: its sizes move to Zip64 extra fields too.
-        layout(&[0, 30 + 77], 4 << 30).expect("a 4 GiB entry");
+        layout(&[0; 65_535], 0).expect("65 535 entries");
+        // A 5 GiB entry (Zip64 sizes), then one starting past 4 GiB (Zip64 offset).
+        layout(&[5 << 30, 0], 0).expect("entries past 4 GiB");
+    }
+
+    #[test]
+    fn bytes_between_entries_are_refused() {
+        let e = layout(&[10, 10], 1).expect_err("a gap");
+        assert!(
+            e.contains("does not start where the previous entry ends"),
+            "{e}"
+        );
     }
 }

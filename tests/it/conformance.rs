@@ -370,6 +370,14 @@ fn make_corpus() {
             rawzip::with_entry_count(rawzip::write(&e), shown)
         }),
         (
+            "local-entry-unlisted.zip",
+            with(&|e| {
+                let mut evil = Entry::new("../../etc/evil", b"x".to_vec());
+                evil.unlisted = true;
+                e.insert(0, evil);
+            }),
+        ),
+        (
             "compressed-entry.zip",
             with(&|e| {
                 let i = layer(e);

@@ -158,6 +158,12 @@ fn cases(g: &Good) -> Vec<Case> {
                 entries.push(Entry::new("../../etc/evil", b"x".to_vec()));
                 vec![rawzip::with_entry_count(rawzip::write(&entries), shown)]
             } },
+        Case { name: "local entry the directory does not list", says: "where the previous entry ends", refused: AtOpen,
+            files: g.entries(|e| {
+                let mut evil = Entry::new("../../etc/evil", b"x".to_vec());
+                evil.unlisted = true;
+                e.insert(0, evil);
+            }) },
         Case { name: "index nested 200 000 deep in an unknown field", says: "deeper than 64", refused: AtOpen,
             files: g.entries(|e| {
                 let index = e.iter_mut().find(|e| e.name == "outrider.json").expect("index");

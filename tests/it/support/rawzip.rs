@@ -22,6 +22,8 @@ pub struct Entry {
     pub flags: u16,
     /// Name written in the local header when it differs from the central one.
     pub local_name: Option<String>,
+    /// Written as a local header and data only, left out of the central directory.
+    pub unlisted: bool,
 }
 
 impl Entry {
@@ -34,6 +36,7 @@ impl Entry {
             method: 0,
             flags: 0,
             local_name: None,
+            unlisted: false,
         }
     }
 }
@@ -82,6 +85,16 @@ pub fn write(entries: &[Entry]) -> Vec<u8> {
         out.extend(fixed(0x0403_4b50, false, local_name));
         out.extend(local_name);
         out.extend(&e.data);
+        if e.flags & (1 << 3) != 0 {
+            // Flag bit 3: a data descriptor follows the data (signed, as Python writes it).
+            out.extend(0x0807_4b50u32.to_le_bytes());
+            out.extend(crc.to_le_bytes());
+            out.extend(size.to_le_bytes());
+            out.extend(size.to_le_bytes());
+        }
+        if e.unlisted {
+            continue;
+        }
         central.extend(fixed(0x0201_4b50, true, name));
         central.extend(0u16.to_le_bytes()); // comment length
         central.extend(0u16.to_le_bytes()); // disk
@@ -94,8 +107,9 @@ pub fn write(entries: &[Entry]) -> Vec<u8> {
     out.extend(&central);
     out.extend(0x0605_4b50u32.to_le_bytes());
     out.extend([0u8; 4]); // disk numbers
-    out.extend((entries.len() as u16).to_le_bytes());
-    out.extend((entries.len() as u16).to_le_bytes());
+    let listed = entries.iter().filter(|e| !e.unlisted).count() as u16;
+    out.extend(listed.to_le_bytes());
+    out.extend(listed.to_le_bytes());
     out.extend((central.len() as u32).to_le_bytes());
     out.extend(start.to_le_bytes());
     out.extend(0u16.to_le_bytes());
