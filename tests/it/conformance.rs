@@ -186,6 +186,16 @@ fn appendix_volume_set_is_what_pack_writes() {
     v["volume"]["number"] = serde_json::json!(1);
     let want: serde_json::Value = serde_json::from_str(volume).expect("appendix json");
     assert_eq!(v["volume"], want["volume"], "the appendix's volume block");
+    // `entry` names the whole blob even though only parts are stored: holdings say where.
+    let split = &want["volume"]["holdings"][2]["digest"];
+    let layer = v["blobs"]
+        .as_array()
+        .expect("blobs")
+        .iter()
+        .find(|b| &b["digest"] == split)
+        .expect("the split layer is listed");
+    let hex = &split.as_str().expect("digest")[7..];
+    assert_eq!(layer["entry"], format!("blobs/sha256/{hex}"), "{layer}");
 }
 
 /// An OCI layout of one image whose 400 000-byte layer is larger than a 150 000-byte volume
