@@ -85,6 +85,13 @@ pub fn open(
     };
     let span = raw[DESCRIPTOR_ENTRY];
     let text = read_entry(path, file, span, DESCRIPTOR_ENTRY, MAX_DESCRIPTOR_BYTES)?;
+    // The same bound as an index's: serde_json would skip a deep unknown field unbounded.
+    if let Some(at) = super::index_entry::too_deep(&text) {
+        return Err(bad(format!(
+            "{DESCRIPTOR_ENTRY}: arrays and objects nest deeper than {} levels (at byte {at})",
+            super::index_entry::MAX_JSON_DEPTH
+        )));
+    }
     let descriptor: PayloadDescriptor =
         serde_json::from_slice(&text).map_err(|e| bad(format!("{DESCRIPTOR_ENTRY}: {e}")))?;
     let shown = crate::output::sanitize;

@@ -14,6 +14,40 @@ use std::path::Path;
 
 /// Largest index accepted (a bundle with 100 000 blobs has an index of ~40 MiB).
 const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
+/// Deepest nesting of arrays and objects accepted in an index. outrider's own indexes
+/// nest 5 deep (`volume.holdings[].part`); serde_json skips an unknown field without a
+/// depth limit, and another reader's recursive parser would overflow its stack, so the
+/// bound is checked on the raw bytes before any parser runs.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// The first point where `json` nests arrays and objects deeper than [`MAX_JSON_DEPTH`]:
+/// brackets inside strings (escapes included) do not count. Linear, and constant memory.
+pub(super) fn too_deep(json: &[u8]) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (at, &b) in json.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Some(at);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
 
 /// Reads one small entry whole, checking its size bound and CRC-32.
 pub(super) fn read_entry(
@@ -87,6 +121,11 @@ pub fn read_index(
         reason,
     };
     let seal = seal::check(&buf, signature.as_deref(), trusted).map_err(untrusted)?;
+    if let Some(at) = too_deep(&buf) {
+        return Err(bad_index(format!(
+            "arrays and objects nest deeper than {MAX_JSON_DEPTH} levels (at byte {at}); an index is refused before it is parsed"
+        )));
+    }
     let index: BundleIndex = serde_json::from_slice(&buf).map_err(|e| bad_index(e.to_string()))?;
     if index.format != FORMAT || index.format_version > FORMAT_VERSION {
         return Err(bad_index(format!(

@@ -21,6 +21,7 @@ pub mod volumes;
 pub mod writer;
 mod zip_entries;
 mod zip_layout;
+mod zip_strict;
 
 /// Name of the index entry inside a bundle.
 pub const INDEX_ENTRY: &str = "outrider.json";

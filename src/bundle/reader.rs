@@ -3,8 +3,10 @@
 //! named `outrider.json`, `blobs/sha256/<hex>` or `blobs/sha256/<hex>.part-NNNN`, and
 //! named once; the index must match its zip CRC-32 before it is parsed, and pass
 //! [`validate::check_index`] before anything reads it; every entry must be one the index
-//! lists, at the size it lists. So a hostile bundle cannot name a path outside anything,
-//! smuggle compressed data, shadow an entry with a second copy, or lie about sizes. Blob
+//! lists, at the size it lists; and the raw zip structure leaves no other reading
+//! ([`super::zip_strict`]: flags, local names, entry count, entries back to back). So a
+//! hostile bundle cannot name a path outside anything, smuggle compressed data, shadow an
+//! entry with a second copy, show another reader other entries, or lie about sizes. Blob
 //! bytes are read by offset ([`BlobReader`]) and verified as they stream. Each file is
 //! opened by [`super::volume_file`]; a volume cut short counts as missing.
 

@@ -57,6 +57,7 @@ pub(super) fn open_file(
         valid_entry_name,
         "only `outrider.json`, `outrider.json.sig` and `blobs/sha256/<hex>[.part-NNNN]` belong in a bundle",
     )?;
+    super::zip_strict::check(path, &file, len)?;
     let (index, seal) = read_index(path, &file, &entries, trusted)?;
     Ok((
         Volume {
@@ -95,6 +96,7 @@ fn open_payload(
         super::charon::valid_entry_name,
         super::charon::NAMING_RULE,
     )?;
+    super::zip_strict::check(path, file, len)?;
     let payload = super::charon::open(path, file, &raw)?;
     if !payload.already_transferred.is_empty() {
         crate::output::note(&format!(

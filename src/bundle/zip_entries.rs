@@ -44,6 +44,10 @@ pub(super) fn stored_entries(
             name: crate::output::sanitize(&name),
             reason,
         };
+        // A NUL ends the name for C readers and not for others: two readers, two names.
+        if entry.name_raw().contains(&0) {
+            return Err(bad("a name holds a NUL byte"));
+        }
         if !valid_name(&name) {
             return Err(bad(naming_rule));
         }

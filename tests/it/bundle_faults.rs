@@ -139,3 +139,21 @@ fn hostile_entry_names_and_compressed_entries_are_refused() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("listed as 5 bytes"), "{err}");
 }
+
+#[test]
+fn a_docker_charon_descriptor_nested_past_64_is_refused_unparsed() {
+    use crate::support::rawzip::{self, Entry};
+    let o = Outrider::new();
+    let work = tempfile::tempdir().expect("tmp");
+    let path = work.path().join("payload.zip");
+    let mut deep = b"{\"x\":".to_vec();
+    deep.extend(std::iter::repeat_n(b'[', 100_000));
+    deep.extend(std::iter::repeat_n(b']', 100_000));
+    deep.push(b'}');
+    let zip = rawzip::write(&[Entry::new("payload_descriptor.json", deep)]);
+    std::fs::write(&path, zip).expect("write");
+    let out = o.run(&["verify", path.to_str().expect("utf8")]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("nest deeper than 64"), "{err}");
+}

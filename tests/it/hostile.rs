@@ -142,6 +142,38 @@ fn cases(g: &Good) -> Vec<Case> {
                 index["images"][0]["tag"] = json!("evil");
                 e.push(Entry::new("outrider.json", serde_json::to_vec(&index).expect("json")));
             }) },
+        // Zip structure two readers could read two ways (rule 1, "one zip, one reading").
+        Case { name: "entry marked encrypted (flag bit 0)", says: "encrypted", refused: AtOpen,
+            files: g.entries(|e| e.iter_mut().find(|e| e.name == entry_name(&layer)).expect("layer").flags = 1) },
+        Case { name: "entry with an unused flag (bit 13)", says: "general-purpose flag", refused: AtOpen,
+            files: g.entries(|e| e.iter_mut().find(|e| e.name == entry_name(&layer)).expect("layer").flags = 1 << 13) },
+        Case { name: "local header naming ../", says: "local header names another entry", refused: AtOpen,
+            files: g.entries(|e| e.iter_mut().find(|e| e.name == entry_name(&layer)).expect("layer").local_name = Some(format!("../../{}", &layer[7..]))) },
+        Case { name: "NUL in an entry name", says: "NUL", refused: AtOpen,
+            files: g.entries(|e| e.push(Entry::new(&format!("{}\0.txt", entry_name(&layer)), b"x".to_vec()))) },
+        Case { name: "end record count hiding an entry", says: "end record counts", refused: AtOpen,
+            files: {
+                let mut entries = g.single.clone();
+                let shown = entries.len() as u16;
+                entries.push(Entry::new("../../etc/evil", b"x".to_vec()));
+                vec![rawzip::with_entry_count(rawzip::write(&entries), shown)]
+            } },
+        Case { name: "local entry the directory does not list", says: "where the previous entry ends", refused: AtOpen,
+            files: g.entries(|e| {
+                let mut evil = Entry::new("../../etc/evil", b"x".to_vec());
+                evil.unlisted = true;
+                e.insert(0, evil);
+            }) },
+        Case { name: "index nested 200 000 deep in an unknown field", says: "deeper than 64", refused: AtOpen,
+            files: g.entries(|e| {
+                let index = e.iter_mut().find(|e| e.name == "outrider.json").expect("index");
+                let mut deep = b"{\"x\":".to_vec();
+                deep.extend(std::iter::repeat_n(b'[', 200_000));
+                deep.extend(std::iter::repeat_n(b']', 200_000));
+                deep.push(b',');
+                deep.extend(&index.data[1..]);
+                *index = Entry::new("outrider.json", deep);
+            }) },
         Case { name: "a corrupt and a good copy of one blob", says: "twice", refused: AtOpen,
             files: g.entries(|e| {
                 let i = e.iter().position(|e| e.name == entry_name(&layer)).expect("layer");

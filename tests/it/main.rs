@@ -5,6 +5,7 @@ mod auth_tls;
 mod bundle_faults;
 mod cli;
 mod config;
+mod conformance;
 mod cut_copies;
 mod deploy;
 mod docker_save;

@@ -42,13 +42,18 @@ pub fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 /// Runs README's openssl command on a bundle or volume: whether `public` verifies its
 /// `outrider.json.sig` over its `outrider.json`, and what openssl said.
 pub fn openssl_verifies(public: &Path, bundle: &Path) -> (bool, String) {
-    let out = Command::new("bash")
+    // README's snippet as written, under plain `sh` (dash on Debian), which has no `<(…)`.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "openssl dgst -sha256 -verify '{}' -signature <(unzip -p '{b}' outrider.json.sig | base64 -d) <(unzip -p '{b}' outrider.json)",
+            "unzip -p '{b}' outrider.json > outrider.json
+unzip -p '{b}' outrider.json.sig | base64 -d > outrider.json.der
+openssl dgst -sha256 -verify '{}' -signature outrider.json.der outrider.json",
             public.display(),
             b = bundle.display()
         ))
+        .current_dir(dir.path())
         .output()
         .expect("run openssl");
     let said = format!(

@@ -18,6 +18,12 @@ pub struct Entry {
     pub crc: Option<u32>,
     /// Compression method written in the headers (the data stays stored).
     pub method: u16,
+    /// General-purpose flags written in both headers.
+    pub flags: u16,
+    /// Name written in the local header when it differs from the central one.
+    pub local_name: Option<String>,
+    /// Written as a local header and data only, left out of the central directory.
+    pub unlisted: bool,
 }
 
 impl Entry {
@@ -28,6 +34,9 @@ impl Entry {
             data,
             crc: None,
             method: 0,
+            flags: 0,
+            local_name: None,
+            unlisted: false,
         }
     }
 }
@@ -54,14 +63,15 @@ pub fn write(entries: &[Entry]) -> Vec<u8> {
         let crc = e.crc.unwrap_or_else(|| crc32(&e.data));
         let size = e.data.len() as u32;
         let name = e.name.as_bytes();
-        let fixed = |sig: u32, central: bool| {
+        let local_name = e.local_name.as_deref().map_or(name, str::as_bytes);
+        let fixed = |sig: u32, central: bool, name: &[u8]| {
             let mut h = Vec::new();
             h.extend(sig.to_le_bytes());
             if central {
                 h.extend(20u16.to_le_bytes()); // version made by
             }
             h.extend(20u16.to_le_bytes()); // version needed
-            h.extend(0u16.to_le_bytes()); // flags
+            h.extend(e.flags.to_le_bytes());
             h.extend(e.method.to_le_bytes());
             h.extend(0u16.to_le_bytes()); // time
             h.extend(0x21u16.to_le_bytes()); // date: 1980-01-01
@@ -72,10 +82,20 @@ pub fn write(entries: &[Entry]) -> Vec<u8> {
             h.extend(0u16.to_le_bytes()); // extra length
             h
         };
-        out.extend(fixed(0x0403_4b50, false));
-        out.extend(name);
+        out.extend(fixed(0x0403_4b50, false, local_name));
+        out.extend(local_name);
         out.extend(&e.data);
-        central.extend(fixed(0x0201_4b50, true));
+        if e.flags & (1 << 3) != 0 {
+            // Flag bit 3: a data descriptor follows the data (signed, as Python writes it).
+            out.extend(0x0807_4b50u32.to_le_bytes());
+            out.extend(crc.to_le_bytes());
+            out.extend(size.to_le_bytes());
+            out.extend(size.to_le_bytes());
+        }
+        if e.unlisted {
+            continue;
+        }
+        central.extend(fixed(0x0201_4b50, true, name));
         central.extend(0u16.to_le_bytes()); // comment length
         central.extend(0u16.to_le_bytes()); // disk
         central.extend(0u16.to_le_bytes()); // internal attributes
@@ -87,12 +107,22 @@ pub fn write(entries: &[Entry]) -> Vec<u8> {
     out.extend(&central);
     out.extend(0x0605_4b50u32.to_le_bytes());
     out.extend([0u8; 4]); // disk numbers
-    out.extend((entries.len() as u16).to_le_bytes());
-    out.extend((entries.len() as u16).to_le_bytes());
+    let listed = entries.iter().filter(|e| !e.unlisted).count() as u16;
+    out.extend(listed.to_le_bytes());
+    out.extend(listed.to_le_bytes());
     out.extend((central.len() as u32).to_le_bytes());
     out.extend(start.to_le_bytes());
     out.extend(0u16.to_le_bytes());
     out
+}
+
+/// `zip` (as [`write`] makes it: no comment) with its end record counting `count` entries.
+pub fn with_entry_count(mut zip: Vec<u8>, count: u16) -> Vec<u8> {
+    let eocd = zip.len() - 22;
+    for at in [eocd + 8, eocd + 10] {
+        zip[at..at + 2].copy_from_slice(&count.to_le_bytes());
+    }
+    zip
 }
 
 /// CRC-32 (IEEE), bitwise: the tests need no speed.

@@ -1,0 +1,322 @@
+//! The zip rules the zip crate leaves open, checked on the raw bytes so that every reader
+//! of a bundle sees the same entries: the end record's entry count and directory size
+//! agree with the central directory it points at (a smaller count would hide entries from
+//! one reader and not another), every local header names its entry exactly as the central
+//! one does (a reader that walks local headers would otherwise write `../…`), and no entry
+//! sets a general-purpose flag a bundle does not use (bit 0, encryption, makes Python's
+//! `zipfile` refuse what outrider would read). `bundle-format.md`, rule 1, states them.
+
+use super::read_error::ReadError;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+const LOCAL_SIG: u32 = 0x0403_4b50;
+const CENTRAL_SIG: u32 = 0x0201_4b50;
+const EOCD_SIG: u32 = 0x0605_4b50;
+const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
+const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
+const EOCD_LEN: u64 = 22;
+/// Flags a bundle may set: bit 3 (sizes and CRC-32 after the data; a reader takes them
+/// from the central directory) and bit 11 (names are UTF-8). Every other bit asks for
+/// something a STORED bundle never needs (encryption, compression options, masking).
+pub(super) const ALLOWED_FLAGS: u16 = (1 << 3) | (1 << 11);
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Where the central directory is and what the end records say of it.
+struct Directory {
+    offset: u64,
+    size: u64,
+    count: u64,
+    /// Where the directory must end: the (Zip64) end record.
+    end: u64,
+}
+
+/// Checks the zip structure of `file` (`len` bytes), already opened by the zip crate.
+pub(super) fn check(path: &Path, file: &std::fs::File, len: u64) -> Result<(), ReadError> {
+    let bad = |reason: String| ReadError::NotZip {
+        path: path.to_owned(),
+        reason,
+    };
+    let read = |offset: u64, n: u64| -> Result<Vec<u8>, ReadError> {
+        let end = offset.checked_add(n).filter(|e| *e <= len);
+        let Some(_) = end else {
+            return Err(bad(format!(
+                "a zip record at offset {offset} runs past the end of the file"
+            )));
+        };
+        let mut buf = vec![0; n as usize];
+        file.read_exact_at(&mut buf, offset)
+            .map_err(|source| ReadError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(buf)
+    };
+    let dir = directory(len, &read).map_err(bad)?;
+    if dir.offset.checked_add(dir.size) != Some(dir.end) {
+        return Err(bad(format!(
+            "the central directory ({} bytes at offset {}) does not end where the end record starts (offset {}): bytes between them would be read by some readers only",
+            dir.size, dir.offset, dir.end
+        )));
+    }
+    let cd = read(dir.offset, dir.size)?;
+    let mut at = 0usize;
+    let mut seen = 0u64;
+    // Entries lie back to back from the first byte, in directory order, so a reader that
+    // walks local headers (a streaming unzip) meets exactly the entries the directory lists.
+    let mut expected = 0u64;
+    while at < cd.len() {
+        if cd.len() - at < 46 || u32_at(&cd, at) != CENTRAL_SIG {
+            return Err(bad(format!(
+                "central directory entry {} at offset {} is not a central header",
+                seen + 1,
+                dir.offset + at as u64
+            )));
+        }
+        let flags = u16_at(&cd, at + 8);
+        let name_len = usize::from(u16_at(&cd, at + 28));
+        let extra_len = usize::from(u16_at(&cd, at + 30));
+        let comment_len = usize::from(u16_at(&cd, at + 32));
+        let next = at + 46 + name_len + extra_len + comment_len;
+        if next > cd.len() {
+            return Err(bad(format!(
+                "central directory entry {} runs past the directory's size",
+                seen + 1
+            )));
+        }
+        let name = &cd[at + 46..at + 46 + name_len];
+        let shown = crate::output::sanitize(&String::from_utf8_lossy(name));
+        let refuse = |reason: &'static str| ReadError::BadEntry {
+            path: path.to_owned(),
+            name: shown.clone(),
+            reason,
+        };
+        if name.contains(&0) {
+            return Err(refuse("a name holds a NUL byte"));
+        }
+        if flags & !ALLOWED_FLAGS != 0 {
+            return Err(refuse(flag_reason(flags)));
+        }
+        let extra = &cd[at + 46 + name_len..at + 46 + name_len + extra_len];
+        let (size, header) = size_and_offset(&cd[at..], extra).ok_or_else(|| {
+            refuse("its Zip64 extra field lacks a size or the local header offset")
+        })?;
+        if header != expected {
+            return Err(refuse(
+                "it does not start where the previous entry ends: entries lie back to back from the first byte, in directory order",
+            ));
+        }
+        let local = read(header, 30)?;
+        if u32_at(&local, 0) != LOCAL_SIG {
+            return Err(refuse(
+                "its local header is missing (no signature at its offset)",
+            ));
+        }
+        let local_flags = u16_at(&local, 6);
+        if local_flags & !ALLOWED_FLAGS != 0 {
+            return Err(refuse(flag_reason(local_flags)));
+        }
+        if u16_at(&local, 8) != u16_at(&cd, at + 10) {
+            return Err(refuse(
+                "its local header gives another compression method than the central directory",
+            ));
+        }
+        let local_name = read(header + 30, u64::from(u16_at(&local, 26)))?;
+        if local_name != name {
+            return Err(refuse(
+                "its local header names another entry than the central directory",
+            ));
+        }
+        let data_end = (header + 30 + local_name.len() as u64)
+            .checked_add(u64::from(u16_at(&local, 28)))
+            .and_then(|d| d.checked_add(size))
+            .ok_or_else(|| refuse("its size overflows"))?;
+        expected = data_end;
+        if local_flags & (1 << 3) != 0 {
+            // A data descriptor follows: CRC-32 and sizes (8 bytes each with Zip64), after
+            // an optional signature.
+            let signed = read(data_end, 4).is_ok_and(|b| u32_at(&b, 0) == DESCRIPTOR_SIG);
+            let sizes = if u32_at(&local, 18) == u32::MAX {
+                16
+            } else {
+                8
+            };
+            expected += if signed { 4 } else { 0 } + 4 + sizes;
+        }
+        seen += 1;
+        at = next;
+    }
+    if expected != dir.offset {
+        return Err(bad(format!(
+            "{} bytes lie between the last entry and the central directory: a reader walking local headers would read them as entries",
+            dir.offset.abs_diff(expected)
+        )));
+    }
+    if seen != dir.count {
+        return Err(bad(format!(
+            "the end record counts {} entries but the central directory holds {seen}: a reader trusting the count would not see them all",
+            dir.count
+        )));
+    }
+    Ok(())
+}
+
+fn flag_reason(flags: u16) -> &'static str {
+    if flags & 1 != 0 {
+        "it is marked encrypted (general-purpose flag bit 0); a bundle is never encrypted"
+    } else {
+        "it sets a general-purpose flag a bundle never uses (only bits 3 and 11 are allowed)"
+    }
+}
+
+/// The stored size and local header offset of the central header `h`, from its Zip64
+/// extra field where a 32-bit field is saturated.
+fn size_and_offset(h: &[u8], mut extra: &[u8]) -> Option<(u64, u64)> {
+    let mut zip64: &[u8] = &[];
+    while extra.len() >= 4 {
+        let (id, n) = (u16_at(extra, 0), usize::from(u16_at(extra, 2)));
+        let body = extra.get(4..4 + n)?;
+        if id == 1 {
+            zip64 = body;
+            break;
+        }
+        extra = &extra[4 + n..];
+    }
+    // Zip64 fields appear in this order, each only when its 32-bit field is saturated:
+    // uncompressed size, compressed size, local header offset.
+    let mut out = [0u64; 3];
+    for (slot, at) in out.iter_mut().zip([24, 20, 42]) {
+        let small = u32_at(h, at);
+        *slot = if small == u32::MAX {
+            let v = u64_at(zip64.get(..8)?, 0);
+            zip64 = &zip64[8..];
+            v
+        } else {
+            u64::from(small)
+        };
+    }
+    Some((out[1], out[2]))
+}
+
+/// Finds the end record that ends the file exactly (its comment running to the last byte),
+/// and the Zip64 record when the end record defers to it.
+fn directory(
+    len: u64,
+    read: &impl Fn(u64, u64) -> Result<Vec<u8>, ReadError>,
+) -> Result<Directory, String> {
+    let span = len.min(EOCD_LEN + 0xFFFF);
+    let tail = read(len - span, span).map_err(|e| e.to_string())?;
+    if tail.len() < EOCD_LEN as usize {
+        return Err("too short to hold an end of central directory record".into());
+    }
+    let found = (0..=tail.len().saturating_sub(EOCD_LEN as usize))
+        .rev()
+        .find(|&i| {
+            u32_at(&tail, i) == EOCD_SIG
+                && i + EOCD_LEN as usize + usize::from(u16_at(&tail, i + 20)) == tail.len()
+        })
+        .ok_or("no end of central directory record ends the file")?;
+    let e = &tail[found..];
+    let eocd = len - span + found as u64;
+    let (this_disk, total) = (u16_at(e, 8), u16_at(e, 10));
+    let (size, offset) = (u32_at(e, 12), u32_at(e, 16));
+    if this_disk != total {
+        return Err(format!(
+            "the end record counts {this_disk} entries on this disk but {total} in all"
+        ));
+    }
+    let zip64 = total == u16::MAX || size == u32::MAX || offset == u32::MAX;
+    if !zip64 {
+        return Ok(Directory {
+            offset: u64::from(offset),
+            size: u64::from(size),
+            count: u64::from(total),
+            end: eocd,
+        });
+    }
+    let locator =
+        read(eocd.checked_sub(20).ok_or("no Zip64 locator")?, 20).map_err(|e| e.to_string())?;
+    if u32_at(&locator, 0) != ZIP64_LOCATOR_SIG {
+        return Err("the end record defers to a Zip64 record but no locator precedes it".into());
+    }
+    let at = u64_at(&locator, 8);
+    let rec = read(at, 56).map_err(|e| e.to_string())?;
+    let rec_end = at
+        .checked_add(12)
+        .and_then(|x| x.checked_add(u64_at(&rec, 4)));
+    if u32_at(&rec, 0) != ZIP64_EOCD_SIG || rec_end != Some(eocd - 20) {
+        return Err("the Zip64 end record is not where its locator says".into());
+    }
+    let (this_disk, total) = (u64_at(&rec, 24), u64_at(&rec, 32));
+    if this_disk != total {
+        return Err(format!(
+            "the Zip64 end record counts {this_disk} entries on this disk but {total} in all"
+        ));
+    }
+    Ok(Directory {
+        offset: u64_at(&rec, 48),
+        size: u64_at(&rec, 40),
+        count: total,
+        end: at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::zip_layout::{Placement, central_directory, local_header};
+    use std::os::unix::fs::FileExt;
+
+    /// Lays out entries of the given sizes (zero bytes: a sparse file) with outrider's own
+    /// layout code, `gap` bytes apart, and checks the result.
+    fn layout(sizes: &[u64], gap: u64) -> Result<(), String> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("b.zip");
+        let file = std::fs::File::create_new(&path).expect("create");
+        let mut placed: Vec<Placement> = Vec::new();
+        for (i, &size) in sizes.iter().enumerate() {
+            let header_offset = placed.last().map_or(0, |p| p.end() + gap);
+            placed.push(Placement {
+                name: format!("blobs/sha256/{i:064x}"),
+                size,
+                header_offset,
+                crc32: 0,
+            });
+        }
+        for p in &placed {
+            file.write_all_at(&local_header(p), p.header_offset)
+                .expect("header");
+        }
+        let end = placed.last().map_or(0, Placement::end);
+        file.write_all_at(&central_directory(&placed, end), end)
+            .expect("directory");
+        let len = file.metadata().expect("len").len();
+        super::check(&path, &file, len).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn outriders_own_zip64_layouts_pass() {
+        // 65 535 entries: the entry count moves to the Zip64 end record.
+        layout(&[0; 65_535], 0).expect("65 535 entries");
+        // A 5 GiB entry (Zip64 sizes), then one starting past 4 GiB (Zip64 offset).
+        layout(&[5 << 30, 0], 0).expect("entries past 4 GiB");
+    }
+
+    #[test]
+    fn bytes_between_entries_are_refused() {
+        let e = layout(&[10, 10], 1).expect_err("a gap");
+        assert!(
+            e.contains("does not start where the previous entry ends"),
+            "{e}"
+        );
+    }
+}
