@@ -326,6 +326,10 @@ pub struct PackArgs {
     /// file (sizes are still printed).
     #[arg(long)]
     pub no_checksums: bool,
+    /// Write even when the output's file system looks too small (or its per-file limit,
+    /// FAT32's 4 GiB, too low) for the bundle: by default pack refuses before fetching.
+    #[arg(long)]
+    pub no_space_check: bool,
 }
 
 /// `plan` arguments.
@@ -394,6 +398,10 @@ pub struct UnpackArgs {
     /// Load the images into the local Docker engine (DOCKER_HOST respected).
     #[arg(long)]
     pub docker: bool,
+    /// Write the tars (--docker-save, --k3s, -c) even when their file system looks too
+    /// small for them: by default unpack refuses before writing.
+    #[arg(long)]
+    pub no_space_check: bool,
     /// The docker client to run for --docker.
     #[arg(long, default_value = "docker")]
     pub docker_cmd: String,

@@ -170,6 +170,7 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
         // Checking the manifests may read configs from `--from-registry`, which blocks.
         let images = tokio::task::block_in_place(|| archive_images(&store, &reader, &platform))?;
+        outputs::check_space(&args, &reader, &images).map_err(anyhow::Error::msg)?;
         tokio::task::block_in_place(|| write_archives(&args, &store, &images, &reader))?;
         if let Some(config) = &config {
             let request = DeployRequest {
