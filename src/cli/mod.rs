@@ -181,6 +181,11 @@ pub struct DeployArgs {
     /// Targets worked on at once (default: the config's `parallel`, else 4).
     #[arg(long)]
     pub parallel: Option<usize>,
+    /// Skip the checks made on every target before anything is pulled (host key, login,
+    /// room, the plugin's command; any failing one stops the run), so each target fails
+    /// on its own during the deploy and the others go on.
+    #[arg(long)]
+    pub no_target_checks: bool,
     /// Platform for multi-platform images (default: the config's `platforms`, else this host's).
     #[arg(long = "platform")]
     pub platforms: Vec<String>,
@@ -395,6 +400,11 @@ pub struct UnpackArgs {
     /// With -c: targets worked on at once (default: the config's `parallel`, else 4).
     #[arg(long, requires = "config")]
     pub parallel: Option<usize>,
+    /// With -c: skip the checks made on every target before anything is read (host key,
+    /// login, room, the plugin's command; any failing one stops the run), so each target
+    /// fails on its own during the deploy and the others go on.
+    #[arg(long, requires = "config")]
+    pub no_target_checks: bool,
     /// Load the images into the local Docker engine (DOCKER_HOST respected).
     #[arg(long)]
     pub docker: bool,

@@ -4,7 +4,7 @@
 
 use super::Outcome;
 use super::select::{Resolved, resolve};
-use super::unpack::{DeployRequest, archive_images, deploy};
+use super::unpack::{DeployRequest, Prepared, archive_images, deploy};
 use crate::blob_store::BlobStore;
 use crate::bundle::reader::BundleReader;
 use crate::cli::{DeployArgs, Selection};
@@ -34,12 +34,24 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
         json: args.json,
         registry: args.registry.clone(),
     };
+    // Every target is asked first (host key, login, room, the plugin's command): one that
+    // cannot be served stops the run before any registry is asked for anything.
+    let early = crate::config::load(&args.config).map_err(|e| super::UsageError(e.to_string()))?;
+    let prepared = Prepared::check(&early, args.parallel, !args.no_target_checks).await?;
+    if let Some(stopped) = prepared.stop(&prepared.failures(None), args.json) {
+        return Ok(stopped);
+    }
     // A dry run reads manifests only: it says what would happen without moving a blob.
     let Resolved { plan, config, .. } = resolve(&select, !args.dry_run).await?;
     let config =
         config.ok_or_else(|| anyhow::anyhow!("`{}` was not loaded", args.config.display()))?;
+    // The blobs' total stands for the tar's size until it is written.
+    let failures = prepared.failures(Some(plan.total_bytes()));
+    if let Some(stopped) = prepared.stop(&failures, args.json) {
+        return Ok(stopped);
+    }
     if args.dry_run {
-        return dry_run(&plan, &config, args.json);
+        return dry_run(&plan, &prepared.plan, args.json);
     }
     let temp = std::env::temp_dir().join(format!("outrider-deploy-{}", std::process::id()));
     fs_err::create_dir_all(&temp)?;
@@ -78,6 +90,8 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
             dry_run: args.dry_run,
             parallel: args.parallel,
             json: args.json,
+            prepared: &prepared,
+            space_check: true,
         };
         deploy(&request, &store, &images, quiet).await
     }
@@ -90,11 +104,9 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
 /// size is known only once written, so the blobs' total stands for it.
 fn dry_run(
     plan: &crate::plan::Plan,
-    config: &crate::config::Config,
+    deploy: &crate::deploy::DeployPlan,
     json: bool,
 ) -> anyhow::Result<Outcome> {
-    let deploy = crate::deploy::DeployPlan::from_config(&config.document, &config.base)
-        .map_err(super::UsageError)?;
     let names: Vec<String> = plan.images.iter().map(|i| i.reference.clone()).collect();
     let bytes = plan.total_bytes();
     let lines = deploy.describe(&format!("about {}", crate::output::bytes(bytes)), &names);
