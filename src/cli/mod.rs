@@ -394,7 +394,8 @@ pub struct UnpackArgs {
     #[arg(short = 'c', long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Touch nothing: with -c, print the plan per target; with --push, list per image
-    /// what the registry lacks (HEAD requests only).
+    /// what the registry lacks (HEAD requests), and whether it may write
+    /// there (one upload session per repository, opened and cancelled at once).
     #[arg(long)]
     pub dry_run: bool,
     /// With -c: targets worked on at once (default: the config's `parallel`, else 4).

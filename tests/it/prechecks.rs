@@ -174,3 +174,68 @@ fn a_docker_save_too_big_for_its_disk_is_refused_before_writing() {
         assert!(small.names().is_empty(), "left {:?}", small.names());
     }
 }
+
+#[test]
+fn a_dry_run_as_a_pull_only_user_names_the_push_it_could_not_make() {
+    if !can_run_daemons("a token registry") {
+        return;
+    }
+    use crate::support::Auth;
+    use crate::support::token::TokenServer;
+    let (_registry, host, _seen) = source();
+    let o = Outrider::new();
+    let work = tempfile::tempdir().expect("tmp");
+    let bundle = work.path().join("b.zip");
+    let b = bundle.to_str().expect("utf8");
+    o.ok(&[
+        "pack",
+        "--plain-http",
+        &host,
+        "--platform",
+        "linux/amd64",
+        "-o",
+        b,
+        &format!("{host}/space/app:1"),
+    ]);
+    let dry_run = |server: TokenServer| {
+        let token_host = server
+            .realm()
+            .trim_start_matches("http://")
+            .trim_end_matches("/token")
+            .to_owned();
+        let dest = Registry::start(Auth::Token(server), false);
+        let out = o
+            .cmd()
+            .args([
+                "-v",
+                "unpack",
+                b,
+                "--push",
+                &dest.host,
+                "--dry-run",
+                "--plain-http",
+                &token_host,
+            ])
+            .env("OUTRIDER_USERNAME", "reader")
+            .env("OUTRIDER_PASSWORD", "read-pass")
+            .output()
+            .expect("run");
+        let (stdout, err) = text(&out);
+        (out.status.code(), stdout, err)
+    };
+
+    let (code, stdout, err) = dry_run(TokenServer::start_pull_only("reader", "read-pass"));
+    assert_eq!(code, Some(1), "{stdout}{err}");
+    assert!(
+        err.contains("cannot push `")
+            && err.contains("space/app:1`")
+            && err.contains("push access"),
+        "{err}"
+    );
+    assert!(stdout.contains("no push access"), "{stdout}");
+
+    // The same user with push granted: the check passes, one -v line.
+    let (code, stdout, err) = dry_run(TokenServer::start("reader", "read-pass"));
+    assert_eq!(code, Some(0), "{stdout}{err}");
+    assert!(err.contains("push check: `space/app` is writable"), "{err}");
+}
