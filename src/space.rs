@@ -95,6 +95,11 @@ pub fn check(need: &Need<'_>) -> Result<(), String> {
         );
         return Ok(());
     };
+    judge(need, &room)
+}
+
+/// [`check`] against a measured file system.
+fn judge(need: &Need<'_>, room: &Room) -> Result<(), String> {
     if let Some((limit, name)) = room.file_limit
         && need.largest > limit
     {
@@ -222,6 +227,42 @@ mod tests {
         assert_eq!(
             split,
             (10 << 30) + 4 * (BUNDLE_FIXED + 100 * BUNDLE_PER_ENTRY)
+        );
+    }
+
+    #[test]
+    fn a_file_over_fat32s_limit_is_refused_with_the_fix() {
+        let fat = Room {
+            mount: PathBuf::from("/mnt/usb"),
+            free: 64 << 30,
+            file_limit: Some((crate::size::FAT32, "FAT32 (vfat)")),
+        };
+        let dir = PathBuf::from("/mnt/usb");
+        let mut need = Need {
+            what: "the bundle",
+            dir: &dir,
+            bytes: 5 << 30,
+            largest: 5 << 30,
+            space_hint: "free space",
+            limit_hint: "split it with --volume-size fat32",
+        };
+        let e = judge(&need, &fat).expect_err("refused");
+        assert!(
+            e.contains("a 5.0 GiB file")
+                && e.contains("`/mnt/usb` is FAT32 (vfat)")
+                && e.contains("4294967295 bytes")
+                && e.contains("--volume-size fat32"),
+            "{e}"
+        );
+        // Volumes of at most the limit pass.
+        need.largest = crate::size::FAT32;
+        assert!(judge(&need, &fat).is_ok());
+        // Short of space: both numbers and the mount.
+        need.bytes = 65 << 30;
+        let e = judge(&need, &fat).expect_err("refused");
+        assert!(
+            e.contains("needs 65.0 GiB, 64.0 GiB free on /mnt/usb"),
+            "{e}"
         );
     }
 

@@ -186,6 +186,10 @@ pub struct DeployArgs {
     /// on its own during the deploy and the others go on.
     #[arg(long)]
     pub no_target_checks: bool,
+    /// Write the temporary bundle and tar even when the temporary folder looks too small
+    /// for them: by default deploy refuses before pulling.
+    #[arg(long)]
+    pub no_space_check: bool,
     /// Platform for multi-platform images (default: the config's `platforms`, else this host's).
     #[arg(long = "platform")]
     pub platforms: Vec<String>,

@@ -54,6 +54,26 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
         return dry_run(&plan, &prepared.plan, args.json);
     }
     let temp = std::env::temp_dir().join(format!("outrider-deploy-{}", std::process::id()));
+    // The temporary bundle and the tar made from it lie side by side until the end.
+    let entries = plan.blobs.iter().filter(|b| b.external.is_none()).count()
+        + plan
+            .manifests
+            .iter()
+            .filter(|(_, e)| e.entry.is_some())
+            .count();
+    let need = crate::space::Need {
+        what: "the temporary bundle and tar",
+        dir: &std::env::temp_dir(),
+        bytes: crate::space::bundle_bytes(plan.carried_bytes(), entries as u64, None)
+            + plan.total_bytes()
+            + crate::space::BUNDLE_FIXED,
+        largest: 0,
+        space_hint: "free space, or point TMPDIR at a larger file system",
+        limit_hint: "",
+    };
+    if !args.no_space_check {
+        crate::space::check(&need).map_err(anyhow::Error::msg)?;
+    }
     fs_err::create_dir_all(&temp)?;
     let result = async {
         let bundle = temp.join("deploy.zip");
@@ -91,7 +111,7 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
             parallel: args.parallel,
             json: args.json,
             prepared: &prepared,
-            space_check: true,
+            space_check: !args.no_space_check,
         };
         deploy(&request, &store, &images, quiet).await
     }
