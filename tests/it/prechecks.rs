@@ -239,3 +239,43 @@ fn a_dry_run_as_a_pull_only_user_names_the_push_it_could_not_make() {
     assert_eq!(code, Some(0), "{stdout}{err}");
     assert!(err.contains("push check: `space/app` is writable"), "{err}");
 }
+
+#[test]
+fn the_room_a_partial_file_holds_counts_for_the_pack_that_replaces_it() {
+    if !can_run_daemons("the space check test (mounts a tmpfs)") {
+        return;
+    }
+    let (_registry, host, _seen) = source();
+    let image = format!("{host}/space/app:1");
+    let o = Outrider::new();
+    let disk = Tmpfs::mount("5m");
+    let target = disk.0.path().join("b.zip");
+    let pack = || {
+        o.run(&[
+            "pack",
+            "--plain-http",
+            &host,
+            "--platform",
+            "linux/amd64",
+            "--no-checksums",
+            "-o",
+            target.to_str().expect("utf8"),
+            &image,
+        ])
+    };
+    // 3 MB of something else: the ~3.9 MiB bundle does not fit beside it.
+    let other = disk.0.path().join("other");
+    std::fs::write(&other, vec![7u8; 3_000_000]).expect("write");
+    let out = pack();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the bundle needs"), "{err}");
+
+    // The same bytes as an earlier pack's `.partial` file: this pack writes into (or
+    // truncates) it, so only the rest has to fit, and it does.
+    std::fs::rename(&other, disk.0.path().join("b.zip.partial")).expect("rename");
+    let out = pack();
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(target.exists());
+}
