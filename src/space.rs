@@ -146,14 +146,18 @@ pub const BUNDLE_FIXED: u64 = 1 << 20;
 
 /// The bytes a bundle of `carried` data bytes in `entries` entries takes on disk, at
 /// most: each volume (1 without `--volume-size`) carries the whole index, so the margin
-/// is counted once per volume.
+/// is counted once per volume. A volume is never larger than its size, so with small
+/// volumes the margin per volume is at most half of one (the rest holds data).
 pub fn bundle_bytes(carried: u64, entries: u64, volume_size: Option<u64>) -> u64 {
     let per_file = BUNDLE_FIXED + entries * BUNDLE_PER_ENTRY;
-    let files = match volume_size {
-        Some(v) => carried.div_ceil(v.saturating_sub(per_file).max(1)) + 1,
-        None => 1,
-    };
-    carried + files * per_file
+    match volume_size {
+        Some(v) => {
+            let margin = per_file.min(v / 2);
+            let files = carried.div_ceil(v.saturating_sub(margin).max(1)) + 1;
+            carried + files * margin
+        }
+        None => carried + per_file,
+    }
 }
 
 /// Disk space the `.partial` files of an interrupted pack of `output` already hold
@@ -228,6 +232,9 @@ mod tests {
             split,
             (10 << 30) + 4 * (BUNDLE_FIXED + 100 * BUNDLE_PER_ENTRY)
         );
+        // Volumes smaller than the margin: half of each counted as margin, not more.
+        let tiny = bundle_bytes(3_000_000, 10, Some(300_000));
+        assert_eq!(tiny, 3_000_000 + 21 * 150_000);
     }
 
     #[test]
