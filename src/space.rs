@@ -40,6 +40,11 @@ fn existing(path: &Path) -> PathBuf {
 pub fn room(dir: &Path) -> std::io::Result<Room> {
     let at = existing(dir);
     let vfs = rustix::fs::statvfs(&at)?;
+    // A file system of no blocks (proc, sysfs) has no room to speak of: not measured, so
+    // the write itself says what is wrong with the place.
+    if vfs.f_blocks == 0 {
+        return Err(std::io::Error::other("a file system without blocks"));
+    }
     let free = vfs.f_bavail.saturating_mul(vfs.f_frsize);
     let dev = std::fs::metadata(&at)?.dev();
     let abs = std::fs::canonicalize(&at).unwrap_or_else(|_| at.clone());

@@ -10,6 +10,7 @@ use crate::bundle::reader::BundleReader;
 use crate::destination::reference as destination_reference;
 use crate::oci::Digest;
 use crate::registry::{Access, Registry, RegistryError};
+use futures_util::StreamExt;
 use std::collections::HashSet;
 
 /// What pushing one image would do.
@@ -72,13 +73,21 @@ pub async fn preview(
     let mut checked = Checked::default();
     let mut counted: HashSet<Digest> = HashSet::new();
     let mut out = Vec::new();
-    let mut writable: std::collections::HashMap<String, Option<String>> = Default::default();
+    // Every destination repository probed at once (8 at a time): a round trip each, not
+    // one per image in turn.
+    let mut repos: Vec<String> = index.images.iter().map(|i| naming.repository(i)).collect();
+    repos.sort();
+    repos.dedup();
+    let writable: std::collections::HashMap<String, Option<String>> =
+        futures_util::stream::iter(repos.into_iter().map(|repo| async move {
+            let refusal = write_refusal(registry, &repo).await;
+            (repo, refusal)
+        }))
+        .buffer_unordered(8)
+        .collect()
+        .await;
     for image in &index.images {
         let repo = naming.repository(image);
-        if !writable.contains_key(&repo) {
-            let refusal = write_refusal(registry, &repo).await;
-            writable.insert(repo.clone(), refusal);
-        }
         let access = Access::Pull(repo.clone());
         // Artifacts go with their image, so their blobs count too.
         let (closure, _) = index.closure_with_artifacts(image);
