@@ -31,6 +31,7 @@ pub mod registry;
 pub mod secret;
 pub mod serve;
 pub mod size;
+pub mod space;
 pub mod trust;
 
 use clap::Parser;

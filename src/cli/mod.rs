@@ -181,6 +181,15 @@ pub struct DeployArgs {
     /// Targets worked on at once (default: the config's `parallel`, else 4).
     #[arg(long)]
     pub parallel: Option<usize>,
+    /// Skip the checks made on every target before anything is pulled (host key, login,
+    /// room, the plugin's command; any failing one stops the run), so each target fails
+    /// on its own during the deploy and the others go on.
+    #[arg(long)]
+    pub no_target_checks: bool,
+    /// Write the temporary bundle and tar even when the temporary folder looks too small
+    /// for them: by default deploy refuses before pulling.
+    #[arg(long)]
+    pub no_space_check: bool,
     /// Platform for multi-platform images (default: the config's `platforms`, else this host's).
     #[arg(long = "platform")]
     pub platforms: Vec<String>,
@@ -326,6 +335,10 @@ pub struct PackArgs {
     /// file (sizes are still printed).
     #[arg(long)]
     pub no_checksums: bool,
+    /// Write even when the output's file system looks too small (or its per-file limit,
+    /// FAT32's 4 GiB, too low) for the bundle: by default pack refuses before fetching.
+    #[arg(long)]
+    pub no_space_check: bool,
 }
 
 /// `plan` arguments.
@@ -385,15 +398,25 @@ pub struct UnpackArgs {
     #[arg(short = 'c', long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Touch nothing: with -c, print the plan per target; with --push, list per image
-    /// what the registry lacks (HEAD requests only).
+    /// what the registry lacks (HEAD requests), and whether it may write
+    /// there (one upload session per repository, opened and cancelled at once).
     #[arg(long)]
     pub dry_run: bool,
     /// With -c: targets worked on at once (default: the config's `parallel`, else 4).
     #[arg(long, requires = "config")]
     pub parallel: Option<usize>,
+    /// With -c: skip the checks made on every target before anything is read (host key,
+    /// login, room, the plugin's command; any failing one stops the run), so each target
+    /// fails on its own during the deploy and the others go on.
+    #[arg(long, requires = "config")]
+    pub no_target_checks: bool,
     /// Load the images into the local Docker engine (DOCKER_HOST respected).
     #[arg(long)]
     pub docker: bool,
+    /// Write the tars (--docker-save, --k3s, -c) even when their file system looks too
+    /// small for them: by default unpack refuses before writing.
+    #[arg(long)]
+    pub no_space_check: bool,
     /// The docker client to run for --docker.
     #[arg(long, default_value = "docker")]
     pub docker_cmd: String,

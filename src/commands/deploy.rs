@@ -4,7 +4,7 @@
 
 use super::Outcome;
 use super::select::{Resolved, resolve};
-use super::unpack::{DeployRequest, archive_images, deploy};
+use super::unpack::{DeployRequest, Prepared, archive_images, deploy};
 use crate::blob_store::BlobStore;
 use crate::bundle::reader::BundleReader;
 use crate::cli::{DeployArgs, Selection};
@@ -34,14 +34,46 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
         json: args.json,
         registry: args.registry.clone(),
     };
+    // Every target is asked first (host key, login, room, the plugin's command): one that
+    // cannot be served stops the run before any registry is asked for anything.
+    let early = crate::config::load(&args.config).map_err(|e| super::UsageError(e.to_string()))?;
+    let prepared = Prepared::check(&early, args.parallel, !args.no_target_checks).await?;
+    if let Some(stopped) = prepared.stop(&prepared.failures(None), args.json) {
+        return Ok(stopped);
+    }
     // A dry run reads manifests only: it says what would happen without moving a blob.
     let Resolved { plan, config, .. } = resolve(&select, !args.dry_run).await?;
     let config =
         config.ok_or_else(|| anyhow::anyhow!("`{}` was not loaded", args.config.display()))?;
+    // The blobs' total stands for the tar's size until it is written.
+    let failures = prepared.failures(Some(plan.total_bytes()));
+    if let Some(stopped) = prepared.stop(&failures, args.json) {
+        return Ok(stopped);
+    }
     if args.dry_run {
-        return dry_run(&plan, &config, args.json);
+        return dry_run(&plan, &prepared.plan, args.json);
     }
     let temp = std::env::temp_dir().join(format!("outrider-deploy-{}", std::process::id()));
+    // The temporary bundle and the tar made from it lie side by side until the end.
+    let entries = plan.blobs.iter().filter(|b| b.external.is_none()).count()
+        + plan
+            .manifests
+            .iter()
+            .filter(|(_, e)| e.entry.is_some())
+            .count();
+    let need = crate::space::Need {
+        what: "the temporary bundle and tar",
+        dir: &std::env::temp_dir(),
+        bytes: crate::space::bundle_bytes(plan.carried_bytes(), entries as u64, None)
+            + plan.total_bytes()
+            + crate::space::BUNDLE_FIXED,
+        largest: 0,
+        space_hint: "free space, or point TMPDIR at a larger file system",
+        limit_hint: "",
+    };
+    if !args.no_space_check {
+        crate::space::check(&need).map_err(anyhow::Error::msg)?;
+    }
     fs_err::create_dir_all(&temp)?;
     let result = async {
         let bundle = temp.join("deploy.zip");
@@ -78,6 +110,8 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
             dry_run: args.dry_run,
             parallel: args.parallel,
             json: args.json,
+            prepared: &prepared,
+            space_check: !args.no_space_check,
         };
         deploy(&request, &store, &images, quiet).await
     }
@@ -90,11 +124,9 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
 /// size is known only once written, so the blobs' total stands for it.
 fn dry_run(
     plan: &crate::plan::Plan,
-    config: &crate::config::Config,
+    deploy: &crate::deploy::DeployPlan,
     json: bool,
 ) -> anyhow::Result<Outcome> {
-    let deploy = crate::deploy::DeployPlan::from_config(&config.document, &config.base)
-        .map_err(super::UsageError)?;
     let names: Vec<String> = plan.images.iter().map(|i| i.reference.clone()).collect();
     let bytes = plan.total_bytes();
     let lines = deploy.describe(&format!("about {}", crate::output::bytes(bytes)), &names);

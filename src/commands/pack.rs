@@ -23,6 +23,9 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let Resolved {
         plan, volume_size, ..
     } = resolve(&args.select, true).await?;
+    if !args.no_space_check {
+        check_space(&plan, &args.output, volume_size).map_err(anyhow::Error::msg)?;
+    }
     let progress = Progress::new(Mode::detect(quiet), "pack", plan.carried_bytes());
     progress.expect_items(plan.blobs.iter().filter(|b| b.external.is_none()).count() as u64);
     let started = std::time::Instant::now();
@@ -206,6 +209,44 @@ async fn summed(paths: &[std::path::PathBuf], hash: bool) -> anyhow::Result<Vec<
         ));
     }
     Ok(files)
+}
+
+/// Refuses, before any blob is fetched, a bundle its file system cannot hold: what is
+/// still to write (a resumed pack's `.partial` files already hold their part) against the
+/// free space, and each file against a FAT32 per-file limit unless volumes keep under it.
+fn check_space(
+    plan: &crate::plan::Plan,
+    output: &std::path::Path,
+    volume_size: Option<u64>,
+) -> Result<(), String> {
+    let entries = plan.blobs.iter().filter(|b| b.external.is_none()).count()
+        + plan
+            .manifests
+            .iter()
+            .filter(|(_, e)| e.entry.is_some())
+            .count();
+    let whole = crate::space::bundle_bytes(plan.carried_bytes(), entries as u64, volume_size);
+    let on_disk = crate::space::partial_bytes(output);
+    let dir = output
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let what = if on_disk > 0 {
+        format!(
+            "the rest of the bundle ({} already in its `.partial` files)",
+            crate::output::bytes(on_disk)
+        )
+    } else {
+        "the bundle".to_owned()
+    };
+    crate::space::check(&crate::space::Need {
+        what: &what,
+        dir,
+        bytes: whole.saturating_sub(on_disk),
+        largest: volume_size.map_or(whole, |v| v.min(whole)),
+        space_hint: "free space, or write elsewhere",
+        limit_hint: "split it with --volume-size fat32",
+    })
 }
 
 /// When an unfinished pack left a journal beside `output`: how to go on from there.

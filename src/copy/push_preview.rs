@@ -1,12 +1,16 @@
 //! `unpack --push --dry-run`: what a push would do, asked of the registry with HEAD
 //! requests only: per image, the blobs it already has and the bytes still to send, and
-//! what the tag points at now. Nothing is written, so read-only credentials suffice.
+//! what the tag points at now. Nothing is written; but each destination repository is
+//! asked for an upload session (POST, then cancelled with DELETE), so a push the
+//! credentials may not make is named now (a token registry grants scopes per repository:
+//! `GET /v2/` alone proves nothing).
 
 use crate::bundle::agreement::Checked;
 use crate::bundle::reader::BundleReader;
 use crate::destination::reference as destination_reference;
 use crate::oci::Digest;
 use crate::registry::{Access, Registry, RegistryError};
+use futures_util::StreamExt;
 use std::collections::HashSet;
 
 /// What pushing one image would do.
@@ -34,6 +38,29 @@ pub struct PushPreview {
     /// Why the image would not be pushed, when it would not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// Why the destination repository would refuse the push, when an upload session
+    /// could not be opened there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cannot_write: Option<String>,
+}
+
+/// Whether the credentials may write `repo`: an upload session opened and cancelled.
+/// `None` when they may; the registry's refusal otherwise.
+async fn write_refusal(registry: &Registry, repo: &str) -> Option<String> {
+    let started = std::time::Instant::now();
+    match registry.start_upload(repo).await {
+        Ok((location, _)) => {
+            if let Err(e) = registry.cancel_upload(repo, &location).await {
+                tracing::debug!("push check: `{repo}`: the probe upload stays open: {e}");
+            }
+            tracing::debug!(
+                "push check: `{repo}` is writable (an upload session opened and cancelled in {:.1}s)",
+                started.elapsed().as_secs_f64()
+            );
+            None
+        }
+        Err(e) => Some(e.to_string()),
+    }
 }
 
 /// Previews the push of every image of the bundle.
@@ -46,6 +73,19 @@ pub async fn preview(
     let mut checked = Checked::default();
     let mut counted: HashSet<Digest> = HashSet::new();
     let mut out = Vec::new();
+    // Every destination repository probed at once (8 at a time): a round trip each, not
+    // one per image in turn.
+    let mut repos: Vec<String> = index.images.iter().map(|i| naming.repository(i)).collect();
+    repos.sort();
+    repos.dedup();
+    let writable: std::collections::HashMap<String, Option<String>> =
+        futures_util::stream::iter(repos.into_iter().map(|repo| async move {
+            let refusal = write_refusal(registry, &repo).await;
+            (repo, refusal)
+        }))
+        .buffer_unordered(8)
+        .collect()
+        .await;
     for image in &index.images {
         let repo = naming.repository(image);
         let access = Access::Pull(repo.clone());
@@ -93,6 +133,7 @@ pub async fn preview(
                 .map_or_else(|| image.digest.clone(), |a| a.digest.clone()),
             note: arrival.map(|a| a.note),
             refused: (!faults.is_empty()).then(|| crate::bundle::agreement::refusal(&faults)),
+            cannot_write: writable.get(&repo).cloned().flatten(),
         });
     }
     Ok(out)

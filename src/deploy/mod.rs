@@ -8,12 +8,14 @@ mod auth;
 pub mod command;
 mod handler;
 pub mod plugins;
+mod preflight;
 pub mod ssh;
 mod upload;
 
 use crate::progress::Progress;
 use crate::secret::Secret;
 use futures_util::StreamExt;
+pub use preflight::Checked;
 use serde_json::Value;
 use ssh::{Session, SshOptions, Target};
 use std::path::{Path, PathBuf};
@@ -217,7 +219,8 @@ impl DeployPlan {
         out
     }
 
-    /// Deploys `tar` (whose sha256 is `sha256`) to every target, `parallel` at a time.
+    /// Deploys `tar` (whose sha256 is `sha256`) to every target, `parallel` at a time;
+    /// a target with a failure in `skip` (by position) is reported with it, not contacted.
     pub async fn run(
         &self,
         tar: &Path,
@@ -225,13 +228,21 @@ impl DeployPlan {
         images: &[String],
         parallel: usize,
         progress: &Progress,
+        skip: &[Option<String>],
     ) -> Vec<TargetReport> {
         let size = std::fs::metadata(tar).map(|m| m.len()).unwrap_or(0);
-        futures_util::stream::iter(self.targets.iter().map(|t| async move {
+        futures_util::stream::iter(self.targets.iter().enumerate().map(|(i, t)| async move {
             let started = Instant::now();
-            let (ok, result, bytes) = match self.one(t, tar, sha256, size, images, progress).await {
+            let outcome = match skip.get(i).cloned().flatten() {
+                Some(why) => Err(why),
+                None => self
+                    .one(t, tar, sha256, size, images, progress)
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
+            let (ok, result, bytes) = match outcome {
                 Ok((summary, bytes)) => (true, format!("ok: {summary}"), bytes),
-                Err(e) => (false, e.to_string(), 0),
+                Err(e) => (false, e, 0),
             };
             TargetReport {
                 target: t.name.clone(),

@@ -23,6 +23,10 @@ pub trait Plugin: Send + Sync {
     fn name(&self) -> &'static str;
     /// The steps for a tar at `tar_path` holding `images`.
     fn steps(&self, tar_path: &str, images: &[String]) -> Vec<Step>;
+    /// The remote program its steps need, checked with `command -v` before a deploy.
+    fn program(&self) -> Option<String> {
+        None
+    }
     /// One line of result from the steps' standard outputs.
     fn summary(&self, stdout: &str) -> String {
         stdout
@@ -96,6 +100,11 @@ impl Plugin for K3sAirgap {
     fn name(&self) -> &'static str {
         "k3s_airgap"
     }
+    fn program(&self) -> Option<String> {
+        self.import_now
+            .then(|| self.k3s_path.split_whitespace().next().map(str::to_owned))
+            .flatten()
+    }
     fn steps(&self, tar_path: &str, _images: &[String]) -> Vec<Step> {
         let file = std::path::Path::new(tar_path)
             .file_name()
@@ -148,6 +157,9 @@ struct Docker {
 impl Plugin for Docker {
     fn name(&self) -> &'static str {
         "docker"
+    }
+    fn program(&self) -> Option<String> {
+        self.docker_cmd.split_whitespace().next().map(str::to_owned)
     }
     fn steps(&self, tar_path: &str, _images: &[String]) -> Vec<Step> {
         let sudo = match (self.use_sudo, &self.sudo_password) {

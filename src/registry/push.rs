@@ -87,6 +87,22 @@ impl Registry {
         Ok((self.location(&response, &what)?, min_chunk))
     }
 
+    /// Cancels an upload session (`DELETE` on its location): `unpack --push --dry-run`
+    /// opens one per repository to learn that it may write there, and leaves nothing open.
+    /// A registry that cannot cancel (405, or the session already gone) is not an error:
+    /// it drops idle sessions itself.
+    pub async fn cancel_upload(&self, repo: &str, location: &str) -> Result<(), RegistryError> {
+        let what = format!("cancelling the upload to `{repo}`");
+        let url = self.upload_url(location, &[], &what)?;
+        let response = self
+            .send(&Access::Push(repo.into()), &what, &|c| c.delete(&url))
+            .await?;
+        match response.status().as_u16() {
+            s if (200..300).contains(&s) || s == 404 || s == 405 => Ok(()),
+            _ => Err(self.status_error("DELETE", &what, response).await),
+        }
+    }
+
     /// Completes a monolithic upload: one PUT with the whole body and `?digest=`. The body
     /// marks `watch` as it moves; a stall or a break is returned, not retried (the caller
     /// asks [`Registry::upload_status`] first).

@@ -19,6 +19,7 @@ mod lying_registry;
 mod naming;
 mod operator;
 mod planning;
+mod prechecks;
 mod push_resume;
 mod rate_limits;
 mod referrers;

@@ -9,7 +9,7 @@ mod push;
 mod signatures;
 
 pub use archives::archive_images;
-pub use deploy::{DeployRequest, deploy};
+pub use deploy::{DeployRequest, Prepared, deploy};
 
 use super::{Outcome, UsageError, registry_settings};
 use crate::blob_store::BlobStore;
@@ -92,6 +92,18 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             "no bundle given (name one, or set `bundle:` in the config given with -c)".into()
         ));
     }
+    // With -c, every target is asked first (host key, login, room, the plugin's command):
+    // one that cannot be served stops the run before the bundle or a registry is read.
+    let prepared = match &config {
+        Some(config) if args.config.is_some() => {
+            let prepared = Prepared::check(config, args.parallel, !args.no_target_checks).await?;
+            if let Some(stopped) = prepared.stop(&prepared.failures(None), args.json) {
+                return Ok(stopped);
+            }
+            Some(prepared)
+        }
+        _ => None,
+    };
     let trusted = args.trust.load()?;
     let cosign_keys = args.cosign.load()?;
     let mut reader = BundleReader::open_set(&args.bundle, true, &trusted)?;
@@ -170,13 +182,16 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
         // Checking the manifests may read configs from `--from-registry`, which blocks.
         let images = tokio::task::block_in_place(|| archive_images(&store, &reader, &platform))?;
+        outputs::check_space(&args, &reader, &images).map_err(anyhow::Error::msg)?;
         tokio::task::block_in_place(|| write_archives(&args, &store, &images, &reader))?;
-        if let Some(config) = &config {
+        if let (Some(config), Some(prepared)) = (&config, &prepared) {
             let request = DeployRequest {
                 config,
                 dry_run: args.dry_run,
                 parallel: args.parallel,
                 json: args.json,
+                prepared,
+                space_check: !args.no_space_check,
             };
             outcome = deploy(&request, &store, &images, quiet).await?;
         }

@@ -114,3 +114,68 @@ pub(super) fn per_image_paths<'i>(
         })
         .collect()
 }
+
+/// Refuses, before a tar is written, tars their file system cannot hold (`--docker-save`,
+/// `--k3s`): their size is known from the manifests (see [`crate::space::tar_bytes`]).
+pub(super) fn check_space(
+    args: &UnpackArgs,
+    reader: &BundleReader,
+    images: &[crate::docker_archive::ArchiveImage],
+) -> Result<(), String> {
+    if args.no_space_check {
+        return Ok(());
+    }
+    let parent = |p: &Path| {
+        p.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    };
+    if let Some(path) = &args.docker_save {
+        let (dir, total, largest, limit_hint) = if args.per_image {
+            let sizes: Vec<u64> = images
+                .iter()
+                .map(|i| crate::space::tar_bytes(std::slice::from_ref(i)))
+                .collect();
+            (
+                path.clone(),
+                sizes.iter().sum(),
+                sizes.iter().copied().max().unwrap_or(0),
+                "write it elsewhere (an image's tar cannot be split)",
+            )
+        } else {
+            let total = crate::space::tar_bytes(images);
+            (
+                parent(path),
+                total,
+                total,
+                "write one tar per image with --per-image, or elsewhere",
+            )
+        };
+        crate::space::check(&crate::space::Need {
+            what: if args.per_image {
+                "the tars"
+            } else {
+                "the tar"
+            },
+            dir: &dir,
+            bytes: total,
+            largest,
+            space_hint: "free space or write elsewhere",
+            limit_hint,
+        })?;
+    }
+    if args.k3s {
+        let out = k3s_output(args, reader);
+        let total = crate::space::tar_bytes(images);
+        crate::space::check(&crate::space::Need {
+            what: "the k3s images tar",
+            dir: &parent(&out),
+            bytes: total,
+            largest: total,
+            space_hint: "free space there, or choose another --k3s-images-dir",
+            limit_hint: "choose another --k3s-images-dir",
+        })?;
+    }
+    Ok(())
+}

@@ -156,6 +156,7 @@ async fn dry_run(
             .map(|p| {
                 let tag = match (&p.tag_now, &p.refused) {
                     (_, Some(why)) => format!("would not push: {why}"),
+                    (_, None) if p.cannot_write.is_some() => "would fail: no push access".into(),
                     (Some(now), None) if now == &p.tag_after => "unchanged".into(),
                     (Some(now), None) => format!("{} -> {}", now.short(), p.tag_after.short()),
                     (None, None) => format!("new -> {}", p.tag_after.short()),
@@ -182,6 +183,25 @@ async fn dry_run(
             "dry run: nothing was written to `{host}`; a push would send {}",
             output::bytes(total)
         ));
+    }
+    // One line per repository the credentials may not write: the push would fail there.
+    let mut said = std::collections::HashSet::new();
+    let denied: Vec<(&str, &str)> = previews
+        .iter()
+        .filter_map(|p| {
+            p.cannot_write
+                .as_deref()
+                .map(|why| (p.destination.as_str(), why))
+        })
+        .filter(|(_, why)| said.insert(*why))
+        .collect();
+    for (destination, why) in &denied {
+        output::problem(&format!(
+            "cannot push `{destination}`: {why}; hint: use credentials with push access to it (--username, or `docker login`)"
+        ));
+    }
+    if !denied.is_empty() {
+        return Ok(Outcome::Failed);
     }
     Ok(Outcome::Success)
 }

@@ -33,6 +33,16 @@ fn b64(bytes: &[u8]) -> String {
 impl TokenServer {
     /// Starts a server accepting `user:password`.
     pub fn start(user: &'static str, password: &'static str) -> TokenServer {
+        TokenServer::start_granting(user, password, false)
+    }
+
+    /// Starts a server accepting `user:password` that grants `pull` only, whatever is
+    /// asked: a read-only account.
+    pub fn start_pull_only(user: &'static str, password: &'static str) -> TokenServer {
+        TokenServer::start_granting(user, password, true)
+    }
+
+    fn start_granting(user: &'static str, password: &'static str, pull_only: bool) -> TokenServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = Command::new("openssl")
             .args([
@@ -104,6 +114,11 @@ impl TokenServer {
                         .to_owned()
                 } else {
                     counter.fetch_add(1, Ordering::SeqCst);
+                    let scopes: Vec<String> = if pull_only {
+                        scopes.iter().map(|s| pull_only_scope(s)).collect()
+                    } else {
+                        scopes
+                    };
                     let token = sign(&key, &x5c, &scopes, user);
                     let body =
                         serde_json::json!({ "token": token, "expires_in": 3600 }).to_string();
@@ -127,6 +142,21 @@ impl TokenServer {
     pub fn realm(&self) -> String {
         format!("http://127.0.0.1:{}/token", self.port)
     }
+}
+
+/// `repository:a:pull,push repository:b:pull` with every action but `pull` taken out.
+fn pull_only_scope(scope: &str) -> String {
+    scope
+        .split(' ')
+        .map(|s| match s.rsplit_once(':') {
+            Some((what, actions)) if actions.split(',').any(|a| a == "pull") => {
+                format!("{what}:pull")
+            }
+            Some((what, _)) => format!("{what}:"),
+            None => s.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn sign(key: &std::path::Path, x5c: &str, scopes: &[String], user: &str) -> String {
