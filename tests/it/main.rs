@@ -22,6 +22,7 @@ mod resume;
 mod roundtrip;
 mod saved_tars;
 mod serve;
+mod serve_hostile;
 mod signing;
 mod sources;
 mod support;
