@@ -205,10 +205,10 @@ impl Reading {
     /// Where reads may go up to now: the whole blob once known good, else what the check
     /// has read, short of the last chunk.
     fn limit(&mut self) -> std::io::Result<u64> {
-        let Some(gate) = &self.gate else {
+        let Some(gate) = self.gate.as_mut() else {
             return Ok(self.end);
         };
-        let progress = gate.borrow();
+        let progress = gate.borrow_and_update();
         match &progress.verdict {
             Some(Ok(())) => {
                 drop(progress);
