@@ -12,6 +12,10 @@
 //!   the timeouts guarantee for idle ones.
 //! - **Buffers** no larger than one response chunk ([`CHUNK`]), so a client that stops
 //!   reading holds about one chunk, whatever it asked for.
+//! - **A stall timeout.** A connection on which no byte has moved either way for
+//!   [`STALL_TIMEOUT`] is closed: a reader that stopped reading gives its slot and its
+//!   chunk back, and an idle HTTP/2 connection (which the header timeout does not cover)
+//!   is closed too.
 
 use super::verified::CHUNK;
 use std::future::Future;
@@ -20,12 +24,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How long a connection may take to send a request's headers, and may stay idle between
 /// requests. Long enough for a client on a slow link, short enough that a flood of idle
 /// sockets drains in seconds.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a connection may go without a byte moving in either direction: long enough
+/// for a client on a slow link (a byte a minute is not a transfer), and HTTP/2's pings are
+/// off so that they do not count as bytes.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Descriptors kept back from the connection cap: the bundles' files (counted apart),
 /// standard streams, the runtime's own, and a margin for accept itself.
@@ -75,10 +85,129 @@ pub fn configure(
         .max_buf_size(buffer);
     builder
         .http2()
-        .keep_alive_interval(Duration::from_secs(20))
-        .keep_alive_timeout(HEADER_TIMEOUT)
+        .keep_alive_interval(None)
         .max_concurrent_streams(100)
         .max_send_buf_size(usize::try_from(CHUNK).unwrap_or(256 * 1024));
+}
+
+/// An acceptor that watches each connection for stalls ([`Watched`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Watching;
+
+impl<I, S> axum_server::accept::Accept<I, S> for Watching {
+    type Stream = Watched<I>;
+    type Service = S;
+    type Future = std::future::Ready<std::io::Result<(Watched<I>, S)>>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        std::future::ready(Ok((
+            Watched {
+                inner: stream,
+                deadline: Box::pin(tokio::time::sleep(STALL_TIMEOUT)),
+            },
+            service,
+        )))
+    }
+}
+
+/// A connection's byte stream that fails, once no byte has moved for [`STALL_TIMEOUT`],
+/// the read or write that waits: hyper then closes the connection.
+pub struct Watched<S> {
+    inner: S,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<S> Watched<S> {
+    fn moved(&mut self) {
+        let next = tokio::time::Instant::now() + STALL_TIMEOUT;
+        self.deadline.as_mut().reset(next);
+    }
+
+    /// For a read or write that is pending: the error once the connection has stalled
+    /// (and otherwise a wake-up registered for the deadline).
+    fn stalled<T>(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<T>> {
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no byte moved for {} s", STALL_TIMEOUT.as_secs()),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// A write's outcome: progress moves the deadline, waiting checks it.
+    fn wrote(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<std::io::Result<usize>>,
+    ) -> Poll<std::io::Result<usize>> {
+        match polled {
+            Poll::Ready(Ok(n)) if n > 0 => {
+                self.moved();
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending => self.stalled(cx),
+            other => other,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Pending => this.stalled(cx),
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    this.moved();
+                }
+                Poll::Ready(result)
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.wrote(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.wrote(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_flush(cx) {
+            Poll::Pending => this.stalled(cx),
+            ready => ready,
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
 }
 
 /// A make-service that serves at most a fixed number of connections at once: it is not

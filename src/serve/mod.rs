@@ -219,14 +219,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
             let mut server = axum_server::from_tcp(listener)
                 .map_err(io)?
                 .handle(handle)
-                .first_request_timeout(connections::HEADER_TIMEOUT);
+                .first_request_timeout(connections::HEADER_TIMEOUT)
+                .acceptor(connections::Watching);
             connections::configure(server.http_builder());
             server.serve(app).await.map_err(io)?;
         }
         Some(config) => {
             let config = axum_server::tls_rustls::RustlsConfig::from_config(config);
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
-                .handshake_timeout(connections::HEADER_TIMEOUT);
+                .handshake_timeout(connections::HEADER_TIMEOUT)
+                .acceptor(connections::Watching);
             let mut server = axum_server::from_tcp(listener)
                 .map_err(io)?
                 .handle(handle)

@@ -1,6 +1,6 @@
 //! `outrider serve` against clients that would starve it: a flood of idle sockets under a
-//! low descriptor limit, slowloris headers, a first reader that never reads, and crowds of
-//! stalled readers. Loopback only; counts and waits are bounded, and nothing asserts how
+//! low descriptor limit, slowloris headers, a first reader that never reads (and is let go
+//! once stalled for a minute), and crowds of stalled readers. Loopback only; counts and waits are bounded, and nothing asserts how
 //! long a thing took, only that it happened within a generous bound.
 
 use crate::support::images::{self, Blob, Flavour, Image};
@@ -190,7 +190,8 @@ fn a_first_reader_that_never_reads_does_not_hold_up_the_next() {
     let layer = &f.image.layers[0];
     let path = format!("/v2/h/app/blobs/{}", layer.digest);
     // The first GET of a blob not yet verified, never read.
-    let _first = stalled(&server.host, &path);
+    let started = Instant::now();
+    let mut first = stalled(&server.host, &path);
     let (code, body) = get(&format!("http://{}{path}", server.host));
     assert_eq!(code, 200);
     assert!(
@@ -198,6 +199,24 @@ fn a_first_reader_that_never_reads_does_not_hold_up_the_next() {
         "the second client got {} of {} bytes",
         body.len(),
         layer.bytes.len()
+    );
+    // Once no byte has moved for the stall timeout (60 s), the server lets the first go:
+    // what it gets, read now, stops short of the blob.
+    std::thread::sleep(Duration::from_secs(75).saturating_sub(started.elapsed()));
+    first
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut got = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    while let Ok(n) = first.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    assert!(
+        got < layer.bytes.len(),
+        "a reader that stalled for 75 s was still being served ({got} bytes)"
     );
 }
 
