@@ -35,6 +35,11 @@ const CHECKS_AT_ONCE: usize = 4;
 /// Read size of a check.
 const CHECK_READ: usize = 1024 * 1024;
 
+/// Chunk reads from the bundles at once, across all responses: each borrows a 1 MiB
+/// buffer (the bundle reader's) and a blocking thread while it reads, so a crowd arriving
+/// together queues here instead of holding hundreds of them at the same moment.
+const READS_AT_ONCE: usize = 16;
+
 /// How far the check of one blob has got.
 #[derive(Clone, Debug, Default)]
 struct Progress {
@@ -64,6 +69,7 @@ impl Default for Check {
 pub struct Verification {
     checks: Mutex<HashMap<Digest, Arc<Check>>>,
     slots: Arc<Semaphore>,
+    reads: Arc<Semaphore>,
 }
 
 impl Default for Verification {
@@ -71,6 +77,7 @@ impl Default for Verification {
         Verification {
             checks: Mutex::default(),
             slots: Arc::new(Semaphore::new(CHECKS_AT_ONCE)),
+            reads: Arc::new(Semaphore::new(READS_AT_ONCE)),
         }
     }
 }
@@ -175,6 +182,7 @@ impl Verification {
             pos: start,
             end: start.saturating_add(len).min(at.size),
             gate: self.gate(catalog, digest, at),
+            reads: self.reads.clone(),
         };
         Box::pin(futures_util::stream::unfold(
             Some(reading),
@@ -199,6 +207,8 @@ struct Reading {
     end: u64,
     /// The check to stay behind, until the blob is known good.
     gate: Option<watch::Receiver<Progress>>,
+    /// Turns to read, shared by every response.
+    reads: Arc<Semaphore>,
 }
 
 impl Reading {
@@ -243,6 +253,7 @@ impl Reading {
 
     /// `len` bytes at the current position, unhashed (the check hashes).
     async fn read(&self, len: u64) -> std::io::Result<Bytes> {
+        let _turn = self.reads.acquire().await.map_err(std::io::Error::other)?;
         let reader = &self.catalog.bundles[self.at.bundle];
         let mut stream = Box::pin(reader.range_stream(&self.digest, self.pos, len));
         match stream.next().await {
