@@ -7,6 +7,7 @@
 //! split at the last `/manifests/`, `/blobs/`, … rather than by a router pattern.
 
 use super::catalog::{Catalog, ManifestSource, Repository};
+use super::manifests::Manifests;
 use super::verified::Verification;
 use crate::oci::Digest;
 use axum::body::Body;
@@ -22,6 +23,8 @@ pub struct Served {
     pub catalog: Arc<Catalog>,
     /// What is known of each blob's bytes.
     pub verification: Arc<Verification>,
+    /// Manifests' verified bytes, kept.
+    pub manifests: Manifests,
 }
 
 /// The router: `/v2/` and everything under it.
@@ -182,7 +185,7 @@ async fn v2(
             )
         }),
         Endpoint::Manifest(name, reference) => match resolve(name) {
-            Ok(repo) => manifest(catalog, name, repo, reference, head).await,
+            Ok(repo) => manifest(&served, name, repo, reference, head).await,
             Err(e) => Err(e),
         },
         Endpoint::Blob(name, digest) => match resolve(name) {
@@ -246,7 +249,7 @@ fn digest_headers(
 }
 
 async fn manifest(
-    catalog: &Arc<Catalog>,
+    served: &Served,
     repo: &str,
     r: &Repository,
     reference: &str,
@@ -264,6 +267,7 @@ async fn manifest(
         Ok(_) => return Err(unknown()),
         Err(_) => r.tags.get(reference).cloned().ok_or_else(unknown)?,
     };
+    let catalog = &served.catalog;
     let source = catalog.manifests.get(&digest).ok_or_else(unknown)?;
     let (media_type, size) = match source {
         ManifestSource::Stored {
@@ -272,28 +276,19 @@ async fn manifest(
         ManifestSource::Built(m) => (m.media_type.clone(), m.bytes.len() as u64),
     };
     let builder = digest_headers(Response::builder(), &digest, &media_type, size);
-    let body = if head {
-        Body::empty()
-    } else {
-        match source {
-            ManifestSource::Built(m) => Body::from(m.bytes.clone()),
-            ManifestSource::Stored { bundle, .. } => {
-                let (catalog, bundle, d) = (catalog.clone(), *bundle, digest.clone());
-                let read =
-                    tokio::task::spawn_blocking(move || catalog.bundles[bundle].manifest(&d))
-                        .await
-                        .map_err(|e| e.to_string())
-                        .and_then(|r| r.map_err(|e| e.to_string()));
-                match read {
-                    Ok(m) => Body::from(m.bytes),
-                    Err(e) => {
-                        tracing::error!("manifest {digest} is not served: {e}");
-                        return Err(error(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "UNKNOWN",
-                            &format!("manifest {digest} cannot be read from its bundle"),
-                        ));
-                    }
+    let body = match source {
+        _ if head => Body::empty(),
+        ManifestSource::Built(m) => Body::from(m.bytes.clone()),
+        ManifestSource::Stored { bundle, .. } => {
+            match served.manifests.bytes(catalog, *bundle, &digest).await {
+                Ok(bytes) => Body::from(bytes),
+                Err(e) => {
+                    tracing::error!("manifest {digest} is not served: {e}");
+                    return Err(error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "UNKNOWN",
+                        &format!("manifest {digest} cannot be read from its bundle"),
+                    ));
                 }
             }
         }
@@ -380,24 +375,20 @@ async fn blob(
         .with(header::CONTENT_RANGE, &format!("bytes */{}", at.size))
     })?;
     let builder = Response::builder().header(header::ACCEPT_RANGES, "bytes");
+    let verification = &served.verification;
     let built = match range {
-        Some((start, len)) if !head => {
-            let body = served
-                .verification
-                .range(catalog, &d, at, start, len)
-                .await
-                .map_err(|_| unknown(DAMAGED))?;
-            digest_headers(builder, &d, octets, len)
-                .status(StatusCode::PARTIAL_CONTENT)
-                .header(
-                    header::CONTENT_RANGE,
-                    format!("bytes {start}-{}/{}", start + len - 1, at.size),
-                )
-                .body(Body::from_stream(body))
-        }
         _ if head => digest_headers(builder, &d, octets, at.size).body(Body::empty()),
-        _ => digest_headers(builder, &d, octets, at.size).body(Body::from_stream(
-            served.verification.whole(catalog, &d, at),
+        Some((start, len)) => digest_headers(builder, &d, octets, len)
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header(
+                header::CONTENT_RANGE,
+                format!("bytes {start}-{}/{}", start + len - 1, at.size),
+            )
+            .body(Body::from_stream(
+                verification.body(catalog, &d, at, start, len),
+            )),
+        None => digest_headers(builder, &d, octets, at.size).body(Body::from_stream(
+            verification.body(catalog, &d, at, 0, at.size),
         )),
     };
     built.map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", &e.to_string()))

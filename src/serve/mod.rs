@@ -4,7 +4,9 @@
 //!
 //! - [`catalog`]: which images are served, under which names, from which bundle.
 //! - [`api`]: the distribution API routes.
-//! - [`verified`]: blobs leave only as verified bytes.
+//! - [`verified`]: blobs leave only as verified bytes, read as clients take them.
+//! - [`manifests`]: manifests' verified bytes, kept in memory.
+//! - [`connections`]: timeouts and a cap, so no client starves the others.
 //! - [`access_log`]: a line per request.
 //! - [`tls`]: certificates from files or a private CA.
 //! - [`site_config`]: mirror settings for k3s and containerd.
@@ -12,6 +14,8 @@
 pub mod access_log;
 pub mod api;
 pub mod catalog;
+pub mod connections;
+pub mod manifests;
 pub mod site_config;
 pub mod tls;
 pub mod verified;
@@ -201,34 +205,48 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let images = catalog.served;
     let repositories = catalog.repositories.len();
     let bundles = catalog.bundles.len();
+    let files: usize = catalog.bundles.iter().map(|b| b.opened().len()).sum();
+    let cap = connections::cap(connections::raise_descriptor_limit(), files as u64);
     let served = Arc::new(api::Served {
         catalog: Arc::new(catalog),
         verification: Arc::default(),
+        manifests: manifests::Manifests::default(),
     });
-    let app = api::router(served)
-        .layer(axum::middleware::from_fn(access_log::log))
-        .into_make_service();
+    let app = connections::Capped::new(
+        api::router(served)
+            .layer(axum::middleware::from_fn(access_log::log))
+            .into_make_service(),
+        cap,
+    );
     output::note(&format!(
         "serving {images} images in {repositories} repositories from {bundles} bundles at {endpoint} (read-only); stop with Ctrl-C"
     ));
+    tracing::info!("at most {cap} connections at once");
     let io = |e: std::io::Error| anyhow::anyhow!("serving on {bound}: {e}");
+    let handle = axum_server::Handle::new();
+    tokio::spawn(stop_on_signal(handle.clone()));
     match tls {
         None => {
-            let server = axum_server::from_tcp(listener).map_err(io)?;
-            let handle = axum_server::Handle::new();
-            tokio::spawn(stop_on_signal(handle.clone()));
-            server.handle(handle).serve(app).await.map_err(io)?;
+            let mut server = axum_server::from_tcp(listener)
+                .map_err(io)?
+                .handle(handle)
+                .first_request_timeout(connections::HEADER_TIMEOUT)
+                .acceptor(connections::Watching);
+            connections::configure(server.http_builder());
+            server.serve(app).await.map_err(io)?;
         }
         Some(config) => {
             let config = axum_server::tls_rustls::RustlsConfig::from_config(config);
-            let handle = axum_server::Handle::new();
-            tokio::spawn(stop_on_signal(handle.clone()));
-            axum_server::tls_rustls::from_tcp_rustls(listener, config)
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+                .handshake_timeout(connections::HEADER_TIMEOUT)
+                .acceptor(connections::Watching);
+            let mut server = axum_server::from_tcp(listener)
                 .map_err(io)?
                 .handle(handle)
-                .serve(app)
-                .await
-                .map_err(io)?;
+                .first_request_timeout(connections::HEADER_TIMEOUT)
+                .acceptor(acceptor);
+            connections::configure(server.http_builder());
+            server.serve(app).await.map_err(io)?;
         }
     }
     output::note("stopped");

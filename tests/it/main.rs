@@ -27,6 +27,7 @@ mod resume;
 mod roundtrip;
 mod saved_tars;
 mod serve;
+mod serve_hostile;
 mod signing;
 mod slow_links;
 mod sources;
