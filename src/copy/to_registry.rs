@@ -231,8 +231,34 @@ pub async fn push_bundle(
             reports.push(report);
             continue;
         }
-        match push_manifests(reader, registry, plan, &mut pushed_manifests, &mut tagged).await {
-            Ok((digest, note, mut pushed)) => {
+        // The tag moves last, after the image's artifacts: an interrupted push never leaves
+        // a tag on an image whose signature has not arrived.
+        let manifests = push_manifests(reader, registry, plan, &mut pushed_manifests).await;
+        let manifests = match manifests {
+            Ok((target, note, mut pushed)) => {
+                let mut artifact_tags = Vec::new();
+                let mut artifacts = Ok(None);
+                if !plan.artifacts.is_empty() {
+                    artifacts = push_artifacts(reader, registry, plan).await.map(|done| {
+                        artifact_tags = done.tags;
+                        pushed.extend(done.manifests);
+                        Some(done.routes)
+                    });
+                }
+                match artifacts {
+                    Ok(routes) => {
+                        report.artifacts = routes;
+                        move_tag(registry, plan, &target, &mut tagged)
+                            .await
+                            .map(|()| (target.digest.clone(), note, pushed, artifact_tags))
+                    }
+                    Err(e) => Err(format!("artifacts: {e}")),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match manifests {
+            Ok((digest, note, pushed, artifact_tags)) => {
                 report.note = note;
                 report.digest = Some(digest.clone());
                 if let Some(tag) = &image.tag {
@@ -246,17 +272,6 @@ pub async fn push_bundle(
                             )
                         }
                         Err(e) => report.status = format!("read back `{}:{tag}`: {e}", plan.repo),
-                    }
-                }
-                let mut artifact_tags = Vec::new();
-                if report.ok() && !plan.artifacts.is_empty() {
-                    match push_artifacts(reader, registry, plan).await {
-                        Ok(done) => {
-                            report.artifacts = Some(done.routes);
-                            artifact_tags = done.tags;
-                            pushed.extend(done.manifests);
-                        }
-                        Err(e) => report.status = format!("artifacts: {e}"),
                     }
                 }
                 if report.ok() {
@@ -276,15 +291,15 @@ pub async fn push_bundle(
     Ok(PushResult { reports, receipt })
 }
 
-/// Pushes an image's manifests; returns the digest its tag points at, a note, and every
-/// manifest digest the repository now holds for it.
+/// Pushes an image's manifests by digest; returns the manifest its tag is to point at, a
+/// note, and every manifest digest the repository now holds for it. The tag is not moved
+/// here: see [`move_tag`].
 async fn push_manifests(
     reader: &BundleReader,
     registry: &Registry,
     plan: &ImagePush<'_>,
     pushed: &mut HashSet<(String, Digest)>,
-    tagged: &mut HashMap<(String, String), (Digest, String)>,
-) -> Result<(Digest, Option<String>, Vec<Digest>), String> {
+) -> Result<(RawManifest, Option<String>, Vec<Digest>), String> {
     let image = plan.image;
     let repo = plan.repo.as_str();
     let top_entry = reader
@@ -334,6 +349,20 @@ async fn push_manifests(
         }
         None => manifest_bytes(reader, registry, plan, &target).await?,
     };
+    Ok((target_manifest, note, held))
+}
+
+/// Points the image's tag at `target_manifest`, unless this run already set that tag to
+/// another image's digest: the first image would be reported "ok" while the registry
+/// holds the second.
+async fn move_tag(
+    registry: &Registry,
+    plan: &ImagePush<'_>,
+    target_manifest: &RawManifest,
+    tagged: &mut HashMap<(String, String), (Digest, String)>,
+) -> Result<(), String> {
+    let image = plan.image;
+    let repo = plan.repo.as_str();
     if let Some(tag) = &image.tag {
         // A tag this run already set to another image's digest is never moved: the first
         // image would be reported "ok" while the registry holds the second.
@@ -352,9 +381,9 @@ async fn push_manifests(
             }
         }
         registry
-            .put_manifest(repo, tag, &target_manifest)
+            .put_manifest(repo, tag, target_manifest)
             .await
             .map_err(|e| e.to_string())?;
     }
-    Ok((target, note, held))
+    Ok(())
 }

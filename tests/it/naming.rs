@@ -7,9 +7,11 @@
 use crate::support::artifacts::{cosign_signature, tag_of};
 use crate::support::daemons::{Containerd, can_run_daemons};
 use crate::support::images::{self, Flavour, Image};
+use crate::support::proxy::{self, Pass};
 use crate::support::{Outrider, Registry, digest, skopeo_raw, text};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn small_image(seed: u64) -> Image {
@@ -144,7 +146,16 @@ fn one_name_from_two_registries_is_refused_or_kept_apart_to_the_last_client() {
         &format!("{}/library/bbox:1", one.host),
         &format!("{}/team/app:1", one.host),
     ]);
-    o.ok(&["unpack", &s_(&bundle), "--push", &dest.host]);
+    // Through a proxy that records the order of writes.
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let log = writes.clone();
+    let via = proxy::start(dest.host.clone(), move |line| {
+        if line.starts_with("PUT") {
+            log.lock().expect("lock").push(line.to_owned());
+        }
+        Pass::Whole
+    });
+    o.ok(&["unpack", &s_(&bundle), "--push", &via]);
     let c1 = one.host.replace(':', "_");
     let c2 = two.host.replace(':', "_");
     let at = |repo: &str, reference: &str| skopeo_raw(&dest.host, repo, reference, &[]);
@@ -160,6 +171,18 @@ fn one_name_from_two_registries_is_refused_or_kept_apart_to_the_last_client() {
     assert!(
         at(&format!("{c1}/team/app"), &sig_tag).is_none(),
         "the signature of library/bbox was pushed to team/app"
+    );
+    // The signature arrived before the image's tag moved.
+    let writes = writes.lock().expect("lock").clone();
+    let put = |suffix: &str| {
+        writes
+            .iter()
+            .position(|l| l.starts_with(&format!("PUT /v2/{c1}/library/bbox/manifests/{suffix} ")))
+    };
+    let (sig_at, tag_at) = (put(&sig_tag), put("1"));
+    assert!(
+        sig_at.is_some() && tag_at.is_some() && sig_at < tag_at,
+        "{writes:?}"
     );
 
     // Without the option, an artifact found in one of two repositories sharing a manifest
