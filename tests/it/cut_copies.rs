@@ -6,6 +6,7 @@
 
 use crate::support::daemons::can_run_daemons;
 use crate::support::images::{self, Flavour, Image};
+use crate::support::tmpfs::Tmpfs;
 use crate::support::{Outrider, Registry, skopeo_raw, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -249,43 +250,18 @@ fn a_fifo_in_an_oci_layout_is_refused_at_once() {
     }
 }
 
-/// A 64 KiB tmpfs, filled up, unmounted on drop.
-struct FullDisk(tempfile::TempDir);
-
-impl FullDisk {
-    fn mount() -> FullDisk {
-        let dir = tempfile::tempdir().expect("tmp");
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .expect("mount");
-        assert!(
-            out.status.success(),
-            "mount tmpfs: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let disk = FullDisk(dir);
-        // Fill it: what is written next finds no room.
-        let _ = std::fs::write(disk.0.path().join("filler"), vec![0u8; 128 * 1024]);
-        disk
-    }
-
-    fn left(&self) -> Vec<String> {
-        let mut left: Vec<String> = std::fs::read_dir(self.0.path())
-            .expect("dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .filter(|n| n != "filler")
-            .collect();
-        left.sort();
-        left
-    }
+/// A 64 KiB tmpfs, filled up: what is written next finds no room.
+fn full_disk() -> Tmpfs {
+    let disk = Tmpfs::mount("64k");
+    let _ = std::fs::write(disk.path().join("filler"), vec![0u8; 128 * 1024]);
+    disk
 }
 
-impl Drop for FullDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0.path()).status();
-    }
+/// What a command left on the full disk, the filler aside.
+fn left(disk: &Tmpfs) -> Vec<String> {
+    let mut names = disk.names();
+    names.retain(|n| n != "filler");
+    names
 }
 
 #[test]
@@ -303,11 +279,11 @@ fn a_full_disk_leaves_no_partial_file_no_empty_folder_and_the_table_is_printed()
         s(&bundle),
         &format!("{}/cut/app:1", source.host),
     ]);
-    let disk = FullDisk::mount();
+    let disk = full_disk();
 
     // The push goes through and its table is printed; the receipt's failure is the exit.
     let dest = Registry::plain();
-    let receipt = disk.0.path().join("r.json");
+    let receipt = disk.path().join("r.json");
     let out = o.run(&[
         "unpack",
         s(&bundle),
@@ -330,7 +306,7 @@ fn a_full_disk_leaves_no_partial_file_no_empty_folder_and_the_table_is_printed()
         skopeo_raw(&dest.host, "cut/app", "1", &[]).as_deref(),
         Some(&img.manifest.bytes[..])
     );
-    assert!(disk.left().is_empty(), "left {:?}", disk.left());
+    assert!(left(&disk).is_empty(), "left {:?}", left(&disk));
 
     // A pack into a full disk has nothing to resume: no 0-byte `.partial`, no journal.
     // (Past the check that would refuse it up front: this is about what a late ENOSPC leaves.)
@@ -338,16 +314,16 @@ fn a_full_disk_leaves_no_partial_file_no_empty_folder_and_the_table_is_printed()
         "pack",
         "--no-space-check",
         "-o",
-        s(&disk.0.path().join("full.zip")),
+        s(&disk.path().join("full.zip")),
         &format!("{}/cut/app:1", source.host),
     ]);
     let (_, err) = text(&out);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("No space left"), "{err}");
-    assert!(disk.left().is_empty(), "left {:?}: {err}", disk.left());
+    assert!(left(&disk).is_empty(), "left {:?}: {err}", left(&disk));
 
     // One tar per image into a full disk: no empty folder stays.
-    let per = disk.0.path().join("per");
+    let per = disk.path().join("per");
     let out = o.run(&[
         "unpack",
         s(&bundle),
@@ -359,5 +335,5 @@ fn a_full_disk_leaves_no_partial_file_no_empty_folder_and_the_table_is_printed()
     let (_, err) = text(&out);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("No space left"), "{err}");
-    assert!(disk.left().is_empty(), "left {:?}", disk.left());
+    assert!(left(&disk).is_empty(), "left {:?}", left(&disk));
 }

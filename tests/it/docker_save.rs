@@ -5,6 +5,7 @@
 use crate::support::artifacts;
 use crate::support::daemons::{Containerd, Dockerd, Podman, can_run_daemons};
 use crate::support::images::{self, Blob, Flavour, Image};
+use crate::support::tmpfs::Tmpfs;
 use crate::support::{Outrider, Registry, text};
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -555,34 +556,6 @@ fn push_with_k3s_mirrors_the_sources_through_the_registry() {
     assert!(Path::new(&p("images")).join("b.tar.zst").exists());
 }
 
-/// A 64 KiB tmpfs, unmounted on drop.
-struct TinyDisk(tempfile::TempDir);
-
-impl TinyDisk {
-    fn mount() -> TinyDisk {
-        let dir = tempfile::tempdir().expect("tmp");
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .expect("mount");
-        assert!(
-            out.status.success(),
-            "mount tmpfs: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        TinyDisk(dir)
-    }
-}
-
-impl Drop for TinyDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.0.path())
-            .status();
-    }
-}
-
 #[test]
 fn a_full_disk_is_reported_and_leaves_nothing_that_looks_finished() {
     if !can_run_daemons("the full-disk test (mounts a tmpfs)") {
@@ -595,7 +568,7 @@ fn a_full_disk_is_reported_and_leaves_nothing_that_looks_finished() {
     let b = bundle.to_str().expect("utf8");
     let alpha = format!("{}/apps/alpha:1", s.source.host);
     o.ok(&["pack", "-o", b, &alpha]);
-    let disk = TinyDisk::mount();
+    let disk = Tmpfs::mount("64k");
     for (args, name) in [
         // Past the up-front space check: this is about what a late ENOSPC leaves.
         (
@@ -604,7 +577,7 @@ fn a_full_disk_is_reported_and_leaves_nothing_that_looks_finished() {
         ),
         (vec!["pack", &alpha, "--no-space-check", "-o"], "full.zip"),
     ] {
-        let target = disk.0.path().join(name);
+        let target = disk.path().join(name);
         let mut args = args.clone();
         args.push(target.to_str().expect("utf8"));
         let out = o.run(&args);
@@ -614,11 +587,7 @@ fn a_full_disk_is_reported_and_leaves_nothing_that_looks_finished() {
             err.contains("No space left on device") && err.contains(name),
             "{args:?}: {err}"
         );
-        let mut left: Vec<_> = std::fs::read_dir(disk.0.path())
-            .expect("dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
+        let left = disk.names();
         if name == "full.zip" {
             // A pack keeps what it wrote, under `.partial`, for the same command to resume
             // once there is room.

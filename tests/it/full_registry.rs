@@ -4,30 +4,8 @@
 
 use crate::support::daemons::can_run_daemons;
 use crate::support::images::{self, Flavour};
+use crate::support::tmpfs::Tmpfs;
 use crate::support::{Outrider, Registry, skopeo_raw, text};
-use std::process::Command;
-
-/// A tmpfs mounted at a path for the test's life.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &std::path::Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(at).expect("mkdir");
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .expect("mount");
-        assert!(ok.success(), "mount tmpfs at {}", at.display());
-        Tmpfs(at.to_owned())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 #[test]
 fn a_full_registry_is_named_as_full_and_not_retried() {
@@ -50,7 +28,7 @@ fn a_full_registry_is_named_as_full_and_not_retried() {
 
     let dest = Registry::plain();
     let data = dest.dir.path().join("data");
-    let disk = Tmpfs::mount(&data, "2m");
+    let disk = Tmpfs::mount_at(&data, "2m");
     let out = o.run(&["unpack", b, "--push", &dest.host]);
     let (stdout, err) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{err}");

@@ -5,44 +5,9 @@
 use crate::support::daemons::can_run_daemons;
 use crate::support::images::{self, Flavour};
 use crate::support::proxy::{self, Pass};
+use crate::support::tmpfs::Tmpfs;
 use crate::support::{Outrider, Registry, text};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
-
-/// A tmpfs of `size` mounted on a fresh folder, unmounted on drop.
-pub struct Tmpfs(pub tempfile::TempDir);
-
-impl Tmpfs {
-    pub fn mount(size: &str) -> Tmpfs {
-        let dir = tempfile::tempdir().expect("tmp");
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .expect("mount");
-        assert!(
-            out.status.success(),
-            "mount tmpfs: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Tmpfs(dir)
-    }
-
-    fn names(&self) -> Vec<String> {
-        let mut left: Vec<String> = std::fs::read_dir(self.0.path())
-            .expect("dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        left
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.0.path()).status();
-    }
-}
 
 /// A registry holding one image of a 3 MB layer, behind a proxy that records every
 /// request line.
@@ -82,7 +47,7 @@ fn a_pack_too_big_for_its_disk_is_refused_before_any_blob_is_fetched() {
     let image = format!("{host}/space/app:1");
     let o = Outrider::new();
     let small = Tmpfs::mount("1m");
-    let target = small.0.path().join("b.zip");
+    let target = small.path().join("b.zip");
     let out = o.run(&[
         "pack",
         "--plain-http",
@@ -98,7 +63,7 @@ fn a_pack_too_big_for_its_disk_is_refused_before_any_blob_is_fetched() {
     assert!(
         err.contains("the bundle needs 3.")
             && err.contains("free on")
-            && err.contains(small.0.path().to_str().expect("utf8"))
+            && err.contains(small.path().to_str().expect("utf8"))
             && err.contains("--no-space-check"),
         "{err}"
     );
@@ -115,7 +80,7 @@ fn a_pack_too_big_for_its_disk_is_refused_before_any_blob_is_fetched() {
 
     // Room enough: the same pack goes through.
     let big = Tmpfs::mount("16m");
-    let target = big.0.path().join("b.zip");
+    let target = big.path().join("b.zip");
     let out = o.run(&[
         "-v",
         "pack",
@@ -156,7 +121,6 @@ fn a_docker_save_too_big_for_its_disk_is_refused_before_writing() {
     let small = Tmpfs::mount("1m");
     for per_image in [false, true] {
         let target = small
-            .0
             .path()
             .join(if per_image { "tars" } else { "all.tar" });
         let mut args = vec!["unpack", b, "--docker-save", target.to_str().expect("utf8")];
@@ -249,7 +213,7 @@ fn the_room_a_partial_file_holds_counts_for_the_pack_that_replaces_it() {
     let image = format!("{host}/space/app:1");
     let o = Outrider::new();
     let disk = Tmpfs::mount("5m");
-    let target = disk.0.path().join("b.zip");
+    let target = disk.path().join("b.zip");
     let pack = || {
         o.run(&[
             "pack",
@@ -264,7 +228,7 @@ fn the_room_a_partial_file_holds_counts_for_the_pack_that_replaces_it() {
         ])
     };
     // 3 MB of something else: the ~3.9 MiB bundle does not fit beside it.
-    let other = disk.0.path().join("other");
+    let other = disk.path().join("other");
     std::fs::write(&other, vec![7u8; 3_000_000]).expect("write");
     let out = pack();
     let (_, err) = text(&out);
@@ -273,7 +237,7 @@ fn the_room_a_partial_file_holds_counts_for_the_pack_that_replaces_it() {
 
     // The same bytes as an earlier pack's `.partial` file: this pack writes into (or
     // truncates) it, so only the rest has to fit, and it does.
-    std::fs::rename(&other, disk.0.path().join("b.zip.partial")).expect("rename");
+    std::fs::rename(&other, disk.path().join("b.zip.partial")).expect("rename");
     let out = pack();
     let (_, err) = text(&out);
     assert!(out.status.success(), "{err}");

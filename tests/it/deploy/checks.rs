@@ -3,10 +3,10 @@
 //! or the bundle is read. Real sshd, a real registry behind a counting proxy, a tmpfs.
 
 use super::{setup, setup_with_layer};
-use crate::prechecks::Tmpfs;
 use crate::support::daemons::can_run_daemons;
 use crate::support::proxy::{self, Pass};
 use crate::support::sshd::Sshd;
+use crate::support::tmpfs::Tmpfs;
 use crate::support::{Outrider, text};
 use std::sync::{Arc, Mutex};
 
@@ -120,7 +120,7 @@ fn too_little_room_or_a_missing_command_on_a_target_stops_unpack_before_the_uplo
         &s,
         &[(small.port, "root")],
         &known_hosts,
-        disk.0.path(),
+        disk.path(),
         post,
         "",
     );
@@ -132,7 +132,7 @@ fn too_little_room_or_a_missing_command_on_a_target_stops_unpack_before_the_uplo
         "{stdout}{err}"
     );
     assert!(
-        std::fs::read_dir(disk.0.path())
+        std::fs::read_dir(disk.path())
             .expect("dir")
             .next()
             .is_none(),

@@ -11,6 +11,7 @@ pub mod proxy;
 pub mod rawzip;
 pub mod serving;
 pub mod sshd;
+pub mod tmpfs;
 pub mod token;
 
 use std::net::TcpListener;
