@@ -53,11 +53,6 @@ impl Naming {
         }
     }
 
-    /// The prefix, if any.
-    pub fn prefix(&self) -> Option<&str> {
-        self.prefix.as_deref()
-    }
-
     /// The path put in front of every repository of `registry`'s images: the prefix and,
     /// with `registry_path`, the registry. `None` when names are the source paths.
     pub fn path_for(&self, registry: &str) -> Option<String> {
@@ -218,6 +213,17 @@ pub fn clashes<'a>(images: impl IntoIterator<Item = Named<'a>>) -> Vec<Clash> {
         }
     }
     out
+}
+
+/// The refusal for the images of one bundle (or one plan) named by `naming`, if two of
+/// them would land on one name: what `pack` and `unpack` ask before any byte moves.
+pub fn check(images: &[ImageEntry], naming: &Naming) -> Result<(), String> {
+    let named = images.iter().map(|image| Named {
+        image,
+        bundle: 0,
+        naming,
+    });
+    refusal(&clashes(named), naming).map_or(Ok(()), Err)
 }
 
 /// The refusal for `clashes` under `naming`, one line per clash, or `None` when there is none.

@@ -136,15 +136,7 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     // Two images on one far-side name: refused before any byte moves.
     plan.registry_path = select.registry_path;
     let naming = crate::destination::Naming::new(None, select.registry_path);
-    let named = plan.images.iter().map(|image| crate::destination::Named {
-        image,
-        bundle: 0,
-        naming: &naming,
-    });
-    if let Some(refusal) = crate::destination::refusal(&crate::destination::clashes(named), &naming)
-    {
-        bail!(UsageError(refusal));
-    }
+    crate::destination::check(&plan.images, &naming).map_err(UsageError)?;
     Ok(Resolved {
         plan,
         volume_size,

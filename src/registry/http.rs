@@ -184,6 +184,15 @@ pub fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
+/// A response's `Retry-After`, kept before its body is read.
+pub fn retry_after(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// Delay before attempt `attempt` (1-based): `Retry-After` seconds when given (capped at
 /// 60 s), else 250 ms doubling up to 8 s.
 pub fn backoff(attempt: u32, retry_after: Option<&str>) -> Duration {

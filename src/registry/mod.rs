@@ -376,18 +376,14 @@ impl Registry {
                     }
                     if http::retryable_status(status.as_u16()) && attempt < retries {
                         attempt += 1;
-                        // A full, over-quota or read-only registry stays so: no retries.
-                        if status.is_server_error() {
-                            let retry_after = response
-                                .headers()
-                                .get(reqwest::header::RETRY_AFTER)
-                                .and_then(|v| v.to_str().ok())
-                                .map(str::to_owned);
+                        let wait = http::backoff(attempt, http::retry_after(&response).as_deref());
+                        // A write refused by a full, over-quota or read-only registry
+                        // stays refused: no retries.
+                        if status.is_server_error() && write {
                             let body = body::read_prefix(response, body::ERROR_LIMIT).await;
                             let body = String::from_utf8_lossy(&body);
                             if let Some(cause) =
                                 storage::StorageFailure::recognise(status.as_u16(), &body)
-                                    .filter(|_| write)
                             {
                                 return Err(RegistryError::Storage {
                                     registry: self.name.clone(),
@@ -395,18 +391,7 @@ impl Registry {
                                     cause,
                                 });
                             }
-                            let wait = http::backoff(attempt, retry_after.as_deref());
-                            tracing::warn!(registry = %self.name, %what, status = status.as_u16(), ?wait, "retrying");
-                            tokio::time::sleep(wait).await;
-                            continue;
                         }
-                        let wait = http::backoff(
-                            attempt,
-                            response
-                                .headers()
-                                .get(reqwest::header::RETRY_AFTER)
-                                .and_then(|v| v.to_str().ok()),
-                        );
                         tracing::warn!(registry = %self.name, %what, status = status.as_u16(), ?wait, "retrying");
                         tokio::time::sleep(wait).await;
                         continue;

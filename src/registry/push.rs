@@ -8,14 +8,6 @@ use super::stall::StallWatch;
 /// answers move: a registry whose `Range` goes back and forth cannot keep it busy forever.
 const MAX_RECOVERIES: u32 = 10;
 
-/// A response's `Retry-After`, kept before its body is read.
-pub(crate) fn retry_after(response: &Response) -> Option<String> {
-    response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
 use super::{Access, BodyFactory, MountOutcome, Registry, RegistryError};
 use crate::oci::{Descriptor, Digest, RawManifest};
 use reqwest::{Response, StatusCode};
@@ -175,8 +167,10 @@ impl Registry {
                 }
                 Ok(response) => {
                     let status = response.status();
-                    let wait =
-                        super::http::backoff(recoveries + 1, retry_after(&response).as_deref());
+                    let wait = super::http::backoff(
+                        recoveries + 1,
+                        super::http::retry_after(&response).as_deref(),
+                    );
                     let error = self.status_error("PATCH", &what, response).await;
                     if matches!(error, RegistryError::Storage { .. }) {
                         return Err(error);

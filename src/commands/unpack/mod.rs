@@ -16,7 +16,7 @@ use crate::blob_store::BlobStore;
 use crate::bundle::reader::BundleReader;
 use crate::cli::UnpackArgs;
 use crate::copy::to_archive;
-use crate::destination::{self, Named, Naming};
+use crate::destination::{self, Naming};
 use crate::oci::{ImageRef, Platform};
 use crate::output;
 use crate::registry::Registries;
@@ -266,15 +266,8 @@ fn refuse_clashes(args: &UnpackArgs, reader: &BundleReader, naming: &Naming) -> 
         // Tars name each image by its full reference: the registry is always in it.
         checks.push(Naming::new(None, true));
     }
-    for check in &checks {
-        let named = reader.index.images.iter().map(|image| Named {
-            image,
-            bundle: 0,
-            naming: check,
-        });
-        if let Some(refusal) = destination::refusal(&destination::clashes(named), check) {
-            bail!(UsageError(refusal));
-        }
+    for naming in &checks {
+        destination::check(&reader.index.images, naming).map_err(UsageError)?;
     }
     Ok(())
 }
