@@ -4,11 +4,11 @@
 //! Zip64 fields are used exactly where a size or offset needs them. Timestamps are fixed
 //! (1980-01-01) so equal inputs give equal bytes.
 
-const LOCAL_SIG: u32 = 0x0403_4b50;
-const CENTRAL_SIG: u32 = 0x0201_4b50;
-const EOCD_SIG: u32 = 0x0605_4b50;
-const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
-const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+pub(super) const LOCAL_SIG: u32 = 0x0403_4b50;
+pub(super) const CENTRAL_SIG: u32 = 0x0201_4b50;
+pub(super) const EOCD_SIG: u32 = 0x0605_4b50;
+pub(super) const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
+pub(super) const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
 const MAX32: u64 = 0xFFFF_FFFF;
 /// Bit 11: names are UTF-8.
 const FLAGS: u16 = 1 << 11;

@@ -10,11 +10,8 @@ use super::read_error::ReadError;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-const LOCAL_SIG: u32 = 0x0403_4b50;
-const CENTRAL_SIG: u32 = 0x0201_4b50;
-const EOCD_SIG: u32 = 0x0605_4b50;
-const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
-const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+// The signatures the writer lays out are the ones read back here.
+use super::zip_layout::{CENTRAL_SIG, EOCD_SIG, LOCAL_SIG, ZIP64_EOCD_SIG, ZIP64_LOCATOR_SIG};
 const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
 const EOCD_LEN: u64 = 22;
 /// Flags a bundle may set: bit 3 (sizes and CRC-32 after the data; a reader takes them

@@ -55,16 +55,11 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
     let temp = std::env::temp_dir().join(format!("outrider-deploy-{}", std::process::id()));
     // The temporary bundle and the tar made from it lie side by side until the end.
-    let entries = plan.blobs.iter().filter(|b| b.external.is_none()).count()
-        + plan
-            .manifests
-            .iter()
-            .filter(|(_, e)| e.entry.is_some())
-            .count();
+    let entries = plan.carried_entries();
     let need = crate::space::Need {
         what: "the temporary bundle and tar",
         dir: &std::env::temp_dir(),
-        bytes: crate::space::bundle_bytes(plan.carried_bytes(), entries as u64, None)
+        bytes: crate::space::bundle_bytes(plan.carried_bytes(), entries, None)
             + plan.total_bytes()
             + crate::space::BUNDLE_FIXED,
         largest: 0,

@@ -219,13 +219,8 @@ fn check_space(
     output: &std::path::Path,
     volume_size: Option<u64>,
 ) -> Result<(), String> {
-    let entries = plan.blobs.iter().filter(|b| b.external.is_none()).count()
-        + plan
-            .manifests
-            .iter()
-            .filter(|(_, e)| e.entry.is_some())
-            .count();
-    let whole = crate::space::bundle_bytes(plan.carried_bytes(), entries as u64, volume_size);
+    let entries = plan.carried_entries();
+    let whole = crate::space::bundle_bytes(plan.carried_bytes(), entries, volume_size);
     let on_disk = crate::space::partial_bytes(output);
     let dir = output
         .parent()

@@ -117,6 +117,17 @@ impl Plan {
                 .sum::<u64>()
     }
 
+    /// Zip entries the bundle stores: blobs and manifests the far side does not hold
+    /// (what the space check counts headers for).
+    pub fn carried_entries(&self) -> u64 {
+        (self.blobs.iter().filter(|b| b.external.is_none()).count()
+            + self
+                .manifests
+                .iter()
+                .filter(|(_, e)| e.entry.is_some())
+                .count()) as u64
+    }
+
     /// Bytes to store: blobs and manifests the far side does not hold.
     pub fn carried_bytes(&self) -> u64 {
         self.blobs
