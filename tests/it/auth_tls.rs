@@ -8,7 +8,7 @@ use base64::Engine as _;
 use std::sync::atomic::Ordering;
 
 /// A bundle of one small image from a plain registry, and that image.
-fn small_bundle(dir: &std::path::Path) -> (std::path::PathBuf, images::Image) {
+pub(crate) fn small_bundle(dir: &std::path::Path) -> (std::path::PathBuf, images::Image) {
     let source = Registry::plain();
     let img = images::image(
         vec![images::layer(11, 30_000, Flavour::Oci)],

@@ -3,7 +3,6 @@
 //! of it names "another origin" — a recording server on its own loopback port — in a
 //! referrers `Link`, an upload `Location` or a token realm, or answers with an endless body.
 
-use crate::support::images::{self, Flavour};
 use crate::support::peers::{self, Act, Origin};
 use crate::support::token::TokenServer;
 use crate::support::{Auth, Outrider, Registry, text};
@@ -17,22 +16,7 @@ const PASSWORD: &str = "pw-f0r-0ne-origin";
 
 /// A bundle of one small image (`team/api:2`) packed from a plain registry.
 fn small_bundle(dir: &Path) -> PathBuf {
-    let source = Registry::plain();
-    let img = images::image(
-        vec![images::layer(23, 20_000, Flavour::Oci)],
-        "amd64",
-        Flavour::Oci,
-        false,
-    );
-    images::push_image(&source.host, "team/api", "2", &img);
-    let bundle = dir.join("small.zip");
-    Outrider::new().ok(&[
-        "pack",
-        "-o",
-        bundle.to_str().expect("utf8"),
-        &format!("{}/team/api:2", source.host),
-    ]);
-    bundle
+    crate::auth_tls::small_bundle(dir).0
 }
 
 /// Runs outrider with `user`/`password` in the environment.
