@@ -74,7 +74,7 @@ pub fn run() -> ExitCode {
             cli::Command::Receipt(a) => commands::receipt::run(a).await,
             cli::Command::Validate(a) => commands::validate::run(a),
             cli::Command::Deploy(a) => commands::deploy::run(a, quiet).await,
-            cli::Command::Serve(a) => serve::run(a).await,
+            cli::Command::Serve(a) => commands::serve::run(a).await,
             cli::Command::Version(a) => commands::version::run(a),
             cli::Command::Completions(a) => commands::shell::completions(a),
             cli::Command::Man(a) => commands::shell::man(a),

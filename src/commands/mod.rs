@@ -6,6 +6,7 @@ pub mod pack;
 pub mod plan;
 pub mod receipt;
 pub mod select;
+pub mod serve;
 pub mod shell;
 pub mod unpack;
 pub mod validate;

@@ -2,7 +2,7 @@
 //! from where this run already put it, or upload it (monolithic or chunked) with its
 //! bytes counted on the progress bar as they leave.
 
-use super::to_registry::PushOptions;
+use super::push_plan::PushOptions;
 use crate::bundle::reader::{BundleReader, ReadError};
 use crate::oci::{Descriptor, Digest};
 use crate::progress::Progress;

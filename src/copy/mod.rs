@@ -7,6 +7,7 @@ mod blob_upload;
 pub mod bundle_layout;
 pub mod journal;
 mod push_external;
+pub mod push_plan;
 pub mod push_preview;
 pub mod push_referrers;
 pub mod to_archive;

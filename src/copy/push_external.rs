@@ -3,21 +3,10 @@
 //! repository, else in the one the bundle names, to mount or copy from), and a manifest the
 //! bundle does not carry is read from where it was found and checked against the index.
 
-use super::to_registry::ImagePush;
+use super::push_plan::{ImagePush, Presence};
 use crate::bundle::reader::BundleReader;
 use crate::oci::{Digest, RawManifest};
 use crate::registry::Registry;
-
-/// Where an external item will come from at the destination.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Presence {
-    /// Already in the image's repository.
-    Here,
-    /// In this other repository: mount (blob) or copy (manifest) from it.
-    In(String),
-    /// Nowhere known.
-    Missing,
-}
 
 /// Finds every external blob and manifest of an image at the destination, and notes
 /// carried ones whose volume is missing.

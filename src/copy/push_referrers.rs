@@ -6,7 +6,7 @@
 //! already there, as the distribution spec tells clients to.
 
 use super::push_external::manifest_bytes;
-use super::to_registry::ImagePush;
+use super::push_plan::ImagePush;
 use crate::bundle::reader::BundleReader;
 use crate::oci::artifact::{fallback_tag, referrers_index_entry, subject_of};
 use crate::oci::{Digest, RawManifest, media_type};

@@ -9,32 +9,18 @@
 //! `--strict` fails up front on any missing; otherwise images with something missing are
 //! skipped and reported, and the rest are pushed.
 
-use super::push_external::{Presence, check_external, manifest_bytes};
+use super::push_external::{check_external, manifest_bytes};
+pub use super::push_plan::PushOptions;
+use super::push_plan::{ImagePush, Presence};
 use super::push_referrers::{ArtifactRoutes, push_artifacts};
 use crate::bundle::agreement::Checked;
-use crate::bundle::index::{ImageEntry, ReferrerEntry};
 use crate::bundle::reader::BundleReader;
 use crate::oci::{Digest, RawManifest};
 use crate::progress::Progress;
 use crate::receipt::Receipt;
 use crate::registry::Registry;
 use futures_util::StreamExt;
-use std::collections::{BTreeSet, HashMap, HashSet};
-
-/// Settings for a push.
-#[derive(Clone, Debug)]
-pub struct PushOptions {
-    /// How destination repositories are named (prefix, registry path).
-    pub naming: crate::destination::Naming,
-    /// Blobs moved at once.
-    pub jobs: usize,
-    /// Blobs larger than this are uploaded in chunks.
-    pub chunk_threshold: u64,
-    /// Chunk size for chunked uploads.
-    pub chunk_size: u64,
-    /// Fail before writing when anything external is missing at the destination.
-    pub strict: bool,
-}
+use std::collections::{HashMap, HashSet};
 
 /// Outcome for one image.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -71,22 +57,6 @@ pub struct MissingAtDestination {
     pub registry: String,
     /// One line per missing item: image, digest, where it was looked for.
     pub missing: Vec<String>,
-}
-
-/// Per-image plan of a push.
-pub(super) struct ImagePush<'a> {
-    pub(super) image: &'a ImageEntry,
-    pub(super) repo: String,
-    /// The image's manifests, children first, then its artifacts'.
-    pub(super) manifests: Vec<Digest>,
-    pub(super) blobs: BTreeSet<Digest>,
-    /// The image's artifacts: pushed after its tag, by their routes.
-    pub(super) artifacts: Vec<ReferrerEntry>,
-    /// Where each external blob or manifest is, at the destination.
-    pub(super) external: HashMap<Digest, Presence>,
-    pub(super) missing: Vec<String>,
-    /// Where the bundle disagrees with itself about this image (`bundle::agreement`).
-    pub(super) faults: Vec<String>,
 }
 
 /// What a push did.

@@ -20,50 +20,52 @@ pub mod site_config;
 pub mod tls;
 pub mod verified;
 
-use crate::bundle::reader::BundleReader;
-use crate::cli::ServeArgs;
-use crate::commands::{Outcome, UsageError};
 use crate::output;
-use crate::trust::TrustedKeys;
 use anyhow::Context;
 use catalog::Catalog;
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How `serve` listens and what it writes beside: built once by `commands::serve` from the
+/// command line, so nothing here knows its flags. The bundles themselves arrive opened and
+/// cataloged ([`Catalog`]).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Address and port to listen on (port 0: any free port).
+    pub listen: std::net::SocketAddr,
+    /// `host:port` clients reach this server at, when not the listen address.
+    pub advertise: Option<String>,
+    /// Plain HTTP, or HTTPS with which certificate.
+    pub tls: Tls,
+    /// A k3s `registries.yaml` to write or merge, mirroring every source registry here.
+    pub write_k3s_registries: Option<PathBuf>,
+    /// A folder for containerd's `<registry>/hosts.toml` files, mirroring them here.
+    pub write_containerd_hosts: Option<PathBuf>,
+}
+
+/// Where the server's certificate comes from.
+#[derive(Clone, Debug)]
+pub enum Tls {
+    /// Plain HTTP.
+    Off,
+    /// A PEM certificate chain and its private key, from files.
+    Files {
+        /// The certificate chain.
+        cert: PathBuf,
+        /// Its private key.
+        key: PathBuf,
+    },
+    /// A certificate signed by a private CA kept in this folder (made on first use).
+    SelfSigned(PathBuf),
+}
+
 /// How long open requests may finish after a stop signal.
 const GRACE: Duration = Duration::from_secs(10);
 
-/// Opens the bundles (each volume set once), with a line per missing volume.
-/// With `trusted` keys, a bundle not signed by one of them stops the server from starting.
-fn open(paths: &[PathBuf], trusted: &TrustedKeys) -> anyhow::Result<Vec<BundleReader>> {
-    let mut readers = Vec::new();
-    let mut sets = HashSet::new();
-    for path in paths {
-        let reader = BundleReader::open(path, trusted)
-            .with_context(|| format!("opening `{}`", path.display()))?;
-        if let Some(v) = &reader.index.volume
-            && !sets.insert(v.bundle.clone())
-        {
-            continue;
-        }
-        crate::commands::note_seal(&reader, trusted, false);
-        for (n, expected) in reader.missing_volumes() {
-            output::problem(&format!(
-                "warning: volume {n} of `{}` is missing (looked for `{}`); images with content in it are not served",
-                path.display(),
-                expected.display()
-            ));
-        }
-        readers.push(reader);
-    }
-    Ok(readers)
-}
-
 /// The names a self-signed certificate is made for: the address listened on (unless it
 /// is every address), loopback, this host's name, and the advertised host.
-fn certificate_names(args: &ServeArgs, advertised: &str) -> Vec<String> {
+fn certificate_names(options: &Options, advertised: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut add = |n: String| {
         if !n.is_empty() && !names.contains(&n) {
@@ -71,8 +73,8 @@ fn certificate_names(args: &ServeArgs, advertised: &str) -> Vec<String> {
         }
     };
     add(host_of(advertised).to_owned());
-    if !args.listen.ip().is_unspecified() {
-        add(args.listen.ip().to_string());
+    if !options.listen.ip().is_unspecified() {
+        add(options.listen.ip().to_string());
     }
     add("localhost".into());
     add("127.0.0.1".into());
@@ -98,8 +100,8 @@ fn host_of(authority: &str) -> &str {
 }
 
 /// The `host:port` clients are told to use.
-fn advertised(args: &ServeArgs, bound: std::net::SocketAddr) -> String {
-    if let Some(a) = &args.advertise {
+fn advertised(options: &Options, bound: std::net::SocketAddr) -> String {
+    if let Some(a) = &options.advertise {
         return a.clone();
     }
     let port = bound.port();
@@ -111,27 +113,8 @@ fn advertised(args: &ServeArgs, bound: std::net::SocketAddr) -> String {
     }
 }
 
-/// Runs the server until SIGINT or SIGTERM.
-pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
-    if args.tls_cert.is_some() != args.tls_key.is_some() {
-        anyhow::bail!(UsageError(
-            "--tls-cert and --tls-key go together: give both, or --tls-self-signed DIR".into()
-        ));
-    }
-    let trusted = args.trust.load()?;
-    let paths = args.bundles.clone();
-    let prefix = args.prefix.clone();
-    let registry_path = args.registry_path;
-    let catalog = tokio::task::spawn_blocking(move || -> anyhow::Result<Catalog> {
-        let bundles = open(&paths, &trusted)?;
-        for bundle in &bundles {
-            crate::commands::note_unplaced(bundle);
-        }
-        // Two images on one served name would answer a client with the wrong one.
-        Catalog::refuse_clashes(&bundles, prefix.as_deref(), registry_path).map_err(UsageError)?;
-        Ok(Catalog::build(bundles, prefix.as_deref(), registry_path))
-    })
-    .await??;
+/// Serves `catalog` until SIGINT or SIGTERM.
+pub async fn run(catalog: Catalog, options: Options) -> anyhow::Result<()> {
     for line in &catalog.refused {
         output::problem(&format!("warning: {line}"));
     }
@@ -140,10 +123,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     }
     // The certificate names hosts, not ports: made before the port is bound, so a client
     // that can connect finds the CA already written.
-    let (tls, made) = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
-        (Some(cert), Some(key), _) => (Some(tls::server_config(cert, key)?), None),
-        (_, _, Some(dir)) => {
-            let names = certificate_names(&args, &advertised(&args, args.listen));
+    let (tls, made) = match &options.tls {
+        Tls::Files { cert, key } => (Some(tls::server_config(cert, key)?), None),
+        Tls::SelfSigned(dir) => {
+            let names = certificate_names(&options, &advertised(&options, options.listen));
             let files = tls::self_signed(dir, &names)
                 .with_context(|| format!("making a certificate in `{}`", dir.display()))?;
             let ca = std::path::absolute(&files.ca).unwrap_or(files.ca.clone());
@@ -152,17 +135,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
                 Some((ca, names)),
             )
         }
-        _ => (None, None),
+        Tls::Off => (None, None),
     };
     // Bound before any configuration is written, so port 0 writes the port it got.
-    let listener = std::net::TcpListener::bind(args.listen).map_err(|e| {
+    let listener = std::net::TcpListener::bind(options.listen).map_err(|e| {
         anyhow::anyhow!(
             "cannot listen on {}: {e}; hint: another server may hold the port, choose another with --listen ADDRESS:PORT",
-            args.listen
+            options.listen
         )
     })?;
     let bound = listener.local_addr()?;
-    let advertised = advertised(&args, bound);
+    let advertised = advertised(&options, bound);
     let ca = match made {
         Some((ca, names)) => {
             output::note(&format!(
@@ -177,14 +160,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let endpoint = format!("{scheme}://{advertised}");
     let registries: Vec<String> = catalog.source_registries().into_iter().collect();
-    if (args.write_k3s_registries.is_some() || args.write_containerd_hosts.is_some())
+    if (options.write_k3s_registries.is_some() || options.write_containerd_hosts.is_some())
         && registries.iter().any(|r| r == "localhost")
     {
         output::note(
             "images read from files that named no registry are named `localhost/…`: the mirror configuration written names `localhost` for them",
         );
     }
-    if let Some(path) = &args.write_k3s_registries {
+    if let Some(path) = &options.write_k3s_registries {
         crate::k3s_registries::merge(path, &registries, &endpoint, &|_| None, ca.as_deref())
             .with_context(|| format!("writing `{}`", path.display()))?;
         output::note(&format!(
@@ -193,7 +176,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
             registries.join(", ")
         ));
     }
-    if let Some(dir) = &args.write_containerd_hosts {
+    if let Some(dir) = &options.write_containerd_hosts {
         site_config::write_containerd_hosts(dir, &registries, &endpoint, ca.as_deref())
             .with_context(|| format!("writing hosts.toml files under `{}`", dir.display()))?;
         output::note(&format!(
@@ -250,7 +233,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         }
     }
     output::note("stopped");
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 /// Waits for SIGINT or SIGTERM, then lets open requests finish for [`GRACE`].
