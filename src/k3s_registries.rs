@@ -5,6 +5,44 @@
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
+/// The registries file could not be read, merged or written.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// The file there is not YAML.
+    #[error("`{}` is not valid YAML: {detail}", path.display())]
+    NotYaml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's words.
+        detail: String,
+    },
+    /// The file is not a mapping.
+    #[error("`{}` is not a YAML mapping", path.display())]
+    NotMapping {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A section of the file (`mirrors`, `configs`) is not a mapping.
+    #[error("`{}`: `{section}` is not a mapping", path.display())]
+    SectionNotMapping {
+        /// The file.
+        path: PathBuf,
+        /// The section.
+        section: &'static str,
+    },
+    /// The merged document could not be rendered.
+    #[error("rendering `{}`: {detail}", path.display())]
+    Render {
+        /// The file.
+        path: PathBuf,
+        /// The renderer's words.
+        detail: String,
+    },
+    /// Backing up or writing the file failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// Writes or merges `path` so each of `sources` (e.g. `docker.io`) has `endpoint` (e.g.
 /// `http://registry.site:5000`) first among its mirror endpoints, with a `rewrite` that
 /// adds the path `path_for` gives that registry's images at the endpoint (a prefix, the
@@ -16,21 +54,30 @@ pub fn merge(
     endpoint: &str,
     path_for: &dyn Fn(&str) -> Option<String>,
     ca_file: Option<&Path>,
-) -> anyhow::Result<Option<PathBuf>> {
+) -> Result<Option<PathBuf>, MergeError> {
     let mut doc: Value = match fs_err::read_to_string(path) {
-        Ok(text) if !text.trim().is_empty() => serde_saphyr::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("`{}` is not valid YAML: {e}", path.display()))?,
+        Ok(text) if !text.trim().is_empty() => {
+            serde_saphyr::from_str(&text).map_err(|e| MergeError::NotYaml {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            })?
+        }
         _ => json!({}),
     };
     if !doc.is_object() {
-        anyhow::bail!("`{}` is not a YAML mapping", path.display());
+        return Err(MergeError::NotMapping {
+            path: path.to_owned(),
+        });
     }
     let mirrors = doc
         .as_object_mut()
         .map(|d| d.entry("mirrors").or_insert_with(|| json!({})))
         .and_then(Value::as_object_mut);
     let Some(mirrors) = mirrors else {
-        anyhow::bail!("`{}`: `mirrors` is not a mapping", path.display())
+        return Err(MergeError::SectionNotMapping {
+            path: path.to_owned(),
+            section: "mirrors",
+        });
     };
     for source in sources {
         let entry = mirrors.entry(source.clone()).or_insert_with(|| json!({}));
@@ -72,7 +119,10 @@ pub fn merge(
             .map(|d| d.entry("configs").or_insert_with(|| json!({})))
             .and_then(Value::as_object_mut);
         let Some(configs) = configs else {
-            anyhow::bail!("`{}`: `configs` is not a mapping", path.display())
+            return Err(MergeError::SectionNotMapping {
+                path: path.to_owned(),
+                section: "configs",
+            });
         };
         let entry = configs.entry(host.to_owned()).or_insert_with(|| json!({}));
         if let Some(entry) = entry.as_object_mut() {
@@ -88,8 +138,10 @@ pub fn merge(
     {
         fs_err::create_dir_all(dir)?;
     }
-    let yaml = serde_saphyr::to_string(&doc)
-        .map_err(|e| anyhow::anyhow!("rendering `{}`: {e}", path.display()))?;
+    let yaml = serde_saphyr::to_string(&doc).map_err(|e| MergeError::Render {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })?;
     crate::atomic_file::write(path, yaml.as_bytes(), None)?;
     Ok(backup)
 }

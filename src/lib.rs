@@ -30,6 +30,7 @@ pub mod receipt;
 pub mod registry;
 pub mod secret;
 pub mod serve;
+pub mod sinks;
 pub mod size;
 pub mod space;
 pub mod trust;

@@ -4,13 +4,14 @@
 
 use super::Outcome;
 use super::select::{Resolved, resolve};
-use super::unpack::{DeployRequest, Prepared, archive_images, deploy};
 use crate::blob_store::BlobStore;
 use crate::bundle::reader::BundleReader;
 use crate::cli::{DeployArgs, Selection};
 use crate::copy::to_bundle::{Resume, write_bundle};
 use crate::oci::Platform;
 use crate::progress::{Mode, Progress};
+use crate::sinks::archive_images::archive_images;
+use crate::sinks::targets::{self, Prepared};
 use crate::trust::TrustedKeys;
 
 /// Runs `deploy`.
@@ -37,18 +38,26 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
     // Every target is asked first (host key, login, room, the plugin's command): one that
     // cannot be served stops the run before any registry is asked for anything.
     let early = crate::config::load(&args.config).map_err(|e| super::UsageError(e.to_string()))?;
-    let prepared = Prepared::check(&early, args.parallel, !args.no_target_checks).await?;
-    if let Some(stopped) = prepared.stop(&prepared.failures(None), args.json) {
-        return Ok(stopped);
+    let options = targets::Options {
+        dry_run: args.dry_run,
+        parallel: targets::Options::parallel_of(&early, args.parallel),
+        json: args.json,
+        space_check: !args.no_space_check,
+        output_tar: targets::Options::output_tar_of(&early),
+    };
+    let prepared = Prepared::check(&early, options.parallel, !args.no_target_checks)
+        .await
+        .map_err(|e| super::UsageError(e.to_string()))?;
+    if prepared.stop(&prepared.failures(None), args.json) {
+        return Ok(Outcome::Failed);
     }
     // A dry run reads manifests only: it says what would happen without moving a blob.
-    let Resolved { plan, config, .. } = resolve(&select, !args.dry_run).await?;
-    let config =
-        config.ok_or_else(|| anyhow::anyhow!("`{}` was not loaded", args.config.display()))?;
+    // The config's `parallel` and `output_tar` were read into `options` from `early`.
+    let Resolved { plan, .. } = resolve(&select, !args.dry_run).await?;
     // The blobs' total stands for the tar's size until it is written.
     let failures = prepared.failures(Some(plan.total_bytes()));
-    if let Some(stopped) = prepared.stop(&failures, args.json) {
-        return Ok(stopped);
+    if prepared.stop(&failures, args.json) {
+        return Ok(Outcome::Failed);
     }
     if args.dry_run {
         return dry_run(&plan, &prepared.plan, args.json);
@@ -100,15 +109,12 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
         };
         // Checking the manifests may read configs from `--from-registry`, which blocks.
         let images = tokio::task::block_in_place(|| archive_images(&store, &reader, &platform))?;
-        let request = DeployRequest {
-            config: &config,
-            dry_run: args.dry_run,
-            parallel: args.parallel,
-            json: args.json,
-            prepared: &prepared,
-            space_check: !args.no_space_check,
-        };
-        deploy(&request, &store, &images, quiet).await
+        Ok(
+            match targets::deploy(&options, &prepared, &store, &images, quiet).await? {
+                true => Outcome::Success,
+                false => Outcome::Failed,
+            },
+        )
     }
     .await;
     let _ = std::fs::remove_dir_all(&temp);

@@ -311,21 +311,3 @@ pub fn pipe(
         .map_err(|e| e.to_string())?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
-
-/// Loads `images` into the Docker engine with `<docker> load` (DOCKER_HOST is passed
-/// through) and returns the names it reports loaded.
-pub fn docker_load(
-    docker: &str,
-    store: &BlobStore<'_>,
-    images: &[ArchiveImage],
-) -> Result<Vec<String>, String> {
-    let stdout = pipe(docker, &["load"], store, images)?;
-    Ok(stdout
-        .lines()
-        .filter_map(|l| {
-            l.strip_prefix("Loaded image: ")
-                .or_else(|| l.strip_prefix("Loaded image ID: "))
-        })
-        .map(|s| crate::output::sanitize(s.trim()))
-        .collect())
-}

@@ -1,15 +1,12 @@
 //! `outrider unpack`: bundle → registry (`--push`), bundle → docker-archive
-//! (`--docker-save`, `--k3s`, `--docker`), bundle → targets (`-c`). This file opens the
-//! bundle, checks the outputs and chooses the sinks; each sink owns its file.
+//! (`--docker-save`, `--k3s`, `--docker`), docker-archive → targets (`-c`). This folder
+//! opens the bundle, turns the arguments into each sink's options ([`outputs`],
+//! [`push`]), checks them, chooses the sinks and reports; each sink owns its module in
+//! [`crate::sinks`].
 
-mod archives;
-mod deploy;
 mod outputs;
 mod push;
 mod signatures;
-
-pub use archives::archive_images;
-pub use deploy::{DeployRequest, Prepared, deploy};
 
 use super::{Outcome, UsageError, registry_settings};
 use crate::blob_store::BlobStore;
@@ -20,10 +17,11 @@ use crate::destination::{self, Naming};
 use crate::oci::{ImageRef, Platform};
 use crate::output;
 use crate::registry::Registries;
+use crate::sinks::archive_images::{archive_images, find_in_registry};
+use crate::sinks::targets::{self, Prepared};
 use crate::trust::TrustedKeys;
 use anyhow::{Context, bail};
-use archives::{find_in_registry, write_archives};
-use outputs::check_outputs;
+use outputs::Outputs;
 
 /// Runs `unpack`.
 pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
@@ -92,13 +90,16 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             "no bundle given (name one, or set `bundle:` in the config given with -c)".into()
         ));
     }
+    let outputs = Outputs::from_args(&args, config.as_ref())?;
     // With -c, every target is asked first (host key, login, room, the plugin's command):
     // one that cannot be served stops the run before the bundle or a registry is read.
-    let prepared = match &config {
-        Some(config) if args.config.is_some() => {
-            let prepared = Prepared::check(config, args.parallel, !args.no_target_checks).await?;
-            if let Some(stopped) = prepared.stop(&prepared.failures(None), args.json) {
-                return Ok(stopped);
+    let prepared = match (&config, &outputs.targets) {
+        (Some(config), Some(options)) => {
+            let prepared = Prepared::check(config, options.parallel, !args.no_target_checks)
+                .await
+                .map_err(|e| UsageError(e.to_string()))?;
+            if prepared.stop(&prepared.failures(None), args.json) {
+                return Ok(Outcome::Failed);
             }
             Some(prepared)
         }
@@ -155,10 +156,11 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
         None => 0,
     };
-    check_outputs(&args, &reader, &bases, config.as_ref())
+    outputs
+        .check(&args, &reader, &bases)
         .map_err(|e| anyhow::Error::new(UsageError(e)))?;
     let mut outcome = Outcome::Success;
-    if args.docker_save.is_some() || args.k3s || args.docker || args.config.is_some() {
+    if outputs.any_tar() {
         let platform = match &args.platform {
             Some(p) => p
                 .parse::<Platform>()
@@ -182,56 +184,32 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         }
         // Checking the manifests may read configs from `--from-registry`, which blocks.
         let images = tokio::task::block_in_place(|| archive_images(&store, &reader, &platform))?;
-        outputs::check_space(&args, &reader, &images).map_err(anyhow::Error::msg)?;
-        tokio::task::block_in_place(|| write_archives(&args, &store, &images, &reader))?;
-        if let (Some(config), Some(prepared)) = (&config, &prepared) {
-            let request = DeployRequest {
-                config,
-                dry_run: args.dry_run,
-                parallel: args.parallel,
-                json: args.json,
-                prepared,
-                space_check: !args.no_space_check,
-            };
-            outcome = deploy(&request, &store, &images, quiet).await?;
+        if !args.no_space_check {
+            outputs
+                .check_space(reader.path(), &images)
+                .map_err(anyhow::Error::msg)?;
+        }
+        tokio::task::block_in_place(|| outputs.write(&store, &images, &reader))?;
+        if let (Some(options), Some(prepared)) = (&outputs.targets, &prepared)
+            && !targets::deploy(options, prepared, &store, &images, quiet).await?
+        {
+            outcome = Outcome::Failed;
         }
     }
     if let Some(host) = &args.push {
+        let options = push::options(&args, host, &naming, config.as_ref())?;
         let scheme;
-        (outcome, scheme) =
-            push::push(&args, host, &reader, &naming, config.as_ref(), quiet).await?;
-        if args.k3s {
-            // k3s asks for images by name, so mirror the registry each name carries.
-            let mut sources: Vec<String> = reader
+        (outcome, scheme) = push::push(&args, &options, &reader, quiet).await?;
+        if let Some(k3s) = &outputs.k3s {
+            let references: Vec<&str> = reader
                 .index
                 .images
                 .iter()
-                .filter_map(|i| i.reference.parse::<ImageRef>().ok())
-                .map(|r| r.registry)
+                .map(|i| i.reference.as_str())
                 .collect();
-            sources.sort();
-            sources.dedup();
-            let backup = crate::k3s_registries::merge(
-                &args.k3s_registries,
-                &sources,
-                &format!("{scheme}://{host}"),
-                &|registry| naming.path_for(registry),
-                None,
-            )
-            .with_context(|| {
-                format!(
-                    "writing k3s registries file `{}`",
-                    args.k3s_registries.display()
-                )
+            k3s.mirror(&references, &format!("{scheme}://{host}"), &|registry| {
+                naming.path_for(registry)
             })?;
-            output::note(&format!(
-                "`{}`: {} mirrored to {scheme}://{host}{}",
-                args.k3s_registries.display(),
-                sources.join(", "),
-                backup
-                    .map(|b| format!(" (old file kept as `{}`)", b.display()))
-                    .unwrap_or_default()
-            ));
         }
     }
     if unsigned > 0 {

@@ -1,63 +1,64 @@
-//! Bundle → registry (`--push`): the push, the receipt, and the report table.
+//! `--push` chosen and reported: the registry sink's options built from the command line
+//! (and the config of `-c`), the push or its dry run, the receipt, and the report table.
 
 use super::super::{Outcome, registry_settings};
 use crate::bundle::reader::BundleReader;
 use crate::cli::UnpackArgs;
-use crate::copy::push_preview::preview;
-use crate::copy::to_registry::{PushOptions, PushResult, push_bundle};
+use crate::copy::to_registry::{PushOptions, PushResult};
+use crate::destination::Naming;
 use crate::output;
 use crate::progress::{Mode, Progress};
-use crate::registry::Registries;
-use anyhow::Context;
+use crate::sinks::registry::Options;
+
+/// The registry sink's options: `host`, the connection settings of the command line and
+/// of the config, and how the push names, moves and checks.
+pub(super) fn options(
+    args: &UnpackArgs,
+    host: &str,
+    naming: &Naming,
+    config: Option<&crate::config::Config>,
+) -> anyhow::Result<Options> {
+    let (mut transport, mut credentials) = registry_settings(&args.registry, &[host.to_owned()])?;
+    if let Some(config) = config {
+        super::super::apply_config_registries(config, &mut transport, &mut credentials)?;
+    }
+    Ok(Options {
+        host: host.to_owned(),
+        transport,
+        credentials,
+        push: PushOptions {
+            naming: naming.clone(),
+            jobs: args.jobs,
+            chunk_threshold: args.chunk_threshold,
+            chunk_size: args.chunk_size,
+            strict: args.strict,
+        },
+        dry_run: args.dry_run,
+    })
+}
 
 /// Pushes; returns the outcome and the scheme the registry was reached with.
 pub(super) async fn push(
     args: &UnpackArgs,
-    host: &str,
+    options: &Options,
     reader: &BundleReader,
-    naming: &crate::destination::Naming,
-    config: Option<&crate::config::Config>,
     quiet: bool,
 ) -> anyhow::Result<(Outcome, &'static str)> {
-    let (mut options, mut credentials) = registry_settings(&args.registry, &[host.to_owned()])?;
-    if let Some(config) = config {
-        super::super::apply_config_registries(config, &mut options, &mut credentials)?;
-    }
-    let registries = Registries::new(options, credentials);
-    let registry = registries
-        .get(host)
-        .await
-        .with_context(|| format!("connecting to `{host}`"))?;
-    // One check before any blob moves: a registry that cannot be used is one error line.
-    if let Some(image) = reader.index.images.first() {
-        let repo = naming.repository(image);
-        let access = if args.dry_run {
-            crate::registry::Access::Pull(repo)
-        } else {
-            crate::registry::Access::Push(repo)
-        };
-        registry.ready(&access).await?;
-    }
-    if args.dry_run {
+    let host = options.host.as_str();
+    let registry = options.connect(reader).await?;
+    if options.dry_run {
         return Ok((
-            dry_run(args, host, reader, naming, &registry).await?,
+            dry_run(args, options, reader, &registry).await?,
             registry.scheme_name().await,
         ));
     }
     let total = reader.index.blobs.iter().map(|b| b.size).sum();
     let progress = Progress::new(Mode::detect(quiet), "push", total);
-    let push_options = PushOptions {
-        naming: naming.clone(),
-        jobs: args.jobs,
-        chunk_threshold: args.chunk_threshold,
-        chunk_size: args.chunk_size,
-        strict: args.strict,
-    };
     // On Ctrl-C the push is dropped where it stands. Nothing it wrote is wrong: blobs are
     // checked by the registry against their digest, manifests go after their blobs, and a
     // tag after its image's manifests, so no tag points at a half image.
     let result = tokio::select! {
-        r = push_bundle(reader, &registry, &push_options, &progress) => r,
+        r = options.push(&registry, reader, &progress) => r,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
             return Err(super::super::Interrupted(format!(
@@ -137,14 +138,12 @@ pub(super) async fn push(
 /// `--push --dry-run`: per image, what the registry lacks and where the tag would move.
 async fn dry_run(
     args: &UnpackArgs,
-    host: &str,
+    options: &Options,
     reader: &BundleReader,
-    naming: &crate::destination::Naming,
     registry: &crate::registry::Registry,
 ) -> anyhow::Result<Outcome> {
-    let previews = preview(reader, registry, naming)
-        .await
-        .with_context(|| format!("asking `{host}` what it holds"))?;
+    let host = options.host.as_str();
+    let previews = options.preview(registry, reader).await?;
     if args.json {
         output::document(
             "unpack",

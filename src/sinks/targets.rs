@@ -1,27 +1,71 @@
-//! `unpack -c config`: the tar for the config's targets, and the deploy over SSH.
+//! `-c config` (`unpack -c`, `deploy`): docker-archive → targets. The tar for the config's
+//! targets is written once (the config's `output_tar`, else a temporary file) and sent to
+//! every target by [`crate::deploy`] (the SSH or local transport, then the config's
+//! `post_instructions` plugin). Every target is asked first (host key, login, room, the
+//! plugin's command), so one that cannot be served stops the run before anything is read.
 
-use super::super::{Outcome, UsageError};
+use super::tar_file::{self, WriteFailed};
 use crate::blob_store::BlobStore;
-use crate::copy::to_archive::{self, Compress};
+use crate::copy::to_archive::Compress;
 use crate::docker_archive::ArchiveImage;
 use crate::output;
 use crate::progress::{Mode, Progress};
 use std::path::PathBuf;
 
-/// What `-c config` asks for.
-pub struct DeployRequest<'a> {
-    /// The config, loaded once by the command.
-    pub config: &'a crate::config::Config,
+/// What `-c config` asks for, decided once from the command line and the config.
+#[derive(Clone, Debug)]
+pub struct Options {
     /// Print the plan only.
     pub dry_run: bool,
-    /// Targets at once (default: the config's `parallel`, else 4).
-    pub parallel: Option<usize>,
-    /// JSON on stdout.
+    /// Targets worked on at once (asked, else the config's `parallel`, else 4).
+    pub parallel: usize,
+    /// The per-target report as JSON on stdout.
     pub json: bool,
-    /// The deploy plan, built and checked against every target before anything was read.
-    pub prepared: &'a Prepared,
-    /// Check the room for the local tar (not with `--no-space-check`).
+    /// Check the room for the local tar.
     pub space_check: bool,
+    /// Where the tar is written (the config's `output_tar`); else a temporary file.
+    pub output_tar: Option<PathBuf>,
+}
+
+impl Options {
+    /// `parallel` as asked, else the config's, else 4.
+    pub fn parallel_of(config: &crate::config::Config, parallel: Option<usize>) -> usize {
+        parallel
+            .or_else(|| {
+                config
+                    .document
+                    .get("parallel")
+                    .and_then(|v| v.as_u64())
+                    .map(|n| n as usize)
+            })
+            .unwrap_or(4)
+    }
+
+    /// The config's `output_tar`, when it names one.
+    pub fn output_tar_of(config: &crate::config::Config) -> Option<PathBuf> {
+        config
+            .document
+            .get("output_tar")
+            .and_then(|v| v.as_str())
+            .map(PathBuf::from)
+    }
+}
+
+/// The deploy could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config's deploy section is invalid.
+    #[error("{0}")]
+    Config(String),
+    /// The tar's file system is too small (both numbers and the fix).
+    #[error("{0}")]
+    Space(String),
+    /// The temporary folder, or reading back the tar, failed (fs-err names the path).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The tar could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteFailed),
 }
 
 /// The deploy plan (its key's passphrase asked once), and what every target answered
@@ -38,13 +82,13 @@ impl Prepared {
     /// at a time); without, every target counts as ready and meets its faults in the deploy.
     pub async fn check(
         config: &crate::config::Config,
-        parallel: Option<usize>,
+        parallel: usize,
         checks: bool,
-    ) -> anyhow::Result<Prepared> {
+    ) -> Result<Prepared, Error> {
         let plan = crate::deploy::DeployPlan::from_config(&config.document, &config.base)
-            .map_err(UsageError)?;
+            .map_err(Error::Config)?;
         let checked = if checks {
-            plan.check_targets(parallel_of(config, parallel)).await
+            plan.check_targets(parallel).await
         } else {
             plan.targets
                 .iter()
@@ -72,11 +116,11 @@ impl Prepared {
     }
 
     /// When a target failed: reports every target (one line each, in the table or JSON
-    /// a deploy prints) and says the run stopped.
-    pub fn stop(&self, failures: &[Option<String>], json: bool) -> Option<Outcome> {
+    /// a deploy prints), says the run stopped, and returns true.
+    pub fn stop(&self, failures: &[Option<String>], json: bool) -> bool {
         let failed = failures.iter().filter(|f| f.is_some()).count();
         if failed == 0 {
-            return None;
+            return false;
         }
         let reports: Vec<crate::deploy::TargetReport> = self
             .checked
@@ -97,21 +141,8 @@ impl Prepared {
             "error: {failed} of {} targets failed the checks made before any image is read; nothing was pulled, written or uploaded (--no-target-checks lets each target fail on its own)",
             failures.len()
         ));
-        Some(Outcome::Failed)
+        true
     }
-}
-
-/// `parallel` as asked, else the config's, else 4.
-fn parallel_of(config: &crate::config::Config, parallel: Option<usize>) -> usize {
-    parallel
-        .or_else(|| {
-            config
-                .document
-                .get("parallel")
-                .and_then(|v| v.as_u64())
-                .map(|n| n as usize)
-        })
-        .unwrap_or(4)
 }
 
 /// The per-target table, or the JSON document.
@@ -134,87 +165,88 @@ fn render(reports: &[crate::deploy::TargetReport], json: bool) {
     }
 }
 
-/// `-c config`: writes the tar (the config's `output_tar`, else a temporary file) and
-/// deploys it to every target.
+/// Writes the tar and deploys it to every target of `prepared`, reporting per target;
+/// returns whether every target succeeded (a failure is already reported).
 pub async fn deploy(
-    request: &DeployRequest<'_>,
+    options: &Options,
+    prepared: &Prepared,
     store: &BlobStore<'_>,
     images: &[ArchiveImage],
     quiet: bool,
-) -> anyhow::Result<Outcome> {
-    let config = request.config;
-    let prepared = request.prepared;
+) -> Result<bool, Error> {
     let plan = &prepared.plan;
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
     // The tar's size is known from the manifests: every target's room is compared now,
     // before it is written.
     let estimate = crate::space::tar_bytes(images);
     let failures = prepared.failures(Some(estimate));
-    if let Some(stopped) = prepared.stop(&failures, request.json) {
-        return Ok(stopped);
+    if prepared.stop(&failures, options.json) {
+        return Ok(false);
     }
     let temp = tempfile_dir()?;
-    let tar = match config.document.get("output_tar").and_then(|v| v.as_str()) {
-        Some(p) => PathBuf::from(p),
+    let tar = match &options.output_tar {
+        Some(p) => p.clone(),
         None => temp.join("images.tar"),
     };
-    if request.space_check {
-        let dir = tar
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
+    if options.space_check {
+        let dir = tar_file::parent(&tar);
         if let Err(e) = crate::space::check(&crate::space::Need {
             what: "the tar for the targets",
-            dir,
+            dir: &dir,
             bytes: estimate,
             largest: estimate,
             space_hint: "free space, or set `output_tar` (or TMPDIR) to a larger file system",
             limit_hint: "set `output_tar` to another file system",
         }) {
             let _ = std::fs::remove_dir_all(&temp);
-            anyhow::bail!(e);
+            return Err(Error::Space(e));
         }
     }
     let written =
-        tokio::task::block_in_place(|| to_archive::write_file(&tar, Compress::None, store, images))
-            .map_err(anyhow::Error::msg)?;
-    let sha256 = tokio::task::block_in_place(|| -> anyhow::Result<String> {
+        tokio::task::block_in_place(|| tar_file::write(&tar, Compress::None, store, images))?;
+    let sha256 = tokio::task::block_in_place(|| -> std::io::Result<String> {
         let (digest, _) = crate::oci::Digest::of_reader(fs_err::File::open(&written)?)?;
         Ok(digest.hex().to_owned())
     })?;
     let size = fs_err::metadata(&written)?.len();
-    if request.dry_run {
+    if options.dry_run {
         for line in plan.describe(&format!("{size} bytes"), &names) {
             output::line(&line);
         }
         let _ = std::fs::remove_dir_all(&temp);
-        return Ok(Outcome::Success);
+        return Ok(true);
     }
-    let parallel = parallel_of(config, request.parallel);
     let progress = Progress::new(
         Mode::detect(quiet),
         "upload",
         size * plan.targets.len() as u64,
     );
     let reports = plan
-        .run(&written, &sha256, &names, parallel, &progress, &failures)
+        .run(
+            &written,
+            &sha256,
+            &names,
+            options.parallel,
+            &progress,
+            &failures,
+        )
         .await;
     progress.finish();
     let _ = std::fs::remove_dir_all(&temp);
-    render(&reports, request.json);
+    render(&reports, options.json);
     let failed = reports.iter().filter(|r| !r.ok).count();
     if failed > 0 {
         output::problem(&format!(
             "error: {failed} of {} targets failed",
             reports.len()
         ));
-        return Ok(Outcome::Failed);
+        return Ok(false);
     }
-    Ok(Outcome::Success)
+    Ok(true)
 }
 
-/// A private temporary directory for the tar, removed by the caller.
-pub(super) fn tempfile_dir() -> anyhow::Result<PathBuf> {
+/// A private temporary folder for the tar, removed by the caller.
+fn tempfile_dir() -> std::io::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("outrider-{}", std::process::id()));
     fs_err::create_dir_all(&dir)?;
     Ok(dir)
