@@ -1,6 +1,8 @@
 //! The copy routines: they own concurrency and verification; locations stay simple.
 //! `pack` is source → bundle ([`to_bundle`]); `unpack --push` is bundle → registry
-//! ([`to_registry`]).
+//! ([`to_registry`]); the tars are bundle → docker-archive ([`to_archive`]). What is
+//! specific to each far-side output (its options, checks and reports) is its sink's, in
+//! `crate::sinks`.
 
 mod blob_fetch;
 mod blob_upload;

@@ -1,6 +1,8 @@
 //! Bundle → docker-save tar: chooses, per image, what `index.json` points at and which
 //! platform `manifest.json` names, then streams the tar (optionally zstd or gzip) to a
-//! temporary name renamed when complete, or into `docker load`'s standard input.
+//! temporary name renamed when complete, or into a program's standard input (`ctr
+//! import`, `docker load`). What each far-side output does with the tar is its sink's
+//! (`crate::sinks`).
 
 use crate::blob_store::BlobStore;
 use crate::bundle::index::{BundleIndex, ImageEntry};

@@ -1,6 +1,8 @@
 //! `outrider serve`: bundles served as a read-only OCI registry, as they lie. Every blob
 //! is STORED at a known offset, so a request is answered by positioned reads from the zip
 //! (parts of a split blob stitched across volumes): no extraction, no second copy.
+//! The command line becomes [`Options`] in `commands::serve`, which also opens the bundles
+//! and builds the [`Catalog`]; nothing here knows a flag.
 //!
 //! - [`catalog`]: which images are served, under which names, from which bundle.
 //! - [`api`]: the distribution API routes.
