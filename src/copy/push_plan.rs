@@ -1,5 +1,5 @@
 //! What a push into a registry is asked to do ([`PushOptions`]) and what it plans per
-//! image ([`ImagePush`], with [`Presence`] for the content the bundle expects there).
+//! image (`ImagePush`, with `Presence` for the content the bundle expects there).
 //! These types sit below the push routine (`to_registry`) and the leaves it calls
 //! (`blob_upload`, `push_external`, `push_referrers`), so no leaf imports its caller.
 

@@ -1,7 +1,7 @@
 //! `outrider unpack`: bundle → registry (`--push`), bundle → docker-archive
 //! (`--docker-save`, `--k3s`, `--docker`), docker-archive → targets (`-c`). This folder
-//! opens the bundle, turns the arguments into each sink's options ([`outputs`],
-//! [`push`]), checks them, chooses the sinks and reports; each sink owns its module in
+//! opens the bundle, turns the arguments into each sink's options (`outputs`,
+//! `push`), checks them, chooses the sinks and reports; each sink owns its module in
 //! [`crate::sinks`].
 
 mod outputs;
