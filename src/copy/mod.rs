@@ -6,6 +6,7 @@ mod blob_fetch;
 mod blob_upload;
 pub mod bundle_layout;
 pub mod journal;
+mod pack_error;
 mod push_external;
 pub mod push_preview;
 pub mod push_referrers;

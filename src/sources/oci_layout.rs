@@ -1,103 +1,35 @@
-//! Local image sources: an OCI image layout (image-spec, "OCI Image Layout Specification")
-//! in a directory (`oci:DIR[:REF]`) or a tar (`oci-archive:FILE[:REF]`), and a `docker
-//! save` tar (`docker-archive:FILE[:REF]`): Docker 25 and later write an OCI layout inside,
-//! read as such so digests are kept; older ones are read by [`crate::legacy_archive`].
+//! `oci:DIR[:REF]`: an OCI image layout (image-spec, "OCI Image Layout Specification") in
+//! a directory. [`Layout`] reads a layout from its files wherever they are, so the
+//! archive sources reuse it: `oci-archive:` (a layout in a tar) and Docker 25's
+//! `docker-archive:` (a layout beside `manifest.json`).
 //!
 //! REF is matched against `org.opencontainers.image.ref.name` as podman, skopeo and
 //! buildah write it (a full reference, `docker.io/library/busybox:1.36`) or as a bare tag
 //! (`1.36`), against containerd's `io.containerd.image.name`, or is a manifest digest
-//! (`sha256:` and 12 or more hex digits); [`crate::local_names`] has the rules, and how
+//! (`sha256:` and 12 or more hex digits); [`super::local_names`] has the rules, and how
 //! the image is named (`… as NAME` overrides that).
 
-use crate::local_files::LocalFiles;
-use crate::local_names::{Named, name_of, pick};
+use super::local_error::LocalError;
+use super::local_files::LocalFiles;
+use super::local_names::{name_of, pick};
+use super::source::{BlobStream, Held, Known, Resolved, Source, SourceError};
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::{Descriptor, Digest, ImageRef, RawManifest};
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::future::BoxFuture;
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::path::Path;
+use std::sync::Arc;
 
-/// Why a local source cannot be read.
-#[derive(Debug, thiserror::Error)]
-pub enum LayoutError {
-    /// I/O on a file.
-    #[error("reading `{path}`: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// Not a layout or archive of the kind named, or malformed.
-    #[error("`{path}` is not a usable image source: {reason}")]
-    Invalid {
-        /// The directory or file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// No image matches the reference asked for.
-    #[error("`{path}` has no image `{tag}` (it has: {available})")]
-    NoTag {
-        /// The directory or file.
-        path: PathBuf,
-        /// The reference asked for.
-        tag: String,
-        /// References present.
-        available: String,
-    },
-    /// Several images match the reference asked for (or none was given).
-    #[error("`{path}` {what} as `{input}:REF`, REF one of: {choices}")]
-    Several {
-        /// The directory or file.
-        path: PathBuf,
-        /// What was asked, and that one must be named.
-        what: String,
-        /// The source as the user writes it (`docker-archive:FILE`).
-        input: String,
-        /// What to name instead.
-        choices: String,
-    },
-    /// A blob fails its digest.
-    #[error("`{path}`: {source}")]
-    Content {
-        /// The directory or file.
-        path: PathBuf,
-        /// The failed check.
-        source: crate::oci::DigestError,
-    },
-}
+/// The prefix users write: `oci:DIR[:REF]`.
+pub const PREFIX: &str = "oci";
 
-/// The three local input forms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LocalKind {
-    /// `oci:DIR`.
-    Dir,
-    /// `oci-archive:FILE`.
-    OciArchive,
-    /// `docker-archive:FILE`.
-    DockerArchive,
-}
-
-impl LocalKind {
-    /// The prefix users write.
-    pub fn prefix(self) -> &'static str {
-        match self {
-            LocalKind::Dir => "oci",
-            LocalKind::OciArchive => "oci-archive",
-            LocalKind::DockerArchive => "docker-archive",
-        }
-    }
-
-    /// Every prefix with its kind.
-    pub const ALL: [LocalKind; 3] = [
-        LocalKind::Dir,
-        LocalKind::OciArchive,
-        LocalKind::DockerArchive,
-    ];
+/// Opens `oci:DIR`: a directory with its `oci-layout` marker.
+pub fn open(path: &Path) -> Result<Arc<dyn Source>, SourceError> {
+    let layout = Layout::open(LocalFiles::Dir(path.to_owned()), PREFIX)?;
+    Ok(Arc::new(OciLayout(layout)))
 }
 
 #[derive(Deserialize)]
@@ -113,196 +45,190 @@ struct IndexManifest {
     annotations: HashMap<String, String>,
 }
 
-/// Manifests made here (from a legacy `docker save` tar) and where their blobs are.
-#[derive(Debug, Default)]
-pub struct Made {
-    /// Manifest bytes by digest.
-    pub manifests: HashMap<Digest, Bytes>,
-    /// Entry names of blobs stored under other names than `blobs/sha256/<hex>`.
-    pub entries: HashMap<Digest, String>,
-    /// What the user should hear about what was built (the new digest).
-    pub notes: Vec<String>,
-}
-
-/// An opened local source.
+/// An OCI image layout read from its files, a directory's or a tar's.
 #[derive(Clone, Debug)]
-pub struct OciLayout {
+pub struct Layout {
     /// Its files.
     pub files: LocalFiles,
-    /// How the user named it.
-    pub kind: LocalKind,
-    /// For a legacy `docker save` tar: what was built from it.
-    pub made: Arc<RwLock<Made>>,
+    /// How the user names the source (`oci:DIR`, `oci-archive:FILE`).
+    pub describe: String,
 }
 
-/// `oci:PATH[:REF]` (and `oci-archive:`, `docker-archive:`) split into kind, path and
-/// reference: the path is the longest prefix that names an existing file or directory
-/// (a path may hold `:`), else everything before the first `:`.
-pub fn parse_location(text: &str) -> Option<(LocalKind, PathBuf, Option<String>)> {
-    let (kind, rest) = LocalKind::ALL.iter().find_map(|k| {
-        text.strip_prefix(k.prefix())
-            .and_then(|r| r.strip_prefix(':'))
-            .map(|r| (*k, r))
-    })?;
-    let cuts = rest.match_indices(':').map(|(i, _)| i);
-    let split = std::iter::once(rest.len())
-        .chain(cuts.collect::<Vec<_>>().into_iter().rev())
-        .find(|&i| Path::new(&rest[..i]).exists())
-        .or_else(|| rest.find(':'))
-        .unwrap_or(rest.len());
-    let reference = rest[split..].strip_prefix(':').filter(|r| !r.is_empty());
-    Some((
-        kind,
-        PathBuf::from(&rest[..split]),
-        reference.map(str::to_owned),
-    ))
+/// The entry name of a blob in a layout.
+pub fn blob_name(digest: &Digest) -> String {
+    format!("blobs/sha256/{}", digest.hex())
 }
 
-impl OciLayout {
-    /// Opens a source of `kind` at `path`: a layout directory with its `oci-layout`
-    /// marker, or a tar, scanned once.
-    pub fn open(kind: LocalKind, path: &Path) -> Result<OciLayout, LayoutError> {
-        let files = match kind {
-            LocalKind::Dir => LocalFiles::Dir(path.to_owned()),
-            LocalKind::OciArchive | LocalKind::DockerArchive => LocalFiles::open_tar(path)?,
-        };
-        let layout = OciLayout {
-            files,
-            kind,
-            made: Arc::default(),
-        };
-        if kind != LocalKind::DockerArchive || layout.files.exists("oci-layout") {
-            layout.check_marker()?;
-        } else if !layout.files.exists("manifest.json") {
-            return Err(LayoutError::Invalid {
-                path: path.to_owned(),
-                reason: "neither `manifest.json` nor `oci-layout` is in it; a `docker save` tar has one of them".into(),
+impl Layout {
+    /// Reads a layout from `files`, checking its `oci-layout` marker; `prefix` is how the
+    /// user names the source.
+    pub fn open(files: LocalFiles, prefix: &str) -> Result<Layout, LocalError> {
+        let describe = format!("{prefix}:{}", files.path().display());
+        let layout = Layout { files, describe };
+        let text = layout.files.read("oci-layout", 4096)?;
+        if !String::from_utf8_lossy(&text).contains("imageLayoutVersion") {
+            return Err(LocalError::Invalid {
+                path: layout.files.path().to_owned(),
+                reason: "`oci-layout` names no imageLayoutVersion".into(),
             });
         }
         Ok(layout)
     }
 
-    fn check_marker(&self) -> Result<(), LayoutError> {
-        let text = self.files.read("oci-layout", 4096)?;
-        if !String::from_utf8_lossy(&text).contains("imageLayoutVersion") {
-            return Err(LayoutError::Invalid {
-                path: self.files.path().to_owned(),
-                reason: "`oci-layout` names no imageLayoutVersion".into(),
-            });
-        }
-        Ok(())
-    }
-
-    /// `oci:fixtures/hello`, `docker-archive:/tmp/x.tar`: what the index records.
-    pub fn describe(&self) -> String {
-        format!("{}:{}", self.kind.prefix(), self.files.path().display())
-    }
-
-    fn blob_name(&self, digest: &Digest) -> String {
-        let made = self.made.read().unwrap_or_else(|e| e.into_inner());
-        match made.entries.get(digest) {
-            Some(name) => name.clone(),
-            None => format!("blobs/sha256/{}", digest.hex()),
-        }
-    }
-
-    /// Finds the image `reference` names (or the only one when none is given) and names it.
-    pub fn resolve(&self, reference: Option<&str>) -> Result<(ImageRef, Descriptor), LayoutError> {
-        if self.kind == LocalKind::DockerArchive && !self.files.exists("oci-layout") {
-            return crate::legacy_archive::resolve(self, reference);
-        }
+    /// The images index.json lists, each with its descriptor; `None` when it lists none
+    /// (`"manifests": null` or empty, as `docker save` of nothing writes).
+    fn index(&self) -> Result<Option<Vec<(Held, Descriptor)>>, LocalError> {
         let bytes = self.files.read("index.json", 64 * 1024 * 1024)?;
         let index: LayoutIndex =
-            serde_json::from_slice(&bytes).map_err(|e| LayoutError::Invalid {
+            serde_json::from_slice(&bytes).map_err(|e| LocalError::Invalid {
                 path: self.files.path().to_owned(),
                 reason: format!("index.json: {e}"),
             })?;
         let Some(manifests) = index.manifests.filter(|m| !m.is_empty()) else {
-            // Docker 25's `docker save <image-id>` lists the image in manifest.json only.
-            if self.kind == LocalKind::DockerArchive && self.files.exists("manifest.json") {
-                return crate::legacy_archive::resolve(self, reference);
-            }
-            return Err(LayoutError::Invalid {
-                path: self.files.path().to_owned(),
-                reason: "its index.json lists no images (`\"manifests\": null` or empty, as `docker save` of nothing writes)".into(),
-            });
+            return Ok(None);
         };
         // containerd's name first: it is always a full reference.
-        let named: Vec<Named> = manifests
-            .iter()
-            .map(|m| Named {
-                names: [
-                    "io.containerd.image.name",
-                    "org.opencontainers.image.ref.name",
-                ]
-                .iter()
-                .filter_map(|k| m.annotations.get(*k).cloned())
+        Ok(Some(
+            manifests
+                .into_iter()
+                .map(|m| {
+                    let held = Held {
+                        names: [
+                            "io.containerd.image.name",
+                            "org.opencontainers.image.ref.name",
+                        ]
+                        .iter()
+                        .filter_map(|k| m.annotations.get(*k).cloned())
+                        .collect(),
+                        id: m.descriptor.digest.clone(),
+                    };
+                    (held, m.descriptor)
+                })
                 .collect(),
-                id: m.descriptor.digest.clone(),
-            })
-            .collect();
-        let path = self.files.path();
-        let i = pick(path, &self.describe(), &named, reference)?;
-        let (image_ref, _) = name_of(path, &named, i, reference, false)?;
-        Ok((image_ref, manifests[i].descriptor.clone()))
+        ))
     }
 
-    /// Reads and verifies a manifest.
-    pub fn manifest(&self, desc: &Descriptor) -> Result<RawManifest, LayoutError> {
-        let made = self
-            .made
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .manifests
-            .get(&desc.digest)
-            .cloned();
-        let bytes = match made {
-            Some(b) => b,
-            None => Bytes::from(self.files.read_verified(
-                &self.blob_name(&desc.digest),
-                &desc.digest,
-                desc.size,
-                MAX_MANIFEST_BYTES,
-            )?),
-        };
-        RawManifest::new(bytes, Some(&desc.media_type)).map_err(|e| LayoutError::Invalid {
-            path: self.files.path().to_owned(),
-            reason: format!("manifest {}: {e}", desc.digest),
-        })
+    /// The images index.json lists; `None` when it lists none.
+    pub fn list(&self) -> Result<Option<Vec<Held>>, LocalError> {
+        Ok(self
+            .index()?
+            .map(|all| all.into_iter().map(|(held, _)| held).collect()))
     }
 
-    /// Streams a blob (the caller verifies).
-    pub fn blob(
+    /// Finds the image `reference` names (or the only one when none is given) and names
+    /// it; `None` when index.json lists no image at all.
+    pub fn find(
         &self,
-        desc: &Descriptor,
-    ) -> impl Stream<Item = Result<Bytes, LayoutError>> + Send + 'static + use<> {
-        self.files.stream(&self.blob_name(&desc.digest))
+        reference: Option<&str>,
+    ) -> Result<Option<(ImageRef, Descriptor)>, LocalError> {
+        let Some(all) = self.index()? else {
+            return Ok(None);
+        };
+        let (held, descriptors): (Vec<Held>, Vec<Descriptor>) = all.into_iter().unzip();
+        let path = self.files.path();
+        let i = pick(path, &self.describe, &held, reference)?;
+        let (image_ref, _) = name_of(path, &held, i, reference, false)?;
+        Ok(Some((image_ref, descriptors[i].clone())))
+    }
+
+    /// The refusal for a layout whose index.json lists nothing.
+    pub fn lists_nothing(&self) -> LocalError {
+        LocalError::Invalid {
+            path: self.files.path().to_owned(),
+            reason: "its index.json lists no images (`\"manifests\": null` or empty, as `docker save` of nothing writes)".into(),
+        }
+    }
+
+    /// Reads file `name` as the manifest `desc` describes, verified.
+    pub fn manifest_at(&self, name: &str, desc: &Descriptor) -> Result<RawManifest, LocalError> {
+        read_manifest(&self.files, name, desc)
+    }
+
+    /// Streams file `name` (the caller verifies).
+    pub fn stream(
+        &self,
+        name: &str,
+    ) -> impl Stream<Item = Result<Bytes, LocalError>> + Send + 'static + use<> {
+        self.files.stream(name)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Reads file `name` of `files` as the manifest `desc` describes, verified.
+pub fn read_manifest(
+    files: &LocalFiles,
+    name: &str,
+    desc: &Descriptor,
+) -> Result<RawManifest, LocalError> {
+    let bytes = files.read_verified(name, &desc.digest, desc.size, MAX_MANIFEST_BYTES)?;
+    parse_manifest(files.path(), Bytes::from(bytes), desc)
+}
 
-    #[test]
-    fn splits_location() {
-        assert_eq!(
-            parse_location("oci:fixtures/hello:1.0"),
-            Some((LocalKind::Dir, "fixtures/hello".into(), Some("1.0".into())))
-        );
-        assert_eq!(
-            parse_location("oci:./a.b/c"),
-            Some((LocalKind::Dir, "./a.b/c".into(), None))
-        );
-        assert_eq!(
-            parse_location("docker-archive:x.tar:docker.io/library/busybox:1.36"),
-            Some((
-                LocalKind::DockerArchive,
-                "x.tar".into(),
-                Some("docker.io/library/busybox:1.36".into())
-            ))
-        );
-        assert_eq!(parse_location("nginx"), None);
-        assert_eq!(parse_location("oci-archivex:y"), None);
+/// Checks manifest bytes of the source at `path` against the media type `desc` gives.
+pub fn parse_manifest(
+    path: &Path,
+    bytes: Bytes,
+    desc: &Descriptor,
+) -> Result<RawManifest, LocalError> {
+    RawManifest::new(bytes, Some(&desc.media_type)).map_err(|e| LocalError::Invalid {
+        path: path.to_owned(),
+        reason: format!("manifest {}: {e}", desc.digest),
+    })
+}
+
+/// A blob stream of a local file: local reads do not break mid-way the way connections
+/// do, so a retry starts over (offset 0).
+pub fn local_stream(
+    stream: impl Stream<Item = Result<Bytes, LocalError>> + Send + 'static,
+) -> (BlobStream, u64) {
+    (stream.map_err(SourceError::from).boxed(), 0)
+}
+
+/// An OCI layout as a source: `oci:DIR`, and `oci-archive:FILE` over a tar's files.
+pub struct OciLayout(pub Layout);
+
+impl Source for OciLayout {
+    fn describe(&self) -> String {
+        self.0.describe.clone()
+    }
+
+    fn list(&self) -> Result<Vec<Held>, SourceError> {
+        Ok(self.0.list()?.unwrap_or_default())
+    }
+
+    fn resolve<'a>(
+        &'a self,
+        reference: Option<&'a str>,
+        _known: &'a Known,
+    ) -> BoxFuture<'a, Result<Resolved, SourceError>> {
+        Box::pin(async move {
+            let (name, desc) = self
+                .0
+                .find(reference)?
+                .ok_or_else(|| self.0.lists_nothing())?;
+            let top = self.0.manifest_at(&blob_name(&desc.digest), &desc)?;
+            Ok(Resolved {
+                name,
+                top,
+                pinned: false,
+                notes: Vec::new(),
+            })
+        })
+    }
+
+    fn manifest<'a>(
+        &'a self,
+        _repo: &'a str,
+        desc: &'a Descriptor,
+    ) -> BoxFuture<'a, Result<RawManifest, SourceError>> {
+        Box::pin(async move { Ok(self.0.manifest_at(&blob_name(&desc.digest), desc)?) })
+    }
+
+    fn blob<'a>(
+        &'a self,
+        _repo: &'a str,
+        desc: &'a Descriptor,
+        _offset: u64,
+    ) -> BoxFuture<'a, Result<(BlobStream, u64), SourceError>> {
+        Box::pin(async move { Ok(local_stream(self.0.stream(&blob_name(&desc.digest)))) })
     }
 }
