@@ -21,7 +21,7 @@ pub(super) struct Shared<'a> {
 }
 
 /// Plans one image: its manifests children first, its blobs in the order they are used,
-/// its artifacts. Several run at once; [`super::merge::Merged`] joins them in request
+/// its artifacts. Several run at once; the merge joins them in request
 /// order and keeps each blob once, so a blob two of its manifests share is listed twice
 /// here.
 pub(super) struct Builder<'a> {

@@ -1,5 +1,5 @@
 //! Finding the manifest a request names: the request parsed and its source opened by
-//! `crate::location`, the reference resolved by the source.
+//! `location.rs`, the reference resolved by the source.
 
 use super::error::PlanError;
 use super::options::PlanOptions;

@@ -31,7 +31,7 @@ impl ReferrerChoice {
     }
 }
 
-/// How [`super::plan`] may read.
+/// How a plan may read.
 #[derive(Default)]
 pub struct PlanOptions {
     /// Read small configs of single-platform images to learn their platform (a blob GET

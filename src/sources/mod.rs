@@ -2,9 +2,9 @@
 //! ([`Source`], in [`source`]): a registry ([`registry`], over the client in
 //! `crate::registry`), an OCI layout directory ([`oci_layout`]), an OCI archive
 //! ([`oci_archive`]), a `docker save` tar ([`docker_archive`]) and a docker-charon payload
-//! ([`charon`]). `crate::location` parses the user's text and opens one; nothing else
+//! ([`charon`]). `location.rs` parses the user's text and opens one; nothing else
 //! knows which kind a source is. Adding a source is one file here and one line in
-//! `crate::location`.
+//! `location.rs`.
 //!
 //! Below the sources: [`local_files`] (a directory's or a tar's files, read in place),
 //! [`local_names`] (how REF picks and names a local image) and [`local_error`].

@@ -86,7 +86,7 @@ impl Source for RegistrySource {
         known: &'a Known,
     ) -> BoxFuture<'a, Result<Resolved, SourceError>> {
         Box::pin(async move {
-            // `crate::location` parsed it already; a registry needs the whole reference.
+            // `location.rs` parsed it already; a registry needs the whole reference.
             let r: ImageRef = reference.unwrap_or_default().parse()?;
             Ok(self.find(r, known).await?)
         })

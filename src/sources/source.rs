@@ -2,7 +2,7 @@
 //! archive, a `docker save` tar, a docker-charon payload: resolve a reference to its top
 //! manifest, read a manifest by descriptor, list what it holds, open a blob as a stream.
 //! `plan` and `copy` see sources only through [`Source`]; which kind a source is, only
-//! `crate::location` knows (it parses the user's text and opens one).
+//! `location.rs` knows (it parses the user's text and opens one).
 //!
 //! Abilities only some sources have (tags beside the image, the referrers API, blobs the
 //! far side already holds) are default methods whose default answers "none here".
