@@ -102,7 +102,7 @@ impl Source for CharonPayload {
         _known: &'a Known,
     ) -> BoxFuture<'a, Result<Resolved, SourceError>> {
         Box::pin(async move {
-            let held = self.held();
+            let held = self.list()?;
             let i = pick(&self.path, &self.describe(), &held, reference)?;
             let image = &self.reader.index.images[i];
             let name: ImageRef = image.reference.parse()?;
