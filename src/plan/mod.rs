@@ -3,9 +3,9 @@
 //! and blob once, children before parents. Only manifests (and small configs, for
 //! platforms) are read.
 //!
-//! Files, lowest first: [`options`], [`error`] and [`planned`] (the types every step
-//! shares), [`platforms`], [`referrers`], [`locate`], [`image`] (one image), [`merge`]
-//! (images joined in request order), [`gather`] (every request).
+//! Files, lowest first: `options`, `error` and `planned` (the types every step
+//! shares), `platforms`, `referrers`, `locate`, `image` (one image), `merge`
+//! (images joined in request order), `gather` (every request).
 
 mod error;
 mod gather;

@@ -24,18 +24,16 @@ use std::sync::Arc;
 /// The prefix users write: `docker-charon:PAYLOAD.zip[:REF]`.
 pub const PREFIX: &str = "docker-charon";
 
+/// What `crate::bundle` records as the tool of a payload's index.
+const PAYLOAD_TOOL: &str = "docker-charon payload";
+
 /// Opens `docker-charon:PAYLOAD.zip`: a payload, checked as the bundle reader checks one.
 pub fn open(path: &Path) -> Result<Arc<dyn Source>, SourceError> {
     // A payload carries no signature: there is nothing to check it against.
     let reader = BundleReader::open(path, &TrustedKeys::none())?;
-    let from_payload = format!("{PREFIX}:");
-    if reader.index.volume.is_some()
-        || !reader
-            .index
-            .images
-            .iter()
-            .all(|i| i.source.starts_with(&from_payload))
-    {
+    // The tool the bundle reader names in the index it builds from a payload: an outrider
+    // bundle (even one packed from a payload) names outrider.
+    if reader.index.tool != PAYLOAD_TOOL || reader.index.volume.is_some() {
         return Err(ReadError::Index {
             path: path.to_owned(),
             reason:

@@ -2,7 +2,7 @@
 //! payload into an outrider bundle, then unpacked and compared byte for byte, by digest,
 //! with what docker-charon packed; an update payload's left-out blobs stay out, listed as
 //! held at the far side; a payload of several images without REF is refused with the
-//! names to choose from.
+//! names to choose from, and an outrider bundle named as a payload is refused.
 
 use crate::sources::{docker_image, make_payload};
 use crate::support::images;
@@ -80,6 +80,16 @@ fn a_docker_charon_payload_packs_into_a_bundle_with_its_digests() {
     assert_eq!(images.len(), 2, "{listed}");
     assert_eq!(images[0]["digest"], first.manifest.digest.as_str());
     assert_eq!(images[1]["digest"], second.manifest.digest.as_str());
+    // An outrider bundle is no payload.
+    let out = o.run(&[
+        "pack",
+        &format!("docker-charon:{}", s(&bundle)),
+        "-o",
+        s(&p("c.zip")),
+    ]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not a docker-charon payload"), "{err}");
     o.ok(&["unpack", s(&bundle), "--push", &dst.host]);
     // Where docker-charon itself would have pushed them, byte-exact: manifests and blobs.
     for (image, repo, tag) in [(&first, "ubuntu", "22.04"), (&second, "team/app", "1")] {
