@@ -227,6 +227,32 @@ mod tests {
             Some(("docker-charon", "p.zip".into(), Some("ubuntu:22.04".into())))
         );
         assert_eq!(parse_local("nginx"), None);
+        assert_eq!(parse_local("localhost:5000/app:1"), None);
         assert_eq!(parse_local("oci-archivex:y"), None);
+    }
+
+    #[test]
+    fn every_registered_source_is_found_by_its_own_prefix() {
+        for (prefix, _) in LOCAL {
+            let parsed = ImageSource::parse(&format!("{prefix}:some/where:1")).unwrap();
+            match parsed {
+                ImageSource::Local {
+                    prefix: found,
+                    path,
+                    reference,
+                } => {
+                    assert_eq!(found, *prefix);
+                    assert_eq!(path, PathBuf::from("some/where"));
+                    assert_eq!(reference.as_deref(), Some("1"));
+                }
+                other => panic!("{prefix}: {other:?}"),
+            }
+        }
+        let r = ImageSource::parse("docker.io/library/nginx:1.27").unwrap();
+        assert_eq!(r.registry_host(), Some("docker.io"));
+        assert_eq!(
+            r.reference().as_deref(),
+            Some("docker.io/library/nginx:1.27")
+        );
     }
 }
