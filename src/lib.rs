@@ -1,7 +1,8 @@
 //! outrider: carries container images into air-gapped networks. `pack` reads registries
-//! (or OCI layouts) into one random-access zip bundle; `unpack` pushes it into a registry.
+//! (or OCI layouts, archives, docker-charon payloads) into one random-access zip bundle;
+//! `unpack` pushes it into a registry.
 //!
-//! Layering: `commands` → `copy` / `plan` → locations (`registry`, `bundle`, `oci_layout`)
+//! Layering: `commands` → `copy` / `plan` → locations (`sources`, `registry`, `bundle`)
 //! → `oci` vocabulary. A location never imports another location or a command.
 
 pub mod atomic_file;
@@ -17,12 +18,8 @@ pub mod destination;
 pub mod docker_archive;
 pub mod far_side;
 pub mod k3s_registries;
-pub mod legacy_archive;
-pub mod local_files;
-pub mod local_names;
 pub mod location;
 pub mod oci;
-pub mod oci_layout;
 pub mod output;
 pub mod plan;
 pub mod progress;
@@ -32,6 +29,7 @@ pub mod secret;
 pub mod serve;
 pub mod sinks;
 pub mod size;
+pub mod sources;
 pub mod space;
 pub mod trust;
 

@@ -1,47 +1,41 @@
-//! Where images are read from during `pack`: a registry or a local source (an OCI layout
-//! directory or archive, a `docker save` tar), chosen by the text the user gave
-//! (`oci:`, `oci-archive:`, `docker-archive:`, else an image reference). Both
-//! answer the same two questions: a manifest by digest, a blob as a byte stream.
+//! Where images are read from during `pack`, chosen by the text the user gave: a local
+//! source `PREFIX:PATH[:REF]` registered in [`LOCAL`] (`oci:`, `oci-archive:`,
+//! `docker-archive:`, `docker-charon:`), else an image reference at a registry. This is
+//! the one place that knows the kinds of source: it parses the text and opens one, and
+//! everything after it sees a `dyn` [`Source`]. Adding a source is one file in
+//! `crate::sources` and one line in [`LOCAL`].
 
-use crate::oci::{Descriptor, ImageRef, RawManifest};
-use crate::oci_layout::{LayoutError, OciLayout};
-use crate::registry::{Registry, RegistryError};
-use bytes::Bytes;
-use futures_util::stream::BoxStream;
-use futures_util::{StreamExt, TryStreamExt};
-use std::sync::Arc;
+use crate::oci::ImageRef;
+use crate::registry::Registries;
+use crate::sources::{Source, SourceError, charon, docker_archive, oci_archive, oci_layout};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-/// A failure reading from a source.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// From a registry.
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-    /// From an OCI layout.
-    #[error(transparent)]
-    Layout(#[from] LayoutError),
-}
+/// Opens a local source at a path.
+pub type Open = fn(&Path) -> Result<Arc<dyn Source>, SourceError>;
 
-impl SourceError {
-    /// Whether trying again could help (a broken connection, not a wrong digest).
-    pub fn is_transient(&self) -> bool {
-        matches!(self, SourceError::Registry(e) if e.is_transient())
-    }
-}
+/// Every local source, by the prefix users write: one line each.
+pub const LOCAL: &[(&str, Open)] = &[
+    (oci_layout::PREFIX, oci_layout::open),
+    (oci_archive::PREFIX, oci_archive::open),
+    (docker_archive::PREFIX, docker_archive::open),
+    (charon::PREFIX, charon::open),
+];
 
 /// A user's image argument, parsed.
 #[derive(Clone, Debug)]
 pub enum ImageSource {
     /// `registry/repo:tag@digest`.
     Registry(ImageRef),
-    /// `oci:PATH[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`.
-    Layout {
-        /// Which of the three.
-        kind: crate::oci_layout::LocalKind,
+    /// `PREFIX:PATH[:REF]`, PREFIX one of [`LOCAL`].
+    Local {
+        /// Which source reads it (its prefix).
+        prefix: &'static str,
         /// The directory or file.
-        path: std::path::PathBuf,
+        path: PathBuf,
         /// The reference or tag, if given.
-        tag: Option<String>,
+        reference: Option<String>,
     },
 }
 
@@ -67,13 +61,64 @@ pub struct ImageRequest {
     pub name: Option<ImageRef>,
 }
 
+/// `PREFIX:PATH[:REF]` split into prefix, path and reference: the path is the longest
+/// prefix that names an existing file or directory (a path may hold `:`), else
+/// everything before the first `:`.
+fn parse_local(text: &str) -> Option<(&'static str, PathBuf, Option<String>)> {
+    let (prefix, rest) = LOCAL.iter().find_map(|(p, _)| {
+        text.strip_prefix(p)
+            .and_then(|r| r.strip_prefix(':'))
+            .map(|r| (*p, r))
+    })?;
+    let cuts = rest.match_indices(':').map(|(i, _)| i);
+    let split = std::iter::once(rest.len())
+        .chain(cuts.collect::<Vec<_>>().into_iter().rev())
+        .find(|&i| Path::new(&rest[..i]).exists())
+        .or_else(|| rest.find(':'))
+        .unwrap_or(rest.len());
+    let reference = rest[split..].strip_prefix(':').filter(|r| !r.is_empty());
+    Some((
+        prefix,
+        PathBuf::from(&rest[..split]),
+        reference.map(str::to_owned),
+    ))
+}
+
 impl ImageSource {
-    /// Parses a local source (`oci:`, `oci-archive:`, `docker-archive:`) or an image
-    /// reference.
+    /// Parses a local source (`PREFIX:PATH[:REF]`) or an image reference.
     pub fn parse(text: &str) -> Result<ImageSource, crate::oci::ReferenceError> {
-        match crate::oci_layout::parse_location(text) {
-            Some((kind, path, tag)) => Ok(ImageSource::Layout { kind, path, tag }),
+        match parse_local(text) {
+            Some((prefix, path, reference)) => Ok(ImageSource::Local {
+                prefix,
+                path,
+                reference,
+            }),
             None => Ok(ImageSource::Registry(text.parse()?)),
+        }
+    }
+
+    /// The registry host this argument reads from, if it reads from one (whose
+    /// credentials are then the default ones).
+    pub fn registry_host(&self) -> Option<&str> {
+        match self {
+            ImageSource::Registry(r) => Some(&r.registry),
+            ImageSource::Local { .. } => None,
+        }
+    }
+
+    /// The reference within the source that [`Source::resolve`] takes.
+    pub fn reference(&self) -> Option<String> {
+        match self {
+            ImageSource::Registry(r) => Some(r.to_string()),
+            ImageSource::Local { reference, .. } => reference.clone(),
+        }
+    }
+
+    /// What tells opened sources apart: a registry's host, `PREFIX:PATH`.
+    fn key(&self) -> String {
+        match self {
+            ImageSource::Registry(r) => r.registry.clone(),
+            ImageSource::Local { prefix, path, .. } => format!("{prefix}:{}", path.display()),
         }
     }
 }
@@ -102,76 +147,112 @@ impl ImageRequest {
     }
 }
 
-/// An opened source that manifests and blobs are read from.
-#[derive(Clone)]
-pub enum Source {
-    /// A registry client.
-    Registry(Arc<Registry>),
-    /// A layout directory.
-    Layout(OciLayout),
+/// Opens sources, each once however many images name it: a tar is scanned once, a
+/// registry's learned answers are shared, and what a legacy `docker save` tar yields is
+/// shared by its images.
+pub struct Sources<'a> {
+    registries: &'a Registries,
+    opened: Mutex<HashMap<String, Arc<dyn Source>>>,
 }
 
-impl Source {
-    /// `docker.io`, `oci:fixtures/hello`: what the index records as the source.
-    pub fn describe(&self) -> String {
-        match self {
-            Source::Registry(r) => r.name.clone(),
-            Source::Layout(l) => l.describe(),
+impl<'a> Sources<'a> {
+    /// Opens registries through `registries`.
+    pub fn new(registries: &'a Registries) -> Sources<'a> {
+        Sources {
+            registries,
+            opened: Mutex::new(HashMap::new()),
         }
     }
 
-    /// A manifest by descriptor (digest-checked).
-    pub async fn manifest(
-        &self,
-        repo: &str,
-        desc: &Descriptor,
-    ) -> Result<RawManifest, SourceError> {
-        match self {
-            Source::Registry(r) => {
-                let m = r.get_manifest(repo, desc.digest.as_str()).await?;
-                // The digest matched, so a size mismatch means the referring index lied.
-                if m.bytes.len() as u64 != desc.size {
-                    return Err(RegistryError::Content {
-                        registry: r.name.clone(),
-                        what: format!("manifest {} in `{repo}`", desc.digest),
-                        source: crate::oci::DigestError::SizeMismatch {
-                            digest: desc.digest.clone(),
-                            expected: desc.size,
-                            got: m.bytes.len() as u64,
-                        },
+    fn cached(&self, key: &str) -> Option<Arc<dyn Source>> {
+        let opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        opened.get(key).cloned()
+    }
+
+    /// The source `at` names, opened on first use.
+    pub async fn open(&self, at: &ImageSource) -> Result<Arc<dyn Source>, SourceError> {
+        let key = at.key();
+        if let Some(s) = self.cached(&key) {
+            return Ok(s);
+        }
+        let opened: Arc<dyn Source> = match at {
+            ImageSource::Registry(r) => Arc::new(crate::sources::registry::RegistrySource::new(
+                self.registries.get(&r.registry).await?,
+            )),
+            ImageSource::Local { prefix, path, .. } => {
+                // `prefix` came from LOCAL, so it is there.
+                let open = LOCAL.iter().find(|(p, _)| p == prefix).map(|(_, o)| *o);
+                match open {
+                    Some(open) => open(path)?,
+                    None => {
+                        return Err(crate::sources::local_error::LocalError::Invalid {
+                            path: path.clone(),
+                            reason: format!("no source reads `{prefix}:`"),
+                        }
+                        .into());
                     }
-                    .into());
                 }
-                Ok(m)
             }
-            Source::Layout(l) => Ok(l.manifest(desc)?),
+        };
+        // Two images of one source opened at once: the first one kept is everyone's.
+        let mut all = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(all.entry(key).or_insert(opened).clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_location() {
+        assert_eq!(
+            parse_local("oci:fixtures/hello:1.0"),
+            Some(("oci", "fixtures/hello".into(), Some("1.0".into())))
+        );
+        assert_eq!(
+            parse_local("oci:./a.b/c"),
+            Some(("oci", "./a.b/c".into(), None))
+        );
+        assert_eq!(
+            parse_local("docker-archive:x.tar:docker.io/library/busybox:1.36"),
+            Some((
+                "docker-archive",
+                "x.tar".into(),
+                Some("docker.io/library/busybox:1.36".into())
+            ))
+        );
+        assert_eq!(
+            parse_local("docker-charon:p.zip:ubuntu:22.04"),
+            Some(("docker-charon", "p.zip".into(), Some("ubuntu:22.04".into())))
+        );
+        assert_eq!(parse_local("nginx"), None);
+        assert_eq!(parse_local("localhost:5000/app:1"), None);
+        assert_eq!(parse_local("oci-archivex:y"), None);
+    }
+
+    #[test]
+    fn every_registered_source_is_found_by_its_own_prefix() {
+        for (prefix, _) in LOCAL {
+            let parsed = ImageSource::parse(&format!("{prefix}:some/where:1")).unwrap();
+            match parsed {
+                ImageSource::Local {
+                    prefix: found,
+                    path,
+                    reference,
+                } => {
+                    assert_eq!(found, *prefix);
+                    assert_eq!(path, PathBuf::from("some/where"));
+                    assert_eq!(reference.as_deref(), Some("1"));
+                }
+                other => panic!("{prefix}: {other:?}"),
+            }
         }
-    }
-
-    /// A blob's bytes as a stream; the caller verifies them.
-    pub async fn blob(
-        &self,
-        repo: &str,
-        desc: &Descriptor,
-    ) -> Result<BoxStream<'static, Result<Bytes, SourceError>>, SourceError> {
-        Ok(self.blob_from(repo, desc, 0).await?.0)
-    }
-
-    /// A blob's bytes from `offset` on, when the source can resume there, with the offset
-    /// the stream really starts at (0: the whole blob again).
-    pub async fn blob_from(
-        &self,
-        repo: &str,
-        desc: &Descriptor,
-        offset: u64,
-    ) -> Result<(BoxStream<'static, Result<Bytes, SourceError>>, u64), SourceError> {
-        Ok(match self {
-            Source::Registry(r) => {
-                let (stream, start) = r.get_blob_from(repo, desc, offset).await?;
-                (stream.map_err(SourceError::from).boxed(), start)
-            }
-            // Local reads do not break mid-way the way connections do: start over.
-            Source::Layout(l) => (l.blob(desc).map_err(SourceError::from).boxed(), 0),
-        })
+        let r = ImageSource::parse("docker.io/library/nginx:1.27").unwrap();
+        assert_eq!(r.registry_host(), Some("docker.io"));
+        assert_eq!(
+            r.reference().as_deref(),
+            Some("docker.io/library/nginx:1.27")
+        );
     }
 }

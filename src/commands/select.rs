@@ -6,7 +6,7 @@ use super::registry_settings;
 use crate::bundle::reader::BundleReader;
 use crate::cli::Selection;
 use crate::far_side::FarSide;
-use crate::location::{ImageRequest, ImageSource};
+use crate::location::ImageRequest;
 use crate::oci::{Digest, Platform, RawManifest};
 use crate::output;
 use crate::plan::{Plan, PlanOptions, PlatformChoice, plan};
@@ -71,14 +71,11 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     }
     let mut registries_used = Vec::new();
     for image in &images {
-        match ImageRequest::parse(image)
-            .map_err(|e| UsageError(e.to_string()))?
-            .source
+        let parsed = ImageRequest::parse(image).map_err(|e| UsageError(e.to_string()))?;
+        if let Some(host) = parsed.source.registry_host()
+            && !registries_used.iter().any(|r| r == host)
         {
-            ImageSource::Registry(r) if !registries_used.contains(&r.registry) => {
-                registries_used.push(r.registry.clone())
-            }
-            _ => {}
+            registries_used.push(host.to_owned());
         }
     }
     let default_auth = if registries_used.len() == 1 {

@@ -4,12 +4,12 @@
 //! whole blob starts it over), and a wrong byte fails it before it is complete.
 
 use super::journal::{Journal, Record, Tally};
-use super::to_bundle::{PackError, Placed};
-use crate::bundle::writer::WriteError;
-use crate::location::SourceError;
+use super::pack_error::PackError;
+use crate::bundle::writer::{BundleWriter, EntryId, WriteError};
 use crate::oci::{Digest, DigestError, Verifier};
 use crate::plan::{Plan, PlannedBlob};
 use crate::progress::Progress;
+use crate::sources::{Source, SourceError};
 use futures_util::StreamExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +18,18 @@ use std::sync::Arc;
 const WRITE_CHUNK: usize = 1024 * 1024;
 /// Attempts per blob on transient source errors.
 const ATTEMPTS: u32 = 3;
+
+/// Where one segment of a blob or manifest goes.
+#[derive(Clone)]
+pub struct Placed {
+    pub(super) writer: Arc<BundleWriter>,
+    pub(super) id: EntryId,
+    /// File offset of the segment's first byte.
+    pub(super) file_offset: u64,
+    /// Offset of the segment in the blob.
+    pub(super) blob_offset: u64,
+    pub(super) size: u64,
+}
 
 /// Writes in-memory bytes into their segments; returns each segment's part digest when
 /// the item is cut into parts.
@@ -111,7 +123,7 @@ pub(super) async fn fetch_blob(
     loop {
         attempt += 1;
         let offset = transfer.verifier.seen();
-        let result = pull(source, repo, desc, segments, &item, &mut transfer).await;
+        let result = pull(&**source, repo, desc, segments, &item, &mut transfer).await;
         let settled = transfer.settle().await;
         match result {
             Ok(()) => {
@@ -198,7 +210,7 @@ struct SegmentSums {
 /// One attempt: asks the source for the blob from where `transfer` stands (HTTP `Range`)
 /// and feeds what arrives. A source that sends the whole blob again restarts the transfer.
 async fn pull(
-    source: &crate::location::Source,
+    source: &dyn Source,
     repo: &str,
     desc: &crate::oci::Descriptor,
     segments: &[Placed],
@@ -207,7 +219,7 @@ async fn pull(
 ) -> Result<(), StreamFailure> {
     let offset = transfer.verifier.seen();
     let (mut stream, start) = source
-        .blob_from(repo, desc, offset)
+        .blob(repo, desc, offset)
         .await
         .map_err(StreamFailure::Source)?;
     if start != offset {

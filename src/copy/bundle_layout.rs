@@ -10,7 +10,7 @@ use crate::oci::Digest;
 use crate::plan::Plan;
 use std::path::{Path, PathBuf};
 
-use super::to_bundle::PackError;
+use super::pack_error::PackError;
 
 /// The files a pack writes: one bundle, or `<stem>.NNN.zip` volumes.
 pub(super) fn volume_paths(output: &Path, total: u32, split: bool) -> (String, Vec<PathBuf>) {

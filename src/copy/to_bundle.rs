@@ -6,61 +6,20 @@
 //! only the rest, into the same places: the result is byte-identical to an uninterrupted
 //! pack.
 
-use super::blob_fetch::{fetch_blob, write_bytes};
+use super::blob_fetch::{Placed, fetch_blob, write_bytes};
 use super::bundle_layout::{Layout, SetName, layout, volume_info, volume_paths};
 use super::journal::{Journal, Start, Tally};
+pub use super::pack_error::PackError;
 use crate::bundle::index::BundleIndex;
 use crate::bundle::volumes::{self, Item, Segment};
-use crate::bundle::writer::{BundleWriter, EntryId, WriteError};
-use crate::location::SourceError;
-use crate::oci::{Digest, DigestError};
+use crate::bundle::writer::{BundleWriter, WriteError};
+use crate::oci::Digest;
 use crate::plan::{Plan, PlannedBlob};
 use crate::progress::Progress;
 use crate::trust::BundleSigner;
 use futures_util::{StreamExt, TryStreamExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Why a pack failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PackError {
-    /// Writing the bundle failed.
-    #[error(transparent)]
-    Write(#[from] WriteError),
-    /// Reading a blob failed.
-    #[error("blob {digest} from `{repo}`: {source}")]
-    Source {
-        /// The blob.
-        digest: crate::oci::Digest,
-        /// Its repository.
-        repo: String,
-        /// The cause.
-        source: Box<SourceError>,
-    },
-    /// The volume size cannot hold the bundle's index and headers.
-    #[error("{0}")]
-    Volumes(String),
-    /// A blob's bytes were not what its descriptor promised.
-    #[error("blob from `{repo}` refused: {source}")]
-    Content {
-        /// Its repository.
-        repo: String,
-        /// The failed check.
-        source: DigestError,
-    },
-}
-
-/// Where one segment of a blob or manifest goes.
-#[derive(Clone)]
-pub(super) struct Placed {
-    pub(super) writer: Arc<BundleWriter>,
-    pub(super) id: EntryId,
-    /// File offset of the segment's first byte.
-    pub(super) file_offset: u64,
-    /// Offset of the segment in the blob.
-    pub(super) blob_offset: u64,
-    pub(super) size: u64,
-}
 
 /// Whether a pack keeps a journal, and uses the one an interrupted run left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

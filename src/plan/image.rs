@@ -2,61 +2,65 @@
 //! at once, added in its order), its blobs in first-use order, and its artifacts. Each
 //! image gets its own [`Builder`], so images can be planned at once and joined in order.
 
-use super::locate::{self, Located};
-use super::{AT_ONCE, Plan, PlanError, PlanOptions, PlannedBlob, PlatformChoice, referrers};
-use crate::bundle::index::{ImageEntry, ManifestEntry};
-use crate::location::Source;
-use crate::oci::{Descriptor, Digest, ImageRef, ParsedManifest, Platform, RawManifest};
+use super::error::PlanError;
+use super::locate::Located;
+use super::options::{AT_ONCE, PlanOptions, PlatformChoice, ReferrerChoice};
+use super::planned::{Plan, PlannedBlob};
+use super::platforms::{choose, config_platform};
+use super::referrers::discover;
+use crate::bundle::index::{ImageEntry, ManifestEntry, ReferrerEntry};
+use crate::oci::{Descriptor, Digest, ParsedManifest, Platform, RawManifest};
+use crate::sources::{Resolved, Source};
 use futures_util::{StreamExt, TryStreamExt};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-/// What every image's plan shares: the user's choices, and what was learned of registries.
+/// What every image's plan shares: the user's choices.
 pub(super) struct Shared<'a> {
     pub(super) options: &'a PlanOptions,
     pub(super) choice: &'a PlatformChoice,
-    /// Which registries answer the referrers API.
-    pub(super) api: referrers::ApiSupport,
 }
 
 /// Plans one image: its manifests children first, its blobs in the order they are used,
-/// its artifacts. Several run at once; [`super::merge::Merged`] joins them in request
+/// its artifacts. Several run at once; the merge joins them in request
 /// order and keeps each blob once, so a blob two of its manifests share is listed twice
 /// here.
 pub(super) struct Builder<'a> {
-    pub(super) shared: &'a Shared<'a>,
-    pub(super) plan: Plan,
-    pub(super) seen_manifests: HashMap<Digest, usize>,
+    shared: &'a Shared<'a>,
+    plan: Plan,
+    seen_manifests: HashMap<Digest, usize>,
     /// Adding an artifact's manifests: no platform is read, chosen or recorded.
-    pub(super) artifact: bool,
+    artifact: bool,
     /// The image being added was named by digest: its index is carried whole, so that
     /// digest resolves at the far side.
-    pub(super) pinned: bool,
+    pinned: bool,
 }
 
 impl Shared<'_> {
     /// The plan of one image whose top manifest is found: everything below it, and its
     /// artifacts when they are carried.
-    pub(super) async fn image(
-        &self,
-        request: &str,
-        name: Option<ImageRef>,
-        located: locate::Located,
-    ) -> Result<Plan, PlanError> {
+    pub(super) async fn image(&self, request: &str, located: Located) -> Result<Plan, PlanError> {
         let Located {
             source,
-            image_ref,
-            top,
-            notes,
+            resolved:
+                Resolved {
+                    name: image_ref,
+                    top,
+                    pinned,
+                    notes,
+                },
+            name,
         } = located;
+        let located_source = source;
+        let source = &*located_source;
         let mut b = Builder {
             shared: self,
             plan: Plan::empty(),
             seen_manifests: HashMap::new(),
             artifact: false,
-            pinned: matches!(source, Source::Registry(_)) && image_ref.digest.is_some(),
+            pinned,
         };
         b.plan.notes = notes;
-        b.plan.sources.push(source.clone());
+        b.plan.sources.push(located_source.clone());
         // Read from the source's repository; named (and pushed) as the user said.
         let read_repo = image_ref.repository.clone();
         let image_ref = match name {
@@ -69,7 +73,7 @@ impl Shared<'_> {
         let mut platforms = Vec::new();
         b.add_manifest(
             request,
-            &source,
+            source,
             &read_repo,
             top.clone(),
             None,
@@ -77,19 +81,11 @@ impl Shared<'_> {
             &mut platforms,
         )
         .await?;
-        if let (Some(choice), Source::Registry(registry)) = (&self.options.referrers, &source) {
+        if let Some(choice) = &self.options.referrers {
             // Recorded under the image's name, as the far side knows it.
             let origin = format!("{}/{}", image_ref.registry, image_ref.repository);
-            b.add_artifacts(
-                request,
-                registry,
-                &source,
-                &read_repo,
-                &top.digest,
-                choice,
-                &origin,
-            )
-            .await?;
+            b.add_artifacts(request, source, &read_repo, &top.digest, choice, &origin)
+                .await?;
         }
         b.plan.images.push(ImageEntry {
             requested: request.to_owned(),
@@ -110,7 +106,7 @@ impl Builder<'_> {
     pub(super) async fn add_manifest(
         &mut self,
         request: &str,
-        source: &Source,
+        source: &dyn Source,
         repo: &str,
         manifest: RawManifest,
         platform: Option<Platform>,
@@ -134,7 +130,7 @@ impl Builder<'_> {
         };
         match parsed {
             ParsedManifest::Index { manifests } => {
-                let chosen = self.choose(request, &manifests, top)?;
+                let chosen = choose(self.shared.choice, request, &manifests, top, self.pinned)?;
                 if top && self.pinned && !matches!(self.shared.choice, PlatformChoice::All) {
                     self.plan.notes.push(format!(
                         "`{request}` is pinned to an index digest: carrying all {} of its manifests so that digest resolves at the far side (pin a platform manifest's digest to carry one platform)",
@@ -154,7 +150,7 @@ impl Builder<'_> {
                     .buffered(AT_ONCE)
                     .try_collect()
                     .await
-                    .map_err(locate::source_error(request))?;
+                    .map_err(PlanError::reading(request))?;
                 for (child, child_manifest) in chosen.iter().zip(fetched) {
                     entry.children.push(child.descriptor.digest.clone());
                     Box::pin(self.add_manifest(
@@ -173,7 +169,13 @@ impl Builder<'_> {
                 let platform = match platform {
                     Some(p) => Some(p),
                     None if self.shared.options.fetch_configs && !self.artifact => {
-                        self.config_platform(source, repo, &config).await
+                        match config_platform(source, repo, &config).await {
+                            Some((p, bytes)) => {
+                                self.plan.prefetched.insert(config.digest.clone(), bytes);
+                                Some(p)
+                            }
+                            None => None,
+                        }
                     }
                     None => None,
                 };
@@ -201,7 +203,7 @@ impl Builder<'_> {
                 entry.platform = platform;
                 for desc in std::iter::once(&config).chain(layers.iter()) {
                     entry.blobs.push(desc.digest.clone());
-                    self.add_blob(desc, repo);
+                    self.add_blob(source, desc, repo);
                 }
             }
         }
@@ -214,12 +216,73 @@ impl Builder<'_> {
     }
 
     /// Adds a blob of this image's one source.
-    fn add_blob(&mut self, desc: &Descriptor, repo: &str) {
+    fn add_blob(&mut self, source: &dyn Source, desc: &Descriptor, repo: &str) {
         self.plan.blobs.push(PlannedBlob {
             descriptor: desc.clone(),
             repositories: vec![repo.to_owned()],
             source: 0,
-            external: None,
+            external: source.held_at_far_side(&desc.digest),
         });
+    }
+
+    /// Finds and adds the artifacts the source keeps for every manifest the image `top`
+    /// carries.
+    async fn add_artifacts(
+        &mut self,
+        request: &str,
+        source: &dyn Source,
+        repo: &str,
+        top: &Digest,
+        choice: &ReferrerChoice,
+        origin: &str,
+    ) -> Result<(), PlanError> {
+        let subjects = self.carried_manifests(top);
+        let found = discover(source, repo, &subjects, choice)
+            .await
+            .map_err(PlanError::reading(request))?;
+        self.artifact = true;
+        let mut result = Ok(());
+        for f in found {
+            self.plan.referrers.push(ReferrerEntry {
+                subject: f.subject,
+                digest: f.manifest.digest.clone(),
+                artifact_type: f.artifact_type,
+                tag: f.tag,
+                repositories: vec![origin.to_owned()],
+            });
+            result = self
+                .add_manifest(
+                    request,
+                    source,
+                    repo,
+                    f.manifest,
+                    None,
+                    false,
+                    &mut Vec::new(),
+                )
+                .await;
+            if result.is_err() {
+                break;
+            }
+        }
+        self.artifact = false;
+        result
+    }
+
+    /// The manifests planned for `top`: itself and its carried children, recursively.
+    fn carried_manifests(&self, top: &Digest) -> Vec<Digest> {
+        let mut out = Vec::new();
+        let mut stack = vec![top.clone()];
+        let mut seen = HashSet::new();
+        while let Some(d) = stack.pop() {
+            if !seen.insert(d.clone()) {
+                continue;
+            }
+            if let Some(&i) = self.seen_manifests.get(&d) {
+                stack.extend(self.plan.manifests[i].1.children.iter().cloned());
+            }
+            out.push(d);
+        }
+        out
     }
 }

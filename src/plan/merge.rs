@@ -5,7 +5,7 @@
 //! manifest, blob and (subject, artifact) pair kept where it first appears, gives the plan
 //! that adding the images one after another would.
 
-use super::{Plan, PlannedBlob};
+use super::planned::{Plan, PlannedBlob};
 use crate::oci::Digest;
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -3,6 +3,7 @@
 
 mod auth_tls;
 mod bundle_faults;
+mod charon_source;
 mod cli;
 mod config;
 mod conformance;

@@ -45,7 +45,7 @@ fn oci_image(seed: u64) -> Image {
 }
 
 /// Docker schema 2, the only manifest type docker-charon's client asks for.
-fn docker_image(seed: u64) -> Image {
+pub(crate) fn docker_image(seed: u64) -> Image {
     images::image(
         vec![
             images::layer(seed, 30_000, Flavour::Docker),
@@ -391,7 +391,7 @@ fn docker_save_tars_from_a_docker_engine() {
 
 /// A payload made by the `docker-charon` package from a plain-HTTP registry, through its
 /// Python API: its CLI's `--insecure` flag sets `secure` to true.
-fn make_payload(out: &Path, images: &[&str], already: &[&str], registry: &str) {
+pub(crate) fn make_payload(out: &Path, images: &[&str], already: &[&str], registry: &str) {
     let script = "import json, sys, docker_charon\n\
         a = json.loads(sys.argv[1])\n\
         docker_charon.make_payload(a['out'], a['images'], a['already'], registry=a['registry'], secure=False)\n";

@@ -1,10 +1,11 @@
 //! The files of a local image source: a directory (`oci:DIR`), or the entries of an
 //! uncompressed tar (`oci-archive:FILE`, `docker-archive:FILE`) read in place by offset.
 //! A tar is scanned once for its headers; nothing is extracted, so packing from a 20 GB
-//! `docker save` tar needs no second 20 GB.
+//! `docker save` tar needs no second 20 GB. Plumbing the local sources share; no source
+//! itself.
 
+use super::local_error::LocalError;
 use crate::oci::{Digest, Verifier};
-use crate::oci_layout::LayoutError;
 use bytes::Bytes;
 use futures_util::Stream;
 use std::collections::HashMap;
@@ -92,7 +93,7 @@ fn normalise(name: &str) -> Option<String> {
 /// Refuses, by its type and before it is opened, anything at `path` but a regular file
 /// (a symbolic link counts as what it points to): opening a FIFO for reading waits for a
 /// writer forever, a device reads without end, and a socket cannot be opened at all.
-pub fn refuse_special(path: &Path) -> Result<(), LayoutError> {
+pub fn refuse_special(path: &Path) -> Result<(), LocalError> {
     use std::os::unix::fs::FileTypeExt;
     let kind = match std::fs::metadata(path) {
         Ok(m) => m.file_type(),
@@ -110,7 +111,7 @@ pub fn refuse_special(path: &Path) -> Result<(), LayoutError> {
     } else {
         return Ok(());
     };
-    Err(LayoutError::Invalid {
+    Err(LocalError::Invalid {
         path: path.to_owned(),
         reason: format!(
             "it is {what}, not a regular file; outrider reads only regular files from a local source (copy the content into a file)"
@@ -121,12 +122,12 @@ pub fn refuse_special(path: &Path) -> Result<(), LayoutError> {
 impl LocalFiles {
     /// Scans a tar's headers. A compressed tar is refused with the command that fixes it:
     /// reading in place needs the entries' bytes at fixed offsets.
-    pub fn open_tar(path: &Path) -> Result<LocalFiles, LayoutError> {
-        let io = |source| LayoutError::Io {
+    pub fn open_tar(path: &Path) -> Result<LocalFiles, LocalError> {
+        let io = |source| LocalError::Io {
             path: path.to_owned(),
             source,
         };
-        let invalid = |reason: String| LayoutError::Invalid {
+        let invalid = |reason: String| LocalError::Invalid {
             path: path.to_owned(),
             reason,
         };
@@ -210,12 +211,12 @@ impl LocalFiles {
     }
 
     /// Where `name` is: a file path, or the tar with the entry's span.
-    fn locate(&self, name: &str) -> Result<(PathBuf, u64, Option<u64>), LayoutError> {
+    fn locate(&self, name: &str) -> Result<(PathBuf, u64, Option<u64>), LocalError> {
         match self {
             LocalFiles::Dir(root) => Ok((root.join(name), 0, None)),
             LocalFiles::Tar { path, entries } => match entries.get(name) {
                 Some(&(offset, size)) => Ok((path.clone(), offset, Some(size))),
-                None => Err(LayoutError::Io {
+                None => Err(LocalError::Io {
                     path: path.join(name),
                     source: std::io::Error::new(
                         std::io::ErrorKind::NotFound,
@@ -259,7 +260,7 @@ impl LocalFiles {
     }
 
     /// Size of file `name`.
-    pub fn size(&self, name: &str) -> Result<u64, LayoutError> {
+    pub fn size(&self, name: &str) -> Result<u64, LocalError> {
         let (path, _, size) = self.locate(name)?;
         match size {
             Some(s) => Ok(s),
@@ -267,15 +268,15 @@ impl LocalFiles {
                 refuse_special(&path)?;
                 fs_err::metadata(&path)
                     .map(|m| m.len())
-                    .map_err(|source| LayoutError::Io { path, source })
+                    .map_err(|source| LocalError::Io { path, source })
             }
         }
     }
 
     /// Opens `name` positioned at its first byte, with its length.
-    fn open(&self, name: &str) -> Result<(PathBuf, std::io::Take<std::fs::File>), LayoutError> {
+    fn open(&self, name: &str) -> Result<(PathBuf, std::io::Take<std::fs::File>), LocalError> {
         let (path, offset, size) = self.locate(name)?;
-        let io = |source| LayoutError::Io {
+        let io = |source| LocalError::Io {
             path: path.clone(),
             source,
         };
@@ -296,10 +297,10 @@ impl LocalFiles {
     }
 
     /// Reads all of `name`, refusing more than `limit` bytes.
-    pub fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, LayoutError> {
+    pub fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, LocalError> {
         let size = self.size(name)?;
         if size > limit {
-            return Err(LayoutError::Invalid {
+            return Err(LocalError::Invalid {
                 path: self.path().join(name),
                 reason: format!("{size} bytes, more than the {limit} a metadata file may hold"),
             });
@@ -308,13 +309,13 @@ impl LocalFiles {
     }
 
     /// The first bytes of `name` (fewer when it is shorter).
-    pub fn head(&self, name: &str, n: usize) -> Result<Vec<u8>, LayoutError> {
+    pub fn head(&self, name: &str, n: usize) -> Result<Vec<u8>, LocalError> {
         let (shown, reader) = self.open(name)?;
         let mut bytes = Vec::with_capacity(n);
         reader
             .take(n as u64)
             .read_to_end(&mut bytes)
-            .map_err(|source| LayoutError::Io {
+            .map_err(|source| LocalError::Io {
                 path: shown,
                 source,
             })?;
@@ -322,9 +323,9 @@ impl LocalFiles {
     }
 
     /// sha256 and size of `name`, read through once.
-    pub fn digest(&self, name: &str) -> Result<(Digest, u64), LayoutError> {
+    pub fn digest(&self, name: &str) -> Result<(Digest, u64), LocalError> {
         let (shown, reader) = self.open(name)?;
-        Digest::of_reader(reader).map_err(|source| LayoutError::Io {
+        Digest::of_reader(reader).map_err(|source| LocalError::Io {
             path: shown,
             source,
         })
@@ -337,12 +338,12 @@ impl LocalFiles {
         digest: &Digest,
         size: u64,
         limit: u64,
-    ) -> Result<Vec<u8>, LayoutError> {
+    ) -> Result<Vec<u8>, LocalError> {
         let bytes = self.read(name, limit)?;
         let mut v = Verifier::new(digest, size);
         v.update(&bytes)
             .and_then(|()| v.finish())
-            .map_err(|source| LayoutError::Content {
+            .map_err(|source| LocalError::Content {
                 path: self.path().to_owned(),
                 source,
             })?;
@@ -353,7 +354,7 @@ impl LocalFiles {
     pub fn stream(
         &self,
         name: &str,
-    ) -> impl Stream<Item = Result<Bytes, LayoutError>> + Send + 'static + use<> {
+    ) -> impl Stream<Item = Result<Bytes, LocalError>> + Send + 'static + use<> {
         let opened = self.open(name);
         futures_util::stream::unfold(Some(opened), |state| async move {
             let (shown, mut reader) = match state? {
@@ -372,7 +373,7 @@ impl LocalFiles {
                 Ok((buf, _)) if buf.is_empty() => None,
                 Ok((buf, reader)) => Some((Ok(Bytes::from(buf)), Some(Ok((shown, reader))))),
                 Err(source) => Some((
-                    Err(LayoutError::Io {
+                    Err(LocalError::Io {
                         path: shown,
                         source,
                     }),

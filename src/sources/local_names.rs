@@ -1,5 +1,5 @@
-//! How the images of a local source (an OCI layout, a `docker save` tar) are picked by
-//! the REF of `oci:DIR:REF` and friends, and what they are named.
+//! How the images of a local source (an OCI layout, a `docker save` tar, a docker-charon
+//! payload) are picked by the REF of `oci:DIR:REF` and friends, and what they are named.
 //!
 //! A REF is matched against each image's names (`org.opencontainers.image.ref.name`,
 //! `io.containerd.image.name`, `RepoTags`) as producers write them — a full reference
@@ -13,22 +13,13 @@
 //! ID (`:latest` for the one unnamed image of an OCI layout). So two different images of
 //! one source never get one name.
 
+use super::local_error::LocalError;
+use super::source::Held;
 use crate::oci::{Digest, ImageRef};
-use crate::oci_layout::LayoutError;
 use std::path::Path;
 
 /// Shortest ID prefix a REF may give (docker's short image ID).
 const SHORT_ID: usize = 12;
-
-/// One image of a local source, as a REF can name it.
-#[derive(Clone, Debug)]
-pub struct Named {
-    /// Its names as the source writes them, preferred first (full references before bare
-    /// tags where a producer writes both).
-    pub names: Vec<String>,
-    /// Its ID: the manifest digest (OCI layout) or the image ID (`docker save`).
-    pub id: Digest,
-}
 
 /// Whether `ref_name` (an annotation or `RepoTags` entry) is what the user asked for:
 /// the same text, the same reference once normalised (`busybox:1.36` and
@@ -85,8 +76,8 @@ fn short(id: &Digest) -> String {
 
 /// How `entries[i]` is offered in an error: its first full name, else its first name,
 /// else its short ID; the short ID (with the name) when another entry shows the same.
-fn choices(entries: &[&Named]) -> String {
-    let shown = |n: &Named| {
+fn choices(entries: &[&Held]) -> String {
+    let shown = |n: &Held| {
         n.names
             .iter()
             .find_map(|t| full_reference(t).map(|r| r.to_string()))
@@ -111,9 +102,9 @@ fn choices(entries: &[&Named]) -> String {
 pub fn pick(
     path: &Path,
     source: &str,
-    entries: &[Named],
+    entries: &[Held],
     reference: Option<&str>,
-) -> Result<usize, LayoutError> {
+) -> Result<usize, LocalError> {
     let found: Vec<usize> = match reference {
         Some(r) => (0..entries.len())
             .filter(|&i| {
@@ -130,17 +121,17 @@ pub fn pick(
     }
     match (distinct.as_slice(), reference) {
         ([one], _) => Ok(*one),
-        ([], Some(r)) => Err(LayoutError::NoTag {
+        ([], Some(r)) => Err(LocalError::NoTag {
             path: path.to_owned(),
             tag: r.to_owned(),
             available: choices(&entries.iter().collect::<Vec<_>>()),
         }),
-        ([], None) => Err(LayoutError::Invalid {
+        ([], None) => Err(LocalError::Invalid {
             path: path.to_owned(),
             reason: "it lists no images".into(),
         }),
         (several, _) => {
-            let listed: Vec<&Named> = several.iter().map(|&i| &entries[i]).collect();
+            let listed: Vec<&Held> = several.iter().map(|&i| &entries[i]).collect();
             let what = match reference {
                 Some(r) => format!(
                     "has {} images that `{r}` names; name one in full",
@@ -148,7 +139,7 @@ pub fn pick(
                 ),
                 None => "holds several, so name one".to_owned(),
             };
-            Err(LayoutError::Several {
+            Err(LocalError::Several {
                 path: path.to_owned(),
                 what,
                 input: source.to_owned(),
@@ -164,11 +155,11 @@ pub fn pick(
 /// from the ID (for the note that says so).
 pub fn name_of(
     path: &Path,
-    entries: &[Named],
+    entries: &[Held],
     i: usize,
     reference: Option<&str>,
     id_when_unnamed: bool,
-) -> Result<(ImageRef, bool), LayoutError> {
+) -> Result<(ImageRef, bool), LocalError> {
     let me = &entries[i];
     let full = |n: &String| full_reference(n);
     let matched =
@@ -195,7 +186,7 @@ pub fn name_of(
 }
 
 /// `localhost/<file name>:<tag>`: the name of a local image that names itself nowhere.
-fn fallback_name(path: &Path, tag: &str) -> Result<ImageRef, LayoutError> {
+fn fallback_name(path: &Path, tag: &str) -> Result<ImageRef, LocalError> {
     let full = path.canonicalize().unwrap_or_else(|_| path.to_owned());
     let stem = full
         .file_name()
@@ -208,7 +199,7 @@ fn fallback_name(path: &Path, tag: &str) -> Result<ImageRef, LayoutError> {
         .collect();
     format!("localhost/{}:{tag}", base.trim_matches('-'))
         .parse()
-        .map_err(|e| LayoutError::Invalid {
+        .map_err(|e| LocalError::Invalid {
             path: path.to_owned(),
             reason: format!("cannot name the image: {e}; name it with `… as REGISTRY/REPO:TAG`"),
         })
@@ -218,8 +209,8 @@ fn fallback_name(path: &Path, tag: &str) -> Result<ImageRef, LayoutError> {
 mod tests {
     use super::*;
 
-    fn named(names: &[&str], seed: &[u8]) -> Named {
-        Named {
+    fn held(names: &[&str], seed: &[u8]) -> Held {
+        Held {
             names: names.iter().map(|s| s.to_string()).collect(),
             id: Digest::of(seed),
         }
@@ -253,7 +244,7 @@ mod tests {
     #[test]
     fn ids_pick_and_name_what_names_do_not_tell_apart() {
         let p = Path::new("/x/app.tar");
-        let both = [named(&["1.0.0"], b"a"), named(&["1.0.0"], b"b")];
+        let both = [held(&["1.0.0"], b"a"), held(&["1.0.0"], b"b")];
         let err = pick(p, "oci:/x/app.tar", &both, Some("1.0.0"))
             .unwrap_err()
             .to_string();
@@ -272,7 +263,7 @@ mod tests {
             format!("localhost/app:{}", &both[1].id.hex()[..12])
         );
         assert!(by_id);
-        let one = [named(&[], b"c")];
+        let one = [held(&[], b"c")];
         let (name, _) = name_of(p, &one, 0, None, false).unwrap();
         assert_eq!(name.to_string(), "localhost/app:latest");
         let (name, _) = name_of(p, &one, 0, None, true).unwrap();
