@@ -14,6 +14,6 @@ pub trait Bytes {
     /// A manifest's verified bytes.
     fn manifest(&self, digest: &Digest) -> Option<Result<RawManifest, String>>;
     /// A blob's verified bytes, read whole (only called for configs, at most
-    /// [`MAX_CONFIG_BYTES`]).
+    /// `MAX_CONFIG_BYTES`).
     fn small_blob(&self, desc: &Descriptor) -> Option<Result<Vec<u8>, String>>;
 }

@@ -1,7 +1,10 @@
 //! One zip file of a bundle opened and checked before meaning: its entries (stored, named
 //! by the grammar, once, none running past the end), its index (CRC-32, signature,
 //! validation). A docker-charon payload is opened the same way, its index built by
-//! [`super::charon`]. A file cut short is named as such by [`super::cut`].
+//! [`super::charon`]. A file cut short is named as such by [`super::cut`]. Also what one
+//! file says about the others of its set, for the reader above: whether it holds only the
+//! entries its index assigns it, whether it is of the same set, and which sibling beside a
+//! cut volume still opens.
 
 use super::blob_reader::EntrySpan;
 use super::entry_name::INDEX_ENTRY;
