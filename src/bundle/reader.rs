@@ -115,14 +115,14 @@ impl BundleReader {
         let mut volumes: HashMap<u32, Volume> = HashMap::new();
         volumes.insert(info.number, volume);
         // Volumes cut short count as missing: the images they do not touch stay usable.
-        let mut cut: Vec<(PathBuf, ReadError)> = Vec::new();
+        let mut cut_short: Vec<(PathBuf, ReadError)> = Vec::new();
         for p in &paths[1..] {
             match open_file(p, trusted) {
                 Ok((v, other)) => {
                     let number = check_same_set(p, &index, &other)?;
                     volumes.insert(number, v);
                 }
-                Err(e) if cut::is_cut(&e) => cut.push((p.clone(), e)),
+                Err(e) if cut::is_cut(&e) => cut_short.push((p.clone(), e)),
                 Err(e) => return Err(e),
             }
         }
@@ -135,9 +135,9 @@ impl BundleReader {
             }
             // `info.name` is a bare file name (validated), so this stays in `dir`.
             let candidate = dir.join(format!("{}.{n:0width$}.zip", info.name));
-            let given_cut = cut.iter().position(|(p, _)| *p == candidate);
+            let given_cut = cut_short.iter().position(|(p, _)| *p == candidate);
             if let Some(k) = given_cut {
-                let (_, e) = cut.remove(k);
+                let (_, e) = cut_short.remove(k);
                 cut::note_missing(n, cut::with_floor(e, &index, n));
                 missing.push((n, candidate));
             } else if siblings && candidate.exists() {
@@ -157,7 +157,7 @@ impl BundleReader {
             }
         }
         // A cut volume given under another name than its own: its number is unknown.
-        if let Some((_, e)) = cut.into_iter().next() {
+        if let Some((_, e)) = cut_short.into_iter().next() {
             return Err(e);
         }
         let mut wanted: HashMap<u32, HashSet<&str>> = HashMap::new();
