@@ -9,22 +9,12 @@
 //! walking the manifests give the same manifests and blobs, at the same sizes.
 
 use super::index::{BundleIndex, ImageEntry, ManifestEntry};
+use super::reader::BundleReader;
+use super::referrers;
+pub use super::verified_bytes::Bytes;
+use super::verified_bytes::MAX_CONFIG_BYTES;
 use crate::oci::{Descriptor, Digest, ParsedManifest, Platform, RawManifest, media_type};
 use std::collections::{BTreeSet, HashMap};
-
-/// Largest config read to check a platform label. Image configs are a few KiB; one this
-/// large is not an image config.
-const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
-
-/// Where the checks get bytes. `None` means "not at hand" (an external manifest or blob,
-/// held by the far side): such an entry is checked where its bytes are used instead.
-pub trait Bytes {
-    /// A manifest's verified bytes.
-    fn manifest(&self, digest: &Digest) -> Option<Result<RawManifest, String>>;
-    /// A blob's verified bytes, read whole (only called for configs, at most
-    /// [`MAX_CONFIG_BYTES`]).
-    fn small_blob(&self, desc: &Descriptor) -> Option<Result<Vec<u8>, String>>;
-}
 
 /// Remembers each manifest's verdict, so a manifest shared by many images is read and
 /// checked once: the checks stay linear in entries.
@@ -73,7 +63,7 @@ impl Checked {
             let verdict = self
                 .relations
                 .entry((r.subject.clone(), r.digest.clone()))
-                .or_insert_with(|| super::referrers::fault(r, bytes));
+                .or_insert_with(|| referrers::fault(r, bytes));
             if let Some(f) = verdict {
                 faults.push(f.clone());
             }
@@ -299,10 +289,10 @@ fn platforms_fault(
     })
 }
 
-impl Bytes for super::reader::BundleReader {
+impl Bytes for BundleReader {
     fn manifest(&self, digest: &Digest) -> Option<Result<RawManifest, String>> {
         self.has(digest)
-            .then(|| super::reader::BundleReader::manifest(self, digest).map_err(|e| e.to_string()))
+            .then(|| BundleReader::manifest(self, digest).map_err(|e| e.to_string()))
     }
 
     fn small_blob(&self, desc: &Descriptor) -> Option<Result<Vec<u8>, String>> {

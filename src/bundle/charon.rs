@@ -14,10 +14,11 @@
 //! docker-charon pushes to (`ubuntu:22.04` → `REGISTRY/ubuntu:22.04`).
 
 use super::blob_reader::EntrySpan;
+use super::entry_name::blob_entry;
 use super::index::{BlobEntry, BundleIndex, ImageEntry, ManifestEntry};
 use super::index_entry::read_entry;
 use super::read_error::ReadError;
-use super::{blob_entry, validate};
+use super::validate;
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::{Digest, ImageRef, ParsedManifest, RawManifest};
 use serde::Deserialize;

@@ -18,9 +18,6 @@ const LOCAL: [u8; 4] = [0x50, 0x4b, 0x03, 0x04];
 /// The EOCD record is 22 bytes and its comment at most 65535.
 const EOCD_SPAN: u64 = 22 + 0xFFFF;
 
-/// What to do about a file cut short, for every message that names one.
-pub const FIX: &str = "copy it again from the packing side, and check the copy with `sha256sum -c SHA256SUMS` in its folder";
-
 /// Why `file` (at `path`) did not open as a zip: cut short, a checksum list given in
 /// place of a bundle, or `zip_error` as the zip crate said it.
 pub(super) fn diagnose(
@@ -120,67 +117,6 @@ pub(super) fn note_missing(number: u32, e: ReadError) {
     crate::output::note(&format!(
         "volume {number} is not usable: {e}. Until then it counts as missing: the images with content in it are blocked, the others are usable"
     ));
-}
-
-/// Another volume of the set `path` (`NAME.NNN.zip`) belongs to, beside it, that opens:
-/// the set's index, to read the rest by when `path` itself is cut short.
-pub(super) fn readable_sibling(
-    path: &Path,
-    trusted: &crate::trust::TrustedKeys,
-) -> Option<std::path::PathBuf> {
-    let name = path.file_name()?.to_str()?;
-    let (stem, number) = name.strip_suffix(".zip")?.rsplit_once('.')?;
-    if number.len() < 3 || !number.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut candidates: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.file_name()))
-        .filter_map(|n| n.into_string().ok())
-        .filter(|n| {
-            n.strip_prefix(stem)
-                .and_then(|r| r.strip_prefix('.'))
-                .and_then(|r| r.strip_suffix(".zip"))
-                .is_some_and(|d| d.len() == number.len() && d.bytes().all(|b| b.is_ascii_digit()))
-                && n != name
-        })
-        .map(|n| dir.join(n))
-        .collect();
-    candidates.sort();
-    candidates
-        .into_iter()
-        .find(|c| super::volume_file::opens_as_volume(c, trusted))
-}
-
-/// A cut volume named alone: the floor on its size from a sibling beside it, when one
-/// opens and the volume's number can be read from its name.
-pub(super) fn with_sibling_floor(
-    e: ReadError,
-    path: &Path,
-    trusted: &crate::trust::TrustedKeys,
-) -> ReadError {
-    let number = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_suffix(".zip"))
-        .and_then(|n| n.rsplit_once('.'))
-        .and_then(|(_, d)| d.parse::<u32>().ok());
-    let sibling = number.and(readable_sibling(path, trusted));
-    match (number, sibling) {
-        (Some(number), Some(sibling)) => match super::reader::BundleReader::open_set(
-            std::slice::from_ref(&sibling),
-            false,
-            trusted,
-        ) {
-            Ok(reader) => with_floor(e, &reader.index, number),
-            Err(_) => e,
-        },
-        _ => e,
-    }
 }
 
 /// `paths` without any named `SHA256SUMS` (a note says each is left out), unless that

@@ -3,9 +3,10 @@
 //! trusted), then parsing, the format version and [`validate::check_index`].
 
 use super::blob_reader::{self, EntrySpan};
+use super::entry_name::INDEX_ENTRY;
 use super::index::{BundleIndex, FORMAT, FORMAT_VERSION};
 use super::read_error::ReadError;
-use super::{INDEX_ENTRY, validate};
+use super::validate;
 use crate::trust::seal::{self, MAX_SIGNATURE_BYTES, SIGNATURE_ENTRY};
 use crate::trust::{Seal, TrustedKeys};
 use std::collections::HashMap;

@@ -1,8 +1,12 @@
 //! Why a bundle cannot be read: one error type for every reader path, each variant naming
-//! the file and what is wrong with it.
+//! the file and what is wrong with it. It sits below every reader file (the zip checks,
+//! `cut`, the volumes, the reader) and imports none of them.
 
 use crate::oci::{Damaged, Digest};
 use std::path::PathBuf;
+
+/// What to do about a file cut short, for every message that names one.
+pub const FIX: &str = "copy it again from the packing side, and check the copy with `sha256sum -c SHA256SUMS` in its folder";
 
 /// Why a bundle cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -23,8 +27,8 @@ pub enum ReadError {
         /// What the zip reader said.
         reason: String,
     },
-    /// The file ends early: a copy that stopped before the end (see [`super::cut`]).
-    #[error("`{path}`: {}; {}", cut_reason(*have, *want), super::cut::FIX)]
+    /// The file ends early: a copy that stopped before the end (named so by `cut`).
+    #[error("`{path}`: {}; {}", cut_reason(*have, *want), FIX)]
     Cut {
         /// The file.
         path: PathBuf,

@@ -10,13 +10,13 @@
 //! bytes are read by offset ([`BlobReader`]) and verified as they stream. Each file is
 //! opened by [`super::volume_file`]; a volume cut short counts as missing.
 
-use super::blob_entry;
 pub use super::blob_reader::{BlobReader, EntrySpan};
 use super::blob_reader::{Piece, chunks};
+use super::cut;
+use super::entry_name::blob_entry;
 use super::index::BundleIndex;
 pub use super::read_error::ReadError;
-use super::volume_file::{Volume, open_file};
-use super::volume_set::{check_same_set, refuse_unlisted};
+use super::volume_file::{self, Volume, check_same_set, open_file, refuse_unlisted};
 use crate::oci::{Damaged, Descriptor, Digest, RawManifest, Verifier};
 use crate::trust::{Seal, TrustedKeys};
 use bytes::Bytes;
@@ -25,6 +25,27 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// A cut volume named alone: the floor on its size from a sibling beside it, when one
+/// opens and the volume's number can be read from its name.
+fn with_sibling_floor(e: ReadError, path: &Path, trusted: &TrustedKeys) -> ReadError {
+    let number = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".zip"))
+        .and_then(|n| n.rsplit_once('.'))
+        .and_then(|(_, d)| d.parse::<u32>().ok());
+    let sibling = number.and(volume_file::readable_sibling(path, trusted));
+    match (number, sibling) {
+        (Some(number), Some(sibling)) => {
+            match BundleReader::open_set(std::slice::from_ref(&sibling), false, trusted) {
+                Ok(reader) => cut::with_floor(e, &reader.index, number),
+                Err(_) => e,
+            }
+        }
+        _ => e,
+    }
+}
 
 /// A bundle (or volume set) opened for reading.
 pub struct BundleReader {
@@ -64,7 +85,7 @@ impl BundleReader {
     ) -> Result<BundleReader, ReadError> {
         // `verify --set dir/*` names the checksum list too: it is no volume, say so and
         // read the rest.
-        let kept = super::cut::without_sums_list(paths);
+        let kept = cut::without_sums_list(paths);
         let paths = kept.as_slice();
         let first = paths.first().ok_or_else(|| ReadError::Index {
             path: PathBuf::new(),
@@ -72,12 +93,12 @@ impl BundleReader {
         })?;
         let (volume, index) = match open_file(first, trusted) {
             Ok(opened) => opened,
-            Err(e) if !siblings && super::cut::is_cut(&e) => {
-                return Err(super::cut::with_sibling_floor(e, first, trusted));
+            Err(e) if !siblings && cut::is_cut(&e) => {
+                return Err(with_sibling_floor(e, first, trusted));
             }
-            Err(e) if siblings && super::cut::is_cut(&e) => {
+            Err(e) if siblings && cut::is_cut(&e) => {
                 // A cut volume has no index to read, but any sibling's names the set.
-                let Some(other) = super::cut::readable_sibling(first, trusted) else {
+                let Some(other) = volume_file::readable_sibling(first, trusted) else {
                     return Err(e);
                 };
                 let mut rest = vec![other];
@@ -94,14 +115,14 @@ impl BundleReader {
         let mut volumes: HashMap<u32, Volume> = HashMap::new();
         volumes.insert(info.number, volume);
         // Volumes cut short count as missing: the images they do not touch stay usable.
-        let mut cut: Vec<(PathBuf, ReadError)> = Vec::new();
+        let mut cut_short: Vec<(PathBuf, ReadError)> = Vec::new();
         for p in &paths[1..] {
             match open_file(p, trusted) {
                 Ok((v, other)) => {
                     let number = check_same_set(p, &index, &other)?;
                     volumes.insert(number, v);
                 }
-                Err(e) if super::cut::is_cut(&e) => cut.push((p.clone(), e)),
+                Err(e) if cut::is_cut(&e) => cut_short.push((p.clone(), e)),
                 Err(e) => return Err(e),
             }
         }
@@ -114,10 +135,10 @@ impl BundleReader {
             }
             // `info.name` is a bare file name (validated), so this stays in `dir`.
             let candidate = dir.join(format!("{}.{n:0width$}.zip", info.name));
-            let given_cut = cut.iter().position(|(p, _)| *p == candidate);
+            let given_cut = cut_short.iter().position(|(p, _)| *p == candidate);
             if let Some(k) = given_cut {
-                let (_, e) = cut.remove(k);
-                super::cut::note_missing(n, super::cut::with_floor(e, &index, n));
+                let (_, e) = cut_short.remove(k);
+                cut::note_missing(n, cut::with_floor(e, &index, n));
                 missing.push((n, candidate));
             } else if siblings && candidate.exists() {
                 match open_file(&candidate, trusted) {
@@ -125,8 +146,8 @@ impl BundleReader {
                         check_same_set(&candidate, &index, &other)?;
                         volumes.insert(n, v);
                     }
-                    Err(e) if super::cut::is_cut(&e) => {
-                        super::cut::note_missing(n, super::cut::with_floor(e, &index, n));
+                    Err(e) if cut::is_cut(&e) => {
+                        cut::note_missing(n, cut::with_floor(e, &index, n));
                         missing.push((n, candidate));
                     }
                     Err(e) => return Err(e),
@@ -136,7 +157,7 @@ impl BundleReader {
             }
         }
         // A cut volume given under another name than its own: its number is unknown.
-        if let Some((_, e)) = cut.into_iter().next() {
+        if let Some((_, e)) = cut_short.into_iter().next() {
             return Err(e);
         }
         let mut wanted: HashMap<u32, HashSet<&str>> = HashMap::new();

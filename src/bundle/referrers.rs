@@ -4,8 +4,8 @@
 //! bytes before a push acts on it, so a bundle cannot attach an artifact to an image its
 //! manifest does not name, nor push a tag outside cosign's scheme.
 
-use super::agreement::Bytes;
 use super::index::{BundleIndex, ReferrerEntry};
+use super::verified_bytes::Bytes;
 use crate::oci::Digest;
 use crate::oci::artifact::{artifact_type, cosign_kind, subject_of};
 use std::collections::{HashMap, HashSet};

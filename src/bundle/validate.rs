@@ -11,6 +11,7 @@
 //! It does not read blob or manifest bytes: whether the index agrees with the manifests
 //! is `agreement`'s job, and whether the bytes match their digests the reader's.
 
+use super::entry_name::blob_entry;
 use super::index::{BundleIndex, Holding, ImageEntry, VolumeInfo};
 use crate::oci::reference::{valid_registry, valid_repository, valid_tag};
 use crate::oci::{Digest, ImageRef, Platform, media_type};
@@ -293,8 +294,8 @@ fn check_volume(index: &BundleIndex, v: &VolumeInfo) -> Result<(), String> {
         }
         used[(h.volume - 1) as usize] = true;
         let expected = match &h.part {
-            None => super::blob_entry(&h.digest),
-            Some(p) => format!("{}.part-{:04}", super::blob_entry(&h.digest), p.number),
+            None => blob_entry(&h.digest),
+            Some(p) => format!("{}.part-{:04}", blob_entry(&h.digest), p.number),
         };
         if h.entry != expected {
             return Err(format!(
@@ -372,10 +373,10 @@ fn check_parts(digest: &Digest, size: u64, holdings: &[&Holding]) -> Result<(), 
 
 fn entry_name(at: &str, digest: &Digest, entry: Option<&str>) -> Result<(), String> {
     match entry {
-        Some(e) if e != super::blob_entry(digest) => Err(format!(
+        Some(e) if e != blob_entry(digest) => Err(format!(
             "{at}: entry `{}` should be `{}`",
             shown(e),
-            super::blob_entry(digest)
+            blob_entry(digest)
         )),
         _ => Ok(()),
     }

@@ -1,16 +1,20 @@
 //! One zip file of a bundle opened and checked before meaning: its entries (stored, named
 //! by the grammar, once, none running past the end), its index (CRC-32, signature,
 //! validation). A docker-charon payload is opened the same way, its index built by
-//! [`super::charon`]. A file cut short is named as such by [`super::cut`].
+//! [`super::charon`]. A file cut short is named as such by [`super::cut`]. Also what one
+//! file says about the others of its set, for the reader above: whether it holds only the
+//! entries its index assigns it, whether it is of the same set, and which sibling beside a
+//! cut volume still opens.
 
-use super::INDEX_ENTRY;
 use super::blob_reader::EntrySpan;
+use super::entry_name::INDEX_ENTRY;
 use super::index::BundleIndex;
 use super::index_entry::read_index;
 use super::read_error::ReadError;
 use super::zip_entries::{stored_entries, valid_entry_name};
+use crate::trust::seal::SIGNATURE_ENTRY;
 use crate::trust::{Seal, TrustedKeys};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -70,9 +74,83 @@ pub(super) fn open_file(
     ))
 }
 
-/// Whether `path` opens as a volume of a set (see [`super::cut::readable_sibling`]).
+/// Whether `path` opens as a volume of a set (see [`readable_sibling`]).
 pub(super) fn opens_as_volume(path: &Path, trusted: &TrustedKeys) -> bool {
     matches!(open_file(path, trusted), Ok((_, index)) if index.volume.is_some())
+}
+
+/// Another volume of the set `path` (`NAME.NNN.zip`) belongs to, beside it, that opens:
+/// the set's index, to read the rest by when `path` itself is cut short.
+pub(super) fn readable_sibling(path: &Path, trusted: &TrustedKeys) -> Option<std::path::PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let (stem, number) = name.strip_suffix(".zip")?.rsplit_once('.')?;
+    if number.len() < 3 || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut candidates: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .filter_map(|n| n.into_string().ok())
+        .filter(|n| {
+            n.strip_prefix(stem)
+                .and_then(|r| r.strip_prefix('.'))
+                .and_then(|r| r.strip_suffix(".zip"))
+                .is_some_and(|d| d.len() == number.len() && d.bytes().all(|b| b.is_ascii_digit()))
+                && n != name
+        })
+        .map(|n| dir.join(n))
+        .collect();
+    candidates.sort();
+    candidates.into_iter().find(|c| opens_as_volume(c, trusted))
+}
+
+/// Every entry of `volume` but the index must be one of `wanted` (entry names the index
+/// assigns to this file); an unlisted entry is refused rather than ignored.
+pub(super) fn refuse_unlisted(volume: &Volume, wanted: &HashSet<&str>) -> Result<(), ReadError> {
+    match volume.entries.keys().find(|n| {
+        n.as_str() != INDEX_ENTRY && n.as_str() != SIGNATURE_ENTRY && !wanted.contains(n.as_str())
+    }) {
+        Some(name) => Err(ReadError::BadEntry {
+            path: volume.path.clone(),
+            name: crate::output::sanitize(name),
+            reason: "the index does not list it",
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `other` is a volume of the same set as `first`, with the same index but for its number.
+pub(super) fn check_same_set(
+    path: &Path,
+    first: &BundleIndex,
+    other: &BundleIndex,
+) -> Result<u32, ReadError> {
+    let (Some(info), Some(o)) = (&first.volume, &other.volume) else {
+        return Err(ReadError::Index {
+            path: path.to_owned(),
+            reason: "not a volume of a set".into(),
+        });
+    };
+    if o.bundle != info.bundle {
+        return Err(ReadError::Index {
+            path: path.to_owned(),
+            reason: format!("not a volume of the set `{}` ({})", info.name, info.bundle),
+        });
+    }
+    if !first.same_but_number(other) {
+        return Err(ReadError::Index {
+            path: path.to_owned(),
+            reason: format!(
+                "its index differs from volume {}'s beyond the volume number: the set was altered",
+                info.number
+            ),
+        });
+    }
+    Ok(o.number)
 }
 
 /// A docker-charon payload, read as a bundle of one volume (see [`super::charon`]).

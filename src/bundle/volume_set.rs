@@ -3,61 +3,12 @@
 //! blob's digest needs them all, but each part has its own digest and size in
 //! `volume.holdings`, so every byte the volume holds is still checked.
 
-use super::INDEX_ENTRY;
 use super::blob_reader::BlobReader;
 use super::index::{BundleIndex, Part};
 use super::read_error::ReadError;
 use super::reader::BundleReader;
-use super::volume_file::Volume;
 use crate::oci::Digest;
-use crate::trust::seal::SIGNATURE_ENTRY;
 use std::collections::HashSet;
-use std::path::Path;
-
-/// Every entry of `volume` but the index must be one of `wanted` (entry names the index
-/// assigns to this file); an unlisted entry is refused rather than ignored.
-pub(super) fn refuse_unlisted(volume: &Volume, wanted: &HashSet<&str>) -> Result<(), ReadError> {
-    match volume.entries.keys().find(|n| {
-        n.as_str() != INDEX_ENTRY && n.as_str() != SIGNATURE_ENTRY && !wanted.contains(n.as_str())
-    }) {
-        Some(name) => Err(ReadError::BadEntry {
-            path: volume.path.clone(),
-            name: crate::output::sanitize(name),
-            reason: "the index does not list it",
-        }),
-        None => Ok(()),
-    }
-}
-
-/// `other` is a volume of the same set as `first`, with the same index but for its number.
-pub(super) fn check_same_set(
-    path: &Path,
-    first: &BundleIndex,
-    other: &BundleIndex,
-) -> Result<u32, ReadError> {
-    let (Some(info), Some(o)) = (&first.volume, &other.volume) else {
-        return Err(ReadError::Index {
-            path: path.to_owned(),
-            reason: "not a volume of a set".into(),
-        });
-    };
-    if o.bundle != info.bundle {
-        return Err(ReadError::Index {
-            path: path.to_owned(),
-            reason: format!("not a volume of the set `{}` ({})", info.name, info.bundle),
-        });
-    }
-    if !first.same_but_number(other) {
-        return Err(ReadError::Index {
-            path: path.to_owned(),
-            reason: format!(
-                "its index differs from volume {}'s beyond the volume number: the set was altered",
-                info.number
-            ),
-        });
-    }
-    Ok(o.number)
-}
 
 /// What one volume of a set holds, from the index's `holdings`: the set's totals say
 /// nothing about the file in hand.

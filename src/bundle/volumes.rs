@@ -3,6 +3,7 @@
 //! whole where they fit; only a blob larger than a whole volume is cut into parts, and then
 //! the parts fill volumes to the brim. Pure arithmetic: no I/O.
 
+use super::entry_name::blob_entry;
 use crate::oci::Digest;
 
 /// Bytes every volume spends besides its entries: the index entry's local and central
@@ -45,11 +46,11 @@ fn entry_cost(name: &str) -> u64 {
 }
 
 fn whole_name(d: &Digest) -> String {
-    super::blob_entry(d)
+    blob_entry(d)
 }
 
 fn part_name(d: &Digest, number: u32) -> String {
-    format!("{}.part-{number:04}", super::blob_entry(d))
+    format!("{}.part-{number:04}", blob_entry(d))
 }
 
 /// Assigns items to volumes of at most `limit` bytes, each also holding an index of

@@ -4,7 +4,7 @@
 //! directory, syncs, and renames it: an interrupted pack never leaves a finished-looking file.
 //! A pack with a journal keeps the `.partial` file when interrupted, so a rerun resumes it.
 
-use super::INDEX_ENTRY;
+use super::entry_name::INDEX_ENTRY;
 use super::index::BundleIndex;
 use super::zip_layout::{self, Placement};
 use crate::trust::BundleSigner;

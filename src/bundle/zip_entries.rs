@@ -1,8 +1,8 @@
 //! The zip entries of a bundle or payload: every one stored uncompressed, named once, and
 //! named by the grammar of its kind, before anything reads them.
 
-use super::INDEX_ENTRY;
 use super::blob_reader::EntrySpan;
+use super::entry_name::INDEX_ENTRY;
 use super::read_error::ReadError;
 use crate::oci::Digest;
 use crate::trust::seal::SIGNATURE_ENTRY;

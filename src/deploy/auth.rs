@@ -1,6 +1,7 @@
 //! Logging in once the host key is trusted: the key file, then ssh-agent, then a password.
 
-use super::ssh::{SshError, SshOptions, Target};
+use super::ssh_error::SshError;
+use super::target::{SshOptions, Target};
 use russh::client;
 use russh::keys::PrivateKeyWithHashAlg;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! connection ended, so a command waiting on a dead connection can stop and say why
 //! (russh's own channel writes wait forever for window space a dead peer never grants).
 
-use super::ssh::SshError;
+use super::ssh_error::SshError;
 use russh::client;
 use russh::keys::HashAlg;
 use std::path::PathBuf;

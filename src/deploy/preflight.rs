@@ -5,9 +5,11 @@
 //! compared later, once the tar's size is known ([`Checked::room_for`]): measuring needs
 //! only the connection, so no target is contacted twice before the deploy.
 
-use super::DeployPlan;
 use super::command::quote;
-use super::ssh::{Session, SshError, Target};
+use super::plan::DeployPlan;
+use super::ssh::Session;
+use super::ssh_error::SshError;
+use super::target::Target;
 use crate::output::bytes;
 use futures_util::StreamExt;
 

@@ -4,147 +4,14 @@
 //! `command_timeout` each remote command (the upload's too), and keepalives give up on a
 //! connection silent for `idle_timeout`.
 
+use super::auth;
 use super::handler::{Checker, KEEPALIVE_MAX};
-use crate::secret::Secret;
+pub use super::ssh_error::SshError;
+pub use super::target::{SshOptions, Target};
 use russh::client;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// A host to deploy to.
-#[derive(Clone, Debug)]
-pub struct Target {
-    /// Host name or address.
-    pub host: String,
-    /// SSH port.
-    pub port: u16,
-    /// Login user.
-    pub user: String,
-    /// Label in output (`user@host:port` by default).
-    pub name: String,
-}
-
-/// How to authenticate and what to trust.
-#[derive(Clone, Debug)]
-pub struct SshOptions {
-    /// Private key file.
-    pub key_file: Option<PathBuf>,
-    /// Passphrase for the key.
-    pub passphrase: Option<Secret<String>>,
-    /// Password, for password auth.
-    pub password: Option<Secret<String>>,
-    /// known_hosts file.
-    pub known_hosts: PathBuf,
-    /// Learn unknown host keys instead of refusing them.
-    pub accept_new_host_keys: bool,
-    /// Bounds connecting, the handshake and logging in.
-    pub connect_timeout: Duration,
-    /// Bounds each remote command, the upload's included.
-    pub command_timeout: Duration,
-    /// Silence after which a target counts as dead (with `keepalive`, which makes a live
-    /// target answer within it).
-    pub idle_timeout: Duration,
-    /// Probe the target with keepalives, so a frozen one is given up on after
-    /// `idle_timeout` while a healthy command that prints nothing runs on.
-    pub keepalive: bool,
-}
-
-/// Why a target could not be served.
-#[derive(Debug, thiserror::Error)]
-pub enum SshError {
-    /// TCP or SSH connection failed.
-    #[error("cannot connect to `{target}`: {reason}")]
-    Connect {
-        /// The target.
-        target: String,
-        /// Why.
-        reason: String,
-    },
-    /// The host key is not in known_hosts.
-    #[error("host key of `{target}` is unknown ({fingerprint}); hint: verify it, then add it with `ssh-keyscan -p {port} {host} >> {}`, or set `accept_new_host_keys: true`", known_hosts.display())]
-    UnknownHostKey {
-        /// The target.
-        target: String,
-        /// Host.
-        host: String,
-        /// Port.
-        port: u16,
-        /// SHA256 fingerprint.
-        fingerprint: String,
-        /// The file checked.
-        known_hosts: PathBuf,
-    },
-    /// The host key differs from the one recorded.
-    #[error("host key of `{target}` CHANGED ({fingerprint}) from the one at `{}` line {line}; refusing (a man-in-the-middle, or a reinstalled host); hint: if the host was reinstalled, remove that line", known_hosts.display())]
-    HostKeyChanged {
-        /// The target.
-        target: String,
-        /// SHA256 fingerprint of the key offered.
-        fingerprint: String,
-        /// The file.
-        known_hosts: PathBuf,
-        /// Line of the recorded key.
-        line: usize,
-    },
-    /// Authentication failed.
-    #[error("`{target}` refused authentication as `{user}`: {reason}")]
-    Auth {
-        /// The target.
-        target: String,
-        /// User.
-        user: String,
-        /// Why.
-        reason: String,
-    },
-    /// A remote command failed.
-    #[error("on `{target}`: `{what}` exited with {status}: {stderr}")]
-    Command {
-        /// The target.
-        target: String,
-        /// Which step.
-        what: String,
-        /// Exit status.
-        status: String,
-        /// Tail of stderr.
-        stderr: String,
-    },
-    /// A timeout fired: names the step and the setting that bounds it.
-    #[error("on `{target}`: gave up on {doing} after {}s (`{setting}`)", after.as_secs())]
-    Timeout {
-        /// The target.
-        target: String,
-        /// What it was doing.
-        doing: String,
-        /// How long it waited.
-        after: Duration,
-        /// The config key that set the limit.
-        setting: &'static str,
-    },
-    /// The connection ended while a step was under way.
-    #[error("on `{target}`: connection lost during {doing}: {why}")]
-    Lost {
-        /// The target.
-        target: String,
-        /// What it was doing.
-        doing: String,
-        /// Why it ended, with the timeout that fired, if one did.
-        why: String,
-    },
-    /// The channel of a step failed while the connection stayed up.
-    #[error("on `{target}`: {doing} failed: {reason}")]
-    Channel {
-        /// The target.
-        target: String,
-        /// What it was doing.
-        doing: String,
-        /// Why.
-        reason: String,
-    },
-    /// A local file could not be read.
-    #[error("reading `{0}`: {1}")]
-    Local(PathBuf, std::io::Error),
-}
 
 /// Output of a remote command.
 #[derive(Debug, Default)]
@@ -223,7 +90,7 @@ impl Session {
                     },
                 }
             })?;
-            super::auth::authenticate(&mut handle, target, options).await?;
+            auth::authenticate(&mut handle, target, options).await?;
             Ok(handle)
         };
         let handle = tokio::time::timeout(options.connect_timeout, attempt)

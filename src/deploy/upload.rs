@@ -7,7 +7,8 @@
 //! Every remote command puts `--` before its operands, and every path is quoted.
 
 use super::command::quote;
-use super::ssh::{Session, SshError};
+use super::ssh::Session;
+use super::ssh_error::SshError;
 use sha2::{Digest as _, Sha256};
 use std::path::Path;
 use std::pin::Pin;

@@ -2,9 +2,12 @@
 //! a missing login versus missing permission, and the one access check per registry
 //! ([`Registry::ready`]) that lets a command fail once instead of once per blob.
 
+use super::access::Access;
 use super::auth::{self, Challenge};
+use super::client::Registry;
 use super::credentials::Credential;
-use super::{Access, Registry, RegistryError, transport};
+use super::error::RegistryError;
+use super::transport;
 use reqwest::Response;
 use std::sync::Arc;
 

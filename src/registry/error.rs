@@ -88,7 +88,7 @@ pub enum RegistryError {
         /// What `/v2/` answered.
         status: u16,
     },
-    /// A failure found once for the registry (by [`super::Registry::ready`]) and shared by
+    /// A failure found once for the registry (by `Registry::ready`) and shared by
     /// every image that needed it, so it is reported once, not once per image or blob.
     #[error(transparent)]
     Shared(std::sync::Arc<RegistryError>),

@@ -1,8 +1,11 @@
 //! The listing verbs of [`Registry`]: the catalog and a repository's tags, following
 //! `Link` pagination (distribution spec, "Listing tags", and the catalog extension).
 
+use super::access::Access;
+use super::body;
+use super::client::Registry;
 use super::endpoint::Endpoint;
-use super::{Access, Registry, RegistryError, body};
+use super::error::RegistryError;
 use crate::oci::artifact::Referrer;
 use crate::oci::{Digest, media_type};
 use reqwest::{Response, StatusCode};

@@ -17,30 +17,14 @@
 //!   origin is unchanged. A mirror is the registry the user configured it for: its origin
 //!   is the mirror's, and it gets that registry's credentials.
 
+use super::client::Registry;
 use super::credentials::Credential;
-use super::{Registry, RegistryError, auth, http};
-use crate::secret::Secret;
+use super::error::RegistryError;
+use super::{auth, http};
 use std::sync::Mutex;
 
 /// Realms already warned about in this run.
 static WARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-/// An `Authorization` value marked sensitive (hyper then keeps it out of its own logs).
-/// Basic values are base64 and tokens were checked when fetched, so this cannot fail in
-/// practice; were it to, the request fails rather than going out without credentials.
-pub(super) fn header_value(
-    registry: &str,
-    secret: &Secret<String>,
-) -> Result<reqwest::header::HeaderValue, RegistryError> {
-    let mut value = reqwest::header::HeaderValue::from_str(secret.expose()).map_err(|_| {
-        RegistryError::Auth(auth::AuthError::Failed {
-            realm: registry.to_owned(),
-            reason: "its credentials are not a valid HTTP header value".into(),
-        })
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
-}
 
 /// `host:port` of a URL, the port always named, as `--plain-http` is matched.
 fn host_port(url: &url::Url) -> Option<String> {
@@ -195,6 +179,7 @@ mod tests {
     use super::super::credentials::ExplicitCredentials;
     use super::super::http::TransportOptions;
     use super::*;
+    use crate::secret::Secret;
 
     fn basic(user: &str) -> Credential {
         Credential::Basic {

@@ -8,9 +8,22 @@ use super::stall::StallWatch;
 /// answers move: a registry whose `Range` goes back and forth cannot keep it busy forever.
 const MAX_RECOVERIES: u32 = 10;
 
-use super::{Access, BodyFactory, MountOutcome, Registry, RegistryError};
+use super::access::Access;
+use super::client::Registry;
+use super::error::RegistryError;
 use crate::oci::{Descriptor, Digest, RawManifest};
 use reqwest::{Response, StatusCode};
+
+/// Result of a mount request.
+pub enum MountOutcome {
+    /// The registry linked the blob (201).
+    Mounted,
+    /// The registry declined and opened an upload session instead (202): upload there.
+    Upload(String),
+}
+
+/// A blob body source that can be opened again for a retry.
+pub type BodyFactory<'a> = &'a (dyn Fn() -> reqwest::Body + Send + Sync);
 
 impl Registry {
     /// Asks the registry to link `digest` from `from` into `repo` (distribution spec,

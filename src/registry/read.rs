@@ -1,8 +1,11 @@
 //! The reading verbs: manifests as exact bytes with their digest checked, blobs as
 //! streams the caller verifies, and existence checks.
 
+use super::access::Access;
+use super::client::Registry;
 use super::endpoint::Endpoint;
-use super::{Access, Registry, RegistryError, body, transport};
+use super::error::RegistryError;
+use super::{body, transport};
 use crate::oci::{Descriptor, Digest, RawManifest, media_type};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};

@@ -1,9 +1,10 @@
 //! The clients of one command, one per registry, and the warning about per-host flags
 //! that matched none of them.
 
+use super::client::Registry;
 use super::credentials::ExplicitCredentials;
+use super::error::RegistryError;
 use super::http::{self, TransportOptions};
-use super::{Registry, RegistryError};
 use std::collections::HashMap;
 use std::sync::Arc;
 

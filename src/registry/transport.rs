@@ -1,7 +1,7 @@
 //! Why a connection to a registry failed, in the words an operator needs: the cause (name
 //! resolution, refused, timeout, an untrusted or expired certificate, a reset) and whether
 //! trying again can help. reqwest hides the cause several `source()` levels down; this
-//! module walks the chain once and names it, so [`super::Registry::send`] retries only
+//! module walks the chain once and names it, so `Registry::send` retries only
 //! what is transient and the message carries the fix.
 
 use std::error::Error as StdError;
