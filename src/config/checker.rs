@@ -82,7 +82,7 @@ impl<'t> Checker<'t> {
         }
     }
 
-    /// A problem unless the file `value` names (after [`expand`]) can be opened;
+    /// A problem unless the file `value` names (`~/` and relative paths expanded) can be opened;
     /// `missing_ok`: a file that does not exist is fine too.
     pub fn readable_file(&mut self, path: &[Step<'_>], value: &Value, missing_ok: bool) {
         if let Some(file) = self.string(path, value) {
