@@ -31,7 +31,7 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "REGISTRY=MIRROR", value_parser = parse_mirror)]
     pub mirror: Vec<String>,
     /// Retries for connection errors, 429 and 5xx answers.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = 4)]
     pub retries: u32,
     /// How long a transfer may stay silent before it counts as stalled and is retried
     /// (`90s`, `5m`; a plain number is seconds; at most a day): no byte received

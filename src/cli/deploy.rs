@@ -10,13 +10,13 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct DeployArgs {
     /// The config file (images, transport, targets, post_instructions).
-    #[arg(short = 'c', long, help_heading = INPUT)]
+    #[arg(short = 'c', long, value_name = "FILE", help_heading = INPUT)]
     pub config: PathBuf,
     /// Print the plan per target and touch nothing: manifests are read, no blob is.
     #[arg(long)]
     pub dry_run: bool,
     /// Targets worked on at once (default: the config's `parallel`, else 4).
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub parallel: Option<usize>,
     /// Skip the checks made on every target before anything is pulled (host key, login,
     /// room, the plugin's command; any failing one stops the run), so each target fails
@@ -28,11 +28,11 @@ pub struct DeployArgs {
     #[arg(long)]
     pub no_space_check: bool,
     /// Platform for multi-platform images (default: the config's `platforms`, else this host's).
-    #[arg(long = "platform", help_heading = SELECTION)]
+    #[arg(long = "platform", value_name = "OS/ARCH", help_heading = SELECTION)]
     pub platforms: Vec<String>,
     /// Blobs of 1 MiB and more downloaded at once; smaller blobs go four times as many at
     /// once, as a round trip costs them more than their bytes.
-    #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
+    #[arg(short, long, value_name = "N", default_value_t = crate::copy::DEFAULT_JOBS)]
     pub jobs: usize,
     /// Print the result as JSON on stdout.
     #[arg(long)]
@@ -46,6 +46,6 @@ pub struct DeployArgs {
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
     /// The config file.
-    #[arg(short = 'c', long, help_heading = INPUT)]
+    #[arg(short = 'c', long, value_name = "FILE", help_heading = INPUT)]
     pub config: PathBuf,
 }

@@ -160,14 +160,14 @@ pub struct Selection {
     #[arg(help_heading = OPTIONS)]
     pub images: Vec<String>,
     /// File with one image per line (`#` comments and blank lines ignored); repeatable.
-    #[arg(short = 'f', long = "images-file", help_heading = INPUT)]
+    #[arg(short = 'f', long = "images-file", value_name = "FILE", help_heading = INPUT)]
     pub images_file: Vec<PathBuf>,
     /// YAML config whose `images:` list is packed.
-    #[arg(short = 'c', long, help_heading = INPUT)]
+    #[arg(short = 'c', long, value_name = "FILE", help_heading = INPUT)]
     pub config: Option<PathBuf>,
     /// Platform to take from multi-platform images (os/arch[/variant]); repeatable.
     /// Default: linux/<this host's architecture>.
-    #[arg(long = "platform", conflicts_with = "all_platforms", help_heading = SELECTION)]
+    #[arg(long = "platform", value_name = "OS/ARCH", conflicts_with = "all_platforms", help_heading = SELECTION)]
     pub platforms: Vec<String>,
     /// Take every platform, keeping indexes byte-exact.
     #[arg(long, help_heading = SELECTION)]
@@ -216,7 +216,7 @@ pub struct PackArgs {
     #[command(flatten)]
     pub select: Selection,
     /// The bundle to write.
-    #[arg(short, long, help_heading = OUTPUT, display_order = 0)]
+    #[arg(short, long, value_name = "BUNDLE", help_heading = OUTPUT, display_order = 0)]
     pub output: PathBuf,
     /// Sign the bundle's index with this private key: ECDSA P-256 in PKCS#8 PEM (`openssl
     /// genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`) or a cosign key (password
@@ -225,7 +225,7 @@ pub struct PackArgs {
     pub sign: Option<PathBuf>,
     /// Blobs of 1 MiB and more downloaded at once; smaller blobs go four times as many at
     /// once, as a round trip costs them more than their bytes.
-    #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS, help_heading = OPTIONS)]
+    #[arg(short, long, value_name = "N", default_value_t = crate::copy::DEFAULT_JOBS, help_heading = OPTIONS)]
     pub jobs: usize,
     /// Start over, even when an interrupted pack of the same images left `-o`'s
     /// `.partial` file and journal (`<output>.journal`) to resume from.
@@ -288,13 +288,13 @@ pub struct UnpackArgs {
     pub compress: Option<crate::copy::to_archive::Compress>,
     /// The platform `manifest.json` names for multi-platform images (docker load takes
     /// one). Default: linux/<this host's architecture>.
-    #[arg(long, help_heading = TO_TARS)]
+    #[arg(long, value_name = "OS/ARCH", help_heading = TO_TARS)]
     pub platform: Option<String>,
     /// Write a .tar.zst into k3s's airgap images directory, and import it now when k3s runs.
     #[arg(long, help_heading = TO_K3S)]
     pub k3s: bool,
     /// k3s's airgap images directory.
-    #[arg(long, default_value = "/var/lib/rancher/k3s/agent/images", help_heading = TO_K3S)]
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/rancher/k3s/agent/images", help_heading = TO_K3S)]
     pub k3s_images_dir: PathBuf,
     /// Command that runs containerd's `ctr` for the import (e.g. `ctr -a /run/containerd.sock`);
     /// default `k3s ctr` when k3s is running.
@@ -302,13 +302,13 @@ pub struct UnpackArgs {
     pub k3s_ctr: Option<String>,
     /// With --k3s and --push: the k3s registries file to write or merge (a backup of the
     /// old one is kept beside it), so the nodes pull through the registry pushed to.
-    #[arg(long, default_value = "/etc/rancher/k3s/registries.yaml", help_heading = TO_K3S)]
+    #[arg(long, value_name = "FILE", default_value = "/etc/rancher/k3s/registries.yaml", help_heading = TO_K3S)]
     pub k3s_registries: PathBuf,
     /// Load the images into the local Docker engine (DOCKER_HOST respected).
     #[arg(long, help_heading = TO_DOCKER)]
     pub docker: bool,
     /// The docker client to run for --docker.
-    #[arg(long, default_value = "docker", help_heading = TO_DOCKER)]
+    #[arg(long, value_name = "COMMAND", default_value = "docker", help_heading = TO_DOCKER)]
     pub docker_cmd: String,
     /// Deploy to the targets of this config over SSH: docker-archive → targets, then its
     /// `post_instructions` plugin on each.
@@ -320,7 +320,7 @@ pub struct UnpackArgs {
     #[arg(long, help_heading = OPTIONS)]
     pub dry_run: bool,
     /// With -c: targets worked on at once (default: the config's `parallel`, else 4).
-    #[arg(long, requires = "config", help_heading = TO_TARGETS)]
+    #[arg(long, value_name = "N", requires = "config", help_heading = TO_TARGETS)]
     pub parallel: Option<usize>,
     /// With -c: skip the checks made on every target before anything is read (host key,
     /// login, room, the plugin's command; any failing one stops the run), so each target
@@ -333,7 +333,7 @@ pub struct UnpackArgs {
     pub no_space_check: bool,
     /// Path prepended to every destination repository (--push): lowercase components
     /// joined by `/`, e.g. `mirror` or `team/mirror`.
-    #[arg(long, value_parser = parse_prefix, help_heading = TO_REGISTRY)]
+    #[arg(long, value_name = "PATH", value_parser = parse_prefix, help_heading = TO_REGISTRY)]
     pub prefix: Option<String>,
     /// Keep each image's source registry as the first path component of its destination
     /// repository (`quay.io/library/conf` → `PREFIX/quay.io/library/conf`), so images of
@@ -358,7 +358,7 @@ pub struct UnpackArgs {
     #[command(flatten, next_help_heading = TRUST)]
     pub cosign: CosignArgs,
     /// Blobs pushed at once.
-    #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS, help_heading = OPTIONS)]
+    #[arg(short, long, value_name = "N", default_value_t = crate::copy::DEFAULT_JOBS, help_heading = OPTIONS)]
     pub jobs: usize,
     /// Blobs larger than this are uploaded in chunks (`1GiB`, `500MB`, or bytes).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = units::size, help_heading = TO_REGISTRY)]

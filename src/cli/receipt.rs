@@ -13,10 +13,10 @@ pub struct ReceiptArgs {
     #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_registry, help_heading = INPUT)]
     pub registry: String,
     /// Only repositories under this path.
-    #[arg(long, help_heading = INPUT)]
+    #[arg(long, value_name = "PATH", help_heading = INPUT)]
     pub prefix: Option<String>,
     /// The receipt to write.
-    #[arg(short, long, help_heading = OUTPUT)]
+    #[arg(short, long, value_name = "FILE", help_heading = OUTPUT)]
     pub output: PathBuf,
     /// Registry connection settings.
     #[command(flatten)]
