@@ -1,6 +1,6 @@
 //! Arguments that decide which signatures the far side requires.
 
-use crate::commands::UsageError;
+use super::usage::UsageError;
 use crate::trust::TrustedKeys;
 use clap::Args;
 use std::path::PathBuf;

@@ -34,10 +34,9 @@ pub enum Outcome {
 #[error("interrupted; {0}")]
 pub struct Interrupted(pub String);
 
-/// A usage error (exit 2): bad flag values, a bad reference, an invalid config.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+/// A usage error (exit 2), defined with the command line (so argument types can return
+/// it) and re-exported here for the commands.
+pub use crate::cli::UsageError;
 
 /// Says on stderr what a bundle's signature showed: always when `always` (`verify`),
 /// otherwise only when there is something to say (the bundle is signed, or keys were
@@ -96,28 +95,29 @@ pub fn registry_settings(
         flags: per_host_flags(args),
     };
     let mut credentials = ExplicitCredentials {
-        auth_file: args.authfile.clone(),
+        auth_file: args.auth.authfile.clone(),
         ..ExplicitCredentials::default()
     };
-    if let Some(username) = &args.username {
-        let password = if args.password_stdin {
+    let auth = &args.auth;
+    if let Some(username) = &auth.username {
+        let password = if auth.password_stdin {
             let mut line = String::new();
             std::io::stdin()
                 .read_line(&mut line)
                 .context("reading the password from standard input")?;
             line.trim_end_matches(['\n', '\r']).to_owned()
         } else {
-            match &args.password {
+            match &auth.password {
                 Some(p) => p.clone(),
                 None => bail!(UsageError(
                     "--username needs a password: --password-stdin, or OUTRIDER_PASSWORD".into()
                 )),
             }
         };
-        let hosts = if args.auth_for.is_empty() {
+        let hosts = if auth.auth_for.is_empty() {
             default_auth.to_vec()
         } else {
-            args.auth_for.clone()
+            auth.auth_for.clone()
         };
         if hosts.is_empty() {
             bail!(UsageError("--username with images from several registries needs --auth-for HOST to say which one gets the credentials".into()));
@@ -152,7 +152,7 @@ fn per_host_flags(args: &RegistryArgs) -> Vec<(String, String)> {
     [
         named("--plain-http", &args.plain_http),
         named("--insecure-skip-verify", &args.insecure_skip_verify),
-        named("--auth-for", &args.auth_for),
+        named("--auth-for", &args.auth.auth_for),
         named("--mirror", &mirrored),
     ]
     .concat()

@@ -1,7 +1,8 @@
 //! `outrider completions SHELL` and `outrider man DIR`: shell completions (clap_complete)
 //! and man pages for the command and every subcommand (clap_mangen), generated from the
-//! same clap definitions the binary parses, so they cannot drift from it. The release
-//! script ships both in every archive.
+//! same clap definitions the binary parses, so they cannot drift from it: each page has a
+//! section per help heading (INPUT, SELECTION, OUTPUT, TRUST, REGISTRY CONNECTION, …), as
+//! `--help` groups them. The release script ships both in every archive.
 
 use super::Outcome;
 use crate::cli::{CompletionsArgs, ManArgs};
@@ -18,10 +19,13 @@ pub fn completions(args: CompletionsArgs) -> anyhow::Result<Outcome> {
 /// Runs `man`: `outrider.1` and `outrider-<command>.1` for each subcommand into the folder.
 pub fn man(args: ManArgs) -> anyhow::Result<Outcome> {
     fs_err::create_dir_all(&args.dir)?;
-    let command = crate::cli::Cli::command();
+    let mut command = crate::cli::Cli::command();
+    // Built, so each command's page lists the global options too, under their heading.
+    command.build();
     let mut written = 0;
     let mut pages = vec![(command.get_name().to_owned(), command.clone())];
-    for sub in command.get_subcommands() {
+    // (`build` added `help`, whose page would only repeat `outrider --help`.)
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
         let name = format!("outrider-{}", sub.get_name());
         pages.push((name.clone(), sub.clone().name(name)));
     }

@@ -1,7 +1,10 @@
 //! The binary describes itself: `version` (text and JSON), completions and man pages from
-//! the same CLI definitions, help with examples and the global options apart.
+//! the same CLI definitions, help with examples and its options under headings; values are
+//! checked as they are parsed (hosts, ports, sizes and durations with units).
 
-use crate::support::{Outrider, text};
+use crate::support::peers::{Act, proxy};
+use crate::support::{Outrider, Registry, text};
+use std::sync::{Arc, Mutex};
 
 #[test]
 fn version_completions_man_pages_and_help() {
@@ -71,6 +74,17 @@ fn version_completions_man_pages_and_help() {
             roff.starts_with(".ie") || roff.contains(".TH"),
             "{page}: {roff}"
         );
+    }
+    // The man pages have a section per help heading, as --help groups them.
+    let unpack = std::fs::read_to_string(dir.path().join("outrider-unpack.1")).expect("unpack");
+    for section in [
+        ".SH INPUT",
+        ".SH \"OUTPUT TO A REGISTRY\"",
+        ".SH TRUST",
+        ".SH \"REGISTRY CONNECTION\"",
+        ".SH \"GLOBAL OPTIONS\"",
+    ] {
+        assert!(unpack.contains(section), "no `{section}` in:\n{unpack}");
     }
 
     for command in ["pack", "unpack", "plan", "deploy"] {
@@ -268,4 +282,238 @@ fn serve_on_port_zero_says_the_port_it_took() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+}
+
+/// `unpack --help` reads in groups: each heading once, in this order, each holding its
+/// options; the connection options are the same group in every command that reaches a
+/// registry.
+#[test]
+fn help_groups_options_under_headings() {
+    let o = Outrider::new();
+    let (help, _) = text(&o.ok(&["unpack", "--help"]));
+    // (heading, options under it)
+    let groups: &[(&str, &[&str])] = &[
+        ("Arguments:", &["[BUNDLE]..."]),
+        (
+            "Options:",
+            &["--dry-run", "--strict", "--jobs", "--json", "--help"],
+        ),
+        ("Input:", &["--base", "--from-registry"]),
+        ("Selection:", &["--image"]),
+        (
+            "Output to a registry:",
+            &["--push", "--prefix", "--receipt", "--chunk-size"],
+        ),
+        (
+            "Output to tars:",
+            &["--docker-save", "--per-image", "--compress"],
+        ),
+        ("Output to k3s:", &["--k3s", "--k3s-images-dir"]),
+        (
+            "Output to the Docker engine:",
+            &["--docker", "--docker-cmd"],
+        ),
+        ("Output to SSH targets:", &["--config", "--parallel"]),
+        ("Trust:", &["--trusted-key", "--cosign-key"]),
+        (
+            "Registry connection:",
+            &[
+                "--plain-http",
+                "--ca-file",
+                "--cert",
+                "--retries",
+                "--timeout",
+            ],
+        ),
+        (
+            "Registry authentication:",
+            &["--username", "--password-stdin", "--authfile", "--auth-for"],
+        ),
+        ("Global options:", &["--verbose", "--quiet"]),
+    ];
+    let at = |line: &str| {
+        help.lines()
+            .position(|l| l == line)
+            .unwrap_or_else(|| panic!("no heading `{line}` in:\n{help}"))
+    };
+    let lines: Vec<&str> = help.lines().collect();
+    for pair in groups.windows(2) {
+        let (heading, options) = pair[0];
+        let (start, end) = (at(heading), at(pair[1].0));
+        assert!(start < end, "`{heading}` after `{}`:\n{help}", pair[1].0);
+        let section = lines[start..end].join("\n");
+        for option in options {
+            assert!(
+                section.contains(option),
+                "`{option}` is not under `{heading}`:\n{section}"
+            );
+        }
+    }
+    // Sizes show their units.
+    assert!(help.contains("[default: 256MiB]"), "{help}");
+    for command in ["pack", "plan", "deploy", "receipt"] {
+        let (help, _) = text(&o.ok(&[command, "--help"]));
+        for heading in ["Registry connection:", "Registry authentication:"] {
+            assert_eq!(help.matches(heading).count(), 1, "{command}: {help}");
+        }
+    }
+    for command in ["verify", "inspect", "serve"] {
+        let (help, _) = text(&o.ok(&[command, "--help"]));
+        assert!(help.contains("\nTrust:\n"), "{command}: {help}");
+    }
+}
+
+/// Pushes `fixtures/bundle-v1.zip` to a fresh registry through a recording proxy with
+/// these chunk options; returns the PATCH requests it saw (one per chunk).
+fn chunks_pushed(o: &Outrider, chunk_options: &[&str]) -> usize {
+    let bundle = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/bundle-v1.zip");
+    let dest = Registry::plain();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let host = proxy(dest.host.clone(), move |line| {
+        log.lock().expect("lock").push(line.to_owned());
+        Act::Forward
+    });
+    let push = format!("http://{host}");
+    let mut args = vec!["unpack", bundle, "--push", &push];
+    args.extend_from_slice(chunk_options);
+    o.ok(&args);
+    let lines = seen.lock().expect("lock");
+    lines.iter().filter(|l| l.starts_with("PATCH")).count()
+}
+
+/// Sizes take units everywhere, through one parser: `--chunk-size 0.125KiB` pushes the same
+/// chunks as `--chunk-size 128` (and `8MiB` is `8388608`, in the parser's own test); a bad
+/// size or duration is a usage error naming the option, the value and the forms taken.
+#[test]
+fn sizes_and_durations_take_units() {
+    let o = Outrider::new();
+    let with_units = chunks_pushed(
+        &o,
+        &["--chunk-threshold", "100B", "--chunk-size", "0.125KiB"],
+    );
+    let in_bytes = chunks_pushed(&o, &["--chunk-threshold", "100", "--chunk-size", "128"]);
+    // The fixture's two blobs (its manifest is no blob upload): 239 and 140 bytes, two
+    // 128-byte chunks each.
+    assert_eq!((with_units, in_bytes), (4, 4));
+    let whole = chunks_pushed(&o, &["--chunk-threshold", "8MiB", "--chunk-size", "8MiB"]);
+    let whole_in_bytes = chunks_pushed(
+        &o,
+        &["--chunk-threshold", "8388608", "--chunk-size", "8388608"],
+    );
+    assert_eq!(
+        (whole, whole_in_bytes),
+        (0, 0),
+        "monolithic below the threshold"
+    );
+
+    let bundle = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/bundle-v1.zip");
+    let out_zip = o.home.path().join("out.zip");
+    let out_zip = out_zip.to_str().expect("utf8");
+    let sizes = "give bytes (8388608) or a number with a unit";
+    let durations = "give seconds (90) or numbers with units s, m, h";
+    // (arguments, the option named, the value named, the forms)
+    let cases: &[(&[&str], &str, &str, &str)] = &[
+        (
+            &[
+                "unpack",
+                bundle,
+                "--push",
+                "localhost:5000",
+                "--chunk-size",
+                "8XB",
+            ],
+            "--chunk-size",
+            "8XB",
+            sizes,
+        ),
+        (
+            &[
+                "unpack",
+                bundle,
+                "--push",
+                "localhost:5000",
+                "--chunk-threshold",
+                "1GiB-",
+            ],
+            "--chunk-threshold",
+            "1GiB-",
+            sizes,
+        ),
+        (
+            &[
+                "pack",
+                "--volume-size",
+                "4 parsecs",
+                "-o",
+                out_zip,
+                "busybox",
+            ],
+            "--volume-size",
+            "4 parsecs",
+            sizes,
+        ),
+        (
+            &[
+                "pack",
+                "--timeout",
+                "5 fortnights",
+                "-o",
+                out_zip,
+                "busybox",
+            ],
+            "--timeout",
+            "5 fortnights",
+            durations,
+        ),
+        (
+            &["pack", "--timeout", "0", "-o", out_zip, "busybox"],
+            "--timeout",
+            "0",
+            "give at least one second",
+        ),
+        (
+            &[
+                "receipt",
+                "--registry",
+                "localhost:5000",
+                "--timeout",
+                "25h",
+                "-o",
+                out_zip,
+            ],
+            "--timeout",
+            "25h",
+            "give at most a day (86400, 24h)",
+        ),
+    ];
+    for (args, option, value, forms) in cases {
+        let out = o.run(args);
+        let (stdout, err) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}:\n{stdout}{err}");
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error: ")
+                && first.contains(option)
+                && first.contains(value)
+                && first.contains(forms),
+            "{args:?}: want {option}, `{value}` and `{forms}` in the first line of:\n{err}"
+        );
+    }
+    // Durations with units, and plain seconds, are taken (the run then fails for want of
+    // a registry, not at parsing).
+    for timeout in ["90s", "5m", "1h30m", "60"] {
+        let out = o.run(&[
+            "receipt",
+            "--registry",
+            "127.0.0.1:1",
+            "--retries",
+            "0",
+            "--timeout",
+            timeout,
+            "-o",
+            out_zip,
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{timeout}: {}", text(&out).1);
+    }
 }
