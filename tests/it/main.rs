@@ -1,6 +1,7 @@
 //! Integration tests: the real outrider binary against real registries, checked with
 //! skopeo. One test binary; each test starts the servers it needs.
 
+mod architecture;
 mod auth_tls;
 mod bundle_faults;
 mod charon_source;
