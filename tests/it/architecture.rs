@@ -376,7 +376,7 @@ fn expand_into(tree: &str, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>)
             }
             p.push(s.trim().to_owned());
         }
-        if p.len() > 1 || matches!(p.first().map(String::as_str), Some(_)) {
+        if !p.is_empty() {
             out.push(p);
         }
     }
