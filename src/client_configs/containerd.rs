@@ -61,8 +61,17 @@ mod tests {
         );
         let files = hosts_toml(&routes).expect("even");
         let text = &files["docker.io"];
-        assert!(text.contains("server = \"https://registry-1.docker.io\""), "{text}");
-        assert!(text.contains("[host.\"https://site:5000/v2/mirror\"]"), "{text}");
-        assert!(text.contains("override_path = true") && text.contains("skip_verify = true"), "{text}");
+        assert!(
+            text.contains("server = \"https://registry-1.docker.io\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("[host.\"https://site:5000/v2/mirror\"]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("override_path = true") && text.contains("skip_verify = true"),
+            "{text}"
+        );
     }
 }

@@ -7,5 +7,4 @@
 //! `config.yaml` stays untouched.
 
 /// The drop-in (`/etc/rancher/k3s/config.yaml.d/outrider.yaml`, or under `rke2`).
-pub const K3S_EMBEDDED_REGISTRY: &str =
-    "# Written by outrider: share images between nodes (Spegel) for the registries in registries.yaml.\nembedded-registry: true\n";
+pub const K3S_EMBEDDED_REGISTRY: &str = "# Written by outrider: share images between nodes (Spegel) for the registries in registries.yaml.\nembedded-registry: true\n";

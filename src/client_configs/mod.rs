@@ -203,8 +203,14 @@ mod tests {
     #[test]
     fn a_registry_moved_under_one_path_is_said_per_registry() {
         let r = routes(&[
-            ("docker.io/library/nginx", "site:5000/mirror/docker.io/library/nginx"),
-            ("docker.io/library/redis", "site:5000/mirror/docker.io/library/redis"),
+            (
+                "docker.io/library/nginx",
+                "site:5000/mirror/docker.io/library/nginx",
+            ),
+            (
+                "docker.io/library/redis",
+                "site:5000/mirror/docker.io/library/redis",
+            ),
             ("quay.io/org/app", "site:5000/org/app"),
         ]);
         let per = r.per_registry("test").expect("even");
@@ -219,7 +225,10 @@ mod tests {
             ("docker.io/library/redis", "site:5000/other/library/redis"),
         ]);
         let e = r.per_registry("Talos").expect_err("uneven").to_string();
-        assert!(e.contains("Talos") && e.contains("docker.io/library/nginx"), "{e}");
+        assert!(
+            e.contains("Talos") && e.contains("docker.io/library/nginx"),
+            "{e}"
+        );
         let flat = routes(&[("docker.io/a/b/c", "site:5000/a/b-c")]);
         assert!(flat.per_registry("hosts.toml").is_err());
     }

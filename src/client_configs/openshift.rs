@@ -53,11 +53,22 @@ mod tests {
                 mirror: "site:5000/org/app".into(),
             }],
         );
-        let doc: Value = serde_saphyr::from_str(&digest_mirror_set(&routes, "site").expect("yaml")).expect("parses");
+        let doc: Value = serde_saphyr::from_str(&digest_mirror_set(&routes, "site").expect("yaml"))
+            .expect("parses");
         assert_eq!(doc["kind"], "ImageDigestMirrorSet");
-        assert_eq!(doc["spec"]["imageDigestMirrors"][0]["source"], "quay.io/org/app");
-        assert_eq!(doc["spec"]["imageDigestMirrors"][0]["mirrors"][0], "site:5000/org/app");
-        let doc: Value = serde_saphyr::from_str(&tag_mirror_set(&routes, "site").expect("yaml")).expect("parses");
-        assert_eq!(doc["spec"]["imageTagMirrors"][0]["mirrors"][0], "site:5000/org/app");
+        assert_eq!(
+            doc["spec"]["imageDigestMirrors"][0]["source"],
+            "quay.io/org/app"
+        );
+        assert_eq!(
+            doc["spec"]["imageDigestMirrors"][0]["mirrors"][0],
+            "site:5000/org/app"
+        );
+        let doc: Value = serde_saphyr::from_str(&tag_mirror_set(&routes, "site").expect("yaml"))
+            .expect("parses");
+        assert_eq!(
+            doc["spec"]["imageTagMirrors"][0]["mirrors"][0],
+            "site:5000/org/app"
+        );
     }
 }

@@ -142,14 +142,20 @@ mod tests {
         let text = policy_json(Some(existing), &one(), &policy).expect("merged");
         let doc: Value = serde_json::from_str(&text).expect("json");
         assert_eq!(doc["default"][0]["type"], "reject");
-        assert_eq!(doc["transports"]["docker"]["other.io"][0]["type"], "insecureAcceptAnything");
+        assert_eq!(
+            doc["transports"]["docker"]["other.io"][0]["type"],
+            "insecureAcceptAnything"
+        );
         let original = &doc["transports"]["docker"]["docker.io/library/nginx"][0];
         assert_eq!(original["type"], "sigstoreSigned");
         assert_eq!(original["keyPath"], "/etc/containers/site.pub");
         assert_eq!(original["signedIdentity"]["type"], "matchRepository");
         let mirror = &doc["transports"]["docker"]["site:5000/m/library/nginx"][0];
         assert_eq!(mirror["signedIdentity"]["type"], "remapIdentity");
-        assert_eq!(mirror["signedIdentity"]["signedPrefix"], "docker.io/library/nginx");
+        assert_eq!(
+            mirror["signedIdentity"]["signedPrefix"],
+            "docker.io/library/nginx"
+        );
     }
 
     #[test]
@@ -162,7 +168,13 @@ mod tests {
     fn registries_d_turns_on_attachments_for_both_scopes() {
         let text = registries_d(&one()).expect("yaml");
         let doc: Value = serde_saphyr::from_str(&text).expect("parses");
-        assert_eq!(doc["docker"]["docker.io/library/nginx"]["use-sigstore-attachments"], true);
-        assert_eq!(doc["docker"]["site:5000/m/library/nginx"]["use-sigstore-attachments"], true);
+        assert_eq!(
+            doc["docker"]["docker.io/library/nginx"]["use-sigstore-attachments"],
+            true
+        );
+        assert_eq!(
+            doc["docker"]["site:5000/m/library/nginx"]["use-sigstore-attachments"],
+            true
+        );
     }
 }

@@ -48,7 +48,10 @@ mod tests {
             }],
         );
         let text = registries_conf(&routes);
-        assert!(text.contains("prefix = \"docker.io/library/nginx\""), "{text}");
+        assert!(
+            text.contains("prefix = \"docker.io/library/nginx\""),
+            "{text}"
+        );
         assert!(text.contains("[[registry.mirror]]\nlocation = \"site:5000/mirror/library/nginx\"\ninsecure = true"), "{text}");
     }
 }

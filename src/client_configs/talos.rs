@@ -62,9 +62,13 @@ mod tests {
                 },
             ],
         );
-        let doc: Value = serde_saphyr::from_str(&machine_config_patch(&routes).expect("yaml")).expect("parses");
+        let doc: Value =
+            serde_saphyr::from_str(&machine_config_patch(&routes).expect("yaml")).expect("parses");
         let mirrors = &doc["machine"]["registries"]["mirrors"];
-        assert_eq!(mirrors["docker.io"]["endpoints"][0], "http://site:5000/v2/mirror");
+        assert_eq!(
+            mirrors["docker.io"]["endpoints"][0],
+            "http://site:5000/v2/mirror"
+        );
         assert_eq!(mirrors["docker.io"]["overridePath"], true);
         assert_eq!(mirrors["ghcr.io"]["endpoints"][0], "http://site:5000");
         assert!(mirrors["ghcr.io"].get("overridePath").is_none());
