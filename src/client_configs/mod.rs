@@ -141,6 +141,19 @@ impl Routes {
         }
     }
 
+    /// The routes a receipt records: each repository with the repositories its images
+    /// came from, at the receipt's registry.
+    pub fn from_receipt(receipt: &crate::receipt::Receipt, registry: MirrorRegistry) -> Routes {
+        let host = receipt.registry.trim_end_matches('/').to_owned();
+        let routes = receipt.repositories.iter().flat_map(|(repo, content)| {
+            content.sources.iter().map(move |source| Route {
+                source: source.clone(),
+                mirror: format!("{}/{repo}", host),
+            })
+        });
+        Routes::new(registry, routes.collect::<Vec<_>>())
+    }
+
     /// The source registries, sorted.
     pub fn source_registries(&self) -> BTreeSet<&str> {
         self.routes.iter().map(Route::source_registry).collect()
