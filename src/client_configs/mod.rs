@@ -144,11 +144,11 @@ impl Routes {
     /// The routes a receipt records: each repository with the repositories its images
     /// came from, at the receipt's registry.
     pub fn from_receipt(receipt: &crate::receipt::Receipt, registry: MirrorRegistry) -> Routes {
-        let host = receipt.registry.trim_end_matches('/').to_owned();
+        let host = receipt.registry.trim_end_matches('/');
         let routes = receipt.repositories.iter().flat_map(|(repo, content)| {
             content.sources.iter().map(move |source| Route {
                 source: source.clone(),
-                mirror: format!("{}/{repo}", host),
+                mirror: format!("{host}/{repo}"),
             })
         });
         Routes::new(registry, routes.collect::<Vec<_>>())
