@@ -19,6 +19,7 @@ mod registries;
 pub mod stall;
 pub mod storage;
 pub mod transport;
+pub mod write_rules;
 
 use crate::secret::Secret;
 use auth::Challenge;
