@@ -40,6 +40,114 @@ pub struct Naming {
     prefix: Option<String>,
     /// Keep each image's registry as a path component.
     pub registry_path: bool,
+    /// Explicit rewrites, longest source prefix first.
+    maps: Vec<PathMap>,
+    /// The most path components a repository may have, with the separator that joins the
+    /// ones past the limit (`a/b/c/d` at depth 2 → `a/b-c-d`).
+    depth: Option<(usize, String)>,
+}
+
+/// `--map SRC=DST`: images whose `REGISTRY/PATH` starts with `SRC` (whole components) are
+/// placed under `DST` instead, the rest of their path kept (`docker.io/library=lib` sends
+/// `docker.io/library/nginx` to `lib/nginx`). An empty `DST` drops the prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathMap {
+    /// `REGISTRY[/PATH]`, lowercase registry.
+    pub source: String,
+    /// The repository path prefix it becomes (may be empty).
+    pub destination: String,
+}
+
+/// Why a `--map` or depth setting cannot be used.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NamingError {
+    /// Not `SRC=DST`.
+    #[error("`{0}` is not SRC=DST (e.g. `docker.io/library=lib`)")]
+    MapShape(String),
+    /// A side is not a repository path.
+    #[error(
+        "`{text}`: `{part}` is not a repository path: lowercase components of letters and digits, joined by `/` and separated inside by `.`, `_`, `__` or `-`"
+    )]
+    MapPath {
+        /// The whole setting.
+        text: String,
+        /// The bad side.
+        part: String,
+    },
+    /// A depth below 1.
+    #[error("a maximum path depth must be at least 1")]
+    Depth,
+    /// A separator that would make invalid components.
+    #[error("`{0}` cannot join path components: use `-`, `_`, `__` or `.`")]
+    Separator(String),
+}
+
+/// Whether `path` is a repository path (distribution-spec's name grammar, without a
+/// registry): lowercase components of `[a-z0-9]+` runs joined by `.`, `_`, `__` or `-`s.
+fn valid_path(path: &str) -> bool {
+    !path.is_empty()
+        && path.split('/').all(|c| {
+            let ok_chars = c
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+            let ends = c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+            ok_chars
+                && ends
+                && !c.contains("..")
+                && !c.contains("___")
+                && !c.contains(".-")
+                && !c.contains("-.")
+        })
+}
+
+impl PathMap {
+    /// Parses `SRC=DST`.
+    pub fn parse(text: &str) -> Result<PathMap, NamingError> {
+        let (source, destination) = text
+            .split_once('=')
+            .ok_or_else(|| NamingError::MapShape(text.to_owned()))?;
+        let source = source.trim().trim_matches('/');
+        let destination = destination.trim().trim_matches('/');
+        let (registry, path) = source.split_once('/').unwrap_or((source, ""));
+        let registry = registry.to_ascii_lowercase();
+        let bad = |part: &str| NamingError::MapPath {
+            text: text.to_owned(),
+            part: part.to_owned(),
+        };
+        if registry.is_empty() || registry.contains(|c: char| c.is_whitespace() || c == '@') {
+            return Err(bad(source));
+        }
+        if !path.is_empty() && !valid_path(path) {
+            return Err(bad(path));
+        }
+        if !destination.is_empty() && !valid_path(destination) {
+            return Err(bad(destination));
+        }
+        Ok(PathMap {
+            source: match path {
+                "" => registry,
+                p => format!("{registry}/{p}"),
+            },
+            destination: destination.to_owned(),
+        })
+    }
+
+    /// The path `origin` gets under this map, if the map covers it.
+    fn apply(&self, origin: &Origin) -> Option<String> {
+        let full = format!("{}/{}", origin.registry, origin.repository);
+        let rest = full.strip_prefix(&self.source)?;
+        let rest = match rest.strip_prefix('/') {
+            Some(r) => r,
+            None if rest.is_empty() => "",
+            None => return None,
+        };
+        Some(match (self.destination.as_str(), rest) {
+            ("", r) => r.to_owned(),
+            (d, "") => d.to_owned(),
+            (d, r) => format!("{d}/{r}"),
+        })
+    }
 }
 
 impl Naming {
@@ -50,7 +158,36 @@ impl Naming {
                 .map(|p| p.trim_matches('/').to_owned())
                 .filter(|p| !p.is_empty()),
             registry_path,
+            maps: Vec::new(),
+            depth: None,
         }
+    }
+
+    /// These names, with `maps` applied first (the longest matching source wins).
+    pub fn with_maps(mut self, mut maps: Vec<PathMap>) -> Naming {
+        maps.sort_by(|a, b| b.source.len().cmp(&a.source.len()));
+        self.maps = maps;
+        self
+    }
+
+    /// These names, with repositories deeper than `depth` components flattened: the
+    /// components from the `depth`-th on are joined by `separator`.
+    pub fn with_max_depth(mut self, depth: usize, separator: &str) -> Result<Naming, NamingError> {
+        if depth == 0 {
+            return Err(NamingError::Depth);
+        }
+        if !matches!(separator, "-" | "_" | "__" | ".") {
+            return Err(NamingError::Separator(separator.to_owned()));
+        }
+        self.depth = Some((depth, separator.to_owned()));
+        Ok(self)
+    }
+
+    /// Whether every image of a registry lands under one path ([`Naming::path_for`]), as
+    /// per-registry settings (k3s rewrites, containerd hosts) can say; false once names
+    /// are mapped or flattened one by one.
+    pub fn is_per_registry(&self) -> bool {
+        self.maps.is_empty() && self.depth.is_none()
     }
 
     /// The path put in front of every repository of `registry`'s images: the prefix and,
@@ -66,10 +203,26 @@ impl Naming {
 
     /// The repository `image` gets at the far side.
     pub fn repository(&self, image: &ImageEntry) -> String {
-        let origin = Origin::of(image);
-        match self.path_for(&origin.registry) {
-            Some(p) => format!("{p}/{}", origin.repository),
-            None => origin.repository,
+        self.repository_of(&Origin::of(image))
+    }
+
+    /// The repository an image of `origin` gets at the far side: a `--map` covering it
+    /// (under the prefix), else the prefix and registry path; then flattened to the depth.
+    pub fn repository_of(&self, origin: &Origin) -> String {
+        let mapped = self.maps.iter().find_map(|m| m.apply(origin));
+        let path = match (mapped, &self.prefix) {
+            (Some(m), Some(p)) if m.is_empty() => p.clone(),
+            (Some(m), Some(p)) => format!("{p}/{m}"),
+            (Some(m), None) if m.is_empty() => origin.repository.clone(),
+            (Some(m), None) => m,
+            (None, _) => match self.path_for(&origin.registry) {
+                Some(p) => format!("{p}/{}", origin.repository),
+                None => origin.repository.clone(),
+            },
+        };
+        match &self.depth {
+            Some((depth, sep)) => flatten(&path, *depth, sep),
+            None => path,
         }
     }
 
@@ -82,8 +235,27 @@ impl Naming {
         if self.registry_path {
             words.push("--registry-path".to_owned());
         }
+        for m in &self.maps {
+            words.push(format!("--map {}={}", m.source, m.destination));
+        }
+        if let Some((depth, sep)) = &self.depth {
+            words.push(format!("--max-depth {depth} --depth-separator {sep}"));
+        }
         words.join(" ")
     }
+}
+
+/// `path` with at most `depth` components: the ones from the `depth`-th on joined by
+/// `separator` (`a/b/c/d` at 2 with `-` → `a/b-c-d`).
+pub fn flatten(path: &str, depth: usize, separator: &str) -> String {
+    let parts: Vec<&str> = path.split('/').collect();
+    if parts.len() <= depth {
+        return path.to_owned();
+    }
+    let (kept, joined) = parts.split_at(depth - 1);
+    let mut out: Vec<String> = kept.iter().map(|p| (*p).to_owned()).collect();
+    out.push(joined.join(separator));
+    out.join("/")
 }
 
 /// A registry as one repository path component, always a valid one: lowercase, the
@@ -249,6 +421,85 @@ pub fn refusal(clashes: &[Clash], naming: &Naming) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn origin(registry: &str, repository: &str) -> Origin {
+        Origin {
+            registry: registry.into(),
+            repository: repository.into(),
+        }
+    }
+
+    #[test]
+    fn maps_replace_the_longest_matching_prefix_under_the_prefix() {
+        let naming = Naming::new(Some("site"), true).with_maps(vec![
+            PathMap::parse("docker.io=hub").expect("map"),
+            PathMap::parse("docker.io/library=lib").expect("map"),
+        ]);
+        assert_eq!(
+            naming.repository_of(&origin("docker.io", "library/nginx")),
+            "site/lib/nginx"
+        );
+        assert_eq!(
+            naming.repository_of(&origin("docker.io", "org/app")),
+            "site/hub/org/app"
+        );
+        // Not on a component boundary, and other registries: the usual rule.
+        assert_eq!(
+            naming.repository_of(&origin("docker.io", "libraryx/a")),
+            "site/hub/libraryx/a"
+        );
+        assert_eq!(
+            naming.repository_of(&origin("quay.io", "org/app")),
+            "site/quay.io/org/app"
+        );
+        assert!(!naming.is_per_registry());
+    }
+
+    #[test]
+    fn deep_paths_are_flattened_with_the_separator() {
+        let naming = Naming::new(Some("mirror"), false)
+            .with_max_depth(2, "-")
+            .expect("depth");
+        assert_eq!(
+            naming.repository_of(&origin("ghcr.io", "a/b/c")),
+            "mirror/a-b-c"
+        );
+        assert_eq!(naming.repository_of(&origin("ghcr.io", "a")), "mirror/a");
+        assert_eq!(flatten("a/b/c/d", 3, "__"), "a/b/c__d");
+        assert_eq!(flatten("a/b/c/d", 1, "-"), "a-b-c-d");
+        assert_eq!(
+            Naming::default().with_max_depth(0, "-"),
+            Err(NamingError::Depth)
+        );
+        assert!(Naming::default().with_max_depth(2, "/").is_err());
+    }
+
+    #[test]
+    fn bad_maps_are_named() {
+        assert!(matches!(
+            PathMap::parse("docker.io"),
+            Err(NamingError::MapShape(_))
+        ));
+        let e = PathMap::parse("docker.io/library=Lib").expect_err("uppercase");
+        assert!(e.to_string().contains("`Lib`"), "{e}");
+        assert!(PathMap::parse("docker.io/library=").is_ok());
+        assert!(PathMap::parse("=lib").is_err());
+    }
+
+    #[test]
+    fn a_map_that_lands_two_images_on_one_name_is_a_clash() {
+        let a = image("a.io/x/app:1", "a.io/x/app:1", "x/app", "1", 'a');
+        let b = image("b.io/y/app:1", "b.io/y/app:1", "y/app", "1", 'b');
+        let naming = Naming::default().with_maps(vec![
+            PathMap::parse("a.io/x=apps").expect("map"),
+            PathMap::parse("b.io/y=apps").expect("map"),
+        ]);
+        let refusal = check(&[a, b], &naming).expect_err("clash");
+        assert!(
+            refusal.contains("apps/app:1") && refusal.contains("--map a.io/x=apps"),
+            "{refusal}"
+        );
+    }
 
     fn image(requested: &str, reference: &str, repo: &str, tag: &str, digest: char) -> ImageEntry {
         ImageEntry {

@@ -9,6 +9,7 @@ pub mod atomic_file;
 pub mod blob_store;
 pub mod bundle;
 pub mod cli;
+pub mod client_configs;
 pub mod clobber;
 pub mod commands;
 pub mod config;

@@ -39,6 +39,11 @@ pub struct RepositoryContent {
     /// Blob digests (configs and layers).
     #[serde(default)]
     pub blobs: BTreeSet<Digest>,
+    /// The repositories the images here came from (`docker.io/library/nginx`), so the
+    /// nodes' client configurations can send the original names here. Left out when
+    /// empty, as receipts before it were written.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub sources: BTreeSet<String>,
 }
 
 /// A receipt that cannot be read or written.
@@ -100,6 +105,7 @@ impl Receipt {
             mine.tags.extend(content.tags);
             mine.manifests.extend(content.manifests);
             mine.blobs.extend(content.blobs);
+            mine.sources.extend(content.sources);
         }
     }
 

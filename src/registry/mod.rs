@@ -27,6 +27,7 @@ mod registries;
 pub mod stall;
 pub mod storage;
 pub mod transport;
+pub mod write_rules;
 
 pub use access::Access;
 pub use client::Registry;

@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod daemons;
+pub mod harbor;
 pub mod images;
 pub mod keys;
 pub mod peers;

@@ -24,6 +24,21 @@ pub enum Pass {
     /// a broken request), but hold the client's side open and silent for a minute: to
     /// the client, a link that went quiet mid-upload.
     StallAfter(usize),
+    /// Read the whole request body, then either answer here with the [`Reply`] the
+    /// function makes of it (the upstream never sees the request) or, for `None`, forward
+    /// it whole: a front that plays a registry's own rules (Harbor's projects, immutable
+    /// tags) in front of the real registry.
+    Decide(Box<dyn FnOnce(&[u8]) -> Option<Reply> + Send>),
+}
+
+/// An answer made by the proxy itself.
+pub struct Reply {
+    /// `404 Not Found`.
+    pub status: String,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// The body (JSON, as registries answer).
+    pub body: String,
 }
 
 /// Forwards connections to `upstream`, asking `hook` about each request; answers flow
@@ -108,6 +123,28 @@ fn forward_requests(
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        let pass = match pass {
+            Pass::Decide(decide) => match decide(&body) {
+                Some(reply) => {
+                    let mut answer = format!(
+                        "HTTP/1.1 {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+                        reply.status,
+                        reply.body.len()
+                    );
+                    for (name, value) in &reply.headers {
+                        answer.push_str(&format!("{name}: {value}\r\n"));
+                    }
+                    answer.push_str("\r\n");
+                    answer.push_str(&reply.body);
+                    if (&client).write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                None => Pass::Whole,
+            },
+            other => other,
+        };
         if let Pass::Answer(status) = pass {
             // HTTP/1.1 clients wait for an answer before the next request, so this does not
             // interleave with the upstream's answers.
