@@ -7,6 +7,7 @@
 pub mod atomic_file;
 pub mod blob_store;
 pub mod bundle;
+pub mod charts;
 pub mod cli;
 pub mod clobber;
 pub mod commands;
