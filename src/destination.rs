@@ -165,7 +165,7 @@ impl Naming {
 
     /// These names, with `maps` applied first (the longest matching source wins).
     pub fn with_maps(mut self, mut maps: Vec<PathMap>) -> Naming {
-        maps.sort_by(|a, b| b.source.len().cmp(&a.source.len()));
+        maps.sort_by_key(|m| std::cmp::Reverse(m.source.len()));
         self.maps = maps;
         self
     }
