@@ -29,8 +29,11 @@ pub enum Pass {
     /// it whole: a front that plays a registry's own rules (Harbor's projects, immutable
     /// tags) in front of the real registry.
     #[allow(dead_code)] // Used by support/harbor.rs, whose tests land next.
-    Decide(Box<dyn FnOnce(&[u8]) -> Option<Reply> + Send>),
+    Decide(Decision),
 }
+
+/// Makes the answer to a request from its body, or `None` to forward it.
+pub type Decision = Box<dyn FnOnce(&[u8]) -> Option<Reply> + Send>;
 
 /// An answer made by the proxy itself.
 pub struct Reply {
