@@ -2,8 +2,10 @@
 //! (or OCI layouts, archives, docker-charon payloads) into one random-access zip bundle;
 //! `unpack` pushes it into a registry.
 //!
-//! Layering: `commands` → `copy` / `plan` → locations (`sources`, `registry`, `bundle`)
-//! → `oci` vocabulary. A location never imports another location or a command.
+//! Layering, on floors (README, "Design"; held by `tests/it/architecture.rs`): `commands`
+//! → surfaces (`cli`, `serve`) → planning and moving (`plan`, `copy`, `sinks`, `config`)
+//! → formats, peers and trust (`sources`, `registry`, `bundle`, `trust`, …) → `oci`
+//! vocabulary. A file imports its own floor or lower, and no import loop is allowed.
 
 pub mod atomic_file;
 pub mod blob_store;

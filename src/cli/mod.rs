@@ -49,7 +49,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Read images from registries, OCI layouts and archives, docker save tars into one bundle.
+    /// Read images from registries, OCI layouts and archives, docker save tars and
+    /// docker-charon payloads into one bundle.
     #[command(after_help = examples::PACK)]
     Pack(PackArgs),
     /// What a pack would carry: bytes per image, already at the far side, to carry, and
@@ -155,7 +156,8 @@ pub struct VerifyArgs {
 #[derive(Args, Debug)]
 pub struct Selection {
     /// Images: `nginx:1.27`, `ghcr.io/org/app@sha256:…` (an index digest carries every
-    /// platform), `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`;
+    /// platform), `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`,
+    /// `docker-charon:PAYLOAD.zip[:REF]`;
     /// `"SOURCE as REGISTRY/REPO:TAG"` names one.
     #[arg(help_heading = OPTIONS)]
     pub images: Vec<String>,
@@ -283,11 +285,13 @@ pub struct UnpackArgs {
     /// With --docker-save DIR: one tar per image.
     #[arg(long, requires = "docker_save", help_heading = TO_TARS)]
     pub per_image: bool,
-    /// Compression of the tars, overriding the file extension.
+    /// Compression of every tar written (--docker-save, --k3s, --docker, -c), overriding
+    /// the file extension and k3s's zstd.
     #[arg(long, value_enum, help_heading = TO_TARS)]
-    pub compress: Option<crate::copy::to_archive::Compress>,
-    /// The platform `manifest.json` names for multi-platform images (docker load takes
-    /// one). Default: linux/<this host's architecture>.
+    pub compress: Option<CompressArg>,
+    /// The platform `manifest.json` names for multi-platform images in every tar written
+    /// (--docker-save, --k3s, --docker, -c; docker load takes one). Default:
+    /// linux/<this host's architecture>.
     #[arg(long, value_name = "OS/ARCH", help_heading = TO_TARS)]
     pub platform: Option<String>,
     /// Write a .tar.zst into k3s's airgap images directory, and import it now when k3s runs.
@@ -386,4 +390,16 @@ pub struct InspectArgs {
     /// Keys the bundle must be signed by.
     #[command(flatten, next_help_heading = TRUST)]
     pub trust: TrustArgs,
+}
+
+/// `--compress`: the tars' compression as users name it (turned into the sinks' own
+/// value in `commands/`, so no clap type reaches them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompressArg {
+    /// Plain tar.
+    None,
+    /// zstd (window ≤ 32 MiB, which k3s's decoder requires).
+    Zstd,
+    /// gzip.
+    Gzip,
 }
