@@ -1,5 +1,6 @@
 //! Command-line types (clap derive) and nothing else.
 
+pub mod keyless;
 mod registry;
 mod trust;
 
@@ -143,6 +144,9 @@ pub struct ServeArgs {
     /// Keys every bundle served must be signed by.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Keyless signatures every image served must carry.
+    #[command(flatten)]
+    pub keyless: keyless::KeylessArgs,
 }
 
 /// `version` arguments.
@@ -232,6 +236,9 @@ pub struct VerifyArgs {
     /// Keys each image's cosign signature must verify with.
     #[command(flatten)]
     pub cosign: CosignArgs,
+    /// Keyless signatures each image must carry.
+    #[command(flatten)]
+    pub keyless: keyless::KeylessArgs,
 }
 
 /// `receipt` arguments.
@@ -339,6 +346,9 @@ pub struct PackArgs {
     /// FAT32's 4 GiB, too low) for the bundle: by default pack refuses before fetching.
     #[arg(long)]
     pub no_space_check: bool,
+    /// Keyless signatures checked before the bundle is kept (--verify-signatures).
+    #[command(flatten)]
+    pub keyless: keyless::PackKeylessArgs,
 }
 
 /// `plan` arguments.
@@ -457,6 +467,9 @@ pub struct UnpackArgs {
     /// or written.
     #[command(flatten)]
     pub cosign: CosignArgs,
+    /// Keyless signatures each image must carry before it is pushed, loaded or written.
+    #[command(flatten)]
+    pub keyless: keyless::KeylessArgs,
     /// Blobs pushed at once.
     #[arg(short, long, default_value_t = crate::copy::DEFAULT_JOBS)]
     pub jobs: usize,

@@ -154,7 +154,12 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             failed.len()
         }
         None => 0,
-    };
+    } + signatures::keyless(
+        &mut reader,
+        &bases,
+        args.keyless.load()?.as_ref(),
+        args.strict,
+    )?;
     check_outputs(&args, &reader, &bases, config.as_ref())
         .map_err(|e| anyhow::Error::new(UsageError(e)))?;
     let mut outcome = Outcome::Success;

@@ -16,6 +16,7 @@ pub mod certificate;
 pub mod checkpoint;
 pub mod content;
 pub mod error;
+pub mod images;
 pub mod policy;
 pub mod public_key;
 pub mod sct;
