@@ -1,0 +1,610 @@
+//! Keyless signatures verified on the far side with nothing but a carried trusted root and
+//! the expected identity. The test makes its own Sigstore-like trust: a root and an
+//! intermediate CA, Fulcio-style leaf certificates (SAN, code signing, the OIDC issuer
+//! extension) with an embedded SCT from a CT-like log key, and a Rekor-like log key that
+//! signs entry timestamps and checkpoints. Certificates are made with rcgen (already a
+//! dependency; openssl 3.0 cannot reissue a certificate with fixed dates, which the
+//! embedded SCT needs), signatures with p256. Images are signed as cosign 3 Sigstore bundle
+//! referrers and as legacy `.sig` layers with certificate annotations, packed, verified and
+//! unpacked; each mismatch is refused with its reason.
+
+use crate::support::artifacts::{
+    Artifact, OCI_MANIFEST, SIGSTORE_BUNDLE, referrers_index, sigstore_bundle_signed_by,
+    simple_signing, simple_signing_payload, tag_of,
+};
+use crate::support::images::{self, Blob, Flavour, Image};
+use crate::support::keys::key_pair;
+use crate::support::{Outrider, Registry, skopeo_raw, text};
+use base64::Engine;
+use der::{Decode, Encode};
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{DerSignature, SigningKey};
+use p256::pkcs8::{DecodePrivateKey, EncodePublicKey};
+use rcgen::{
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use sha2::{Digest as _, Sha256};
+use std::path::Path;
+
+const IDENTITY: &str =
+    "https://github.com/example/app/.github/workflows/release.yml@refs/heads/main";
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const LOG_URL: &str = "https://log.test";
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+fn sign(key: &SigningKey, data: &[u8]) -> Vec<u8> {
+    let sig: DerSignature = key.sign(data);
+    sig.as_bytes().to_vec()
+}
+
+fn spki(key: &SigningKey) -> Vec<u8> {
+    key.verifying_key()
+        .to_public_key_der()
+        .expect("spki")
+        .as_bytes()
+        .to_vec()
+}
+
+fn pem(der: &[u8]) -> String {
+    let body = b64(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("ascii"))
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
+/// A Unix time as rcgen's date type (which rcgen does not name).
+macro_rules! time {
+    ($t:expr) => {
+        rcgen::date_time_ymd(1970, 1, 1) + std::time::Duration::from_secs($t as u64)
+    };
+}
+
+fn p256_key() -> (KeyPair, SigningKey) {
+    let pair = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    let signing = SigningKey::from_pkcs8_der(&pair.serialize_der()).expect("pkcs8");
+    (pair, signing)
+}
+
+/// A certificate authority (root and intermediate), a CT log key and a Rekor log key.
+struct Pki {
+    root_der: Vec<u8>,
+    intermediate_der: Vec<u8>,
+    intermediate: Issuer<'static, KeyPair>,
+    intermediate_spki: Vec<u8>,
+    ct: SigningKey,
+    log: SigningKey,
+}
+
+fn ca_params(name: &str, start: i64) -> CertificateParams {
+    let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, "outrider.test");
+    dn.push(DnType::CommonName, name);
+    p.distinguished_name = dn;
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.not_before = time!(start);
+    p.not_after = time!(start + 10 * 365 * 86_400);
+    p
+}
+
+impl Pki {
+    fn new(name: &str) -> Pki {
+        let start = now() - 30 * 86_400;
+        let (root_key, _) = p256_key();
+        let root_params = ca_params(&format!("{name} root"), start);
+        let root_cert = root_params.self_signed(&root_key).expect("root");
+        let root = Issuer::new(root_params, root_key);
+        let (int_key, int_signing) = p256_key();
+        let mut int_params = ca_params(&format!("{name} intermediate"), start);
+        int_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        let int_cert = int_params.signed_by(&int_key, &root).expect("intermediate");
+        Pki {
+            root_der: root_cert.der().to_vec(),
+            intermediate_der: int_cert.der().to_vec(),
+            intermediate: Issuer::new(int_params, int_key),
+            intermediate_spki: spki(&int_signing),
+            ct: p256_key().1,
+            log: p256_key().1,
+        }
+    }
+
+    /// The Sigstore trusted root naming this CA, CT log and transparency log.
+    fn trusted_root(&self) -> String {
+        let start = "2020-01-01T00:00:00Z";
+        let log = |key: &SigningKey, url: &str| {
+            serde_json::json!({
+                "baseUrl": url, "hashAlgorithm": "SHA2_256",
+                "publicKey": { "rawBytes": b64(&spki(key)), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                               "validFor": { "start": start } },
+                "logId": { "keyId": b64(&Sha256::digest(spki(key))) }
+            })
+        };
+        serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [log(&self.log, LOG_URL)],
+            "certificateAuthorities": [{
+                "subject": { "organization": "outrider.test", "commonName": "test" },
+                "uri": "https://fulcio.test",
+                "certChain": { "certificates": [
+                    { "rawBytes": b64(&self.intermediate_der) }, { "rawBytes": b64(&self.root_der) }
+                ] },
+                "validFor": { "start": start }
+            }],
+            "ctlogs": [log(&self.ct, "https://ct.test")],
+            "timestampAuthorities": []
+        })
+        .to_string()
+    }
+
+    /// A Fulcio-like leaf for `identity` from `issuer`, valid for ten minutes from
+    /// `start`, with an SCT from this PKI's CT log embedded: (DER, its key).
+    fn leaf(&self, identity: &str, issuer: &str, start: i64) -> (Vec<u8>, SigningKey) {
+        let (key, signing) = p256_key();
+        let params = |sct: Option<Vec<u8>>| {
+            let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+            p.distinguished_name = DistinguishedName::new();
+            p.subject_alt_names = vec![SanType::URI(identity.try_into().expect("ia5"))];
+            p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+            p.serial_number = Some(vec![1, 2, 3, 4].into());
+            p.not_before = time!(start);
+            p.not_after = time!(start + 600);
+            let utf8 = der::asn1::Utf8StringRef::new(issuer)
+                .expect("utf8")
+                .to_der()
+                .expect("der");
+            p.custom_extensions = vec![
+                CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 4, 1, 57264, 1, 1],
+                    issuer.as_bytes().to_vec(),
+                ),
+                CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 57264, 1, 8], utf8),
+            ];
+            if let Some(sct) = sct {
+                p.custom_extensions.push(CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2],
+                    sct,
+                ));
+            }
+            p
+        };
+        let precert = params(None)
+            .signed_by(&key, &self.intermediate)
+            .expect("precert");
+        let tbs = x509_cert::Certificate::from_der(precert.der())
+            .expect("parse")
+            .tbs_certificate()
+            .to_der()
+            .expect("tbs");
+        let millis = (start as u64 + 1) * 1000;
+        let mut signed = vec![0u8, 0u8];
+        signed.extend_from_slice(&millis.to_be_bytes());
+        signed.extend_from_slice(&1u16.to_be_bytes());
+        signed.extend_from_slice(&Sha256::digest(&self.intermediate_spki));
+        signed.extend_from_slice(&(tbs.len() as u32).to_be_bytes()[1..]);
+        signed.extend_from_slice(&tbs);
+        signed.extend_from_slice(&0u16.to_be_bytes());
+        let signature = sign(&self.ct, &signed);
+        let mut sct = vec![0u8];
+        sct.extend_from_slice(&Sha256::digest(spki(&self.ct)));
+        sct.extend_from_slice(&millis.to_be_bytes());
+        sct.extend_from_slice(&0u16.to_be_bytes());
+        sct.extend_from_slice(&[4, 3]);
+        sct.extend_from_slice(&(signature.len() as u16).to_be_bytes());
+        sct.extend_from_slice(&signature);
+        let mut list = ((sct.len() + 2) as u16).to_be_bytes().to_vec();
+        list.extend_from_slice(&(sct.len() as u16).to_be_bytes());
+        list.extend_from_slice(&sct);
+        let octets = der::asn1::OctetString::new(list)
+            .expect("octets")
+            .to_der()
+            .expect("der");
+        let cert = params(Some(octets))
+            .signed_by(&key, &self.intermediate)
+            .expect("leaf");
+        (cert.der().to_vec(), signing)
+    }
+
+    /// A log entry for `body` signed by this PKI's log: with `integrated` a signed entry
+    /// timestamp (Rekor v1), and always an inclusion proof in a one-leaf tree with a signed
+    /// checkpoint.
+    fn entry(
+        &self,
+        kind: &str,
+        body: &serde_json::Value,
+        integrated: Option<i64>,
+    ) -> serde_json::Value {
+        let body = serde_json::to_vec(body).expect("json");
+        let log_id = Sha256::digest(spki(&self.log));
+        let mut leaf = vec![0u8];
+        leaf.extend_from_slice(&body);
+        let root = Sha256::digest(&leaf);
+        let note = format!("log.test - 1\n1\n{}\n", b64(&root));
+        let mut sig = log_id[..4].to_vec();
+        sig.extend(sign(&self.log, note.as_bytes()));
+        let checkpoint = format!("{note}\n\u{2014} log.test {}\n", b64(&sig));
+        let mut entry = serde_json::json!({
+            "logIndex": "0", "logId": { "keyId": b64(&log_id) },
+            "kindVersion": { "kind": kind, "version": "0.0.1" },
+            "inclusionProof": { "logIndex": "0", "rootHash": b64(&root), "treeSize": "1",
+                                "hashes": [], "checkpoint": { "envelope": checkpoint } },
+            "canonicalizedBody": b64(&body),
+        });
+        if let Some(t) = integrated {
+            let set = format!(
+                r#"{{"body":"{}","integratedTime":{t},"logID":"{}","logIndex":0}}"#,
+                b64(&body),
+                hex::encode(log_id)
+            );
+            entry["integratedTime"] = serde_json::json!(t.to_string());
+            entry["inclusionPromise"] = serde_json::json!({ "signedEntryTimestamp": b64(&sign(&self.log, set.as_bytes())) });
+        }
+        entry
+    }
+}
+
+/// A cosign 3 signature as a Sigstore bundle v0.3 referrer of `subject`: a DSSE in-toto
+/// statement naming `signs` (the subject, unless a test moves a signature), signed with
+/// the leaf's key, logged as a dsse entry.
+fn bundle_referrer(
+    log: &Pki,
+    (leaf, key): &(Vec<u8>, SigningKey),
+    (subject, signs): (&Blob, &Blob),
+    integrated: Option<i64>,
+) -> Artifact {
+    let statement = serde_json::to_vec(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{ "name": "app", "digest": { "sha256": signs.digest.trim_start_matches("sha256:") } }],
+        "predicateType": "https://sigstore.dev/cosign/sign/v1", "predicate": {}
+    }))
+    .expect("json");
+    let payload_type = "application/vnd.in-toto+json";
+    let mut pae = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        statement.len()
+    )
+    .into_bytes();
+    pae.extend_from_slice(&statement);
+    let signature = sign(key, &pae);
+    let body = serde_json::json!({
+        "apiVersion": "0.0.1", "kind": "dsse",
+        "spec": {
+            "payloadHash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(&statement)) },
+            "signatures": [{ "signature": b64(&signature), "verifier": b64(pem(leaf).as_bytes()) }]
+        }
+    });
+    let bundle = serde_json::to_vec(&serde_json::json!({
+        "mediaType": SIGSTORE_BUNDLE,
+        "verificationMaterial": {
+            "certificate": { "rawBytes": b64(leaf) },
+            "tlogEntries": [log.entry("dsse", &body, integrated)]
+        },
+        "dsseEnvelope": { "payload": b64(&statement), "payloadType": payload_type,
+                          "signatures": [{ "sig": b64(&signature), "keyid": "" }] }
+    }))
+    .expect("json");
+    let layer = Blob::new(bundle, SIGSTORE_BUNDLE);
+    let empty = Blob::new(b"{}".to_vec(), "application/vnd.oci.empty.v1+json");
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SIGSTORE_BUNDLE,
+        "config": empty.descriptor(), "layers": [layer.descriptor()], "subject": subject.descriptor(),
+    }))
+    .expect("json");
+    Artifact {
+        manifest: Blob::new(manifest, OCI_MANIFEST),
+        blobs: vec![empty, layer],
+    }
+}
+
+/// A legacy keyless `.sig`: simple signing with the certificate, chain and Rekor bundle
+/// annotations cosign 2 writes.
+fn legacy_sig(
+    pki: &Pki,
+    (leaf, key): &(Vec<u8>, SigningKey),
+    host_repo: &str,
+    subject: &str,
+    t: i64,
+) -> Artifact {
+    let payload = simple_signing_payload(host_repo, subject);
+    let signature = sign(key, &payload);
+    let body = serde_json::json!({
+        "apiVersion": "0.0.1", "kind": "hashedrekord",
+        "spec": {
+            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(&payload)) } },
+            "signature": { "content": b64(&signature), "publicKey": { "content": b64(pem(leaf).as_bytes()) } }
+        }
+    });
+    let entry = pki.entry("hashedrekord", &body, Some(t));
+    let rekor = serde_json::json!({
+        "SignedEntryTimestamp": entry["inclusionPromise"]["signedEntryTimestamp"],
+        "Payload": { "body": entry["canonicalizedBody"], "integratedTime": t, "logIndex": 0,
+                     "logID": hex::encode(Sha256::digest(spki(&pki.log))) }
+    });
+    let plain = simple_signing(payload, &b64(&signature));
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&plain.manifest.bytes).expect("json");
+    let a = &mut manifest["layers"][0]["annotations"];
+    a["dev.sigstore.cosign/certificate"] = serde_json::json!(pem(leaf));
+    a["dev.sigstore.cosign/chain"] = serde_json::json!(format!(
+        "{}{}",
+        pem(&pki.intermediate_der),
+        pem(&pki.root_der)
+    ));
+    a["dev.sigstore.cosign/bundle"] = serde_json::json!(rekor.to_string());
+    Artifact {
+        manifest: Blob::new(serde_json::to_vec(&manifest).expect("json"), OCI_MANIFEST),
+        blobs: plain.blobs,
+    }
+}
+
+fn attach(h: &str, repo: &str, image: &Image, referrer: &Artifact) {
+    images::push_image(h, repo, "1.0", image);
+    referrer.push(h, repo, &referrer.manifest.digest);
+    images::push_manifest(
+        h,
+        repo,
+        &tag_of(&image.manifest.digest, ""),
+        &referrers_index(&[(referrer, SIGSTORE_BUNDLE)]),
+    );
+}
+
+#[test]
+fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() {
+    let source = Registry::plain();
+    let h = source.host.as_str();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let pki = Pki::new("fulcio");
+    let stranger = Pki::new("stranger");
+    let root = d.join("trusted_root.json");
+    std::fs::write(&root, pki.trusted_root()).expect("write root");
+    let image = |seed: u64| {
+        images::image(
+            vec![images::layer(seed, 4_000, Flavour::Oci)],
+            "amd64",
+            Flavour::Oci,
+            false,
+        )
+    };
+    let t0 = now() - 86_400;
+    let good_leaf = pki.leaf(IDENTITY, ISSUER, t0);
+
+    // Verifiable: a cosign 3 bundle referrer and a legacy .sig.
+    let bundled = image(601);
+    attach(
+        h,
+        "apps/bundled",
+        &bundled,
+        &bundle_referrer(
+            &pki,
+            &good_leaf,
+            (&bundled.manifest, &bundled.manifest),
+            Some(t0 + 60),
+        ),
+    );
+    let legacy = image(602);
+    images::push_image(h, "apps/legacy", "1.0", &legacy);
+    legacy_sig(
+        &pki,
+        &good_leaf,
+        &format!("{h}/apps/legacy"),
+        &legacy.manifest.digest,
+        t0 + 60,
+    )
+    .push(h, "apps/legacy", &tag_of(&legacy.manifest.digest, ".sig"));
+    // Refused, each for its reason.
+    let cases: Vec<(&str, Artifact, Image, &str)> = {
+        let mut v = Vec::new();
+        let img = image(603);
+        let leaf = pki.leaf(
+            "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main",
+            ISSUER,
+            t0,
+        );
+        v.push((
+            "identity",
+            bundle_referrer(&pki, &leaf, (&img.manifest, &img.manifest), Some(t0 + 60)),
+            img,
+            "identity mismatch: the certificate names `https://github.com/evil/app",
+        ));
+        let img = image(604);
+        let leaf = pki.leaf(IDENTITY, "https://issuer.evil", t0);
+        v.push((
+            "issuer",
+            bundle_referrer(&pki, &leaf, (&img.manifest, &img.manifest), Some(t0 + 60)),
+            img,
+            "from issuer `https://issuer.evil`",
+        ));
+        let img = image(605);
+        v.push((
+            "expired",
+            bundle_referrer(
+                &pki,
+                &good_leaf,
+                (&img.manifest, &img.manifest),
+                Some(t0 + 3_600),
+            ),
+            img,
+            "time outside certificate",
+        ));
+        let img = image(606);
+        let leaf = stranger.leaf(IDENTITY, ISSUER, t0);
+        v.push((
+            "untrusted",
+            bundle_referrer(&pki, &leaf, (&img.manifest, &img.manifest), Some(t0 + 60)),
+            img,
+            "certificate chain",
+        ));
+        let img = image(607);
+        v.push((
+            "otherdigest",
+            bundle_referrer(
+                &pki,
+                &good_leaf,
+                (&img.manifest, &bundled.manifest),
+                Some(t0 + 60),
+            ),
+            img,
+            "not this image",
+        ));
+        let img = image(608);
+        v.push((
+            "untimed",
+            bundle_referrer(&pki, &good_leaf, (&img.manifest, &img.manifest), None),
+            img,
+            "missing timestamp",
+        ));
+        // A trusted key never stands in for an identity: a key-signed bundle is refused.
+        let img = image(609);
+        let (key, _) = key_pair(d, "keyed");
+        v.push((
+            "keyed",
+            sigstore_bundle_signed_by(&key, &img.manifest),
+            img,
+            "signed with a key, not a certificate",
+        ));
+        v
+    };
+    for (name, referrer, img, _) in &cases {
+        attach(h, &format!("apps/{name}"), img, referrer);
+    }
+
+    let o = Outrider::new();
+    let bundle = d.join("b.zip");
+    let mut names = vec!["bundled", "legacy"];
+    names.extend(cases.iter().map(|c| c.0));
+    let refs: Vec<String> = names.iter().map(|n| format!("{h}/apps/{n}:1.0")).collect();
+    let mut args: Vec<&str> = vec!["pack", "-o", s(&bundle)];
+    args.extend(refs.iter().map(String::as_str));
+    o.ok(&args);
+    let trust = [
+        "--trusted-root",
+        s(&root),
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ];
+
+    // verify names each image's verdict, one line each, and fails.
+    let mut args = vec!["verify", "--json", s(&bundle)];
+    args.extend(trust);
+    let out = o.run(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out).1);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let verdict = |name: &str| {
+        v["keyless"]
+            .as_array()
+            .expect("keyless verdicts")
+            .iter()
+            .find(|i| {
+                i["image"]
+                    .as_str()
+                    .is_some_and(|r| r.contains(&format!("/apps/{name}:")))
+            })
+            .unwrap_or_else(|| panic!("no verdict for {name}: {v}"))
+            .clone()
+    };
+    for name in ["bundled", "legacy"] {
+        assert_eq!(verdict(name)["verified"], true, "{name}: {v}");
+        assert_eq!(verdict(name)["signer"]["identity"], IDENTITY, "{v}");
+        assert_eq!(verdict(name)["signer"]["issuer"], ISSUER, "{v}");
+    }
+    for (name, _, _, reason) in &cases {
+        assert_eq!(verdict(name)["verified"], false, "{name}: {v}");
+        assert!(
+            verdict(name)["reasons"].to_string().contains(reason),
+            "{name}: want `{reason}`: {v}"
+        );
+    }
+
+    // unpack --push: the verified images arrive, the others do not.
+    let dest = Registry::plain();
+    let mut args = vec!["unpack", s(&bundle), "--push", dest.host.as_str()];
+    args.extend(trust);
+    let out = o.run(&args);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for (name, img) in [("bundled", &bundled), ("legacy", &legacy)] {
+        let got = skopeo_raw(&dest.host, &format!("apps/{name}"), "1.0", &[]);
+        assert_eq!(
+            got.as_deref(),
+            Some(img.manifest.bytes.as_slice()),
+            "{name}: {err}"
+        );
+    }
+    for (name, _, _, _) in &cases {
+        assert!(
+            err.contains(&format!("/apps/{name}:1.0` (")) && err.contains("is left out"),
+            "{name}: {err}"
+        );
+        assert_eq!(
+            skopeo_raw(&dest.host, &format!("apps/{name}"), "1.0", &[]),
+            None,
+            "{name} arrived"
+        );
+    }
+
+    // A certificate never stands in for a trusted key: with --cosign-key alone, the
+    // keylessly signed images have no valid signature.
+    let (_, public) = key_pair(d, "release");
+    let out = o.run(&["verify", "--json", s(&bundle), "--cosign-key", s(&public)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out).1);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let images = v["images"].as_array().expect("images");
+    assert!(images.iter().all(|i| i["verified"] == false), "{v}");
+
+    // pack --verify-signatures carries only what verifies.
+    let ok = d.join("ok.zip");
+    let mut args = vec![
+        "pack",
+        "-o",
+        s(&ok),
+        "--verify-signatures",
+        &refs[0],
+        &refs[1],
+    ];
+    args.extend(trust);
+    o.ok(&args);
+    let refused = d.join("refused.zip");
+    let mut args = vec![
+        "pack",
+        "-o",
+        s(&refused),
+        "--verify-signatures",
+        &refs[0],
+        &refs[2],
+    ];
+    args.extend(trust);
+    let out = o.run(&args);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out).1);
+    assert!(
+        text(&out).1.contains("identity mismatch"),
+        "{}",
+        text(&out).1
+    );
+    assert!(!refused.exists(), "an unverified bundle was kept");
+}
