@@ -1,11 +1,15 @@
 //! Keyless trust options, as cosign spells them: `--trusted-root` (a Sigstore
 //! `trusted_root.json`) and the identity policies an image's Fulcio certificate must meet.
 
-use crate::commands::UsageError;
 use crate::trust::keyless::images::Keyless;
 use crate::trust::keyless::{Matcher, Policies, Policy, TrustedRoot};
 use clap::Args;
 use std::path::PathBuf;
+
+/// A keyless option that cannot be used (the commands report it as a usage error, exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// Keyless (Sigstore) signatures every image must carry.
 #[derive(Args, Debug, Clone, Default)]

@@ -160,7 +160,7 @@ fn scope(reader: &BundleReader) -> String {
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let trusted = args.trust.load()?;
     let cosign_keys = args.cosign.load()?;
-    let keyless = args.keyless.load()?;
+    let keyless = args.keyless.load().map_err(|e| super::UsageError(e.0))?;
     let reader = BundleReader::open_set(&args.bundle, args.set, &trusted)?;
     super::note_seal(&reader, &trusted, true);
     let (mut faults, coverage) = faults(&reader);
@@ -273,9 +273,13 @@ pub fn refuse_unverified(
     if !args.verify_signatures {
         return Ok(());
     }
-    let keyless = args.keyless.load()?.ok_or_else(|| {
-        super::UsageError("--verify-signatures needs --trusted-root and identities".into())
-    })?;
+    let keyless = args
+        .keyless
+        .load()
+        .map_err(|e| super::UsageError(e.0))?
+        .ok_or_else(|| {
+            super::UsageError("--verify-signatures needs --trusted-root and identities".into())
+        })?;
     let failed: Vec<String> = {
         let reader = BundleReader::open_set(paths, true, &crate::trust::TrustedKeys::none())?;
         keyless_images::check_images(&BlobStore::new(&reader, &[]), &reader.index, &keyless)

@@ -119,7 +119,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         ));
     }
     let trusted = args.trust.load()?;
-    let keyless = args.keyless.load()?;
+    let keyless = args.keyless.load().map_err(|e| UsageError(e.0))?;
     let paths = args.bundles.clone();
     let prefix = args.prefix.clone();
     let registry_path = args.registry_path;

@@ -15,7 +15,7 @@
 //! An image passes when one signature is valid for a trusted key and names its digest.
 //! Only the key signature is checked here; signatures made with a Fulcio certificate
 //! (keyless) are checked against a trusted root and identity policies by
-//! [`super::keyless::images`], and never count for a key.
+//! `keyless::images`, and never count for a key.
 
 use super::keys::{TrustedKeys, decode_signature};
 use crate::blob_store::BlobStore;

@@ -157,7 +157,7 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     } + signatures::keyless(
         &mut reader,
         &bases,
-        args.keyless.load()?.as_ref(),
+        args.keyless.load().map_err(|e| UsageError(e.0))?.as_ref(),
         args.strict,
     )?;
     check_outputs(&args, &reader, &bases, config.as_ref())

@@ -12,10 +12,7 @@ use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Cases that should verify but that outrider refuses, with why (also in the README).
-const REFUSED: &[(&str, &str)] = &[(
-    "bundle-with-sct-with-extensions",
-    "its test CA signs with RSA (sha256WithRSAEncryption); outrider verifies ECDSA and Ed25519 only",
-)];
+const REFUSED: &[(&str, &str)] = &[];
 
 const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";

@@ -1,7 +1,8 @@
 //! The public keys keyless verification meets: ECDSA P-256 and P-384 (Fulcio leaves and
 //! CAs, CT logs, Rekor v1, the TSA) and Ed25519 (Rekor v2), read from DER
-//! SubjectPublicKeyInfo. RSA keys (an old staging CT log) are recognised but refused:
-//! nothing here verifies RSA (the `rsa` crate carries RUSTSEC-2023-0071).
+//! SubjectPublicKeyInfo, and RSA PKCS#1 v1.5 (private Fulcio instances, old CT logs),
+//! verified with the `rsa` crate. RUSTSEC-2023-0071 (Marvin) concerns RSA private-key
+//! operations; only public keys are used here.
 
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1};
@@ -37,12 +38,19 @@ impl Hash {
     pub fn from_oid(oid: &ObjectIdentifier) -> Option<Hash> {
         use const_oid::db::rfc5912::{
             ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, ECDSA_WITH_SHA_512, ID_SHA_256, ID_SHA_384,
-            ID_SHA_512,
+            ID_SHA_512, SHA_256_WITH_RSA_ENCRYPTION, SHA_384_WITH_RSA_ENCRYPTION,
+            SHA_512_WITH_RSA_ENCRYPTION,
         };
         match *oid {
-            o if o == ID_SHA_256 || o == ECDSA_WITH_SHA_256 => Some(Hash::Sha256),
-            o if o == ID_SHA_384 || o == ECDSA_WITH_SHA_384 => Some(Hash::Sha384),
-            o if o == ID_SHA_512 || o == ECDSA_WITH_SHA_512 => Some(Hash::Sha512),
+            o if o == ID_SHA_256 || o == ECDSA_WITH_SHA_256 || o == SHA_256_WITH_RSA_ENCRYPTION => {
+                Some(Hash::Sha256)
+            }
+            o if o == ID_SHA_384 || o == ECDSA_WITH_SHA_384 || o == SHA_384_WITH_RSA_ENCRYPTION => {
+                Some(Hash::Sha384)
+            }
+            o if o == ID_SHA_512 || o == ECDSA_WITH_SHA_512 || o == SHA_512_WITH_RSA_ENCRYPTION => {
+                Some(Hash::Sha512)
+            }
             _ => None,
         }
     }
@@ -57,6 +65,8 @@ pub enum PublicKey {
     P384(p384::ecdsa::VerifyingKey),
     /// Ed25519.
     Ed25519(ed25519_dalek::VerifyingKey),
+    /// RSA, PKCS#1 v1.5 signatures.
+    Rsa(rsa::RsaPublicKey),
     /// A key of another kind, named; it verifies nothing.
     Unsupported(String),
 }
@@ -95,14 +105,20 @@ impl PublicKey {
                 .map_err(|e| format!("bad Ed25519 key: {e}"));
         }
         if oid == RSA_ENCRYPTION {
-            return Ok(PublicKey::Unsupported("an RSA key".into()));
+            use rsa::pkcs8::DecodePublicKey;
+            return rsa::RsaPublicKey::from_public_key_der(der)
+                .map(PublicKey::Rsa)
+                .map_err(|e| format!("bad RSA key: {e}"));
         }
         Ok(PublicKey::Unsupported(format!("a key of algorithm {oid}")))
     }
 
-    /// Reads a PKCS#1 RSA key (the trusted root's `PKCS1_RSA_*` entries): always unsupported.
-    pub fn unsupported(what: &str) -> PublicKey {
-        PublicKey::Unsupported(what.to_owned())
+    /// Reads a DER PKCS#1 RSA public key (the trusted root's `PKCS1_RSA_*` entries).
+    pub fn from_pkcs1_der(der: &[u8]) -> Result<PublicKey, String> {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        rsa::RsaPublicKey::from_pkcs1_der(der)
+            .map(PublicKey::Rsa)
+            .map_err(|e| format!("bad PKCS#1 RSA key: {e}"))
     }
 
     /// Verifies `signature` over `message`: ECDSA signatures are DER and made over the
@@ -142,6 +158,15 @@ impl PublicKey {
                 let s = ed25519_dalek::Signature::from_slice(sig)
                     .map_err(|_| "not an Ed25519 signature".to_owned())?;
                 k.verify_strict(message, &s).map_err(|_| bad())
+            }
+            PublicKey::Rsa(k) => {
+                let scheme = match prehash.len() {
+                    32 => rsa::Pkcs1v15Sign::new::<Sha256>(),
+                    48 => rsa::Pkcs1v15Sign::new::<Sha384>(),
+                    64 => rsa::Pkcs1v15Sign::new::<Sha512>(),
+                    _ => return Err("no RSA scheme for this digest".into()),
+                };
+                k.verify(scheme, prehash, sig).map_err(|_| bad())
             }
             PublicKey::Unsupported(what) => Err(format!("{what} is not supported")),
         }

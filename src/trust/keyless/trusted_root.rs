@@ -167,11 +167,16 @@ fn log(raw: &RawLog, kind: &str) -> Result<LogKey> {
         .as_deref()
         .ok_or_else(|| bad(format!("{what} has no key")))?;
     let bytes = b64(bytes).map_err(|e| bad(format!("{what} key: {e}")))?;
-    let key = if raw.public_key.key_details.starts_with("PKCS1_") {
-        PublicKey::unsupported("a PKCS#1 RSA key")
-    } else {
-        PublicKey::from_spki_der(&bytes).map_err(|e| bad(format!("{what}: {e}")))?
-    };
+    // `PKCS1_RSA_*` keys may be PKCS#1 or (as most roots write them) SPKI DER.
+    let key = PublicKey::from_spki_der(&bytes)
+        .or_else(|e| {
+            if raw.public_key.key_details.starts_with("PKCS1_") {
+                PublicKey::from_pkcs1_der(&bytes)
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|e| bad(format!("{what}: {e}")))?;
     Ok(LogKey {
         key_id,
         key,
