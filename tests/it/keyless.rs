@@ -14,6 +14,7 @@ use crate::support::artifacts::{
 };
 use crate::support::images::{self, Blob, Flavour, Image};
 use crate::support::keys::key_pair;
+use crate::support::serving::Serving;
 use crate::support::{Outrider, Registry, skopeo_raw, text};
 use base64::Engine;
 use der::{Decode, Encode};
@@ -567,6 +568,24 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
             "{name} arrived"
         );
     }
+
+    // serve: only the verified images are served.
+    let mut args = vec![s(&bundle)];
+    args.extend(trust);
+    let server = Serving::start(&o, &args);
+    for (name, img) in [("bundled", &bundled), ("legacy", &legacy)] {
+        let got = skopeo_raw(&server.host, &format!("apps/{name}"), "1.0", &[]);
+        assert_eq!(
+            got.as_deref(),
+            Some(img.manifest.bytes.as_slice()),
+            "{name} not served"
+        );
+    }
+    for (name, _, _, _) in &cases {
+        let got = skopeo_raw(&server.host, &format!("apps/{name}"), "1.0", &[]);
+        assert_eq!(got, None, "{name} was served");
+    }
+    drop(server);
 
     // A certificate never stands in for a trusted key: with --cosign-key alone, the
     // keylessly signed images have no valid signature.

@@ -383,7 +383,7 @@ pub fn verify_parsed(
         times.extend(logged.time);
     }
     for stamp in &bundle.timestamps {
-        times.push(tsa::verify(stamp, bundle.content.signature(), root)?);
+        times.push(tsa::verify(stamp, bundle.content.signature(), root, now)?);
         proof.push_str(", RFC 3161 timestamp");
     }
     if times.is_empty() {

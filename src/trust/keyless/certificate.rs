@@ -165,7 +165,7 @@ fn path_to_root(leaf: &Certificate, pool: &[Certificate]) -> Option<Vec<Certific
     for _ in 0..=pool.len() {
         let issuer = pool
             .iter()
-            .find(|c| signed_by(&current, c).is_ok() && (path.is_empty() || is_ca(c)))?;
+            .find(|c| is_ca(c) && signed_by(&current, c).is_ok())?;
         path.push(issuer.clone());
         if self_signed(issuer) {
             return Some(path);

@@ -81,7 +81,12 @@ fn ts_err(text: impl Into<String>) -> KeylessError {
 }
 
 /// Verifies a DER `TimeStampResp` (or a bare token) over `signature`; the time it proves.
-pub fn verify(response: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<UnixTime> {
+pub fn verify(
+    response: &[u8],
+    signature: &[u8],
+    root: &TrustedRoot,
+    now: UnixTime,
+) -> Result<UnixTime> {
     let token = match TimeStampResp::from_der(response) {
         Ok(resp) => {
             if resp.status.status.as_bytes() != [0] && resp.status.status.as_bytes() != [1] {
@@ -118,6 +123,9 @@ pub fn verify(response: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<U
         return Err(ts_err("the timestamp is over another signature"));
     }
     let time = tst.gen_time.to_unix_duration().as_secs() as UnixTime;
+    if time > now + 60 {
+        return Err(ts_err(format!("stamped at {}, in the future", show(time))));
+    }
     let signer = signed
         .signer_infos
         .0
