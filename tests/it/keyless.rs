@@ -1,10 +1,11 @@
 //! Keyless signatures verified on the far side with nothing but a carried trusted root and
 //! the expected identity. The test makes its own Sigstore-like trust: a root and an
 //! intermediate CA, Fulcio-style leaf certificates (SAN, code signing, the OIDC issuer
-//! extension) with an embedded SCT from a CT-like log key, and a Rekor-like log key that
-//! signs entry timestamps and checkpoints. Certificates are made with rcgen (already a
-//! dependency; openssl 3.0 cannot reissue a certificate with fixed dates, which the
-//! embedded SCT needs), signatures with p256. Images are signed as cosign 3 Sigstore bundle
+//! extension) with an embedded SCT from a CT-like log key, a Rekor-like log key that signs
+//! entry timestamps and checkpoints, and an RFC 3161 timestamp authority run by `openssl
+//! ts` with a certificate openssl issues from the root. The CA certificates and leaves are
+//! made with rcgen (already a dependency; openssl 3.0 cannot reissue a certificate with
+//! fixed dates, which the embedded SCT needs), signatures with p256. Images are signed as cosign 3 Sigstore bundle
 //! referrers and as legacy `.sig` layers with certificate annotations, packed, verified and
 //! unpacked; each mismatch is refused with its reason.
 
@@ -90,6 +91,7 @@ fn p256_key() -> (KeyPair, SigningKey) {
 /// A certificate authority (root and intermediate), a CT log key and a Rekor log key.
 struct Pki {
     root_der: Vec<u8>,
+    root_key_pem: String,
     intermediate_der: Vec<u8>,
     intermediate: Issuer<'static, KeyPair>,
     intermediate_spki: Vec<u8>,
@@ -116,6 +118,7 @@ impl Pki {
         let (root_key, _) = p256_key();
         let root_params = ca_params(&format!("{name} root"), start);
         let root_cert = root_params.self_signed(&root_key).expect("root");
+        let root_key_pem = root_key.serialize_pem();
         let root = Issuer::new(root_params, root_key);
         let (int_key, int_signing) = p256_key();
         let mut int_params = ca_params(&format!("{name} intermediate"), start);
@@ -123,6 +126,7 @@ impl Pki {
         let int_cert = int_params.signed_by(&int_key, &root).expect("intermediate");
         Pki {
             root_der: root_cert.der().to_vec(),
+            root_key_pem,
             intermediate_der: int_cert.der().to_vec(),
             intermediate: Issuer::new(int_params, int_key),
             intermediate_spki: spki(&int_signing),
@@ -131,8 +135,9 @@ impl Pki {
         }
     }
 
-    /// The Sigstore trusted root naming this CA, CT log and transparency log.
-    fn trusted_root(&self) -> String {
+    /// The Sigstore trusted root naming this CA, CT log and transparency log, and `tsa`'s
+    /// certificate (DER) as its timestamp authority.
+    fn trusted_root(&self, tsa: &[u8]) -> String {
         let start = "2020-01-01T00:00:00Z";
         let log = |key: &SigningKey, url: &str| {
             serde_json::json!({
@@ -154,7 +159,14 @@ impl Pki {
                 "validFor": { "start": start }
             }],
             "ctlogs": [log(&self.ct, "https://ct.test")],
-            "timestampAuthorities": []
+            "timestampAuthorities": [{
+                "subject": { "organization": "outrider.test", "commonName": "tsa" },
+                "uri": "https://tsa.test",
+                "certChain": { "certificates": [
+                    { "rawBytes": b64(tsa) }, { "rawBytes": b64(&self.root_der) }
+                ] },
+                "validFor": { "start": start }
+            }]
         })
         .to_string()
     }
@@ -266,6 +278,135 @@ impl Pki {
     }
 }
 
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An RFC 3161 timestamp authority run by `openssl ts`, its certificate issued by the
+/// PKI's root with openssl (critical extended key usage timeStamping).
+struct Tsa {
+    dir: std::path::PathBuf,
+    cert_der: Vec<u8>,
+}
+
+impl Tsa {
+    fn new(pki: &Pki, dir: &Path) -> Tsa {
+        let dir = dir.join("tsa");
+        std::fs::create_dir_all(&dir).expect("tsa dir");
+        std::fs::write(dir.join("root.pem"), pem(&pki.root_der)).expect("root");
+        std::fs::write(dir.join("root.key"), &pki.root_key_pem).expect("root key");
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "extendedKeyUsage = critical,timeStamping\n",
+        )
+        .expect("ext");
+        std::fs::write(
+            dir.join("ts.cnf"),
+            "[ tsa ]\ndefault_tsa = t\n[ t ]\nserial = tsaserial\nsigner_digest = sha256\n\
+             default_policy = 1.2.3.4.1\ndigests = sha256\nordering = no\ntsa_name = no\n\
+             ess_cert_id_chain = no\ness_cert_id_alg = sha256\n",
+        )
+        .expect("ts.cnf");
+        std::fs::write(dir.join("tsaserial"), "01\n").expect("serial");
+        openssl(
+            &dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                "tsa.key",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                "tsa.key",
+                "-subj",
+                "/O=outrider.test/CN=tsa",
+                "-out",
+                "tsa.csr",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "tsa.csr",
+                "-CA",
+                "root.pem",
+                "-CAkey",
+                "root.key",
+                "-set_serial",
+                "7",
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+                "-outform",
+                "DER",
+                "-out",
+                "tsa.der",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "x509", "-inform", "DER", "-in", "tsa.der", "-out", "tsa.pem",
+            ],
+        );
+        Tsa {
+            cert_der: std::fs::read(dir.join("tsa.der")).expect("tsa cert"),
+            dir,
+        }
+    }
+
+    /// `openssl ts -reply` over `data` (a signature): the DER TimeStampResp.
+    fn stamp(&self, data: &[u8]) -> Vec<u8> {
+        std::fs::write(self.dir.join("data"), data).expect("data");
+        openssl(
+            &self.dir,
+            &[
+                "ts", "-query", "-data", "data", "-sha256", "-cert", "-out", "req.tsq",
+            ],
+        );
+        openssl(
+            &self.dir,
+            &[
+                "ts",
+                "-reply",
+                "-queryfile",
+                "req.tsq",
+                "-inkey",
+                "tsa.key",
+                "-signer",
+                "tsa.pem",
+                "-config",
+                "ts.cnf",
+                "-out",
+                "resp.tsr",
+            ],
+        );
+        std::fs::read(self.dir.join("resp.tsr")).expect("response")
+    }
+}
+
 /// A cosign 3 signature as a Sigstore bundle v0.3 referrer of `subject`: a DSSE in-toto
 /// statement naming `signs` (the subject, unless a test moves a signature), signed with
 /// the leaf's key, logged as a dsse entry.
@@ -274,6 +415,7 @@ fn bundle_referrer(
     (leaf, key): &(Vec<u8>, SigningKey),
     (subject, signs): (&Blob, &Blob),
     integrated: Option<i64>,
+    tsa: Option<&Tsa>,
 ) -> Artifact {
     let statement = serde_json::to_vec(&serde_json::json!({
         "_type": "https://in-toto.io/Statement/v1",
@@ -297,12 +439,16 @@ fn bundle_referrer(
             "signatures": [{ "signature": b64(&signature), "verifier": b64(pem(leaf).as_bytes()) }]
         }
     });
+    let mut material = serde_json::json!({
+        "certificate": { "rawBytes": b64(leaf) },
+        "tlogEntries": [log.entry("dsse", &body, integrated)]
+    });
+    if let Some(tsa) = tsa {
+        material["timestampVerificationData"] = serde_json::json!({ "rfc3161Timestamps": [{ "signedTimestamp": b64(&tsa.stamp(&signature)) }] });
+    }
     let bundle = serde_json::to_vec(&serde_json::json!({
         "mediaType": SIGSTORE_BUNDLE,
-        "verificationMaterial": {
-            "certificate": { "rawBytes": b64(leaf) },
-            "tlogEntries": [log.entry("dsse", &body, integrated)]
-        },
+        "verificationMaterial": material,
         "dsseEnvelope": { "payload": b64(&statement), "payloadType": payload_type,
                           "signatures": [{ "sig": b64(&signature), "keyid": "" }] }
     }))
@@ -381,7 +527,8 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
     let pki = Pki::new("fulcio");
     let stranger = Pki::new("stranger");
     let root = d.join("trusted_root.json");
-    std::fs::write(&root, pki.trusted_root()).expect("write root");
+    let tsa = Tsa::new(&pki, d);
+    std::fs::write(&root, pki.trusted_root(&tsa.cert_der)).expect("write root");
     let image = |seed: u64| {
         images::image(
             vec![images::layer(seed, 4_000, Flavour::Oci)],
@@ -404,6 +551,23 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
             &good_leaf,
             (&bundled.manifest, &bundled.manifest),
             Some(t0 + 60),
+            None,
+        ),
+    );
+    // Rekor v2 style: an inclusion proof without an integrated time, and an RFC 3161
+    // timestamp from the TSA (openssl ts) proving when it was signed.
+    let stamped = image(610);
+    let fresh_leaf = pki.leaf(IDENTITY, ISSUER, now() - 60);
+    attach(
+        h,
+        "apps/stamped",
+        &stamped,
+        &bundle_referrer(
+            &pki,
+            &fresh_leaf,
+            (&stamped.manifest, &stamped.manifest),
+            None,
+            Some(&tsa),
         ),
     );
     let legacy = image(602);
@@ -427,7 +591,13 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
         );
         v.push((
             "identity",
-            bundle_referrer(&pki, &leaf, (&img.manifest, &img.manifest), Some(t0 + 60)),
+            bundle_referrer(
+                &pki,
+                &leaf,
+                (&img.manifest, &img.manifest),
+                Some(t0 + 60),
+                None,
+            ),
             img,
             "identity mismatch: the certificate names `https://github.com/evil/app",
         ));
@@ -435,7 +605,13 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
         let leaf = pki.leaf(IDENTITY, "https://issuer.evil", t0);
         v.push((
             "issuer",
-            bundle_referrer(&pki, &leaf, (&img.manifest, &img.manifest), Some(t0 + 60)),
+            bundle_referrer(
+                &pki,
+                &leaf,
+                (&img.manifest, &img.manifest),
+                Some(t0 + 60),
+                None,
+            ),
             img,
             "from issuer `https://issuer.evil`",
         ));
@@ -447,6 +623,7 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
                 &good_leaf,
                 (&img.manifest, &img.manifest),
                 Some(t0 + 3_600),
+                None,
             ),
             img,
             "time outside certificate",
@@ -455,7 +632,13 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
         let leaf = stranger.leaf(IDENTITY, ISSUER, t0);
         v.push((
             "untrusted",
-            bundle_referrer(&pki, &leaf, (&img.manifest, &img.manifest), Some(t0 + 60)),
+            bundle_referrer(
+                &pki,
+                &leaf,
+                (&img.manifest, &img.manifest),
+                Some(t0 + 60),
+                None,
+            ),
             img,
             "certificate chain",
         ));
@@ -467,6 +650,7 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
                 &good_leaf,
                 (&img.manifest, &bundled.manifest),
                 Some(t0 + 60),
+                None,
             ),
             img,
             "not this image",
@@ -474,7 +658,7 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
         let img = image(608);
         v.push((
             "untimed",
-            bundle_referrer(&pki, &good_leaf, (&img.manifest, &img.manifest), None),
+            bundle_referrer(&pki, &good_leaf, (&img.manifest, &img.manifest), None, None),
             img,
             "missing timestamp",
         ));
@@ -495,7 +679,7 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
 
     let o = Outrider::new();
     let bundle = d.join("b.zip");
-    let mut names = vec!["bundled", "legacy"];
+    let mut names = vec!["bundled", "legacy", "stamped"];
     names.extend(cases.iter().map(|c| c.0));
     let refs: Vec<String> = names.iter().map(|n| format!("{h}/apps/{n}:1.0")).collect();
     let mut args: Vec<&str> = vec!["pack", "-o", s(&bundle)];
@@ -529,11 +713,13 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
             .unwrap_or_else(|| panic!("no verdict for {name}: {v}"))
             .clone()
     };
-    for name in ["bundled", "legacy"] {
+    for name in ["bundled", "legacy", "stamped"] {
         assert_eq!(verdict(name)["verified"], true, "{name}: {v}");
         assert_eq!(verdict(name)["signer"]["identity"], IDENTITY, "{v}");
         assert_eq!(verdict(name)["signer"]["issuer"], ISSUER, "{v}");
     }
+    let proof = verdict("stamped")["signer"]["proof"].to_string();
+    assert!(proof.contains("RFC 3161 timestamp"), "{v}");
     for (name, _, _, reason) in &cases {
         assert_eq!(verdict(name)["verified"], false, "{name}: {v}");
         assert!(
@@ -549,7 +735,11 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
     let out = o.run(&args);
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    for (name, img) in [("bundled", &bundled), ("legacy", &legacy)] {
+    for (name, img) in [
+        ("bundled", &bundled),
+        ("legacy", &legacy),
+        ("stamped", &stamped),
+    ] {
         let got = skopeo_raw(&dest.host, &format!("apps/{name}"), "1.0", &[]);
         assert_eq!(
             got.as_deref(),
@@ -573,7 +763,11 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
     let mut args = vec![s(&bundle)];
     args.extend(trust);
     let server = Serving::start(&o, &args);
-    for (name, img) in [("bundled", &bundled), ("legacy", &legacy)] {
+    for (name, img) in [
+        ("bundled", &bundled),
+        ("legacy", &legacy),
+        ("stamped", &stamped),
+    ] {
         let got = skopeo_raw(&server.host, &format!("apps/{name}"), "1.0", &[]);
         assert_eq!(
             got.as_deref(),
@@ -615,7 +809,7 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
         s(&refused),
         "--verify-signatures",
         &refs[0],
-        &refs[2],
+        &refs[3],
     ];
     args.extend(trust);
     let out = o.run(&args);
