@@ -303,6 +303,15 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
     }
     drop(server);
 
+    // A trusted root alone admits nobody: it is a usage error.
+    let out = o.run(&["verify", s(&bundle), "--trusted-root", s(&root)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
+    assert!(
+        text(&out).1.contains("--certificate-identity"),
+        "{}",
+        text(&out).1
+    );
+
     // A certificate never stands in for a trusted key: with --cosign-key alone, the
     // keylessly signed images have no valid signature.
     let (_, public) = key_pair(d, "release");

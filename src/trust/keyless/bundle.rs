@@ -317,8 +317,11 @@ pub fn verify_parsed(
         }
     }
     // The signature, by the certificate's key or a trusted key.
+    // Who signed: a certificate for identity policies, a key for trusted keys.
     let leaf = match (bundle.certificates.first(), trust) {
-        (Some(der), Trust::Identities(_)) => Some((certificate::parse(der)?, der.clone())),
+        (Some(der), Trust::Identities(policies)) => {
+            Some((certificate::parse(der)?, der.clone(), policies))
+        }
         (None, Trust::Keys(_)) => None,
         (Some(_), Trust::Keys(_)) => {
             return Err(KeylessError::Unsupported(
@@ -342,7 +345,7 @@ pub fn verify_parsed(
         }
     };
     let signer_der = match (&leaf, trust) {
-        (Some((cert, der)), _) => {
+        (Some((cert, der, _)), _) => {
             let key = certificate::public_key(cert).map_err(KeylessError::Chain)?;
             check(&key)
                 .map_err(|e| KeylessError::Signature(format!("by the certificate's key: {e}")))?;
@@ -355,7 +358,11 @@ pub fn verify_parsed(
                 .ok_or_else(|| KeylessError::Signature("not made by a trusted key".into()))?;
             key_der(key)?
         }
-        (None, Trust::Identities(_)) => unreachable_signer()?,
+        (None, Trust::Identities(_)) => {
+            return Err(KeylessError::Unsupported(
+                "no signer for this bundle".into(),
+            ));
+        }
     };
     let carried = bundle.certificates[1.min(bundle.certificates.len())..]
         .iter()
@@ -393,7 +400,7 @@ pub fn verify_parsed(
         ));
     }
     let signed_at = times.iter().copied().min().unwrap_or_default();
-    let Some((leaf, _)) = leaf else {
+    let Some((leaf, _, policies)) = leaf else {
         return Ok(Verdict {
             identity: "key".into(),
             issuer: String::new(),
@@ -405,9 +412,6 @@ pub fn verify_parsed(
     let Chained { issuer, .. } = certificate::verify_chain(&leaf, &carried, root, &times)?;
     sct::verify(&leaf, &issuer, root)?;
     let (identity, oidc_issuer) = certificate::identity(&leaf)?;
-    let Trust::Identities(policies) = trust else {
-        return unreachable_signer();
-    };
     if !policies.admits(&identity, &oidc_issuer) {
         return Err(KeylessError::IdentityMismatch {
             identity,
@@ -421,12 +425,6 @@ pub fn verify_parsed(
         signed_at,
         proof,
     })
-}
-
-fn unreachable_signer<T>() -> Result<T> {
-    Err(KeylessError::Unsupported(
-        "no signer for this bundle".into(),
-    ))
 }
 
 fn key_der(key: &PublicKey) -> Result<Vec<u8>> {
