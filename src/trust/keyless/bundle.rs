@@ -47,8 +47,8 @@ impl Verdict {
     pub fn describe(&self) -> String {
         format!(
             "signed by `{}` (issuer `{}`) at {} ({})",
-            self.identity,
-            self.issuer,
+            crate::output::sanitize(&self.identity),
+            crate::output::sanitize(&self.issuer),
             show(self.signed_at),
             self.proof
         )
@@ -414,8 +414,8 @@ pub fn verify_parsed(
     let (identity, oidc_issuer) = certificate::identity(&leaf)?;
     if !policies.admits(&identity, &oidc_issuer) {
         return Err(KeylessError::IdentityMismatch {
-            identity,
-            issuer: oidc_issuer,
+            identity: crate::output::sanitize(&identity),
+            issuer: crate::output::sanitize(&oidc_issuer),
             expected: policies.describe(),
         });
     }

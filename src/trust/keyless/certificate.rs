@@ -197,7 +197,8 @@ fn leaf_use(leaf: &Certificate) -> Result<()> {
     }
 }
 
-/// The identity (SAN) and OIDC issuer a Fulcio certificate names.
+/// The identity (SAN) and OIDC issuer a Fulcio certificate names, as written (policies
+/// match these; messages sanitize them).
 pub fn identity(leaf: &Certificate) -> Result<(String, String)> {
     let tbs = leaf.tbs_certificate();
     let san = match tbs.get_extension::<SubjectAltName>() {
@@ -241,8 +242,5 @@ pub fn identity(leaf: &Certificate) -> Result<(String, String)> {
     let issuer = v2.or_else(v1).ok_or_else(|| {
         KeylessError::Chain("the certificate has no Fulcio OIDC issuer extension".into())
     })?;
-    Ok((
-        crate::output::sanitize(&identity),
-        crate::output::sanitize(&issuer),
-    ))
+    Ok((identity, issuer))
 }
