@@ -377,6 +377,7 @@ pub fn verify_parsed(
     }
     let mut times = Vec::new();
     let mut proof = String::new();
+    let mut untimed = Vec::new();
     for entry in &bundle.entries {
         let logged = tlog::verify(
             entry,
@@ -387,11 +388,23 @@ pub fn verify_parsed(
             now,
         )?;
         proof = format!("log {} entry {}", logged.log, logged.index);
-        times.extend(logged.time);
+        match logged.time {
+            Some(t) => times.push(t),
+            None => untimed.push(logged),
+        }
     }
     for stamp in &bundle.timestamps {
         times.push(tsa::verify(stamp, bundle.content.signature(), root, now)?);
         proof.push_str(", RFC 3161 timestamp");
+    }
+    for logged in &untimed {
+        if let Some(&t) = times.iter().find(|&&t| !logged.valid.contains(t)) {
+            return Err(KeylessError::LogProof(format!(
+                "signed at {}, outside log `{}`'s validity in the trusted root",
+                show(t),
+                logged.log
+            )));
+        }
     }
     if times.is_empty() {
         return Err(KeylessError::MissingTimestamp(

@@ -65,6 +65,9 @@ pub struct Logged {
     pub log: String,
     /// The entry's index.
     pub index: i64,
+    /// When the log's key was trusted (a Rekor v2 entry is checked against it at the
+    /// timestamps' times, having none of its own).
+    pub valid: super::time::TimeRange,
 }
 
 /// Verifies `entry` against `root`: it comes from a trusted log, records `content` signed
@@ -128,6 +131,7 @@ pub fn verify(
         time,
         log: log.base_url.clone(),
         index: entry.log_index,
+        valid: log.valid,
     })
 }
 
