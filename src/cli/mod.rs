@@ -9,6 +9,7 @@ mod connection;
 mod deploy;
 mod examples;
 mod heading;
+pub mod keyless;
 mod receipt;
 mod trust;
 mod units;
@@ -128,6 +129,9 @@ pub struct ServeArgs {
     /// Keys every bundle served must be signed by.
     #[command(flatten, next_help_heading = TRUST)]
     pub trust: TrustArgs,
+    /// Keyless signatures every image served must carry.
+    #[command(flatten)]
+    pub keyless: keyless::KeylessArgs,
 }
 
 /// `verify` arguments.
@@ -149,6 +153,9 @@ pub struct VerifyArgs {
     /// Keys each image's cosign signature must verify with.
     #[command(flatten, next_help_heading = TRUST)]
     pub cosign: CosignArgs,
+    /// Keyless signatures each image must carry.
+    #[command(flatten)]
+    pub keyless: keyless::KeylessArgs,
 }
 
 /// What to carry: images, platforms, what the far side has, how to reach registries.
@@ -241,6 +248,9 @@ pub struct PackArgs {
     /// FAT32's 4 GiB, too low) for the bundle: by default pack refuses before fetching.
     #[arg(long, help_heading = OPTIONS)]
     pub no_space_check: bool,
+    /// Keyless signatures checked before the bundle is kept (--verify-signatures).
+    #[command(flatten)]
+    pub keyless: keyless::PackKeylessArgs,
 }
 
 /// `plan` arguments.
@@ -361,6 +371,9 @@ pub struct UnpackArgs {
     /// or written.
     #[command(flatten, next_help_heading = TRUST)]
     pub cosign: CosignArgs,
+    /// Keyless signatures each image must carry before it is pushed, loaded or written.
+    #[command(flatten)]
+    pub keyless: keyless::KeylessArgs,
     /// Blobs pushed at once.
     #[arg(short, long, value_name = "N", default_value_t = crate::copy::DEFAULT_JOBS, help_heading = OPTIONS)]
     pub jobs: usize,

@@ -58,6 +58,7 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     if let Some(line) = resumed {
         output::note(&line);
     }
+    super::verify::refuse_unverified(&paths, &args.keyless)?;
     let files = summed(&paths, !args.no_checksums).await?;
     // A tag whose index lost platforms arrives under another digest: say so now, while
     // `--all-platforms` can still keep the original.

@@ -17,13 +17,21 @@ use std::path::PathBuf;
 pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let options = options(&args)?;
     let trusted = args.trust.load()?;
+    let keyless = args.keyless.load().map_err(|e| UsageError(e.0))?;
     let paths = args.bundles.clone();
     let prefix = args.prefix.clone();
     let registry_path = args.registry_path;
     let catalog = tokio::task::spawn_blocking(move || -> anyhow::Result<Catalog> {
-        let bundles = open(&paths, &trusted)?;
-        for bundle in &bundles {
+        let mut bundles = open(&paths, &trusted)?;
+        for bundle in &mut bundles {
             super::note_unplaced(bundle);
+            // Images whose keyless signatures fail are not served.
+            for line in crate::trust::keyless::images::retain_verified(bundle, keyless.as_ref()) {
+                line.map_or_else(
+                    |e| output::problem(&format!("warning: {e}")),
+                    |l| output::note(&l),
+                );
+            }
         }
         // Two images on one served name would answer a client with the wrong one.
         Catalog::refuse_clashes(&bundles, prefix.as_deref(), registry_path).map_err(UsageError)?;

@@ -17,6 +17,7 @@ mod hostile;
 mod incremental;
 mod inputs;
 mod json_contract;
+mod keyless;
 mod lying_registry;
 mod naming;
 mod operator;

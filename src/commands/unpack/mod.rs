@@ -155,7 +155,12 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             failed.len()
         }
         None => 0,
-    };
+    } + signatures::keyless(
+        &mut reader,
+        &bases,
+        args.keyless.load().map_err(|e| UsageError(e.0))?.as_ref(),
+        args.strict,
+    )?;
     outputs
         .check(&args, &reader, &bases)
         .map_err(|e| anyhow::Error::new(UsageError(e)))?;
