@@ -18,6 +18,7 @@ pub mod docker_archive;
 pub mod far_side;
 pub mod k3s_registries;
 pub mod legacy_archive;
+pub mod lineage;
 pub mod local_files;
 pub mod local_names;
 pub mod location;
@@ -78,6 +79,8 @@ pub fn run() -> ExitCode {
             cli::Command::Version(a) => commands::version::run(a),
             cli::Command::Completions(a) => commands::shell::completions(a),
             cli::Command::Man(a) => commands::shell::man(a),
+            cli::Command::Report(a) => commands::report::run(a),
+            cli::Command::Diff(a) => commands::diff::run(a),
         }
     });
     match result {

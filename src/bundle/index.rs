@@ -48,6 +48,12 @@ pub struct BundleIndex {
     /// with one `repo:tag` land apart. Version 3 and later.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub registry_path: bool,
+    /// Series, sequence, creation, expiry and `--since` parents (`crate::lineage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<crate::lineage::Lineage>,
+    /// The options that shaped the bundle (platforms, referrers), recorded with `lineage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packed_with: Option<crate::lineage::PackedWith>,
     /// Positions of manifests and blobs by digest, built on the first lookup so that every
     /// reader path is linear in entries. The lists are not changed after they are read.
     #[serde(skip)]
@@ -270,6 +276,8 @@ impl BundleIndex {
             signed_by: None,
             volume: None,
             registry_path: false,
+            lineage: None,
+            packed_with: None,
             lookup: OnceLock::new(),
         };
         index.format_version = index.lowest_version();
@@ -306,6 +314,12 @@ impl BundleIndex {
         self
     }
 
+    /// Records what a pack was built against and with (`lineage`, `packedWith`).
+    pub fn with_provenance(mut self, p: Option<crate::lineage::Provenance>) -> BundleIndex {
+        (self.lineage, self.packed_with) = p.map(|p| (p.lineage, p.packed_with)).unzip();
+        self
+    }
+
     /// Whether `other` is this index but for `volume.number`: every volume of a set
     /// carries the same index, so a volume whose index says anything else was altered.
     pub fn same_but_number(&self, other: &BundleIndex) -> bool {
@@ -324,6 +338,7 @@ impl BundleIndex {
             && self.format == other.format
             && self.format_version == other.format_version
             && self.registry_path == other.registry_path
+            && (&self.lineage, &self.packed_with) == (&other.lineage, &other.packed_with)
             && self.tool == other.tool
             && self.images == other.images
             && self.manifests == other.manifests

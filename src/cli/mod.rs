@@ -1,12 +1,14 @@
 //! Command-line types (clap derive) and nothing else.
 
 mod registry;
+mod report;
 mod trust;
 
 pub use registry::{
     PushTarget, RegistryArgs, parse_advertise, parse_listen, parse_prefix, parse_push_target,
     parse_registry,
 };
+pub use report::{DiffArgs, LineageArgs, PackLineageArgs, ReportArgs, ReportFormat};
 pub use trust::{CosignArgs, TrustArgs};
 
 use clap::{Args, Parser, Subcommand};
@@ -90,6 +92,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write man pages for outrider and every command into a folder.
     Man(ManArgs),
+    /// The approver's document: what crosses, with provenance, verdicts and lineage.
+    Report(ReportArgs),
+    /// What changed between two bundles: images new, changed, unchanged, dropped.
+    Diff(DiffArgs),
 }
 
 const SERVE_EXAMPLES: &str = "Examples:
@@ -143,6 +149,9 @@ pub struct ServeArgs {
     /// Keys every bundle served must be signed by.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Lineage: the state folder, --allow-rollback, --allow-expired.
+    #[command(flatten)]
+    pub lineage: LineageArgs,
 }
 
 /// `version` arguments.
@@ -232,6 +241,9 @@ pub struct VerifyArgs {
     /// Keys each image's cosign signature must verify with.
     #[command(flatten)]
     pub cosign: CosignArgs,
+    /// Lineage: the state folder, --allow-rollback, --allow-expired.
+    #[command(flatten)]
+    pub lineage: LineageArgs,
 }
 
 /// `receipt` arguments.
@@ -339,6 +351,9 @@ pub struct PackArgs {
     /// FAT32's 4 GiB, too low) for the bundle: by default pack refuses before fetching.
     #[arg(long)]
     pub no_space_check: bool,
+    /// Lineage: --series, --sequence, --expires.
+    #[command(flatten)]
+    pub lineage: PackLineageArgs,
 }
 
 /// `plan` arguments.
@@ -466,6 +481,9 @@ pub struct UnpackArgs {
     /// Chunk size for chunked uploads, in bytes.
     #[arg(long, default_value_t = 256 << 20)]
     pub chunk_size: u64,
+    /// Lineage: the state folder, --allow-rollback, --allow-expired.
+    #[command(flatten)]
+    pub lineage: LineageArgs,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

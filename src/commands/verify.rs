@@ -161,6 +161,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let cosign_keys = args.cosign.load()?;
     let reader = BundleReader::open_set(&args.bundle, args.set, &trusted)?;
     super::note_seal(&reader, &trusted, true);
+    args.lineage.admit(&reader, false)?;
     let (mut faults, coverage) = faults(&reader);
     let verdicts = cosign_keys
         .as_ref()

@@ -51,6 +51,7 @@ fn base_index(plan: &Plan) -> BundleIndex {
         plan.referrers.clone(),
     )
     .with_registry_path(plan.registry_path)
+    .with_provenance(plan.provenance.as_deref().cloned())
 }
 
 /// Identity of a volume set, the same in every volume's index.

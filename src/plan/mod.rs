@@ -104,6 +104,8 @@ pub struct Plan {
     /// Far-side names keep each image's registry (`pack --registry-path`); recorded in
     /// the index.
     pub registry_path: bool,
+    /// Lineage and packing options recorded in the index (`crate::lineage`).
+    pub provenance: Option<Box<crate::lineage::Provenance>>,
 }
 
 impl Plan {
@@ -293,6 +295,7 @@ impl Plan {
             referrers: Vec::new(),
             notes: Vec::new(),
             registry_path: false,
+            provenance: None,
         }
     }
 }

@@ -122,9 +122,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let paths = args.bundles.clone();
     let prefix = args.prefix.clone();
     let registry_path = args.registry_path;
+    let lineage = args.lineage.clone();
     let catalog = tokio::task::spawn_blocking(move || -> anyhow::Result<Catalog> {
         let bundles = open(&paths, &trusted)?;
         for bundle in &bundles {
+            lineage.admit(bundle, true)?;
             crate::commands::note_unplaced(bundle);
         }
         // Two images on one served name would answer a client with the wrong one.

@@ -15,6 +15,7 @@ mod hostile;
 mod incremental;
 mod inputs;
 mod json_contract;
+mod lineage;
 mod lying_registry;
 mod naming;
 mod operator;

@@ -62,10 +62,13 @@ pub fn archive_images(
         .collect();
     if !missing.is_empty() {
         bail!(
-            "{} blobs and manifests are external to `{}` and in no --base bundle or --from-registry registry; nothing written:\n{}\nhint: add the earlier bundles with --base, or read them from a registry with --from-registry",
+            "{} blobs and manifests are external to `{}` and in no --base bundle or --from-registry registry; nothing written:\n{}\n{}hint: add the earlier bundles with --base, or read them from a registry with --from-registry",
             missing.len(),
             reader.path().display(),
-            missing.into_iter().collect::<Vec<_>>().join("\n")
+            missing.into_iter().collect::<Vec<_>>().join("\n"),
+            crate::lineage::needs(&reader.index)
+                .map(|n| format!("{n}\n"))
+                .unwrap_or_default()
         );
     }
     let mut images = Vec::new();

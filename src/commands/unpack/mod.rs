@@ -108,6 +108,7 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let cosign_keys = args.cosign.load()?;
     let mut reader = BundleReader::open_set(&args.bundle, true, &trusted)?;
     super::note_seal(&reader, &trusted, false);
+    args.lineage.admit(&reader, !args.dry_run)?;
     if !reader.missing_volumes().is_empty() {
         let missing: Vec<String> = reader
             .missing_volumes()
