@@ -29,6 +29,7 @@ pub mod plan;
 pub mod progress;
 pub mod receipt;
 pub mod registry;
+pub mod report;
 pub mod secret;
 pub mod serve;
 pub mod size;

@@ -24,6 +24,7 @@ mod prechecks;
 mod push_resume;
 mod rate_limits;
 mod referrers;
+mod report;
 mod resume;
 mod roundtrip;
 mod saved_tars;
