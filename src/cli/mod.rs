@@ -503,4 +503,10 @@ pub struct InspectArgs {
     /// Keys the bundle must be signed by.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Write each SBOM and attestation into DIR as the file a scanner reads.
+    #[arg(long, value_name = "DIR")]
+    pub extract_artifacts: Option<PathBuf>,
+    /// Only images of this repository or reference (`library/nginx`, `nginx:1.27`); repeatable.
+    #[arg(long = "image", value_name = "REPO")]
+    pub images: Vec<String>,
 }

@@ -58,3 +58,67 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
     }
     Ok(Outcome::Success)
 }
+
+/// Keeps the images named by `wanted` (a repository path, `registry/repository`, or a
+/// reference as written or normalised); none named keeps all. A name matching nothing is
+/// a usage error listing what the bundle has.
+pub fn only_images(
+    images: &mut Vec<crate::bundle::index::ImageEntry>,
+    wanted: &[String],
+) -> anyhow::Result<()> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let matches = |i: &crate::bundle::index::ImageEntry, w: &str| {
+        let normal = w.parse::<crate::oci::ImageRef>().map(|r| r.to_string());
+        i.repository == w
+            || i.origin() == w
+            || i.reference == w
+            || i.requested == w
+            || normal.is_ok_and(|n| n == i.reference)
+    };
+    for w in wanted {
+        if !images.iter().any(|i| matches(i, w)) {
+            let has: Vec<&str> = images.iter().map(|i| i.reference.as_str()).collect();
+            anyhow::bail!(UsageError(format!(
+                "no image of `{}` in the bundle (it has: {})",
+                crate::output::sanitize(w),
+                has.join(", ")
+            )));
+        }
+    }
+    images.retain(|i| wanted.iter().any(|w| matches(i, w)));
+    Ok(())
+}
+
+/// `inspect --extract-artifacts DIR`: writes the SBOMs and attestations, one line each
+/// (or JSON with `json`).
+pub fn extract_artifacts(
+    reader: &BundleReader,
+    dir: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let (written, notes) = crate::report::extract::extract(reader, dir)?;
+    for n in &notes {
+        crate::output::note(n);
+    }
+    if json {
+        crate::output::document("inspect", &serde_json::json!({ "extracted": written }));
+    } else {
+        for w in &written {
+            crate::output::line(&format!(
+                "{}\t{}\t{}{}",
+                w.path.display(),
+                w.image,
+                format!("{:?}", w.category).to_lowercase(),
+                if w.exact { "" } else { " (decoded from DSSE)" }
+            ));
+        }
+    }
+    crate::output::note(&format!(
+        "{} files written to `{}`",
+        written.len(),
+        dir.display()
+    ));
+    Ok(Outcome::Success)
+}

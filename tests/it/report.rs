@@ -312,3 +312,81 @@ fn a_report_states_what_the_bundle_holds_and_renders_in_a_browser() {
     let pdf = std::fs::read(&pdf).expect("pdf");
     assert!(pdf.starts_with(b"%PDF") && pdf.len() > 1000, "no PDF");
 }
+
+#[test]
+fn extracted_sboms_and_attestations_equal_their_blobs() {
+    let src = Registry::plain();
+    let h = src.host.as_str();
+    let o = Outrider::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (cosign_key, _) = key_pair(d, "release");
+    let (image, doc, att, statement) = signed_image_with_sboms(h, &cosign_key);
+    // A second image without artifacts, filtered out by --image.
+    let other = images::image(
+        vec![images::layer(8200, 1000, Flavour::Oci)],
+        "amd64",
+        Flavour::Oci,
+        false,
+    );
+    images::push_image(h, "apps/other", "2", &other);
+    let bundle = d.join("b.zip");
+    let reference = format!("{h}/apps/app:1.0");
+    o.ok(&[
+        "pack",
+        &reference,
+        &format!("{h}/apps/other:2"),
+        "-o",
+        s(&bundle),
+        "--platform",
+        "linux/amd64",
+    ]);
+    let out_dir = d.join("out");
+    let out = o.ok(&[
+        "inspect",
+        s(&bundle),
+        "--extract-artifacts",
+        s(&out_dir),
+        "--image",
+        "apps/app",
+    ]);
+    let (listing, _) = text(&out);
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let stem = reference.replace(['/', ':'], "_");
+    let spdx = format!("{stem}.sbom-{}.spdx.json", &doc.manifest.digest[7..19]);
+    let dsse = format!("{stem}.sbom-{}.dsse.json", &att.manifest.digest[7..19]);
+    let decoded = format!(
+        "{stem}.sbom-{}.intoto.decoded-from-dsse.json",
+        &att.manifest.digest[7..19]
+    );
+    let mut want = vec![spdx.clone(), dsse.clone(), decoded.clone()];
+    want.sort();
+    assert_eq!(names, want, "{listing}");
+    // Byte-exact with the blobs; the statement is the envelope's payload, decoded.
+    assert_eq!(
+        std::fs::read(out_dir.join(&spdx)).expect("spdx"),
+        doc.blobs[1].bytes
+    );
+    assert_eq!(
+        std::fs::read(out_dir.join(&dsse)).expect("dsse"),
+        att.blobs[1].bytes
+    );
+    assert_eq!(
+        std::fs::read(out_dir.join(&decoded)).expect("statement"),
+        statement
+    );
+    let _ = image;
+    // --image of an unknown repository is a usage error.
+    let out = o.run(&["inspect", s(&bundle), "--image", "apps/none"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
+    // --image filters the table.
+    let (table, _) = text(&o.ok(&["inspect", s(&bundle), "--image", "apps/other"]));
+    assert!(
+        table.contains("apps/other:2") && !table.contains("apps/app:1.0"),
+        "{table}"
+    );
+}
