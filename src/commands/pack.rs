@@ -103,6 +103,7 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 "storedBytes": stored,
                 "externalBytes": external,
                 "files": &files,
+                "changes": super::diff::since_changes(&args.select.since, &index)?,
             }),
         );
     } else {
@@ -122,6 +123,7 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             })
             .collect();
         output::table(&["IMAGE", "DIGEST", "PLATFORMS"], &rows);
+        super::diff::print_since(&args.select.since, &index)?;
     }
     if let Some(signer) = &signer {
         output::note(&format!(

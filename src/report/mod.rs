@@ -4,6 +4,7 @@
 //! and lineage; only commands call it.
 
 pub mod csv;
+pub mod diff;
 pub mod extract;
 pub mod facts;
 pub mod html;

@@ -8,6 +8,7 @@ mod config;
 mod conformance;
 mod cut_copies;
 mod deploy;
+mod diff;
 mod docker_save;
 mod foreign_origin;
 mod full_registry;
