@@ -152,6 +152,9 @@ pub struct ServeArgs {
     /// Lineage: the state folder, --allow-rollback, --allow-expired.
     #[command(flatten)]
     pub lineage: LineageArgs,
+    /// Print every pullable name (`HOST:PORT/repository:tag`) and exit without serving.
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// `version` arguments.

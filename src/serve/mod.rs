@@ -16,6 +16,7 @@ pub mod api;
 pub mod catalog;
 pub mod connections;
 pub mod manifests;
+pub mod pullable;
 pub mod site_config;
 pub mod tls;
 pub mod verified;
@@ -122,11 +123,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let paths = args.bundles.clone();
     let prefix = args.prefix.clone();
     let registry_path = args.registry_path;
-    let lineage = args.lineage.clone();
+    let (lineage, list) = (args.lineage.clone(), args.list);
     let catalog = tokio::task::spawn_blocking(move || -> anyhow::Result<Catalog> {
         let bundles = open(&paths, &trusted)?;
         for bundle in &bundles {
-            lineage.admit(bundle, true)?;
+            lineage.admit(bundle, !list)?;
             crate::commands::note_unplaced(bundle);
         }
         // Two images on one served name would answer a client with the wrong one.
@@ -139,6 +140,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     }
     if catalog.served == 0 {
         anyhow::bail!("no image in the bundles given can be served (see the warnings above)");
+    }
+    if args.list {
+        pullable::list(&catalog, &advertised(&args, args.listen));
+        return Ok(Outcome::Success);
     }
     // The certificate names hosts, not ports: made before the port is bound, so a client
     // that can connect finds the CA already written.
@@ -207,6 +212,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let images = catalog.served;
     let repositories = catalog.repositories.len();
     let bundles = catalog.bundles.len();
+    pullable::announce(&catalog, &advertised);
     let files: usize = catalog.bundles.iter().map(|b| b.opened().len()).sum();
     let cap = connections::cap(connections::raise_descriptor_limit(), files as u64);
     let served = Arc::new(api::Served {

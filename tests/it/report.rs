@@ -390,3 +390,21 @@ fn extracted_sboms_and_attestations_equal_their_blobs() {
         "{table}"
     );
 }
+
+#[test]
+fn serve_lists_what_can_be_pulled() {
+    let o = Outrider::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("hello.zip");
+    let layout = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/hello-oci");
+    o.ok(&["pack", &format!("oci:{layout}:1.0"), "-o", s(&bundle)]);
+    let out = o.ok(&[
+        "serve",
+        s(&bundle),
+        "--list",
+        "--advertise",
+        "reg.site:5000",
+    ]);
+    let (names, _) = text(&out);
+    assert_eq!(names.trim(), "reg.site:5000/outrider/hello:1.0", "{names}");
+}
