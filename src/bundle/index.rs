@@ -48,12 +48,12 @@ pub struct BundleIndex {
     /// with one `repo:tag` land apart. Version 3 and later.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub registry_path: bool,
-    /// Series, sequence, creation, expiry and `--since` parents (`crate::lineage`).
+    /// Series, sequence, creation, expiry and `--since` parents (bundle-format.md, "Lineage").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lineage: Option<crate::lineage::Lineage>,
+    pub lineage: Option<crate::lineage::record::Lineage>,
     /// The options that shaped the bundle (platforms, referrers), recorded with `lineage`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packed_with: Option<crate::lineage::PackedWith>,
+    pub packed_with: Option<crate::lineage::record::PackedWith>,
     /// Positions of manifests and blobs by digest, built on the first lookup so that every
     /// reader path is linear in entries. The lists are not changed after they are read.
     #[serde(skip)]
@@ -315,7 +315,7 @@ impl BundleIndex {
     }
 
     /// Records what a pack was built against and with (`lineage`, `packedWith`).
-    pub fn with_provenance(mut self, p: Option<crate::lineage::Provenance>) -> BundleIndex {
+    pub fn with_provenance(mut self, p: Option<crate::lineage::record::Provenance>) -> BundleIndex {
         (self.lineage, self.packed_with) = p.map(|p| (p.lineage, p.packed_with)).unzip();
         self
     }

@@ -1,7 +1,7 @@
 //! Command-line types for the approver's view: lineage options of `pack` and of the far
 //! side (`unpack`, `serve`, `verify`), and the `report` and `diff` commands.
 
-use super::{CosignArgs, TrustArgs};
+use super::trust::{CosignArgs, TrustArgs};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 

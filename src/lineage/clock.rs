@@ -2,7 +2,7 @@
 //! (`2026-12-06T07:00:00Z`), and durations such as `30d` for `pack --expires`. No time
 //! zone database and no crate: UTC civil dates from Unix seconds and back.
 
-use super::LineageError;
+use super::error::LineageError;
 
 /// Now, in Unix seconds.
 pub fn now() -> i64 {

@@ -5,7 +5,7 @@
 //! so the rerun writes the same index and resumes into its `.partial` files.
 
 use super::record::{Lineage, PackedWith, Parent, Provenance};
-use super::{LineageError, clock, parents};
+use super::{clock, error::LineageError, parents};
 use crate::oci::Digest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! digest, and the plain sentence a far side prints when what a parent described is not
 //! at the destination.
 
-use super::LineageError;
+use super::error::LineageError;
 use super::record::{Parent, ParentKind};
 use crate::bundle::index::BundleIndex;
 use crate::bundle::reader::BundleReader;

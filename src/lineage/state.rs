@@ -5,7 +5,7 @@
 //! so is a bundle past its `expires`. The same bundle again is always admitted.
 
 use super::record::Lineage;
-use super::{LineageError, clock, parents};
+use super::{clock, error::LineageError, parents};
 use crate::bundle::reader::BundleReader;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

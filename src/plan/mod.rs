@@ -104,7 +104,7 @@ pub struct Plan {
     /// Far-side names keep each image's registry (`pack --registry-path`); recorded in
     /// the index.
     pub registry_path: bool,
-    /// Lineage and packing options recorded in the index (`crate::lineage`).
+    /// Lineage and packing options recorded in the index (bundle-format.md, "Lineage").
     pub provenance: Option<Box<crate::lineage::Provenance>>,
 }
 
