@@ -35,6 +35,7 @@ pub fn for_pack(
             referrers: !s.no_referrers,
             referrers_types: s.referrers_types.clone(),
         },
+        resuming: !args.no_resume && crate::copy::journal::path_for(&args.output).exists(),
     })
     .map_err(to_anyhow)
 }

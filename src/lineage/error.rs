@@ -34,6 +34,9 @@ pub enum LineageError {
         /// Its expiry.
         expires: String,
     },
+    /// An index whose `lineage` no packer writes.
+    #[error("the bundle's `lineage` {0}: refusing it")]
+    Malformed(String),
     /// A wrong option value.
     #[error("{0}")]
     Usage(String),

@@ -30,6 +30,9 @@ pub struct PackRequest<'a> {
     pub output: &'a Path,
     /// The options that shaped the bundle.
     pub packed_with: PackedWith,
+    /// Whether this pack resumes an interrupted one into its `.partial` files: only then
+    /// are the pending sequence and creation time reused (the index must be the same).
+    pub resuming: bool,
 }
 
 /// A pack's lineage, decided before anything is fetched and committed to the counter
@@ -63,7 +66,7 @@ struct Pending {
 }
 
 /// A series name: 1 to 128 of `A-Z a-z 0-9 . _ : -`.
-fn check_series(name: &str) -> Result<(), LineageError> {
+pub(super) fn check_series(name: &str) -> Result<(), LineageError> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && name
@@ -125,6 +128,7 @@ impl PackLineage {
         let pending = counter
             .pending
             .get(&output_name)
+            .filter(|_| request.resuming)
             .filter(|p| {
                 p.series == series && (request.sequence.is_none() || p.sequence == request.sequence)
             })

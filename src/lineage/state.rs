@@ -102,6 +102,7 @@ pub fn admit(
             ));
         }
     }
+    check(lineage)?;
     let (Some(series), Some(sequence)) = (&lineage.series, lineage.sequence) else {
         return Ok(join(&name, lineage, notes));
     };
@@ -153,6 +154,22 @@ pub fn admit(
         write(&path, &mut state)?;
     }
     Ok(join(&name, lineage, notes))
+}
+
+/// The lineage of an untrusted index: a series name a packer could have written, a
+/// sequence from 1 exactly when there is a series, times in the one format.
+fn check(lineage: &Lineage) -> Result<(), LineageError> {
+    let bad = |why: &str| Err(LineageError::Malformed(why.to_owned()));
+    if let Some(s) = &lineage.series
+        && super::packer::check_series(s).is_err()
+    {
+        return bad("names a series outside `A-Z a-z 0-9 . _ : -` (1 to 128)");
+    }
+    if lineage.series.is_some() != lineage.sequence.is_some() || lineage.sequence == Some(0) {
+        return bad("must give a sequence from 1 exactly when it names a series");
+    }
+    clock::parse(&lineage.created)?;
+    Ok(())
 }
 
 fn join(name: &str, lineage: &Lineage, notes: Vec<String>) -> Option<String> {
