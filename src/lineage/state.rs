@@ -118,24 +118,23 @@ pub fn admit(
         .applied
         .iter()
         .position(|a| a.series == *series && a.signer == signer);
-    if let Some(a) = slot.map(|i| &state.applied[i]) {
-        let rollback = a.sequence > sequence || (a.sequence == sequence && a.identity != identity);
-        if rollback {
-            if !allow.rollback {
-                return Err(LineageError::Rollback {
-                    bundle: name,
-                    sequence,
-                    series: series.clone(),
-                    applied: a.sequence,
-                    applied_bundle: a.bundle.clone(),
-                    when: a.applied.clone(),
-                });
-            }
-            notes.push(format!(
-                "applying it although sequence {} (`{}`) was applied on {} (--allow-rollback)",
-                a.sequence, a.bundle, a.applied
-            ));
+    if let Some(a) = slot.map(|i| &state.applied[i])
+        && is_rollback(a, sequence, &identity)
+    {
+        if !allow.rollback {
+            return Err(LineageError::Rollback {
+                bundle: name,
+                sequence,
+                series: series.clone(),
+                applied: a.sequence,
+                applied_bundle: a.bundle.clone(),
+                when: a.applied.clone(),
+            });
         }
+        notes.push(format!(
+            "applying it although sequence {} (`{}`) was applied on {} (--allow-rollback)",
+            a.sequence, a.bundle, a.applied
+        ));
     }
     let newer = slot.is_none_or(|i| state.applied[i].sequence < sequence);
     if mode == Admit::Record && newer {
@@ -154,6 +153,12 @@ pub fn admit(
         write(&path, &mut state)?;
     }
     Ok(join(&name, lineage, notes))
+}
+
+/// Whether applying `sequence` (a bundle of `identity`) after `applied` goes back: an
+/// older sequence, or the same one from another bundle. The same bundle again does not.
+fn is_rollback(applied: &Applied, sequence: u64, identity: &str) -> bool {
+    applied.sequence > sequence || (applied.sequence == sequence && applied.identity != identity)
 }
 
 /// The lineage of an untrusted index: a series name a packer could have written, a
@@ -203,4 +208,25 @@ fn write(path: &Path, state: &mut State) -> Result<(), LineageError> {
         .map_err(|e| LineageError::State(path.to_owned(), e.to_string()))?;
     bytes.push(b'\n');
     crate::atomic_file::write(path, &bytes, None).map_err(|e| LineageError::Io(path.to_owned(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Applied, is_rollback};
+
+    #[test]
+    fn older_or_equal_from_another_bundle_is_a_rollback() {
+        let applied = Applied {
+            series: "s".into(),
+            signer: "unsigned".into(),
+            sequence: 3,
+            bundle: "w3.zip".into(),
+            identity: "sha256:a".into(),
+            applied: "2026-12-06T07:00:00Z".into(),
+        };
+        assert!(is_rollback(&applied, 1, "sha256:b"));
+        assert!(is_rollback(&applied, 3, "sha256:b"));
+        assert!(!is_rollback(&applied, 3, "sha256:a"));
+        assert!(!is_rollback(&applied, 4, "sha256:c"));
+    }
 }
