@@ -53,6 +53,7 @@ const TOP: &[&str] = &[
     "post_instructions",
     "bundle",
     "registry",
+    "state_dir",
     "registries",
     "platforms",
     "parallel",
@@ -376,7 +377,7 @@ impl Validator<'_> {
                 "runtime" => self.runtime(&path, value),
                 "transport" => self.transport(&path, value),
                 "targets" => self.targets(&path, value),
-                "output_tar" | "bundle" | "registry" => {
+                "output_tar" | "bundle" | "registry" | "state_dir" => {
                     self.string(&path, value);
                 }
                 "remote_tar_path" => self.remote_tar_path(&path, value),

@@ -43,6 +43,9 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         {
             args.bundle.push(config.base.join(b));
         }
+        if let (None, Some(d)) = (&args.lineage.state_dir, config.document.get("state_dir")) {
+            args.lineage.state_dir = d.as_str().map(|d| config.base.join(d));
+        }
         if args.push.is_none() {
             push_option = format!(
                 "`registry` in `{}`",
