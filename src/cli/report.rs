@@ -61,6 +61,24 @@ impl LineageArgs {
     }
 }
 
+impl LineageArgs {
+    /// [`LineageArgs::admit`] for bundles given together (`serve`): the newest of each
+    /// series is admitted; the older ones of the same series are its bases.
+    pub fn admit_all(
+        &self,
+        readers: &[crate::bundle::reader::BundleReader],
+        record: bool,
+    ) -> Result<(), crate::lineage::LineageError> {
+        let indexes: Vec<_> = readers.iter().map(|r| &r.index).collect();
+        for (reader, base) in readers.iter().zip(crate::lineage::superseded(&indexes)) {
+            if !base {
+                self.admit(reader, record)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How `report` writes.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {

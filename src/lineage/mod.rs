@@ -16,4 +16,4 @@ pub use error::LineageError;
 pub use packer::{COUNTER_FILE, PackLineage, PackRequest};
 pub use parents::{identity, needs};
 pub use record::{Lineage, PackedWith, Parent, ParentKind, Provenance};
-pub use state::{Admit, Allow, STATE_FILE, admit, default_dir};
+pub use state::{Admit, Allow, STATE_FILE, admit, default_dir, superseded};

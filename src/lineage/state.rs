@@ -155,6 +155,27 @@ pub fn admit(
     Ok(join(&name, lineage, notes))
 }
 
+/// For bundles given together (`serve base.zip week2.zip`): which are superseded by a
+/// later sequence of their own series and signer among them. Those serve as bases for
+/// the newest and are not checked against the state: only the newest of a series is.
+pub fn superseded(indexes: &[&crate::bundle::index::BundleIndex]) -> Vec<bool> {
+    let key = |i: &crate::bundle::index::BundleIndex| {
+        let l = i.lineage.as_ref()?;
+        Some((l.series.clone()?, l.sequence?, i.signed_by.clone()))
+    };
+    indexes
+        .iter()
+        .map(|a| {
+            key(a).is_some_and(|(s, n, signer)| {
+                indexes
+                    .iter()
+                    .filter_map(|b| key(b))
+                    .any(|(t, m, other)| t == s && other == signer && m > n)
+            })
+        })
+        .collect()
+}
+
 /// Whether applying `sequence` (a bundle of `identity`) after `applied` goes back: an
 /// older sequence, or the same one from another bundle. The same bundle again does not.
 fn is_rollback(applied: &Applied, sequence: u64, identity: &str) -> bool {

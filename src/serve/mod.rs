@@ -126,8 +126,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let (lineage, list) = (args.lineage.clone(), args.list);
     let catalog = tokio::task::spawn_blocking(move || -> anyhow::Result<Catalog> {
         let bundles = open(&paths, &trusted)?;
+        lineage.admit_all(&bundles, !list)?;
         for bundle in &bundles {
-            lineage.admit(bundle, !list)?;
             crate::commands::note_unplaced(bundle);
         }
         // Two images on one served name would answer a client with the wrong one.

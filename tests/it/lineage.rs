@@ -150,6 +150,18 @@ fn an_older_bundle_of_a_series_is_refused_after_a_newer_one() {
     let out = push(&bundles[0], &["--allow-rollback"]);
     assert!(out.status.success(), "{}", text(&out).1);
     assert_eq!(tag_digest(&dest.host), digests[0]);
+    // serve takes a series' older bundles as bases of its newest; the oldest alone is a
+    // rollback there too.
+    let serve = |bundles: &[&Path]| {
+        let mut args = vec!["serve", "--list", "--state-dir", s(&state)];
+        args.extend(bundles.iter().map(|b| s(b)));
+        o.run(&args)
+    };
+    let out = serve(&[&bundles[0], &bundles[1], &bundles[2]]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let out = serve(&[&bundles[0]]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out).1);
+    assert!(text(&out).1.contains("refusing a rollback"));
     // The state still remembers sequence 3.
     let out = push(&bundles[1], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out).1);
