@@ -33,6 +33,18 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
             readers.push(reader);
         }
     }
+    let total: u64 = readers
+        .iter()
+        .flat_map(|r| r.opened())
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    if total >= 1 << 30 {
+        crate::output::note(&format!(
+            "re-hashing {} of bundle files for their sha256",
+            crate::output::bytes(total)
+        ));
+    }
     let verifier = match &cosign {
         Some(keys) => Verifier::CosignKeys(keys),
         None => Verifier::None,

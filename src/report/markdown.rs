@@ -24,7 +24,7 @@ pub fn bundle_rows(b: &BundleFacts) -> Vec<(&'static str, String)> {
             "signature",
             match &b.signature.signer {
                 Some(s) => format!(
-                    "{} by {s}{}",
+                    "signed by {s}: {}{}",
                     b.signature.verdict,
                     b.signature
                         .trusted_key
