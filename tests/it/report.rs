@@ -408,3 +408,53 @@ fn serve_lists_what_can_be_pulled() {
     let (names, _) = text(&out);
     assert_eq!(names.trim(), "reg.site:5000/outrider/hello:1.0", "{names}");
 }
+
+#[test]
+fn a_volume_set_is_one_bundle_in_the_report() {
+    let src = Registry::plain();
+    let h = src.host.as_str();
+    let o = Outrider::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let big = images::image(
+        vec![images::layer(8300, 400_000, Flavour::Oci)],
+        "amd64",
+        Flavour::Oci,
+        false,
+    );
+    images::push_image(h, "apps/big", "1", &big);
+    let out = d.join("set.zip");
+    o.ok(&[
+        "pack",
+        &format!("{h}/apps/big:1"),
+        "-o",
+        s(&out),
+        "--volume-size",
+        "200000",
+        "--no-checksums",
+    ]);
+    let mut volumes: Vec<std::path::PathBuf> = std::fs::read_dir(d)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
+        .collect();
+    volumes.sort();
+    assert!(volumes.len() >= 2, "{volumes:?}");
+    let mut args = vec!["report", "--format", "json"];
+    args.extend(volumes.iter().map(|v| s(v)));
+    let r: serde_json::Value = serde_json::from_slice(&o.ok(&args).stdout).expect("json");
+    assert_eq!(r["summary"]["bundles"], 1, "{r}");
+    assert_eq!(r["summary"]["images"], 1, "{r}");
+    let files = r["bundles"][0]["files"].as_array().expect("files");
+    assert_eq!(files.len(), volumes.len(), "{r}");
+    for v in &volumes {
+        let bytes = std::fs::read(v).expect("volume");
+        assert!(
+            files
+                .iter()
+                .any(|f| f["sha256"] == digest(&bytes) && f["size"] == bytes.len() as u64),
+            "{} not in {r}",
+            v.display()
+        );
+    }
+}
