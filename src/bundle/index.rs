@@ -314,12 +314,6 @@ impl BundleIndex {
         self
     }
 
-    /// Records what a pack was built against and with (`lineage`, `packedWith`).
-    pub fn with_provenance(mut self, p: Option<crate::lineage::record::Provenance>) -> BundleIndex {
-        (self.lineage, self.packed_with) = p.map(|p| (p.lineage, p.packed_with)).unzip();
-        self
-    }
-
     /// Whether `other` is this index but for `volume.number`: every volume of a set
     /// carries the same index, so a volume whose index says anything else was altered.
     pub fn same_but_number(&self, other: &BundleIndex) -> bool {

@@ -51,7 +51,6 @@ fn base_index(plan: &Plan) -> BundleIndex {
         plan.referrers.clone(),
     )
     .with_registry_path(plan.registry_path)
-    .with_provenance(plan.provenance.as_deref().cloned())
 }
 
 /// Identity of a volume set, the same in every volume's index.
@@ -144,6 +143,12 @@ pub fn layout(
     );
     let mut index = base_index(plan);
     index.signed_by = signed_by.cloned();
+    (index.lineage, index.packed_with) = plan
+        .provenance
+        .as_deref()
+        .cloned()
+        .map(|p| (p.lineage, p.packed_with))
+        .unzip();
     let (stem, _) = volume_paths(output, 1, false);
     let segments = match volume_size {
         None => items
