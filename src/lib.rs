@@ -22,6 +22,7 @@ pub mod destination;
 pub mod docker_archive;
 pub mod far_side;
 pub mod k3s_registries;
+pub mod lineage;
 pub mod location;
 pub mod oci;
 pub mod output;
@@ -29,6 +30,7 @@ pub mod plan;
 pub mod progress;
 pub mod receipt;
 pub mod registry;
+pub mod report;
 pub mod secret;
 pub mod serve;
 pub mod sinks;
@@ -81,6 +83,8 @@ pub fn run() -> ExitCode {
             cli::Command::Version(a) => commands::version::run(a),
             cli::Command::Completions(a) => commands::shell::completions(a),
             cli::Command::Man(a) => commands::shell::man(a),
+            cli::Command::Report(a) => commands::report::run(a),
+            cli::Command::Diff(a) => commands::diff::run(a),
         }
     });
     match result {

@@ -11,6 +11,7 @@ mod examples;
 mod heading;
 pub mod keyless;
 mod receipt;
+mod report;
 mod trust;
 mod units;
 mod usage;
@@ -22,6 +23,7 @@ pub use address::{
 pub use connection::{AuthArgs, RegistryArgs};
 pub use deploy::{DeployArgs, ValidateArgs};
 pub use receipt::ReceiptArgs;
+pub use report::{DiffArgs, LineageArgs, PackLineageArgs, ReportArgs, ReportFormat};
 pub use trust::{CosignArgs, TrustArgs};
 pub use usage::UsageError;
 
@@ -82,6 +84,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write man pages for outrider and every command into a folder.
     Man(ManArgs),
+    /// The approver's document: what crosses, with provenance, verdicts and lineage.
+    Report(ReportArgs),
+    /// What changed between two bundles: images new, changed, unchanged, dropped.
+    Diff(DiffArgs),
 }
 
 /// `serve` arguments.
@@ -129,6 +135,12 @@ pub struct ServeArgs {
     /// Keys every bundle served must be signed by.
     #[command(flatten, next_help_heading = TRUST)]
     pub trust: TrustArgs,
+    /// Lineage: the state folder, --allow-rollback, --allow-expired.
+    #[command(flatten)]
+    pub lineage: LineageArgs,
+    /// Print every pullable name (`HOST:PORT/repository:tag`) and exit without serving.
+    #[arg(long, help_heading = OPTIONS)]
+    pub list: bool,
     /// Keyless signatures every image served must carry.
     #[command(flatten)]
     pub keyless: keyless::KeylessArgs,
@@ -153,6 +165,9 @@ pub struct VerifyArgs {
     /// Keys each image's cosign signature must verify with.
     #[command(flatten, next_help_heading = TRUST)]
     pub cosign: CosignArgs,
+    /// Lineage: the state folder, --allow-rollback, --allow-expired.
+    #[command(flatten)]
+    pub lineage: LineageArgs,
     /// Keyless signatures each image must carry.
     #[command(flatten)]
     pub keyless: keyless::KeylessArgs,
@@ -251,6 +266,9 @@ pub struct PackArgs {
     /// Keyless signatures checked before the bundle is kept (--verify-signatures).
     #[command(flatten)]
     pub keyless: keyless::PackKeylessArgs,
+    /// Lineage: --series, --sequence, --expires.
+    #[command(flatten)]
+    pub lineage: PackLineageArgs,
 }
 
 /// `plan` arguments.
@@ -383,6 +401,9 @@ pub struct UnpackArgs {
     /// Chunk size for chunked uploads (`8MiB`, `10MB`, or bytes).
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = units::size, help_heading = TO_REGISTRY)]
     pub chunk_size: u64,
+    /// Lineage: the state folder, --allow-rollback, --allow-expired.
+    #[command(flatten)]
+    pub lineage: LineageArgs,
     /// Print the result as JSON on stdout.
     #[arg(long, help_heading = OPTIONS)]
     pub json: bool,
@@ -403,6 +424,12 @@ pub struct InspectArgs {
     /// Keys the bundle must be signed by.
     #[command(flatten, next_help_heading = TRUST)]
     pub trust: TrustArgs,
+    /// Write each SBOM and attestation into DIR as the file a scanner reads.
+    #[arg(long, value_name = "DIR")]
+    pub extract_artifacts: Option<PathBuf>,
+    /// Only images of this repository or reference (`library/nginx`, `nginx:1.27`); repeatable.
+    #[arg(long = "image", value_name = "REPO")]
+    pub images: Vec<String>,
 }
 
 /// `--compress`: the tars' compression as users name it (turned into the sinks' own

@@ -21,8 +21,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let paths = args.bundles.clone();
     let prefix = args.prefix.clone();
     let registry_path = args.registry_path;
+    let (lineage, list) = (args.lineage.clone(), args.list);
     let catalog = tokio::task::spawn_blocking(move || -> anyhow::Result<Catalog> {
         let mut bundles = open(&paths, &trusted)?;
+        // A bundle older than one applied here is refused (a rollback); --list only looks.
+        lineage.admit_all(&bundles, !list)?;
         for bundle in &mut bundles {
             super::note_unplaced(bundle);
             // Images whose keyless signatures fail are not served.
@@ -61,6 +64,7 @@ fn options(args: &ServeArgs) -> anyhow::Result<Options> {
         tls,
         write_k3s_registries: args.write_k3s_registries.clone(),
         write_containerd_hosts: args.write_containerd_hosts.clone(),
+        list: args.list,
     })
 }
 

@@ -163,6 +163,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let keyless = args.keyless.load().map_err(|e| super::UsageError(e.0))?;
     let reader = BundleReader::open_set(&args.bundle, args.set, &trusted)?;
     super::note_seal(&reader, &trusted, true);
+    args.lineage.admit(&reader, false)?;
     let (mut faults, coverage) = faults(&reader);
     let verdicts = cosign_keys
         .as_ref()

@@ -12,6 +12,7 @@ pub const TOP: &[&str] = &[
     "post_instructions",
     "bundle",
     "registry",
+    "state_dir",
     "registries",
     "platforms",
     "parallel",

@@ -41,6 +41,9 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         {
             args.bundle.push(config.base.join(b));
         }
+        if let (None, Some(d)) = (&args.lineage.state_dir, config.document.get("state_dir")) {
+            args.lineage.state_dir = d.as_str().map(|d| config.base.join(d));
+        }
         if args.push.is_none() {
             push_option = format!(
                 "`registry` in `{}`",
@@ -109,6 +112,7 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let cosign_keys = args.cosign.load()?;
     let mut reader = BundleReader::open_set(&args.bundle, true, &trusted)?;
     super::note_seal(&reader, &trusted, false);
+    args.lineage.admit(&reader, !args.dry_run)?;
     if !reader.missing_volumes().is_empty() {
         let missing: Vec<String> = reader
             .missing_volumes()
