@@ -110,6 +110,10 @@ pub struct ReportArgs {
     /// Keys each image's cosign signature is checked with (else: "not checked").
     #[command(flatten)]
     pub cosign: CosignArgs,
+    /// Keyless signatures checked for each image: the signer's identity and issuer are
+    /// shown.
+    #[command(flatten)]
+    pub keyless: super::keyless::KeylessArgs,
 }
 
 /// `diff` arguments.

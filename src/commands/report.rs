@@ -45,9 +45,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
             crate::output::bytes(total)
         ));
     }
-    let verifier = match &cosign {
-        Some(keys) => Verifier::CosignKeys(keys),
-        None => Verifier::None,
+    let keyless = args.keyless.load().map_err(|e| UsageError(e.0))?;
+    let verifier = Verifier {
+        keys: cosign.as_ref(),
+        keyless: keyless.as_ref(),
     };
     let report = crate::report::build(&readers, &verifier)?;
     let text = match args.format {

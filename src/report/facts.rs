@@ -16,17 +16,15 @@ pub const NOT_CHECKED: &str = "not checked";
 /// The verdict of a signature that was checked and failed (or is absent).
 pub const FAILED: &str = "failed";
 
-/// How image signatures are checked.
-///
-/// Hook for keyless verification (`src/trust`, Fulcio certificates and Rekor entries,
-/// built alongside): add a variant carrying the trusted identities and a branch in
-/// [`image_signature`] that fills [`ImageSignature`] the same way, with `method`
-/// `keyless` and `signer` the certificate's identity.
-pub enum Verifier<'a> {
-    /// No key given: every verdict is "not checked".
-    None,
+/// How image signatures are checked: with `--cosign-key` public keys, with a keyless
+/// trust (`--trusted-root` and the `--certificate-*` identities), or both (an image then
+/// passes only when both verify, as `unpack` requires).
+#[derive(Clone, Copy, Default)]
+pub struct Verifier<'a> {
     /// `--cosign-key` public keys.
-    CosignKeys(&'a TrustedKeys),
+    pub keys: Option<&'a TrustedKeys>,
+    /// The trusted root and the identities that may sign.
+    pub keyless: Option<&'a crate::trust::keyless::images::Keyless>,
 }
 
 /// What kind of artifact it is, for the approver.
@@ -86,6 +84,12 @@ pub struct ImageSignature {
     /// `simple signing` or `sigstore bundle`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub form: Option<String>,
+    /// A keyless signer's identity (the certificate's SAN), when one verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// The OIDC issuer the certificate names, when a keyless signature verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// Why it failed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
@@ -112,25 +116,49 @@ pub fn image_signature(
         signer: None,
         signature: None,
         form: None,
+        identity: None,
+        issuer: None,
         reasons: Vec::new(),
         carried,
     };
-    match verifier {
-        Verifier::None => {}
-        Verifier::CosignKeys(keys) => {
-            out.method = Some("cosign-key".into());
-            match crate::trust::image_signatures::check_image(store, index, image, keys) {
-                Ok(v) => {
-                    out.verdict = VERIFIED.into();
-                    out.signer = Some(format!("{} ({})", v.key, v.source));
-                    out.signature = Some(v.artifact);
-                    out.form = Some(v.form.into());
-                }
-                Err(u) => {
-                    out.verdict = FAILED.into();
-                    out.reasons = u.reasons;
-                }
+    let mut methods = Vec::new();
+    let mut signers = Vec::new();
+    let mut failed = false;
+    if let Some(keys) = verifier.keys {
+        methods.push("cosign-key");
+        match crate::trust::image_signatures::check_image(store, index, image, keys) {
+            Ok(v) => {
+                signers.push(format!("{} ({})", v.key, v.source));
+                out.signature = Some(v.artifact);
+                out.form = Some(v.form.into());
             }
+            Err(u) => {
+                failed = true;
+                out.reasons.extend(u.reasons);
+            }
+        }
+    }
+    if let Some(keyless) = verifier.keyless {
+        methods.push("keyless");
+        match crate::trust::keyless::images::check_image(store, index, image, keyless) {
+            Ok(v) => {
+                signers.push(v.verdict.identity.clone());
+                out.identity = Some(v.verdict.identity.clone());
+                out.issuer = Some(v.verdict.issuer.clone());
+                out.signature.get_or_insert(v.artifact);
+                out.form.get_or_insert(v.form.into());
+            }
+            Err(u) => {
+                failed = true;
+                out.reasons.extend(u.reasons);
+            }
+        }
+    }
+    if !methods.is_empty() {
+        out.method = Some(methods.join(" + "));
+        out.verdict = if failed { FAILED } else { VERIFIED }.into();
+        if !failed {
+            out.signer = Some(signers.join("; "));
         }
     }
     out

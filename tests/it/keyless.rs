@@ -250,6 +250,37 @@ fn keyless_signatures_are_verified_on_the_far_side_with_only_the_trusted_root() 
         );
     }
 
+    // report: the approver sees each image's keyless signer and issuer, or why not.
+    let mut args = vec!["report", "--format", "json", s(&bundle)];
+    args.extend(trust);
+    let out = o.ok(&args);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report json");
+    let signature = |name: &str| {
+        r["images"]
+            .as_array()
+            .expect("images")
+            .iter()
+            .find(|i| {
+                i["reference"]
+                    .as_str()
+                    .is_some_and(|x| x.contains(&format!("/apps/{name}:")))
+            })
+            .unwrap_or_else(|| panic!("no image {name}: {r}"))["signature"]
+            .clone()
+    };
+    for name in ["bundled", "legacy", "stamped"] {
+        let sig = signature(name);
+        assert_eq!(sig["verdict"], "verified", "{name}: {sig}");
+        assert_eq!(sig["method"], "keyless", "{sig}");
+        assert_eq!(sig["identity"], IDENTITY, "{sig}");
+        assert_eq!(sig["issuer"], ISSUER, "{sig}");
+    }
+    for (name, _, _, reason) in &cases {
+        let sig = signature(name);
+        assert_eq!(sig["verdict"], "failed", "{name}: {sig}");
+        assert!(sig["reasons"].to_string().contains(reason), "{name}: {sig}");
+    }
+
     // unpack --push: the verified images arrive, the others do not.
     let dest = Registry::plain();
     let mut args = vec!["unpack", s(&bundle), "--push", dest.host.as_str()];
