@@ -8,6 +8,7 @@ mod address;
 mod connection;
 mod deploy;
 mod examples;
+pub mod found;
 mod heading;
 mod receipt;
 mod trust;
@@ -56,6 +57,9 @@ pub enum Command {
     /// volumes; reads manifests only.
     #[command(after_help = examples::PLAN)]
     Plan(PlanArgs),
+    /// The images charts and Kubernetes manifests name, each with where it was found, to
+    /// review before `pack --with-images` (nothing is rendered).
+    Images(ImagesArgs),
     /// Put a bundle's images somewhere: bundle → registry (--push).
     #[command(after_help = examples::UNPACK)]
     Unpack(UnpackArgs),
@@ -150,12 +154,31 @@ pub struct VerifyArgs {
     pub cosign: CosignArgs,
 }
 
+/// `outrider images`: the charts and manifests to search.
+#[derive(Args, Debug)]
+pub struct ImagesArgs {
+    /// Charts: `chart:https://REPO/NAME[:VERSION]`, `chart:FILE.tgz`, `chart:DIR`, `oci://…`.
+    #[arg(value_name = "CHART", help_heading = OPTIONS)]
+    pub charts: Vec<String>,
+    /// Manifests, values overrides.
+    #[command(flatten)]
+    pub found: found::FoundArgs,
+    /// Print JSON (json-output.md).
+    #[arg(long, help_heading = OPTIONS)]
+    pub json: bool,
+    /// Reaching the registries and chart repositories charts are read from.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
 /// What to carry: images, platforms, what the far side has, how to reach registries.
 /// Shared by `pack` and `plan`.
 #[derive(Args, Debug)]
 pub struct Selection {
     /// Images: `nginx:1.27`, `ghcr.io/org/app@sha256:…` (an index digest carries every
     /// platform), `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`;
+    /// charts: `chart:https://REPO/NAME[:VERSION]`, `chart:FILE.tgz`, `chart:DIR`,
+    /// `oci://…`; files: `file:PATH`, `https://URL#sha256=HEX`;
     /// `"SOURCE as REGISTRY/REPO:TAG"` names one.
     #[arg(help_heading = OPTIONS)]
     pub images: Vec<String>,
@@ -165,6 +188,9 @@ pub struct Selection {
     /// YAML config whose `images:` list is packed.
     #[arg(short = 'c', long, value_name = "FILE", help_heading = INPUT)]
     pub config: Option<PathBuf>,
+    /// Images found in charts and manifests; files by URL.
+    #[command(flatten)]
+    pub found: found::FoundArgs,
     /// Platform to take from multi-platform images (os/arch[/variant]); repeatable.
     /// Default: linux/<this host's architecture>.
     #[arg(long = "platform", value_name = "OS/ARCH", conflicts_with = "all_platforms", help_heading = SELECTION)]

@@ -1,6 +1,7 @@
 //! One file per subcommand; the only users of `anyhow`. Each returns the process outcome.
 
 pub mod deploy;
+pub mod images;
 pub mod inspect;
 pub mod pack;
 pub mod plan;

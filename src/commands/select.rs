@@ -64,6 +64,7 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     }
     let mut seen = std::collections::HashSet::new();
     images.retain(|i| seen.insert(i.clone()));
+    super::images::check_pins(&images, select.found.allow_unpinned).map_err(UsageError)?;
     if images.is_empty() {
         bail!(UsageError(
             "no images to pack: name them, or use -f FILE or -c CONFIG".into()
@@ -109,6 +110,17 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
         .transpose()
         .map_err(UsageError)?;
     let registries = Registries::new(options, credentials);
+    let found = &select.found;
+    if found.with_images || !found.images_from_manifests.is_empty() {
+        let named =
+            super::images::found_images(&images, found, found.with_images, &registries).await?;
+        for f in named {
+            if !images.contains(&f.reference) {
+                output::note(&format!("image {} (found in {})", f.reference, f.found_at));
+                images.push(f.reference);
+            }
+        }
+    }
     let (far, known) = far_side(select, &choice, &registries).await?;
     let options = PlanOptions {
         fetch_configs,
