@@ -190,8 +190,18 @@ fn check_graph(index: &BundleIndex, positions: &HashMap<&Digest, usize>) -> Resu
     Ok(())
 }
 
-/// Prefixes of the local sources an image may have been read from.
-const LOCAL_SOURCES: [&str; 4] = ["oci:", "oci-archive:", "docker-archive:", "docker-charon:"];
+/// Prefixes of the local sources an image may have been read from, and of the charts and
+/// files outrider builds as artifacts (`chart:`, `file:`, a file's URL).
+const LOCAL_SOURCES: [&str; 8] = [
+    "oci:",
+    "oci-archive:",
+    "docker-archive:",
+    "docker-charon:",
+    "chart:",
+    "file:",
+    "https://",
+    "http://",
+];
 
 fn check_image(at: &str, image: &ImageEntry, index: &BundleIndex) -> Result<(), String> {
     text(&format!("{at}.requested"), &image.requested, MAX_TEXT)?;
@@ -209,7 +219,7 @@ fn check_image(at: &str, image: &ImageEntry, index: &BundleIndex) -> Result<(), 
         None if valid_registry(&image.source) => {}
         None => {
             return Err(format!(
-                "{at}.source `{}` is not a registry host[:port], `oci:PATH`, `oci-archive:PATH`, `docker-archive:PATH` or `docker-charon:PATH`",
+                "{at}.source `{}` is not a registry host[:port], `oci:PATH`, `oci-archive:PATH`, `docker-archive:PATH`, `docker-charon:PATH`, `chart:…`, `file:PATH` or a URL",
                 shown(&image.source)
             ));
         }
