@@ -277,7 +277,7 @@ pub struct PlanArgs {
 
 /// `unpack` arguments.
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("target").required(true).multiple(true).args(["push", "docker_save", "k3s", "docker", "config"]))]
+#[command(group = clap::ArgGroup::new("target").required(true).multiple(true).args(["push", "docker_save", "k3s", "docker", "config", "files"]))]
 pub struct UnpackArgs {
     /// The bundle to read; for a volume set, any volume (the others are found beside it)
     /// or all of them, in any order. With -c, the config's `bundle` when none is given.
@@ -306,6 +306,10 @@ pub struct UnpackArgs {
     /// with --per-image.
     #[arg(long, value_name = "PATH", help_heading = TO_TARS)]
     pub docker_save: Option<PathBuf>,
+    /// Write the plain files the bundle carries (`file:`, URLs) into this folder by
+    /// their titles, each checked, never outside it.
+    #[arg(long, value_name = "DIR", help_heading = heading::TO_FILES)]
+    pub files: Option<PathBuf>,
     /// With --docker-save DIR: one tar per image.
     #[arg(long, requires = "docker_save", help_heading = TO_TARS)]
     pub per_image: bool,

@@ -12,6 +12,7 @@ mod conformance;
 mod cut_copies;
 mod deploy;
 mod docker_save;
+mod files;
 mod foreign_origin;
 mod full_registry;
 mod hostile;
