@@ -376,3 +376,54 @@ fn a_chart_folder_packs_the_same_bytes_twice() {
     let out = o.ok(&["images", &chart]);
     assert!(text(&out).0.contains("nginx:1.27"));
 }
+
+fn curl(url: &str) -> Vec<u8> {
+    let out = Command::new("curl")
+        .args(["-sf", url])
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "curl {url}");
+    out.stdout
+}
+
+#[test]
+fn serve_is_a_classic_chart_repository_for_the_charts_it_carries() {
+    use crate::support::serving::Serving;
+    let o = Outrider::new();
+    let work = tempfile::tempdir().expect("tmp");
+    let bundle = work.path().join("charts.zip");
+    let one = format!("chart:{}", s(&fixture("compressedchart-0.1.0.tgz")));
+    let three = format!("chart:{}", s(&fixture("compressedchart-0.3.0.tgz")));
+    let frob = format!("chart:{}", s(&fixture("frobnitz-1.2.3.tgz")));
+    o.ok(&["pack", "-o", s(&bundle), &one, &three, &frob]);
+    let server = Serving::start(&o, &[s(&bundle)]);
+    let base = format!("http://{}/charts", server.host);
+    let index: serde_json::Value =
+        serde_saphyr::from_slice(&curl(&format!("{base}/index.yaml"))).expect("index.yaml");
+    let versions: Vec<&str> = index["entries"]["compressedchart"]
+        .as_array()
+        .expect("compressedchart")
+        .iter()
+        .map(|e| e["version"].as_str().expect("version"))
+        .collect();
+    assert_eq!(versions.len(), 2, "{index}");
+    assert!(versions.contains(&"0.1.0") && versions.contains(&"0.3.0"));
+    let frobnitz = &index["entries"]["frobnitz"][0];
+    assert_eq!(frobnitz["version"], "1.2.3");
+    let package = read("frobnitz-1.2.3.tgz");
+    assert_eq!(
+        frobnitz["digest"].as_str().expect("digest"),
+        digest(&package).trim_start_matches("sha256:")
+    );
+    let url = frobnitz["urls"][0].as_str().expect("url");
+    assert_eq!(
+        curl(&format!("{base}/{url}")),
+        package,
+        "the package, byte for byte"
+    );
+    let missing = Command::new("curl")
+        .args(["-sf", &format!("{base}/nothing-0.0.1.tgz")])
+        .status()
+        .expect("curl");
+    assert!(!missing.success());
+}
