@@ -50,6 +50,8 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     if let Some(config) = &select.config {
         let loaded = crate::config::load(config).map_err(|e| UsageError(e.to_string()))?;
         images.extend(loaded.images.iter().cloned());
+        images.extend(loaded.charts.iter().cloned());
+        images.extend(loaded.files.iter().cloned());
         config_platforms = loaded
             .document
             .get("platforms")

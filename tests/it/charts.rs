@@ -427,3 +427,50 @@ fn serve_is_a_classic_chart_repository_for_the_charts_it_carries() {
         .expect("curl");
     assert!(!missing.success());
 }
+
+#[test]
+fn a_config_lists_charts_and_files_and_validate_checks_them() {
+    let o = Outrider::new();
+    let work = tempfile::tempdir().expect("tmp");
+    std::fs::copy(
+        fixture("compressedchart-0.1.0.tgz"),
+        work.path().join("compressedchart-0.1.0.tgz"),
+    )
+    .expect("copy");
+    std::fs::write(work.path().join("readme.txt"), b"hello\n").expect("write");
+    let config = work.path().join("site.yaml");
+    std::fs::write(
+        &config,
+        "charts:\n  - compressedchart-0.1.0.tgz\nfiles:\n  - readme.txt as files/readme:1\n",
+    )
+    .expect("write");
+    o.ok(&["validate", "-c", s(&config)]);
+    let bundle = work.path().join("b.zip");
+    o.ok(&["pack", "-c", s(&config), "-o", s(&bundle)]);
+    let out = o.ok(&["inspect", "--json", s(&bundle)]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let refs: Vec<&str> = v["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| i["reference"].as_str().expect("r"))
+        .collect();
+    assert!(
+        refs.contains(&"localhost/charts/compressedchart:0.1.0"),
+        "{refs:?}"
+    );
+    assert!(
+        refs.iter().any(|r| r.ends_with("files/readme:1")),
+        "{refs:?}"
+    );
+
+    let bad = work.path().join("bad.yaml");
+    std::fs::write(&bad, "charts: oops\nfiles:\n  - 3\n").expect("write");
+    let out = o.run(&["validate", "-c", s(&bad)]);
+    assert!(!out.status.success());
+    let (problems, _) = text(&out);
+    assert!(
+        problems.contains("charts: expected a list") && problems.contains("files[0]"),
+        "{problems}"
+    );
+}
