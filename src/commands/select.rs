@@ -69,7 +69,7 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     super::images::check_pins(&images, select.found.allow_unpinned).map_err(UsageError)?;
     if images.is_empty() {
         bail!(UsageError(
-            "no images to pack: name them, or use -f FILE or -c CONFIG".into()
+            "nothing to pack: name images, charts or files, or use -f FILE or -c CONFIG".into()
         ));
     }
     let mut registries_used = Vec::new();

@@ -164,7 +164,9 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         let store = BlobStore::new(&reader, &bases);
         let written =
             tokio::task::block_in_place(|| crate::sinks::files::write(&store, &reader, dir))?;
-        report_files(&written, args.json);
+        // With --push or -c, their document is the one JSON object printed.
+        let json_here = args.json && args.push.is_none() && args.config.is_none();
+        report_files(&written, json_here, args.json);
     }
     if outputs.any_tar() {
         let platform = match &args.platform {
@@ -227,10 +229,15 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     Ok(outcome)
 }
 
-/// What `--files` wrote: a table, or (with --json) a `files` document.
-fn report_files(written: &[crate::sinks::files::Written], json: bool) {
+/// What `--files` wrote: a table, or (with --json) an `unpack` document of `files`;
+/// nothing on stdout when another output prints the JSON (`quiet`).
+fn report_files(written: &[crate::sinks::files::Written], json: bool, quiet: bool) {
     if json {
-        output::document("files", &serde_json::json!({ "files": written }));
+        output::document("unpack", &serde_json::json!({ "files": written }));
+        return;
+    }
+    if quiet {
+        output::note(&format!("--files: {} files in place", written.len()));
         return;
     }
     if written.is_empty() {
