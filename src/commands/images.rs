@@ -85,6 +85,66 @@ async fn package_of(request: &str, sources: &Sources<'_>) -> anyhow::Result<Opti
     Ok(Some(body))
 }
 
+/// How deep chart dependencies are followed (a chart, its dependency, theirs…).
+pub const MAX_DEPENDENCY_DEPTH: usize = 5;
+
+/// The charts that the charts among `requests` declare in `Chart.yaml` without packaging
+/// them, and theirs in turn, as `pack` requests (not already requested); a loop or a
+/// chain deeper than [`MAX_DEPENDENCY_DEPTH`] is refused. Dependencies outrider cannot
+/// reach without Helm's configuration (`file://`, `@alias`, an OCI range) are said.
+pub async fn chart_dependencies(
+    requests: &[String],
+    registries: &Registries,
+) -> anyhow::Result<Vec<String>> {
+    let sources = Sources::new(registries);
+    let mut added: Vec<String> = Vec::new();
+    let mut queue: Vec<(String, Vec<String>)> = requests
+        .iter()
+        .filter(|r| is_chart(r))
+        .map(|r| (r.clone(), Vec::new()))
+        .collect();
+    while let Some((request, path)) = queue.pop() {
+        let Some(package) = package_of(&request, &sources)
+            .await
+            .with_context(|| format!("reading chart `{request}` for its dependencies"))?
+        else {
+            continue;
+        };
+        for dep in crate::charts::dependencies::declared(&package, &request)? {
+            if dep.packaged {
+                continue;
+            }
+            let Some(next) = dep.request() else {
+                output::note(&format!(
+                    "`{request}` depends on chart `{}` {} from `{}`, which is not packaged in it and not reachable as written: carry it by name",
+                    dep.name, dep.version, dep.repository
+                ));
+                continue;
+            };
+            if next == request || path.contains(&next) {
+                let mut chain = path.clone();
+                chain.extend([request.clone(), next.clone()]);
+                anyhow::bail!("chart dependencies loop: {}", chain.join(" → "));
+            }
+            if path.len() + 1 >= MAX_DEPENDENCY_DEPTH {
+                anyhow::bail!(
+                    "chart dependencies deeper than {MAX_DEPENDENCY_DEPTH}: {} → {request} → {next}",
+                    path.join(" → ")
+                );
+            }
+            if requests.contains(&next) || added.contains(&next) {
+                continue;
+            }
+            output::note(&format!("chart {next} (a dependency of {request})"));
+            added.push(next.clone());
+            let mut below = path.clone();
+            below.push(request.clone());
+            queue.push((next, below));
+        }
+    }
+    Ok(added)
+}
+
 /// Every image the charts among `requests` and the manifests `found` names hold, in the
 /// order found, each reference once (where it was first found).
 pub async fn found_images(

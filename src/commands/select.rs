@@ -112,6 +112,8 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
         .transpose()
         .map_err(UsageError)?;
     let registries = Registries::new(options, credentials);
+    let dependencies = super::images::chart_dependencies(&images, &registries).await?;
+    images.extend(dependencies);
     let found = &select.found;
     if found.with_images || !found.images_from_manifests.is_empty() {
         let named =

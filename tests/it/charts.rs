@@ -474,3 +474,97 @@ fn a_config_lists_charts_and_files_and_validate_checks_them() {
         "{problems}"
     );
 }
+
+/// A chart package written here: `Chart.yaml` with `deps` (name, version, repository).
+fn package(name: &str, version: &str, deps: &[(&str, &str, &str)]) -> Vec<u8> {
+    let mut chart_yaml = format!("apiVersion: v2\nname: {name}\nversion: {version}\n");
+    if !deps.is_empty() {
+        chart_yaml.push_str("dependencies:\n");
+        for (n, v, r) in deps {
+            chart_yaml.push_str(&format!(
+                "  - name: {n}\n    version: \"{v}\"\n    repository: \"{r}\"\n"
+            ));
+        }
+    }
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    let mut h = tar::Header::new_ustar();
+    h.set_size(chart_yaml.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tar.append_data(&mut h, format!("{name}/Chart.yaml"), chart_yaml.as_bytes())
+        .expect("tar");
+    tar.into_inner().expect("tar").finish().expect("gzip")
+}
+
+#[test]
+fn dependencies_declared_only_in_chart_yaml_are_carried_and_loops_refused() {
+    let mut setup = Setup::default();
+    let mut index = String::from("apiVersion: v1\nentries:\n");
+    for name in ["base", "loop-a", "loop-b"] {
+        index.push_str(&format!(
+            "  {name}:\n    - version: {}\n      urls: [{name}.tgz]\n",
+            if name == "base" { "1.4.0" } else { "0.1.0" }
+        ));
+    }
+    // The repository's own URL goes into the packages, so it is known before they are made.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let repo = format!("http://127.0.0.1:{port}");
+    setup.files.insert("/index.yaml".into(), index.into_bytes());
+    setup
+        .files
+        .insert("/base.tgz".into(), package("base", "1.4.0", &[]));
+    setup.files.insert(
+        "/loop-a.tgz".into(),
+        package("loop-a", "0.1.0", &[("loop-b", "0.1.0", &repo)]),
+    );
+    setup.files.insert(
+        "/loop-b.tgz".into(),
+        package("loop-b", "0.1.0", &[("loop-a", "0.1.0", &repo)]),
+    );
+    let web = WebFiles::start_on(setup, port);
+    let o = Outrider::new();
+    let work = tempfile::tempdir().expect("tmp");
+    let dir = work.path().join("app");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        format!(
+            "apiVersion: v2\nname: app\nversion: 2.0.0\ndependencies:\n  - name: base\n    version: \"^1\"\n    repository: \"{repo}\"\n  - name: mine\n    version: \"1.0.0\"\n    repository: \"file://../mine\"\n"
+        ),
+    )
+    .expect("write");
+    let bundle = work.path().join("deps.zip");
+    let out = o.ok(&["pack", "-o", s(&bundle), &format!("chart:{}", s(&dir))]);
+    let (_, err) = text(&out);
+    assert!(
+        err.contains("file://../mine"),
+        "the unreachable one is said: {err}"
+    );
+    let out = o.ok(&["inspect", "--json", s(&bundle)]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let refs: Vec<&str> = v["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| i["reference"].as_str().expect("r"))
+        .collect();
+    assert!(refs.contains(&"localhost/charts/app:2.0.0"), "{refs:?}");
+    assert!(
+        refs.contains(&format!("{}/charts/base:1.4.0", web.host).as_str()),
+        "{refs:?}"
+    );
+
+    let out = o.run(&[
+        "pack",
+        "-o",
+        s(&work.path().join("loop.zip")),
+        &format!("chart:{repo}/loop-a"),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("loop"), "{}", text(&out).1);
+}

@@ -31,7 +31,12 @@ pub struct Setup {
 impl WebFiles {
     /// Starts serving `setup` on a free loopback port.
     pub fn start(setup: Setup) -> WebFiles {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        WebFiles::start_on(setup, 0)
+    }
+
+    /// Starts serving `setup` on `port` (0: a free one).
+    pub fn start_on(setup: Setup, port: u16) -> WebFiles {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
         let host = listener.local_addr().expect("addr").to_string();
         let log = Arc::new(Mutex::new(Vec::new()));
         let cut = Arc::new(Mutex::new(setup.cut.clone()));
