@@ -568,3 +568,46 @@ fn dependencies_declared_only_in_chart_yaml_are_carried_and_loops_refused() {
     assert!(!out.status.success());
     assert!(text(&out).1.contains("loop"), "{}", text(&out).1);
 }
+
+#[test]
+fn credentials_go_to_the_repository_only_never_to_a_package_host() {
+    // The package lives on another origin (a CDN), which must not see the repository's
+    // credentials.
+    let mut cdn = Setup::default();
+    cdn.files.insert(
+        "/pkg/compressedchart-0.1.0.tgz".into(),
+        read("compressedchart-0.1.0.tgz"),
+    );
+    let cdn = WebFiles::start(cdn);
+    let mut setup = Setup {
+        basic: Some(("user".into(), "secret".into())),
+        ..Setup::default()
+    };
+    setup.files.insert(
+        "/index.yaml".into(),
+        format!(
+            "apiVersion: v1\nentries:\n  compressedchart:\n    - version: 0.1.0\n      urls: [http://{}/pkg/compressedchart-0.1.0.tgz]\n",
+            cdn.host
+        )
+        .into_bytes(),
+    );
+    let repo = WebFiles::start(setup);
+    let o = Outrider::new();
+    let work = tempfile::tempdir().expect("tmp");
+    o.ok(&[
+        "pack",
+        "-o",
+        s(&work.path().join("b.zip")),
+        &format!("chart:http://{}/compressedchart:0.1.0", repo.host),
+        "--username",
+        "user",
+        "--password",
+        "secret",
+        "--auth-for",
+        &repo.host,
+    ]);
+    assert!(repo.requests().iter().all(|r| r.ends_with("auth=yes")));
+    let seen = cdn.requests();
+    assert!(!seen.is_empty());
+    assert!(seen.iter().all(|r| r.ends_with("auth=no")), "{seen:?}");
+}
