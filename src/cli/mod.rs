@@ -59,6 +59,7 @@ pub enum Command {
     Plan(PlanArgs),
     /// The images charts and Kubernetes manifests name, each with where it was found, to
     /// review before `pack --with-images` (nothing is rendered).
+    #[command(after_help = examples::IMAGES)]
     Images(ImagesArgs),
     /// Put a bundle's images somewhere: bundle → registry (--push).
     #[command(after_help = examples::UNPACK)]
@@ -162,7 +163,7 @@ pub struct ImagesArgs {
     pub charts: Vec<String>,
     /// Manifests, values overrides.
     #[command(flatten)]
-    pub found: found::FoundArgs,
+    pub search: found::SearchArgs,
     /// Print JSON (json-output.md).
     #[arg(long, help_heading = OPTIONS)]
     pub json: bool,

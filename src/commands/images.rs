@@ -9,7 +9,7 @@ use super::{Outcome, UsageError, registry_settings};
 use crate::charts::package_images::{Overrides, in_package};
 use crate::charts::{FoundImage, helm_artifact, manifest_images};
 use crate::cli::ImagesArgs;
-use crate::cli::found::FoundArgs;
+use crate::cli::found::SearchArgs;
 use crate::location::{ImageSource, Sources};
 use crate::oci::ParsedManifest;
 use crate::output;
@@ -149,7 +149,7 @@ pub async fn chart_dependencies(
 /// order found, each reference once (where it was first found).
 pub async fn found_images(
     requests: &[String],
-    found: &FoundArgs,
+    found: &SearchArgs,
     with_charts: bool,
     registries: &Registries,
 ) -> anyhow::Result<Vec<FoundImage>> {
@@ -193,7 +193,7 @@ pub async fn found_images(
 
 /// Runs `images`.
 pub async fn run(args: ImagesArgs) -> anyhow::Result<Outcome> {
-    if args.charts.is_empty() && args.found.images_from_manifests.is_empty() {
+    if args.charts.is_empty() && args.search.images_from_manifests.is_empty() {
         anyhow::bail!(UsageError(
             "name charts (`chart:…`, `oci://…`) or give --images-from-manifests FILE".into()
         ));
@@ -205,7 +205,7 @@ pub async fn run(args: ImagesArgs) -> anyhow::Result<Outcome> {
     }
     let (options, credentials) = registry_settings(&args.registry, &[])?;
     let registries = Registries::new(options, credentials);
-    let found = found_images(&args.charts, &args.found, true, &registries).await?;
+    let found = found_images(&args.charts, &args.search, true, &registries).await?;
     if args.json {
         output::document(
             "images",

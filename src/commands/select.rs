@@ -115,9 +115,10 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     let dependencies = super::images::chart_dependencies(&images, &registries).await?;
     images.extend(dependencies);
     let found = &select.found;
-    if found.with_images || !found.images_from_manifests.is_empty() {
+    if found.with_images || !found.search.images_from_manifests.is_empty() {
         let named =
-            super::images::found_images(&images, found, found.with_images, &registries).await?;
+            super::images::found_images(&images, &found.search, found.with_images, &registries)
+                .await?;
         for f in named {
             if !images.contains(&f.reference) {
                 output::note(&format!("image {} (found in {})", f.reference, f.found_at));
