@@ -214,11 +214,32 @@ async fn open_url(text: &str, registries: &Registries) -> Result<Built, SourceEr
     )
 }
 
+/// A URL path segment's `%XX` escapes decoded; kept as written when that would not be a
+/// plain file name (an escaped `/`, invalid UTF-8).
 fn percent_decoded(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_owned())
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(d) if !d.is_empty() && !d.contains(['/', '\\', '\0']) && d != "." && d != ".." => d,
+        _ => s.to_owned(),
+    }
 }
 
 /// Opens `file:PATH` (given `PATH`) or a URL (given whole).
@@ -253,5 +274,8 @@ mod tests {
         )));
         assert!(!is_pinned("https://x/y.bin"));
         assert!(!is_pinned("https://x/y.bin#sha256=abc"));
+        assert_eq!(percent_decoded("my%20file+1.bin"), "my file+1.bin");
+        assert_eq!(percent_decoded("a%2Fb"), "a%2Fb");
+        assert_eq!(percent_decoded("%2E%2E"), "%2E%2E");
     }
 }

@@ -611,3 +611,30 @@ fn credentials_go_to_the_repository_only_never_to_a_package_host() {
     assert!(!seen.is_empty());
     assert!(seen.iter().all(|r| r.ends_with("auth=no")), "{seen:?}");
 }
+
+#[test]
+fn an_oci_chart_is_read_at_its_registry_and_searched_for_images() {
+    let src = Registry::plain();
+    let dst = Registry::plain();
+    let chart = crate::support::artifacts::helm_chart("tool", "0.4.1");
+    chart.push(&src.host, "charts/tool", "0.4.1");
+    let o = Outrider::new();
+    let work = tempfile::tempdir().expect("tmp");
+    let reference = format!("oci://{}/charts/tool:0.4.1", src.host);
+    // Its package names no image: an empty list, not an error.
+    let out = o.ok(&["images", "--json", &reference]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["images"], serde_json::json!([]));
+    let bundle = work.path().join("oci.zip");
+    o.ok(&["pack", "-o", s(&bundle), &reference, "--with-images"]);
+    o.ok(&["unpack", s(&bundle), "--push", &dst.host]);
+    assert_eq!(
+        skopeo_raw(&dst.host, "charts/tool", "0.4.1", &[]).expect("pushed"),
+        chart.manifest.bytes,
+        "an OCI chart keeps its manifest"
+    );
+    // Not a chart: `images` says what it takes.
+    let out = o.run(&["images", "nginx:1.27"]);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("is not a chart"));
+}
