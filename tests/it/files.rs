@@ -133,3 +133,58 @@ fn a_file_by_url_is_resumed_after_a_cut_and_written_back_by_title() {
     assert_eq!(m["layers"][0]["digest"], digest(&big));
     assert!(skopeo_raw(&dst.host, "files/site-notes", "1", &[]).is_some());
 }
+
+/// `oras pull` with the ORAS Python client (`pip install oras`; run-tests.sh installs
+/// it): the files it wrote, by name.
+fn oras_pull(target: &str, dir: &Path) -> Vec<String> {
+    let script = format!(
+        "import oras.client, json\nprint(json.dumps(oras.client.OrasClient(insecure=True).pull(target={target:?}, outdir={:?})))",
+        s(dir)
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "the ORAS client (pip install oras, as run-tests.sh does): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("paths")
+}
+
+#[test]
+fn an_oras_client_pulls_a_carried_file_and_chart_back() {
+    let dst = Registry::plain();
+    let o = Outrider::new();
+    let work = tempfile::tempdir().expect("tmp");
+    let file = work.path().join("site-tool.bin");
+    let body = noise(300_000, 7);
+    std::fs::write(&file, &body).expect("write");
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/charts/frobnitz-1.2.3.tgz");
+    let bundle = work.path().join("b.zip");
+    o.ok(&[
+        "pack",
+        "-o",
+        s(&bundle),
+        &format!("file:{} as tools/site-tool:2.0", s(&file)),
+        &format!("chart:{}", s(&chart)),
+    ]);
+    o.ok(&["unpack", s(&bundle), "--push", &dst.host]);
+    let out = work.path().join("pulled");
+    std::fs::create_dir(&out).expect("dir");
+    let got = oras_pull(&format!("{}/tools/site-tool:2.0", dst.host), &out);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].ends_with("/site-tool.bin"),
+        "ORAS names it by its title: {got:?}"
+    );
+    assert_eq!(std::fs::read(&got[0]).expect("pulled"), body);
+    // A chart layer has no title: ORAS writes it under its digest, byte for byte.
+    let got = oras_pull(&format!("{}/charts/frobnitz:1.2.3", dst.host), &out);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        std::fs::read(&got[0]).expect("pulled"),
+        std::fs::read(&chart).expect("fixture")
+    );
+}
