@@ -115,3 +115,38 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         base: path.parent().unwrap_or(Path::new(".")).to_owned(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::carried_request;
+    use std::path::Path;
+
+    #[test]
+    fn charts_and_files_become_requests() {
+        let base = Path::new("/site");
+        assert_eq!(
+            carried_request("https://charts.example/app:^1", true, base),
+            "chart:https://charts.example/app:^1"
+        );
+        assert_eq!(
+            carried_request("oci://reg.example/charts/app:1.0.0", true, base),
+            "oci://reg.example/charts/app:1.0.0"
+        );
+        assert_eq!(
+            carried_request("charts/app", true, base),
+            "chart:/site/charts/app"
+        );
+        assert_eq!(
+            carried_request("chart:/abs/app-1.0.0.tgz", true, base),
+            "chart:/abs/app-1.0.0.tgz"
+        );
+        assert_eq!(
+            carried_request("https://get.example/k3s#sha256=ab", false, base),
+            "https://get.example/k3s#sha256=ab"
+        );
+        assert_eq!(
+            carried_request("tools/x.sh as files/x:1", false, base),
+            "file:/site/tools/x.sh as files/x:1"
+        );
+    }
+}

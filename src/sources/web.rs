@@ -17,6 +17,7 @@ pub struct Web {
     client: reqwest::Client,
     origin: url::Origin,
     basic: Option<(String, Secret<String>)>,
+    retries: u32,
 }
 
 /// `host[:port]` of a URL, as `--auth-for` and the TLS flags name it.
@@ -44,6 +45,20 @@ fn fetch_error(url: &url::Url, reason: impl Into<String>, transient: bool) -> So
     }
 }
 
+/// An answer that is not a success, with the fix when there is one.
+fn refusal(url: &url::Url, status: reqwest::StatusCode) -> SourceError {
+    let hint = match status.as_u16() {
+        401 | 403 => " (give credentials with --auth-for HOST, or `user:password@` in the URL)",
+        404 => " (no such file there)",
+        _ => "",
+    };
+    fetch_error(
+        url,
+        format!("HTTP {status}{hint}"),
+        crate::registry::http::retryable_status(status.as_u16()),
+    )
+}
+
 impl Web {
     /// The client for `origin`'s host, with the credentials given for it (a user and
     /// password written in the URL win).
@@ -67,6 +82,7 @@ impl Web {
             client,
             origin: origin.origin(),
             basic,
+            retries: registries.options().retries,
         })
     }
 
@@ -83,29 +99,41 @@ impl Web {
         }
     }
 
+    /// Sends `request`, again (with the registry client's backoff) after a broken
+    /// connection, 408, 429 or 5xx, up to `--retries` times.
     async fn send(
         &self,
         url: &url::Url,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, SourceError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| fetch_error(url, crate::registry::http::describe(&e), true))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
+        let mut attempt = 0;
+        loop {
+            let retry_after;
+            let failure = match request.try_clone() {
+                Some(r) => match r.send().await {
+                    Ok(response) if response.status().is_success() => return Ok(response),
+                    Ok(response) => {
+                        retry_after = crate::registry::http::retry_after(&response);
+                        refusal(url, response.status())
+                    }
+                    Err(e) => {
+                        retry_after = None;
+                        fetch_error(url, crate::registry::http::describe(&e), true)
+                    }
+                },
+                None => return Err(fetch_error(url, "the request cannot be repeated", false)),
+            };
+            attempt += 1;
+            if !failure.is_transient() || attempt > self.retries {
+                return Err(failure);
+            }
+            tracing::debug!(url = %shown(url), attempt, "retrying: {failure}");
+            tokio::time::sleep(crate::registry::http::backoff(
+                attempt,
+                retry_after.as_deref(),
+            ))
+            .await;
         }
-        let hint = match status.as_u16() {
-            401 | 403 => " (give credentials with --auth-for HOST, or `user:password@` in the URL)",
-            404 => " (no such file there)",
-            _ => "",
-        };
-        Err(fetch_error(
-            url,
-            format!("HTTP {status}{hint}"),
-            crate::registry::http::retryable_status(status.as_u16()),
-        ))
     }
 
     /// The body at `url`, refused past `limit` bytes.
