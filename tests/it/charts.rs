@@ -373,6 +373,16 @@ fn a_chart_folder_packs_the_same_bytes_twice() {
         })
         .collect();
     assert_eq!(digests[0], digests[1]);
+    // So a later pack against the first bundle carries nothing of it.
+    let out = o.ok(&[
+        "plan",
+        "--json",
+        &chart,
+        "--since",
+        s(&work.path().join("a.zip")),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["carryBytes"], 0, "{v}");
     let out = o.ok(&["images", &chart]);
     assert!(text(&out).0.contains("nginx:1.27"));
 }
