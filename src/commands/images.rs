@@ -94,9 +94,8 @@ pub const MAX_DEPENDENCY_DEPTH: usize = 5;
 /// reach without Helm's configuration (`file://`, `@alias`, an OCI range) are said.
 pub async fn chart_dependencies(
     requests: &[String],
-    registries: &Registries,
+    sources: &Sources<'_>,
 ) -> anyhow::Result<Vec<String>> {
-    let sources = Sources::new(registries);
     let mut added: Vec<String> = Vec::new();
     let mut queue: Vec<(String, Vec<String>)> = requests
         .iter()
@@ -104,7 +103,7 @@ pub async fn chart_dependencies(
         .map(|r| (r.clone(), Vec::new()))
         .collect();
     while let Some((request, path)) = queue.pop() {
-        let Some(package) = package_of(&request, &sources)
+        let Some(package) = package_of(&request, sources)
             .await
             .with_context(|| format!("reading chart `{request}` for its dependencies"))?
         else {
@@ -146,12 +145,13 @@ pub async fn chart_dependencies(
 }
 
 /// Every image the charts among `requests` and the manifests `found` names hold, in the
-/// order found, each reference once (where it was first found).
+/// order found, each reference once (where it was first found). `sources` is shared with
+/// [`chart_dependencies`], so a chart is fetched once for both.
 pub async fn found_images(
     requests: &[String],
     found: &SearchArgs,
     with_charts: bool,
-    registries: &Registries,
+    sources: &Sources<'_>,
 ) -> anyhow::Result<Vec<FoundImage>> {
     let mut overrides = Overrides {
         files: Vec::new(),
@@ -166,9 +166,8 @@ pub async fn found_images(
     }
     let mut all = Vec::new();
     if with_charts {
-        let sources = Sources::new(registries);
         for request in requests.iter().filter(|r| is_chart(r)) {
-            let package = package_of(request, &sources)
+            let package = package_of(request, sources)
                 .await
                 .with_context(|| format!("reading chart `{request}` for its images"))?;
             if let Some(package) = package {
@@ -205,7 +204,7 @@ pub async fn run(args: ImagesArgs) -> anyhow::Result<Outcome> {
     }
     let (options, credentials) = registry_settings(&args.registry, &[])?;
     let registries = Registries::new(options, credentials);
-    let found = found_images(&args.charts, &args.search, true, &registries).await?;
+    let found = found_images(&args.charts, &args.search, true, &Sources::new(&registries)).await?;
     if args.json {
         output::document(
             "images",

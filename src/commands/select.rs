@@ -112,13 +112,13 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
         .transpose()
         .map_err(UsageError)?;
     let registries = Registries::new(options, credentials);
-    let dependencies = super::images::chart_dependencies(&images, &registries).await?;
+    let charts = crate::location::Sources::new(&registries);
+    let dependencies = super::images::chart_dependencies(&images, &charts).await?;
     images.extend(dependencies);
     let found = &select.found;
     if found.with_images || !found.search.images_from_manifests.is_empty() {
         let named =
-            super::images::found_images(&images, &found.search, found.with_images, &registries)
-                .await?;
+            super::images::found_images(&images, &found.search, found.with_images, &charts).await?;
         for f in named {
             if !images.contains(&f.reference) {
                 output::note(&format!("image {} (found in {})", f.reference, f.found_at));
@@ -126,6 +126,8 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
             }
         }
     }
+    // The charts read for their dependencies and images are read again by the plan.
+    drop(charts);
     let (far, known) = far_side(select, &choice, &registries).await?;
     let options = PlanOptions {
         fetch_configs,
