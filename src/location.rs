@@ -56,6 +56,9 @@ pub enum ImageSource {
         prefix: &'static str,
         /// What follows the prefix.
         text: String,
+        /// The web host it is read from (`host[:port]` of a URL), whose credentials are
+        /// the default ones as a registry's are.
+        host: Option<String>,
     },
 }
 
@@ -104,6 +107,19 @@ fn parse_local(text: &str) -> Option<(&'static str, PathBuf, Option<String>)> {
     ))
 }
 
+/// `host[:port]` of a URL text (`https://…`), if it is one.
+fn web_host(text: &str) -> Option<String> {
+    if !file::is_url(text) {
+        return None;
+    }
+    let url = url::Url::parse(text).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    })
+}
+
 impl ImageSource {
     /// Parses a local source (`PREFIX:PATH[:REF]`) or an image reference.
     pub fn parse(text: &str) -> Result<ImageSource, crate::oci::ReferenceError> {
@@ -117,6 +133,7 @@ impl ImageSource {
             return Ok(ImageSource::Built {
                 prefix: file::PREFIX,
                 text: text.to_owned(),
+                host: web_host(text),
             });
         }
         let built = BUILT.iter().find_map(|(p, _)| {
@@ -128,6 +145,7 @@ impl ImageSource {
             return Ok(ImageSource::Built {
                 prefix,
                 text: rest.to_owned(),
+                host: web_host(rest),
             });
         }
         match parse_local(text) {
@@ -145,7 +163,8 @@ impl ImageSource {
     pub fn registry_host(&self) -> Option<&str> {
         match self {
             ImageSource::Registry(r) => Some(&r.registry),
-            ImageSource::Local { .. } | ImageSource::Built { .. } => None,
+            ImageSource::Built { host, .. } => host.as_deref(),
+            ImageSource::Local { .. } => None,
         }
     }
 
@@ -163,7 +182,7 @@ impl ImageSource {
         match self {
             ImageSource::Registry(r) => r.registry.clone(),
             ImageSource::Local { prefix, path, .. } => format!("{prefix}:{}", path.display()),
-            ImageSource::Built { prefix, text } => format!("{prefix}:{text}"),
+            ImageSource::Built { prefix, text, .. } => format!("{prefix}:{text}"),
         }
     }
 }
@@ -224,7 +243,7 @@ impl<'a> Sources<'a> {
             ImageSource::Registry(r) => Arc::new(crate::sources::registry::RegistrySource::new(
                 self.registries.get(&r.registry).await?,
             )),
-            ImageSource::Built { prefix, text } => {
+            ImageSource::Built { prefix, text, .. } => {
                 // `prefix` came from BUILT, so it is there.
                 match BUILT.iter().find(|(p, _)| p == prefix).map(|(_, o)| *o) {
                     Some(open) => open(text, self.registries).await?,

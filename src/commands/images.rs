@@ -202,7 +202,20 @@ pub async fn run(args: ImagesArgs) -> anyhow::Result<Outcome> {
             "`{other}` is not a chart: write `chart:https://REPO/NAME[:VERSION]`, `chart:FILE.tgz`, `chart:DIR` or `oci://…`"
         )));
     }
-    let (options, credentials) = registry_settings(&args.registry, &[])?;
+    // As for `pack`: with one host to read from, `--username` is for it.
+    let mut hosts: Vec<String> = Vec::new();
+    for chart in &args.charts {
+        let parsed = crate::location::ImageRequest::parse(chart)?;
+        if let Some(h) = parsed.source.registry_host()
+            && !hosts.iter().any(|x| x == h)
+        {
+            hosts.push(h.to_owned());
+        }
+    }
+    if hosts.len() > 1 {
+        hosts.clear();
+    }
+    let (options, credentials) = registry_settings(&args.registry, &hosts)?;
     let registries = Registries::new(options, credentials);
     let found = found_images(&args.charts, &args.search, true, &Sources::new(&registries)).await?;
     if args.json {

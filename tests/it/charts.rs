@@ -609,12 +609,11 @@ fn credentials_go_to_the_repository_only_never_to_a_package_host() {
         "-o",
         s(&work.path().join("b.zip")),
         &format!("chart:http://{}/compressedchart:0.1.0", repo.host),
+        // The one host named: the credentials are its by default, as for a registry.
         "--username",
         "user",
         "--password",
         "secret",
-        "--auth-for",
-        &repo.host,
     ]);
     assert!(repo.requests().iter().all(|r| r.ends_with("auth=yes")));
     let seen = cdn.requests();
