@@ -5,6 +5,7 @@ mod architecture;
 mod auth_tls;
 mod bundle_faults;
 mod charon_source;
+mod chart_origins;
 mod charts;
 mod cli;
 mod config;
