@@ -1,10 +1,9 @@
 //! Helm charts carried as OCI artifacts (more in `chart_origins`): published chart
-//! packages from Helm's own test data (fixtures/charts, Apache-2.0) served as a classic chart repository behind basic
-//! auth, a version range resolved to one version, the chart pulled back from the far
-//! side's registry byte for byte with Helm's media types; the images a chart names found
-//! (values, subcharts, `--set`) and packed with it; images found in a real upstream
-//! install manifest (fixtures/manifests).
-
+//! packages from Helm's own test data (fixtures/charts, Apache-2.0) served as a classic
+//! chart repository behind basic auth, a version range resolved to one version, the
+//! chart pulled back from the far side's registry byte for byte with Helm's media types;
+//! the images a chart names found (values, subcharts, `--set`) and packed with it; images
+//! found in a real upstream install manifest (fixtures/manifests).
 use crate::support::images::{self, Flavour};
 use crate::support::web_files::{Setup, WebFiles};
 use crate::support::{Outrider, Registry, digest, skopeo_raw, text};
