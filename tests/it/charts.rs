@@ -4,6 +4,7 @@
 //! chart pulled back from the far side's registry byte for byte with Helm's media types;
 //! the images a chart names found (values, subcharts, `--set`) and packed with it; images
 //! found in a real upstream install manifest (fixtures/manifests).
+
 use crate::support::images::{self, Flavour};
 use crate::support::web_files::{Setup, WebFiles};
 use crate::support::{Outrider, Registry, digest, skopeo_raw, text};
