@@ -43,4 +43,11 @@ if ! command -v docker-charon >/dev/null 2>&1; then
   hash -r
 fi
 
+# oras (PyPI, the ORAS Python client): pulls carried charts and files back at the far side
+# as an ORAS client reads them.
+if ! python3 -c "import oras.client" >/dev/null 2>&1; then
+  echo "installing: oras (pip)" >&2
+  python3 -m pip install --quiet oras==0.2.43
+fi
+
 exec cargo test --locked "$@"

@@ -73,6 +73,7 @@ pub fn run() -> ExitCode {
         match cli.command {
             cli::Command::Pack(a) => commands::pack::run(a, quiet).await,
             cli::Command::Plan(a) => commands::plan::run(a).await,
+            cli::Command::Images(a) => commands::images::run(a).await,
             cli::Command::Unpack(a) => commands::unpack::run(a, quiet).await,
             cli::Command::Inspect(a) => commands::inspect::run(a),
             cli::Command::Verify(a) => commands::verify::run(a),

@@ -3,11 +3,16 @@
 //! `docker-archive:`, `docker-charon:`), else an image reference at a registry. This is
 //! the one place that knows the kinds of source: it parses the text and opens one, and
 //! everything after it sees a `dyn` [`Source`]. Adding a source is one file in
-//! `crate::sources` and one line in [`LOCAL`].
+//! `crate::sources` and one line in [`LOCAL`] (or in [`BUILT`], for a source that builds
+//! its artifact and may reach the web: `chart:`, `file:`). A URL (`https://…#sha256=…`)
+//! is a file; `oci://…` and `chart:oci://…` are references at a registry.
 
 use crate::oci::ImageRef;
 use crate::registry::Registries;
-use crate::sources::{Source, SourceError, charon, docker_archive, oci_archive, oci_layout};
+use crate::sources::{
+    Source, SourceError, charon, chart, docker_archive, file, oci_archive, oci_layout,
+};
+use futures_util::future::BoxFuture;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -23,6 +28,14 @@ pub const LOCAL: &[(&str, Open)] = &[
     (charon::PREFIX, charon::open),
 ];
 
+/// Opens a source that builds its artifact from what follows its prefix, reaching the
+/// web with the registries' transport settings and credentials.
+pub type OpenBuilt =
+    for<'a> fn(&'a str, &'a Registries) -> BoxFuture<'a, Result<Arc<dyn Source>, SourceError>>;
+
+/// Every source that builds its artifact, by the prefix users write: one line each.
+pub const BUILT: &[(&str, OpenBuilt)] = &[(chart::PREFIX, chart::open), (file::PREFIX, file::open)];
+
 /// A user's image argument, parsed.
 #[derive(Clone, Debug)]
 pub enum ImageSource {
@@ -36,6 +49,16 @@ pub enum ImageSource {
         path: PathBuf,
         /// The reference or tag, if given.
         reference: Option<String>,
+    },
+    /// `PREFIX:TEXT`, PREFIX one of [`BUILT`] (a URL: `file`, TEXT the URL).
+    Built {
+        /// Which source builds it (its prefix).
+        prefix: &'static str,
+        /// What follows the prefix.
+        text: String,
+        /// The web host it is read from (`host[:port]` of a URL), whose credentials are
+        /// the default ones as a registry's are.
+        host: Option<String>,
     },
 }
 
@@ -84,9 +107,47 @@ fn parse_local(text: &str) -> Option<(&'static str, PathBuf, Option<String>)> {
     ))
 }
 
+/// `host[:port]` of a URL text (`https://…`), if it is one.
+fn web_host(text: &str) -> Option<String> {
+    if !file::is_url(text) {
+        return None;
+    }
+    let url = url::Url::parse(text).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    })
+}
+
 impl ImageSource {
     /// Parses a local source (`PREFIX:PATH[:REF]`) or an image reference.
     pub fn parse(text: &str) -> Result<ImageSource, crate::oci::ReferenceError> {
+        let oci = text
+            .strip_prefix("chart:oci://")
+            .or_else(|| text.strip_prefix("oci://"));
+        if let Some(reference) = oci {
+            return Ok(ImageSource::Registry(reference.parse()?));
+        }
+        if file::is_url(text) {
+            return Ok(ImageSource::Built {
+                prefix: file::PREFIX,
+                text: text.to_owned(),
+                host: web_host(text),
+            });
+        }
+        let built = BUILT.iter().find_map(|(p, _)| {
+            text.strip_prefix(p)
+                .and_then(|r| r.strip_prefix(':'))
+                .map(|r| (*p, r))
+        });
+        if let Some((prefix, rest)) = built {
+            return Ok(ImageSource::Built {
+                prefix,
+                text: rest.to_owned(),
+                host: web_host(rest),
+            });
+        }
         match parse_local(text) {
             Some((prefix, path, reference)) => Ok(ImageSource::Local {
                 prefix,
@@ -102,6 +163,7 @@ impl ImageSource {
     pub fn registry_host(&self) -> Option<&str> {
         match self {
             ImageSource::Registry(r) => Some(&r.registry),
+            ImageSource::Built { host, .. } => host.as_deref(),
             ImageSource::Local { .. } => None,
         }
     }
@@ -111,6 +173,7 @@ impl ImageSource {
         match self {
             ImageSource::Registry(r) => Some(r.to_string()),
             ImageSource::Local { reference, .. } => reference.clone(),
+            ImageSource::Built { .. } => None,
         }
     }
 
@@ -119,6 +182,7 @@ impl ImageSource {
         match self {
             ImageSource::Registry(r) => r.registry.clone(),
             ImageSource::Local { prefix, path, .. } => format!("{prefix}:{}", path.display()),
+            ImageSource::Built { prefix, text, .. } => format!("{prefix}:{text}"),
         }
     }
 }
@@ -179,6 +243,19 @@ impl<'a> Sources<'a> {
             ImageSource::Registry(r) => Arc::new(crate::sources::registry::RegistrySource::new(
                 self.registries.get(&r.registry).await?,
             )),
+            ImageSource::Built { prefix, text, .. } => {
+                // `prefix` came from BUILT, so it is there.
+                match BUILT.iter().find(|(p, _)| p == prefix).map(|(_, o)| *o) {
+                    Some(open) => open(text, self.registries).await?,
+                    None => {
+                        return Err(crate::sources::local_error::LocalError::Invalid {
+                            path: PathBuf::from(text),
+                            reason: format!("no source reads `{prefix}:`"),
+                        }
+                        .into());
+                    }
+                }
+            }
             ImageSource::Local { prefix, path, .. } => {
                 // `prefix` came from LOCAL, so it is there.
                 let open = LOCAL.iter().find(|(p, _)| p == prefix).map(|(_, o)| *o);

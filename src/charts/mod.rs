@@ -2,16 +2,22 @@
 //!
 //! - [`repository_index`]: a classic chart repository's `index.yaml`, and the one version
 //!   a semver range resolves to;
+//! - [`dependencies`]: the dependencies a chart declares and whether it packages them;
 //! - [`helm_artifact`]: a chart `.tgz` as the OCI artifact Helm itself pushes (its config
 //!   and content media types), so `helm pull oci://` works at the far side;
+//! - [`package_folder`]: a chart folder packaged deterministically;
+//! - [`package_images`]: the images a package's charts name (values, annotation);
 //! - [`values_images`] and [`manifest_images`]: the images a chart's values or rendered
 //!   Kubernetes manifests name, each with where it was found.
 //!
 //! Nothing here renders a template: images that only appear after rendering are found by
 //! reading `helm template`'s output as manifests.
 
+pub mod dependencies;
 pub mod helm_artifact;
 pub mod manifest_images;
+pub mod package_folder;
+pub mod package_images;
 pub mod repository_index;
 pub mod values_images;
 

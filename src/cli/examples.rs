@@ -8,7 +8,15 @@ pub const PACK: &str = "Examples:
   outrider pack -c config.yaml --volume-size fat32 -o site.bundle.zip   (FAT32 volumes)
   outrider pack oci:./layout:1.0 -o hello.zip                           (an OCI layout)
   outrider pack 'docker-archive:app.tar as reg.site/team/app:2' -o app.zip (a docker save tar)
-  outrider pack docker-charon:payload.zip:ubuntu:22.04 -o u.zip         (from a docker-charon payload)";
+  outrider pack docker-charon:payload.zip:ubuntu:22.04 -o u.zip         (from a docker-charon payload)
+  outrider pack 'chart:https://charts.example/app:^1.2' --with-images -o app.zip (a chart, its images)
+  outrider pack 'https://get.example/k3s.tar.zst#sha256=HEX' -o files.zip (a file by URL)";
+
+/// `images --help`.
+pub const IMAGES: &str = "Examples:
+  outrider images chart:./app-1.2.3.tgz --set image.tag=1.2.4 --values site.yaml
+  outrider images 'chart:https://charts.example/app:^1.2' --json
+  helm template app ./app | outrider images --images-from-manifests -";
 
 /// `unpack --help`.
 pub const UNPACK: &str = "Examples:
@@ -16,6 +24,7 @@ pub const UNPACK: &str = "Examples:
   outrider unpack site.bundle.zip --docker-save images.tar.zst
   outrider unpack site.bundle.zip --docker-save out/ --per-image
   outrider unpack site.bundle.zip --k3s                      (k3s airgap images directory)
+  outrider unpack site.bundle.zip --files /srv/files         (plain files, by title)
   outrider unpack week2.zip --docker-save all.tar --base week1.zip
   outrider unpack site.bundle.zip -c config.yaml --dry-run   (deploy over SSH: the plan)";
 

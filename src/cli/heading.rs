@@ -13,6 +13,8 @@ pub const OUTPUT: &str = "Output";
 pub const TO_REGISTRY: &str = "Output to a registry";
 /// `unpack --docker-save`: docker-save tars.
 pub const TO_TARS: &str = "Output to tars";
+/// `unpack --files`: plain files written back into a folder.
+pub const TO_FILES: &str = "Output to files";
 /// `unpack --k3s`: k3s's airgap images directory.
 pub const TO_K3S: &str = "Output to k3s";
 /// `unpack --docker`: the local Docker engine.

@@ -8,6 +8,7 @@ mod address;
 mod connection;
 mod deploy;
 mod examples;
+pub mod found;
 mod heading;
 pub mod keyless;
 mod receipt;
@@ -60,6 +61,10 @@ pub enum Command {
     /// volumes; reads manifests only.
     #[command(after_help = examples::PLAN)]
     Plan(PlanArgs),
+    /// The images charts and Kubernetes manifests name, each with where it was found, to
+    /// review before `pack --with-images` (nothing is rendered).
+    #[command(after_help = examples::IMAGES)]
+    Images(ImagesArgs),
     /// Put a bundle's images somewhere: bundle → registry (--push).
     #[command(after_help = examples::UNPACK)]
     Unpack(UnpackArgs),
@@ -173,13 +178,32 @@ pub struct VerifyArgs {
     pub keyless: keyless::KeylessArgs,
 }
 
+/// `outrider images`: the charts and manifests to search.
+#[derive(Args, Debug)]
+pub struct ImagesArgs {
+    /// Charts: `chart:https://REPO/NAME[:VERSION]`, `chart:FILE.tgz`, `chart:DIR`, `oci://…`.
+    #[arg(value_name = "CHART", help_heading = OPTIONS)]
+    pub charts: Vec<String>,
+    /// Manifests, values overrides.
+    #[command(flatten)]
+    pub search: found::SearchArgs,
+    /// Print JSON (json-output.md).
+    #[arg(long, help_heading = OPTIONS)]
+    pub json: bool,
+    /// Reaching the registries and chart repositories charts are read from.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
 /// What to carry: images, platforms, what the far side has, how to reach registries.
 /// Shared by `pack` and `plan`.
 #[derive(Args, Debug)]
 pub struct Selection {
     /// Images: `nginx:1.27`, `ghcr.io/org/app@sha256:…` (an index digest carries every
     /// platform), `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`,
-    /// `docker-charon:PAYLOAD.zip[:REF]`;
+    /// `docker-charon:PAYLOAD.zip[:REF]`; charts: `chart:https://REPO/NAME[:VERSION]`,
+    /// `chart:FILE.tgz`, `chart:DIR`, `oci://…`; files: `file:PATH`,
+    /// `https://URL#sha256=HEX`;
     /// `"SOURCE as REGISTRY/REPO:TAG"` names one.
     #[arg(help_heading = OPTIONS)]
     pub images: Vec<String>,
@@ -189,6 +213,9 @@ pub struct Selection {
     /// YAML config whose `images:` list is packed.
     #[arg(short = 'c', long, value_name = "FILE", help_heading = INPUT)]
     pub config: Option<PathBuf>,
+    /// Images found in charts and manifests; files by URL.
+    #[command(flatten)]
+    pub found: found::FoundArgs,
     /// Platform to take from multi-platform images (os/arch[/variant]); repeatable.
     /// Default: linux/<this host's architecture>.
     #[arg(long = "platform", value_name = "OS/ARCH", conflicts_with = "all_platforms", help_heading = SELECTION)]
@@ -281,7 +308,7 @@ pub struct PlanArgs {
 
 /// `unpack` arguments.
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("target").required(true).multiple(true).args(["push", "docker_save", "k3s", "docker", "config"]))]
+#[command(group = clap::ArgGroup::new("target").required(true).multiple(true).args(["push", "docker_save", "k3s", "docker", "config", "files"]))]
 pub struct UnpackArgs {
     /// The bundle to read; for a volume set, any volume (the others are found beside it)
     /// or all of them, in any order. With -c, the config's `bundle` when none is given.
@@ -310,6 +337,10 @@ pub struct UnpackArgs {
     /// with --per-image.
     #[arg(long, value_name = "PATH", help_heading = TO_TARS)]
     pub docker_save: Option<PathBuf>,
+    /// Write the plain files the bundle carries (`file:`, URLs) into this folder by
+    /// their titles, each checked, never outside it.
+    #[arg(long, value_name = "DIR", help_heading = heading::TO_FILES)]
+    pub files: Option<PathBuf>,
     /// With --docker-save DIR: one tar per image.
     #[arg(long, requires = "docker_save", help_heading = TO_TARS)]
     pub per_image: bool,

@@ -20,6 +20,7 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
         images: Vec::new(),
         images_file: Vec::new(),
         config: Some(args.config.clone()),
+        found: Default::default(),
         platforms: args.platforms.clone(),
         all_platforms: false,
         // Deploy loads tars into nodes, and tars never hold artifacts.

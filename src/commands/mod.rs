@@ -2,6 +2,7 @@
 
 pub mod deploy;
 pub mod diff;
+pub mod images;
 pub mod inspect;
 pub mod lineage;
 pub mod pack;

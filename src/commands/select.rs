@@ -50,6 +50,8 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     if let Some(config) = &select.config {
         let loaded = crate::config::load(config).map_err(|e| UsageError(e.to_string()))?;
         images.extend(loaded.images.iter().cloned());
+        images.extend(loaded.charts.iter().cloned());
+        images.extend(loaded.files.iter().cloned());
         config_platforms = loaded
             .document
             .get("platforms")
@@ -64,9 +66,10 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
     }
     let mut seen = std::collections::HashSet::new();
     images.retain(|i| seen.insert(i.clone()));
+    super::images::check_pins(&images, select.found.allow_unpinned).map_err(UsageError)?;
     if images.is_empty() {
         bail!(UsageError(
-            "no images to pack: name them, or use -f FILE or -c CONFIG".into()
+            "nothing to pack: name images, charts or files, or use -f FILE or -c CONFIG".into()
         ));
     }
     let mut registries_used = Vec::new();
@@ -109,6 +112,22 @@ pub async fn resolve(select: &Selection, fetch_configs: bool) -> anyhow::Result<
         .transpose()
         .map_err(UsageError)?;
     let registries = Registries::new(options, credentials);
+    let charts = crate::location::Sources::new(&registries);
+    let dependencies = super::images::chart_dependencies(&images, &charts).await?;
+    images.extend(dependencies);
+    let found = &select.found;
+    if found.with_images || !found.search.images_from_manifests.is_empty() {
+        let named =
+            super::images::found_images(&images, &found.search, found.with_images, &charts).await?;
+        for f in named {
+            if !images.contains(&f.reference) {
+                output::note(&format!("image {} (found in {})", f.reference, f.found_at));
+                images.push(f.reference);
+            }
+        }
+    }
+    // The charts read for their dependencies and images are read again by the plan.
+    drop(charts);
     let (far, known) = far_side(select, &choice, &registries).await?;
     let options = PlanOptions {
         fetch_configs,

@@ -34,10 +34,47 @@ pub enum ConfigError {
 pub struct Config {
     /// Images to carry.
     pub images: Vec<String>,
+    /// Charts to carry (`charts:`), as `pack` requests (`chart:…`, `oci://…`).
+    pub charts: Vec<String>,
+    /// Files to carry (`files:`), as `pack` requests (`file:PATH`, a URL).
+    pub files: Vec<String>,
     /// The parsed document (validated), for the fields other commands read.
     pub document: Value,
     /// The directory the file was read from: relative paths in it resolve against this.
     pub base: PathBuf,
+}
+
+/// An entry of `charts:` or `files:` as the request `pack` takes: `chart:` or `file:`
+/// added unless written (or a URL for a file, `oci://` for a chart); a relative local
+/// path resolved against the config's folder `base`. `… as NAME` is kept.
+pub fn carried_request(entry: &str, chart: bool, base: &Path) -> String {
+    let (source, name) = match entry.rsplit_once(" as ") {
+        Some((s, n)) => (s.trim(), Some(n.trim())),
+        None => (entry.trim(), None),
+    };
+    let prefix = if chart { "chart:" } else { "file:" };
+    let is_url = source.starts_with("https://") || source.starts_with("http://");
+    let request = if source.starts_with(prefix) || source.starts_with("oci://") {
+        source.to_owned()
+    } else if is_url {
+        if chart {
+            format!("{prefix}{source}")
+        } else {
+            source.to_owned()
+        }
+    } else {
+        let path = Path::new(source);
+        let path = if path.is_relative() {
+            base.join(path)
+        } else {
+            path.to_owned()
+        };
+        format!("{prefix}{}", path.display())
+    };
+    match name {
+        Some(n) => format!("{request} as {n}"),
+        None => request,
+    }
 }
 
 /// Reads, validates and returns a config; every problem is reported at once.
@@ -56,9 +93,60 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
                 .collect()
         })
         .unwrap_or_default();
+    let base = path.parent().unwrap_or(Path::new("."));
+    let carried = |key: &str| -> Vec<String> {
+        document
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|s| carried_request(s, key == "charts", base))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (charts, files) = (carried("charts"), carried("files"));
     Ok(Config {
         images,
+        charts,
+        files,
         document,
         base: path.parent().unwrap_or(Path::new(".")).to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carried_request;
+    use std::path::Path;
+
+    #[test]
+    fn charts_and_files_become_requests() {
+        let base = Path::new("/site");
+        assert_eq!(
+            carried_request("https://charts.example/app:^1", true, base),
+            "chart:https://charts.example/app:^1"
+        );
+        assert_eq!(
+            carried_request("oci://reg.example/charts/app:1.0.0", true, base),
+            "oci://reg.example/charts/app:1.0.0"
+        );
+        assert_eq!(
+            carried_request("charts/app", true, base),
+            "chart:/site/charts/app"
+        );
+        assert_eq!(
+            carried_request("chart:/abs/app-1.0.0.tgz", true, base),
+            "chart:/abs/app-1.0.0.tgz"
+        );
+        assert_eq!(
+            carried_request("https://get.example/k3s#sha256=ab", false, base),
+            "https://get.example/k3s#sha256=ab"
+        );
+        assert_eq!(
+            carried_request("tools/x.sh as files/x:1", false, base),
+            "file:/site/tools/x.sh as files/x:1"
+        );
+    }
 }

@@ -16,6 +16,8 @@ pub const TOP: &[&str] = &[
     "registries",
     "platforms",
     "parallel",
+    "charts",
+    "files",
 ];
 
 /// Fields of one `registries.HOST` entry.

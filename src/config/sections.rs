@@ -22,6 +22,7 @@ pub fn document(c: &mut Checker<'_>, doc: &Value) {
         let path = [Step::Key(key.as_str())];
         match key.as_str() {
             "images" => images(c, &path, value),
+            "charts" | "files" => carried(c, &path, value, key == "charts"),
             "runtime" => runtime(c, &path, value),
             "transport" => transport(c, &path, value),
             "targets" => targets(c, &path, value),
@@ -71,6 +72,35 @@ fn images(c: &mut Checker<'_>, path: &[Step<'_>], value: &Value) {
         let p = child(path, Step::Index(i));
         if let Some(s) = c.string(&p, item)
             && let Err(e) = crate::location::ImageRequest::parse(&s)
+        {
+            c.problem(&p, e.to_string());
+        }
+    }
+}
+
+/// `charts:` and `files:`: lists of what `pack` carries besides images, each as a
+/// request once its prefix is added ([`super::carried_request`]).
+fn carried(c: &mut Checker<'_>, path: &[Step<'_>], value: &Value, charts: bool) {
+    let what = if charts {
+        "charts (`https://REPO/NAME[:VERSION]`, `oci://…`, a .tgz or a chart folder)"
+    } else {
+        "files (`https://URL#sha256=HEX` or a path)"
+    };
+    let Some(list) = value.as_array() else {
+        c.problem(
+            path,
+            format!("expected a list of {what}, got {}", kind(value)),
+        );
+        return;
+    };
+    for (i, item) in list.iter().enumerate() {
+        let p = child(path, Step::Index(i));
+        if let Some(s) = c.string(&p, item)
+            && let Err(e) = crate::location::ImageRequest::parse(&super::carried_request(
+                &s,
+                charts,
+                std::path::Path::new("."),
+            ))
         {
             c.problem(&p, e.to_string());
         }

@@ -58,6 +58,21 @@ impl Registries {
         }
     }
 
+    /// The transport settings every client of this command is built with (TLS flags,
+    /// `certs.d`, timeouts): chart repositories and file URLs are reached with them too.
+    pub fn options(&self) -> &TransportOptions {
+        &self.options
+    }
+
+    /// The credentials given for this command, looked up for `host` as for a registry
+    /// (flags and config first, then the login files).
+    pub async fn credential(
+        &self,
+        host: &str,
+    ) -> Result<Option<super::credentials::Credential>, super::credentials::CredentialError> {
+        super::credentials::lookup(host, &self.credentials).await
+    }
+
     /// The client for `name`.
     pub async fn get(&self, name: &str) -> Result<Arc<Registry>, RegistryError> {
         let mut clients = self.clients.lock().await;

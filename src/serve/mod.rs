@@ -6,6 +6,7 @@
 //!
 //! - [`catalog`]: which images are served, under which names, from which bundle.
 //! - [`api`]: the distribution API routes.
+//! - [`chart_repository`]: `/charts/index.yaml` and the packages, for `helm repo add`.
 //! - [`verified`]: blobs leave only as verified bytes, read as clients take them.
 //! - [`manifests`]: manifests' verified bytes, kept in memory.
 //! - [`connections`]: timeouts and a cap, so no client starves the others.
@@ -16,6 +17,7 @@
 pub mod access_log;
 pub mod api;
 pub mod catalog;
+pub mod chart_repository;
 pub mod connections;
 pub mod manifests;
 pub mod pullable;
@@ -205,8 +207,16 @@ pub async fn run(catalog: Catalog, options: Options) -> anyhow::Result<()> {
         verification: Arc::default(),
         manifests: manifests::Manifests::default(),
     });
+    let (charts, chart_count) =
+        tokio::task::block_in_place(|| chart_repository::router(served.clone()));
+    if chart_count > 0 {
+        output::note(&format!(
+            "{chart_count} Helm charts also served as a chart repository at {endpoint}/charts (`helm repo add site {endpoint}/charts`)"
+        ));
+    }
     let app = connections::Capped::new(
         api::router(served)
+            .merge(charts)
             .layer(axum::middleware::from_fn(access_log::log))
             .into_make_service(),
         cap,

@@ -8,6 +8,7 @@
 //!   `registries.yaml` after a push.
 //! - [`docker_engine`]: `--docker`, bundle → docker-archive into `docker load`.
 //! - [`targets`]: `-c config`, docker-archive → targets over SSH (or locally).
+//! - [`files`]: `--files DIR`, the plain files a bundle carries → DIR, by title.
 //!
 //! The tar sinks share two small files: [`archive_images`] (which images go into a tar,
 //! checked) and [`tar_file`] (a tar written to a file). There is no common `Sink` trait:
@@ -18,6 +19,7 @@
 pub mod archive_images;
 pub mod docker_engine;
 pub mod docker_save;
+pub mod files;
 pub mod k3s;
 pub mod registry;
 pub mod tar_file;

@@ -32,6 +32,19 @@ pub enum SourceError {
     /// From a bundle read as a source (a docker-charon payload).
     #[error(transparent)]
     Bundle(#[from] crate::bundle::reader::ReadError),
+    /// A chart that cannot be read or resolved.
+    #[error(transparent)]
+    Chart(#[from] crate::charts::ChartError),
+    /// A chart repository or file URL answered badly, or not at all.
+    #[error("fetching `{url}`: {reason}")]
+    Fetch {
+        /// What was asked for (never with credentials).
+        url: String,
+        /// What went wrong.
+        reason: String,
+        /// Whether trying again could help (a broken connection, a 5xx).
+        transient: bool,
+    },
     /// A stream from a bundle broke or failed its check.
     #[error("reading `{path}`: {source}")]
     BundleRead {
@@ -45,7 +58,11 @@ pub enum SourceError {
 impl SourceError {
     /// Whether trying again could help (a broken connection, not a wrong digest).
     pub fn is_transient(&self) -> bool {
-        matches!(self, SourceError::Registry(e) if e.is_transient())
+        match self {
+            SourceError::Registry(e) => e.is_transient(),
+            SourceError::Fetch { transient, .. } => *transient,
+            _ => false,
+        }
     }
 
     /// The failure this source shares with every image read from it (a registry that is

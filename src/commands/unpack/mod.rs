@@ -169,6 +169,14 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         .check(&args, &reader, &bases)
         .map_err(|e| anyhow::Error::new(UsageError(e)))?;
     let mut outcome = Outcome::Success;
+    if let Some(dir) = &args.files {
+        let store = BlobStore::new(&reader, &bases);
+        let written =
+            tokio::task::block_in_place(|| crate::sinks::files::write(&store, &reader, dir))?;
+        // With --push or -c, their document is the one JSON object printed.
+        let json_here = args.json && args.push.is_none() && args.config.is_none();
+        report_files(&written, json_here, args.json);
+    }
     if outputs.any_tar() {
         let platform = match &args.platform {
             Some(p) => p
@@ -228,6 +236,38 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         outcome = Outcome::Failed;
     }
     Ok(outcome)
+}
+
+/// What `--files` wrote: a table, or (with --json) an `unpack` document of `files`;
+/// nothing on stdout when another output prints the JSON (`quiet`).
+fn report_files(written: &[crate::sinks::files::Written], json: bool, quiet: bool) {
+    if json {
+        output::document("unpack", &serde_json::json!({ "files": written }));
+        return;
+    }
+    if quiet {
+        output::note(&format!("--files: {} files in place", written.len()));
+        return;
+    }
+    if written.is_empty() {
+        output::note("--files: the bundle carries no plain files");
+        return;
+    }
+    let rows: Vec<Vec<String>> = written
+        .iter()
+        .map(|w| {
+            vec![
+                w.path.display().to_string(),
+                w.digest.short().to_owned(),
+                if w.already_there {
+                    "already there".into()
+                } else {
+                    "written".into()
+                },
+            ]
+        })
+        .collect();
+    output::table(&["FILE", "DIGEST", "STATE"], &rows);
 }
 
 /// The far-side naming: `--prefix`, and the registry kept in the path when asked here or

@@ -15,6 +15,7 @@ pub mod serving;
 pub mod sshd;
 pub mod tmpfs;
 pub mod token;
+pub mod web_files;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
