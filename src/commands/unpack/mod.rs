@@ -4,6 +4,7 @@
 //! `push`), checks them, chooses the sinks and reports; each sink owns its module in
 //! [`crate::sinks`].
 
+mod clients;
 mod outputs;
 mod push;
 mod signatures;
@@ -85,6 +86,11 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             "--dry-run previews --push and -c only; --docker-save, --k3s and --docker would still write".into()
         ));
     }
+    if !args.client_configs.write.is_empty() && args.push.is_none() {
+        bail!(UsageError(
+            "--write-client-config goes with --push (the configurations point at the registry pushed to); `serve --write-client-config` points at a bundle server".into()
+        ));
+    }
     if args.bundle.is_empty() {
         bail!(UsageError(
             "no bundle given (name one, or set `bundle:` in the config given with -c)".into()
@@ -137,7 +143,7 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         ));
     }
     select_images(&mut reader, &args.images)?;
-    let naming = naming(&args, &reader);
+    let naming = naming(&args, &reader)?;
     super::note_unplaced(&reader);
     refuse_clashes(&args, &reader, &naming)?;
     // Base bundles only lend blob bytes, each checked against the digest this bundle's
@@ -198,8 +204,16 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
     if let Some(host) = &args.push {
         let options = push::options(&args, host, &naming, config.as_ref())?;
-        let scheme;
-        (outcome, scheme) = push::push(&args, &options, &reader, quiet).await?;
+        let pushed = push::push(&args, &options, &reader, quiet).await?;
+        outcome = pushed.outcome;
+        let routes = clients::routes(
+            &args,
+            host,
+            pushed.scheme,
+            &naming,
+            &reader,
+            pushed.receipt.as_ref(),
+        );
         if let Some(k3s) = &outputs.k3s {
             let references: Vec<&str> = reader
                 .index
@@ -207,10 +221,20 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 .iter()
                 .map(|i| i.reference.as_str())
                 .collect();
-            k3s.mirror(&references, &format!("{scheme}://{host}"), &|registry| {
-                naming.path_for(registry)
-            })?;
+            let rewrites = routes.k3s_rewrites();
+            k3s.mirror(
+                &references,
+                &format!("{}://{host}", pushed.scheme),
+                &|registry| match naming.path_for(registry) {
+                    _ if !naming.is_per_registry() => {
+                        rewrites.get(registry).cloned().unwrap_or_default()
+                    }
+                    Some(p) => crate::k3s_registries::under(&p),
+                    None => Default::default(),
+                },
+            )?;
         }
+        clients::write(&args, &routes)?;
     }
     if unsigned > 0 {
         output::problem(&format!(
@@ -221,16 +245,18 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     Ok(outcome)
 }
 
-/// The far-side naming: `--prefix`, and the registry kept in the path when asked here or
-/// when the bundle was packed so.
-fn naming(args: &UnpackArgs, reader: &BundleReader) -> Naming {
+/// The far-side naming: `--prefix`, the registry kept in the path when asked here or
+/// when the bundle was packed so, then `--map` and `--max-depth`.
+fn naming(args: &UnpackArgs, reader: &BundleReader) -> Result<Naming, UsageError> {
     let registry_path = args.registry_path || reader.index.registry_path;
     if registry_path && !args.registry_path && args.push.is_some() {
         output::note(
             "the bundle was packed with --registry-path: each image is pushed under its source registry's name",
         );
     }
-    Naming::new(args.prefix.as_deref(), registry_path)
+    args.names
+        .apply(Naming::new(args.prefix.as_deref(), registry_path))
+        .map_err(|e| UsageError(e.to_string()))
 }
 
 /// Refuses, before anything is written, images that would land on one name with different

@@ -1,0 +1,74 @@
+//! `unpack --push --write-client-config`: the routes the push made (from what it
+//! placed, or for a dry run from the names it would use) and the client configurations
+//! written from them by [`crate::sinks::client_configs`].
+
+use crate::bundle::reader::BundleReader;
+use crate::cli::UnpackArgs;
+use crate::client_configs::{MirrorRegistry, Route, Routes, SignaturePolicy};
+use crate::destination::{Naming, Origin};
+use crate::receipt::Receipt;
+use crate::sinks::client_configs::{Settings, write as write_configs};
+
+/// The routes to `host`: what `placed` records, or for a dry run (nothing placed) every
+/// image of the bundle under `naming`.
+pub(super) fn routes(
+    args: &UnpackArgs,
+    host: &str,
+    scheme: &str,
+    naming: &Naming,
+    reader: &BundleReader,
+    placed: Option<&Receipt>,
+) -> Routes {
+    let registry = MirrorRegistry {
+        host: host.to_owned(),
+        plain_http: scheme == "http",
+        skip_verify: args.registry.insecure_skip_verify.iter().any(|h| h == host),
+    };
+    match placed {
+        Some(receipt) => Routes::from_receipt(receipt, registry),
+        None => {
+            let routes: Vec<Route> = reader
+                .index
+                .images
+                .iter()
+                .map(|image| {
+                    let origin = Origin::of(image);
+                    Route {
+                        source: format!("{}/{}", origin.registry, origin.repository),
+                        mirror: format!("{host}/{}", naming.repository(image)),
+                    }
+                })
+                .collect();
+            Routes::new(registry, routes)
+        }
+    }
+}
+
+/// Writes (or with `--dry-run` prints) every `--write-client-config` file.
+pub(super) fn write(args: &UnpackArgs, routes: &Routes) -> anyhow::Result<()> {
+    let configs = &args.client_configs;
+    if configs.write.is_empty() {
+        return Ok(());
+    }
+    // The nodes read the key where the policy names it: an absolute path.
+    let key_paths = match configs.policy_key.is_empty() {
+        true => args
+            .cosign
+            .cosign_keys
+            .iter()
+            .map(|k| std::path::absolute(k).unwrap_or_else(|_| k.clone()))
+            .collect(),
+        false => configs.policy_key.clone(),
+    };
+    let signatures = SignaturePolicy { key_paths };
+    write_configs(
+        &configs.write,
+        &Settings {
+            routes,
+            signatures: &signatures,
+            ca: None,
+            dry_run: args.dry_run,
+        },
+    )?;
+    Ok(())
+}
