@@ -4,7 +4,6 @@
 
 pub mod artifacts;
 pub mod daemons;
-#[allow(dead_code)] // Used by the destination-quirks tests (issue 32), which land next.
 pub mod harbor;
 pub mod images;
 pub mod keys;
