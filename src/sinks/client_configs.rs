@@ -56,6 +56,15 @@ pub struct Settings<'a> {
     pub dry_run: bool,
 }
 
+/// Renders every requested file without writing any: what a run asks before it pushes,
+/// so a format that cannot say the names is refused before any byte moves.
+pub fn check(requests: &[(Kind, PathBuf)], settings: &Settings<'_>) -> Result<(), Error> {
+    for (kind, path) in requests {
+        render(*kind, path, settings)?;
+    }
+    Ok(())
+}
+
 /// Renders every requested file first (so a refusal writes nothing), then writes or
 /// prints them.
 pub fn write(requests: &[(Kind, PathBuf)], settings: &Settings<'_>) -> Result<(), Error> {

@@ -10,6 +10,7 @@ mod config;
 mod conformance;
 mod cut_copies;
 mod deploy;
+mod destination_clients;
 mod destinations;
 mod docker_save;
 mod foreign_origin;

@@ -44,13 +44,36 @@ pub(super) fn routes(
     }
 }
 
-/// Writes (or with `--dry-run` prints) every `--write-client-config` file.
-pub(super) fn write(args: &UnpackArgs, routes: &Routes) -> anyhow::Result<()> {
-    let configs = &args.client_configs;
-    if configs.write.is_empty() {
+/// Refuses, before the push, a `--write-client-config` file its format cannot say for
+/// these names (a usage error): rendered from the names the push will use.
+pub(super) fn check(
+    args: &UnpackArgs,
+    host: &str,
+    naming: &Naming,
+    reader: &BundleReader,
+) -> anyhow::Result<()> {
+    if args.client_configs.write.is_empty() {
         return Ok(());
     }
-    // The nodes read the key where the policy names it: an absolute path.
+    let routes = routes(args, host, "https", naming, reader, None);
+    let signatures = signatures(args);
+    crate::sinks::client_configs::check(
+        &args.client_configs.write,
+        &Settings {
+            routes: &routes,
+            signatures: &signatures,
+            ca: None,
+            dry_run: true,
+        },
+    )
+    .map_err(|e| super::UsageError(e.to_string()))?;
+    Ok(())
+}
+
+/// The keys a policy.json requires: `--policy-key`, else the `--cosign-key` paths made
+/// absolute (the nodes read the key where the policy names it).
+fn signatures(args: &UnpackArgs) -> SignaturePolicy {
+    let configs = &args.client_configs;
     let key_paths = match configs.policy_key.is_empty() {
         true => args
             .cosign
@@ -60,7 +83,16 @@ pub(super) fn write(args: &UnpackArgs, routes: &Routes) -> anyhow::Result<()> {
             .collect(),
         false => configs.policy_key.clone(),
     };
-    let signatures = SignaturePolicy { key_paths };
+    SignaturePolicy { key_paths }
+}
+
+/// Writes (or with `--dry-run` prints) every `--write-client-config` file.
+pub(super) fn write(args: &UnpackArgs, routes: &Routes) -> anyhow::Result<()> {
+    let configs = &args.client_configs;
+    if configs.write.is_empty() {
+        return Ok(());
+    }
+    let signatures = signatures(args);
     write_configs(
         &configs.write,
         &Settings {

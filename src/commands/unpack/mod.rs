@@ -146,6 +146,9 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let naming = naming(&args, &reader)?;
     super::note_unplaced(&reader);
     refuse_clashes(&args, &reader, &naming)?;
+    if let Some(host) = &args.push {
+        clients::check(&args, host, &naming, &reader)?;
+    }
     // Base bundles only lend blob bytes, each checked against the digest this bundle's
     // (checked) index names, so their own signatures are not required.
     let bases = args
