@@ -42,6 +42,26 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         {
             args.bundle.push(config.base.join(b));
         }
+        // `map`, `max_depth`, `depth_separator`: the push's names, unless given here.
+        let doc = &config.document;
+        if args.names.maps.is_empty()
+            && let Some(list) = doc.get("map").and_then(|v| v.as_array())
+        {
+            for item in list.iter().filter_map(|v| v.as_str()) {
+                let map = crate::destination::PathMap::parse(item)
+                    .map_err(|e| UsageError(format!("`map` in the config: {e}")))?;
+                args.names.maps.push(map);
+            }
+        }
+        if args.names.max_depth.is_none() {
+            args.names.max_depth = doc
+                .get("max_depth")
+                .and_then(|v| v.as_u64())
+                .map(|n| n as usize);
+            if let Some(sep) = doc.get("depth_separator").and_then(|v| v.as_str()) {
+                args.names.depth_separator = sep.to_owned();
+            }
+        }
         if args.push.is_none() {
             push_option = format!(
                 "`registry` in `{}`",
