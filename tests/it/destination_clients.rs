@@ -7,6 +7,7 @@
 //! refused before any byte moves when names were mapped one by one; `--dry-run` prints.
 
 use crate::destinations::{s, small_image};
+use crate::support::crd_schema::problems;
 use crate::support::daemons::{Containerd, can_run_daemons};
 use crate::support::images;
 use crate::support::keys::key_pair;
@@ -147,6 +148,23 @@ fn nodes_pull_the_original_names_through_the_configs_written() {
         k3s.contains("^library/hello$") && k3s.contains("site/lib/hello"),
         "{k3s}"
     );
+    // OpenShift's mirror sets fit the published CRD schemas; a broken one does not.
+    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/openshift-crds");
+    for (file, crd) in [
+        ("idms.yaml", "imagedigestmirrorsets.crd.yaml"),
+        ("itms.yaml", "imagetagmirrorsets.crd.yaml"),
+    ] {
+        let crd = std::fs::read_to_string(crds.join(crd)).expect("crd");
+        let doc = std::fs::read_to_string(at(file)).expect("mirror set");
+        assert!(doc.contains(&mirror), "{doc}");
+        let found = problems(&crd, &doc);
+        assert!(found.is_empty(), "{file}: {found:?}\n{doc}");
+        let broken = doc.replace(&mirror, &mirror.replace("site", "Site/"));
+        assert!(!problems(&crd, &broken).is_empty(), "{broken}");
+        let unknown = doc.replace("mirrors:", "mirorrs:");
+        assert!(!problems(&crd, &unknown).is_empty(), "{unknown}");
+    }
+
     // The policy as containers/image reads it: the original scope requires the key with
     // the original identity; the mirror's scope maps back to it.
     let policy: serde_json::Value =

@@ -3,6 +3,7 @@
 //! plus helpers to run the outrider binary with a clean environment.
 
 pub mod artifacts;
+pub mod crd_schema;
 pub mod daemons;
 pub mod harbor;
 pub mod images;
