@@ -251,3 +251,77 @@ fn holds_nothing(host: &str) -> bool {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     v["repositories"].as_array().is_none_or(|r| r.is_empty())
 }
+
+#[test]
+fn serve_writes_the_same_configs_for_the_names_it_serves() {
+    let src = Registry::plain();
+    let hello = small_image(3231);
+    images::push_image(&src.host, "library/hello", "1", &hello);
+    let o = Outrider::new();
+    let work = tempfile::tempdir().expect("tmp");
+    let path = |n: &str| work.path().join(n);
+    let bundle = path("b.zip");
+    o.ok(&[
+        "pack",
+        "-o",
+        &s(&bundle),
+        &format!("{}/library/hello:1 as docker.io/library/hello:1", src.host),
+    ]);
+    let conf = path("registries.conf");
+    let idms = path("idms.yaml");
+    let port = crate::support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = o
+        .cmd()
+        .arg("serve")
+        .arg(&bundle)
+        .args([
+            "--listen",
+            &listen,
+            "--prefix",
+            "site",
+            "--map",
+            "docker.io/library=lib",
+        ])
+        .args(["--max-depth", "2"])
+        .arg("--write-client-config")
+        .arg(format!("registries-conf={}", s(&conf)))
+        .arg("--write-client-config")
+        .arg(format!("openshift-idms={}", s(&idms)))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(path("serve.log")).expect("log"))
+        .spawn()
+        .expect("serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        if let Ok(Some(status)) = server.try_wait() {
+            panic!(
+                "serve exited ({status}): {}",
+                std::fs::read_to_string(path("serve.log")).unwrap_or_default()
+            );
+        }
+        assert!(std::time::Instant::now() < deadline, "serve did not listen");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(&conf).expect("registries.conf");
+    assert!(text.contains(&format!("{listen}/site/lib-hello")), "{text}");
+    let doc = std::fs::read_to_string(&idms).expect("idms");
+    let crd = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/openshift-crds/imagedigestmirrorsets.crd.yaml"),
+    )
+    .expect("crd");
+    assert_eq!(problems(&crd, &doc), Vec::<String>::new(), "{doc}");
+    let open = path("open-policy.json");
+    std::fs::write(&open, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).expect("policy");
+    let pulled = skopeo_pull(
+        &conf,
+        &open,
+        work.path(),
+        "docker.io/library/hello:1",
+        &path("out"),
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(pulled, Ok(hello.manifest.digest.clone()));
+}
