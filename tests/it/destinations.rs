@@ -68,8 +68,10 @@ fn mapped_and_flattened_names_land_twice_and_the_second_time_nothing_is_sent() {
     ]);
     let library = format!("{}/library=lib", src.host);
 
-    // A mapping that lands both on one name is refused before any byte moves.
+    // A mapping that lands both on one name is refused before any byte moves. (Plain
+    // HTTP said: a loopback registry's HTTPS probe would wait on the proxy.)
     let (via, lines) = recording(&dest.host);
+    let via = format!("http://{via}");
     let out = o.run(&[
         "unpack",
         &s(&bundle),
@@ -141,6 +143,42 @@ fn mapped_and_flattened_names_land_twice_and_the_second_time_nothing_is_sent() {
         format!("{}/team/a/b/app", src.host)
     );
 
+    // k3s after the same push: one anchored rewrite per repository moved by itself.
+    let k3s = path("registries.yaml");
+    // A `ctr` that takes the import and does nothing with it.
+    let ctr = path("ctr.sh");
+    std::fs::write(&ctr, "#!/bin/sh\ncat >/dev/null\n").expect("ctr");
+    let mut mode = std::fs::metadata(&ctr).expect("ctr").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o755);
+    std::fs::set_permissions(&ctr, mode).expect("chmod");
+    o.ok(&[
+        "unpack",
+        &s(&bundle),
+        "--push",
+        &dest.host,
+        "--prefix",
+        "site",
+        "--map",
+        &library,
+        "--max-depth",
+        "2",
+        "--k3s",
+        "--k3s-images-dir",
+        &s(&path("k3s-images")),
+        "--k3s-registries",
+        &s(&k3s),
+        "--k3s-ctr",
+        &s(&ctr),
+    ]);
+    let yaml = std::fs::read_to_string(&k3s).expect("registries.yaml");
+    assert!(
+        yaml.contains("^library/hello$")
+            && yaml.contains("site/lib-hello")
+            && yaml.contains("^team/a/b/app$")
+            && yaml.contains("site/team-a-b-app"),
+        "{yaml}"
+    );
+
     // The same bundle again: every tag identical, and no write of any kind.
     lines.lock().expect("lock").clear();
     let second = images_of(&run(&[]));
@@ -184,7 +222,7 @@ fn a_harbor_wants_its_project_first_and_keeps_immutable_tags() {
             "unpack".to_owned(),
             s(bundle),
             "--push".into(),
-            harbor.host.clone(),
+            format!("http://{}", harbor.host),
             "--prefix".into(),
             "site".into(),
             "--json".into(),
