@@ -67,3 +67,17 @@ impl std::str::FromStr for Kind {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_parses_by_its_name_and_others_are_listed() {
+        for kind in KINDS {
+            assert_eq!(kind.name().parse::<Kind>(), Ok(kind));
+        }
+        let e = "hosts".parse::<Kind>().expect_err("unknown");
+        assert!(e.contains("containerd-hosts") && e.contains("talos"), "{e}");
+    }
+}

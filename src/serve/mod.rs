@@ -222,6 +222,7 @@ pub async fn run(catalog: Catalog, options: Options) -> anyhow::Result<()> {
                 signatures: &options.signatures,
                 ca: ca.as_deref(),
                 dry_run: false,
+                to_stderr: false,
             },
         )?;
     }

@@ -54,6 +54,8 @@ pub struct Settings<'a> {
     pub ca: Option<&'a Path>,
     /// Print instead of writing.
     pub dry_run: bool,
+    /// With `dry_run`: print on stderr (stdout holds a JSON document).
+    pub to_stderr: bool,
 }
 
 /// Renders every requested file without writing any: what a run asks before it pushes,
@@ -76,7 +78,11 @@ pub fn write(requests: &[(Kind, PathBuf)], settings: &Settings<'_>) -> Result<()
     }
     for (kind, path, text) in files {
         if settings.dry_run {
-            output::line(&format!("# {} → {}\n{text}", kind.name(), path.display()));
+            let shown = format!("# {} → {}\n{text}", kind.name(), path.display());
+            match settings.to_stderr {
+                true => output::note(&shown),
+                false => output::line(&shown),
+            }
             continue;
         }
         let io = |source| Error::Io {

@@ -64,6 +64,7 @@ pub(super) fn check(
             signatures: &signatures,
             ca: None,
             dry_run: true,
+            to_stderr: args.json,
         },
     )
     .map_err(|e| super::UsageError(e.to_string()))?;
@@ -100,6 +101,7 @@ pub(super) fn write(args: &UnpackArgs, routes: &Routes) -> anyhow::Result<()> {
             signatures: &signatures,
             ca: None,
             dry_run: args.dry_run,
+            to_stderr: args.json,
         },
     )?;
     Ok(())
