@@ -67,7 +67,7 @@ pub(super) fn check(
             to_stderr: args.json,
         },
     )
-    .map_err(|e| super::UsageError(e.to_string()))?;
+    .map_err(|e| super::super::UsageError(e.to_string()))?;
     Ok(())
 }
 
