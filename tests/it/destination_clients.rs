@@ -2,7 +2,7 @@
 //! clients: skopeo pulls the *original* name through the generated `registries.conf`
 //! from a mapped, prefixed repository; the generated `policy.json` requires the key for
 //! that name and refuses an unsigned image (the same pull under a policy without the
-//! scope succeeds, so the refusal is the policy's); containerd pulls through the
+//! scope succeeds, so the refusal is the policy's), and podman likewise; containerd pulls through the
 //! generated `hosts.toml` with the prefix as `override_path`; a per-registry format is
 //! refused before any byte moves when names were mapped one by one; `--dry-run` prints.
 
@@ -205,7 +205,37 @@ fn nodes_pull_the_original_names_through_the_configs_written() {
     )
     .expect_err("an unsigned image was accepted");
     assert!(
-        refused.to_ascii_lowercase().contains("signature"),
+        refused.contains("A signature was required, but no signature exists"),
+        "{refused}"
+    );
+
+    // podman, the client, the same way.
+    let podman = |policy: &Path| -> Result<(), String> {
+        let store = tempfile::tempdir().expect("store");
+        let d = store.path();
+        let out = Command::new("podman")
+            .arg("--root")
+            .arg(d.join("root"))
+            .arg("--runroot")
+            .arg(d.join("run"))
+            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
+            .args(["--events-backend", "none", "pull", "--quiet"])
+            .arg("--signature-policy")
+            .arg(policy)
+            .arg("docker.io/library/hello:1")
+            .env("HOME", d)
+            .env("CONTAINERS_REGISTRIES_CONF", at("registries.conf"))
+            .output()
+            .expect("podman");
+        match out.status.success() {
+            true => Ok(()),
+            false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+        }
+    };
+    assert_eq!(podman(&open), Ok(()));
+    let refused = podman(&at("policy.json")).expect_err("podman accepted an unsigned image");
+    assert!(
+        refused.contains("A signature was required, but no signature exists"),
         "{refused}"
     );
 
