@@ -252,6 +252,25 @@ fn a_harbor_wants_its_project_first_and_keeps_immutable_tags() {
     assert!(harbor.projects.lock().expect("lock").contains("site"));
     assert!(err.contains("Harbor project `site`"), "{err}");
 
+    // Twice: exit 0, the tag identical, nothing written (the project found, not made).
+    let writes = || {
+        ["PUT", "POST", "PATCH", "DELETE"]
+            .iter()
+            .map(|m| harbor.seen(m, "/").len())
+            .sum::<usize>()
+    };
+    let before = writes();
+    let out = push(&one, &["--create-repositories"]);
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(images_of(&out)[0]["tag"], "identical");
+    assert_eq!(
+        writes(),
+        before,
+        "{:?}",
+        harbor.requests.lock().expect("lock")
+    );
+
     // The tag moved at the source: the immutable tag is refused in one line, not retried.
     let v2 = small_image(3212);
     images::push_image(&src.host, "app", "1", &v2);
