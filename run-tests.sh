@@ -22,6 +22,7 @@ declare -A needs=(
   [sshd]=openssh-server               # the deploy tests' SSH targets
   [ssh-keygen]=openssh-client         # their host and client keys
   [sudo]=sudo                         # the docker plugin's sudo password path
+  [chromium]=chromium                 # renders the HTML report to PNG and PDF
 )
 missing=()
 for cmd in "${!needs[@]}"; do

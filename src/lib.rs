@@ -2,8 +2,10 @@
 //! (or OCI layouts, archives, docker-charon payloads) into one random-access zip bundle;
 //! `unpack` pushes it into a registry.
 //!
-//! Layering: `commands` → `copy` / `plan` → locations (`sources`, `registry`, `bundle`)
-//! → `oci` vocabulary. A location never imports another location or a command.
+//! Layering, on floors (README, "Design"; held by `tests/it/architecture.rs`): `commands`
+//! → surfaces (`cli`, `serve`) → planning and moving (`plan`, `copy`, `sinks`, `config`)
+//! → formats, peers and trust (`sources`, `registry`, `bundle`, `trust`, …) → `oci`
+//! vocabulary. A file imports its own floor or lower, and no import loop is allowed.
 
 pub mod atomic_file;
 pub mod blob_store;
@@ -20,6 +22,7 @@ pub mod destination;
 pub mod docker_archive;
 pub mod far_side;
 pub mod k3s_registries;
+pub mod lineage;
 pub mod location;
 pub mod oci;
 pub mod output;
@@ -27,6 +30,7 @@ pub mod plan;
 pub mod progress;
 pub mod receipt;
 pub mod registry;
+pub mod report;
 pub mod secret;
 pub mod serve;
 pub mod sinks;
@@ -79,6 +83,8 @@ pub fn run() -> ExitCode {
             cli::Command::Version(a) => commands::version::run(a),
             cli::Command::Completions(a) => commands::shell::completions(a),
             cli::Command::Man(a) => commands::shell::man(a),
+            cli::Command::Report(a) => commands::report::run(a),
+            cli::Command::Diff(a) => commands::diff::run(a),
         }
     });
     match result {

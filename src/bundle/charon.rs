@@ -28,6 +28,10 @@ use std::path::Path;
 /// The descriptor entry that marks a docker-charon payload.
 pub const DESCRIPTOR_ENTRY: &str = "payload_descriptor.json";
 
+/// The `tool` of the index built for a payload, which is how a reader of the index tells a
+/// payload from an outrider bundle (whose tool names outrider).
+pub const PAYLOAD_TOOL: &str = "docker-charon payload";
+
 /// What [`valid_entry_name`] allows, for the refusal.
 pub const NAMING_RULE: &str = "only `payload_descriptor.json`, `manifests/<name>` and `blobs/sha256:<hex>` belong in a docker-charon payload";
 
@@ -217,7 +221,7 @@ pub fn open(
         });
     }
     let index = BundleIndex::new(
-        "docker-charon payload".to_owned(),
+        PAYLOAD_TOOL.to_owned(),
         images,
         manifests,
         blobs,

@@ -48,6 +48,12 @@ pub struct BundleIndex {
     /// with one `repo:tag` land apart. Version 3 and later.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub registry_path: bool,
+    /// Series, sequence, creation, expiry and `--since` parents (bundle-format.md, "Lineage").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<crate::lineage::record::Lineage>,
+    /// The options that shaped the bundle (platforms, referrers), recorded with `lineage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packed_with: Option<crate::lineage::record::PackedWith>,
     /// Positions of manifests and blobs by digest, built on the first lookup so that every
     /// reader path is linear in entries. The lists are not changed after they are read.
     #[serde(skip)]
@@ -270,6 +276,8 @@ impl BundleIndex {
             signed_by: None,
             volume: None,
             registry_path: false,
+            lineage: None,
+            packed_with: None,
             lookup: OnceLock::new(),
         };
         index.format_version = index.lowest_version();
@@ -324,6 +332,7 @@ impl BundleIndex {
             && self.format == other.format
             && self.format_version == other.format_version
             && self.registry_path == other.registry_path
+            && (&self.lineage, &self.packed_with) == (&other.lineage, &other.packed_with)
             && self.tool == other.tool
             && self.images == other.images
             && self.manifests == other.manifests

@@ -19,6 +19,7 @@
 pub mod agreement;
 mod blob_reader;
 mod charon;
+pub use charon::PAYLOAD_TOOL as CHARON_PAYLOAD_TOOL;
 pub mod checksums;
 mod cut;
 mod entry_name;

@@ -190,8 +190,18 @@ fn check_graph(index: &BundleIndex, positions: &HashMap<&Digest, usize>) -> Resu
     Ok(())
 }
 
-/// Prefixes of the local sources an image may have been read from.
-const LOCAL_SOURCES: [&str; 4] = ["oci:", "oci-archive:", "docker-archive:", "docker-charon:"];
+/// The path of a local source (`KIND:PATH`, KIND lowercase letters, digits and `-`, as
+/// `oci`, `oci-archive`, `docker-archive`, `docker-charon`). Any kind is accepted, not a
+/// fixed list: `source` is provenance only, and a list here would make every bundle from a
+/// source added later unreadable at the far side.
+fn local_source_path(source: &str) -> Option<&str> {
+    let (kind, path) = source.split_once(':')?;
+    let kind_ok = kind.starts_with(|c: char| c.is_ascii_lowercase())
+        && kind
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    (kind_ok && !path.is_empty()).then_some(path)
+}
 
 fn check_image(at: &str, image: &ImageEntry, index: &BundleIndex) -> Result<(), String> {
     text(&format!("{at}.requested"), &image.requested, MAX_TEXT)?;
@@ -201,17 +211,15 @@ fn check_image(at: &str, image: &ImageEntry, index: &BundleIndex) -> Result<(), 
     {
         return Err(format!("{at}.tag `{}` is not a tag", shown(t)));
     }
-    let local = LOCAL_SOURCES
-        .iter()
-        .find_map(|p| image.source.strip_prefix(p));
-    match local {
-        Some(path) => text(&format!("{at}.source"), path, MAX_TEXT)?,
-        None if valid_registry(&image.source) => {}
-        None => {
-            return Err(format!(
-                "{at}.source `{}` is not a registry host[:port], `oci:PATH`, `oci-archive:PATH`, `docker-archive:PATH` or `docker-charon:PATH`",
-                shown(&image.source)
-            ));
+    if !valid_registry(&image.source) {
+        match local_source_path(&image.source) {
+            Some(path) => text(&format!("{at}.source"), path, MAX_TEXT)?,
+            None => {
+                return Err(format!(
+                    "{at}.source `{}` is not a registry host[:port] or a local source `KIND:PATH` (`oci:PATH`, `docker-archive:PATH`, …)",
+                    shown(&image.source)
+                ));
+            }
         }
     }
     // The reference names the image in tars and tables; the repository and tag name it
@@ -439,4 +447,24 @@ fn shown(s: &str) -> String {
     let cut: String = s.chars().take(80).collect();
     let more = if cut.len() < s.len() { "…" } else { "" };
     format!("{}{more}", crate::output::sanitize(&cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_local_source_kind_is_provenance_a_reader_accepts() {
+        for source in [
+            "oci:/a",
+            "docker-charon:p.zip",
+            "chart:https://charts.example/app",
+            "file:notes.txt",
+        ] {
+            assert!(local_source_path(source).is_some(), "{source}");
+        }
+        for source in ["Oci:/a", "oci:", ":x", "-x:y", "no colon"] {
+            assert!(local_source_path(source).is_none(), "{source}");
+        }
+    }
 }

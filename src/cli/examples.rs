@@ -7,7 +7,8 @@ pub const PACK: &str = "Examples:
   outrider pack -f images.txt --since site.receipt.json -o week2.zip     (only what is new)
   outrider pack -c config.yaml --volume-size fat32 -o site.bundle.zip   (FAT32 volumes)
   outrider pack oci:./layout:1.0 -o hello.zip                           (an OCI layout)
-  outrider pack 'docker-archive:app.tar as reg.site/team/app:2' -o app.zip (a docker save tar)";
+  outrider pack 'docker-archive:app.tar as reg.site/team/app:2' -o app.zip (a docker save tar)
+  outrider pack docker-charon:payload.zip:ubuntu:22.04 -o u.zip         (from a docker-charon payload)";
 
 /// `unpack --help`.
 pub const UNPACK: &str = "Examples:

@@ -10,7 +10,9 @@ mod deploy;
 mod destination;
 mod examples;
 mod heading;
+pub mod keyless;
 mod receipt;
+mod report;
 mod trust;
 mod units;
 mod usage;
@@ -23,6 +25,7 @@ pub use connection::{AuthArgs, RegistryArgs};
 pub use deploy::{DeployArgs, ValidateArgs};
 pub use destination::{ClientConfigArgs, NameMapArgs};
 pub use receipt::ReceiptArgs;
+pub use report::{DiffArgs, LineageArgs, PackLineageArgs, ReportArgs, ReportFormat};
 pub use trust::{CosignArgs, TrustArgs};
 pub use usage::UsageError;
 
@@ -51,7 +54,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Read images from registries, OCI layouts and archives, docker save tars into one bundle.
+    /// Read images from registries, OCI layouts and archives, docker save tars and
+    /// docker-charon payloads into one bundle.
     #[command(after_help = examples::PACK)]
     Pack(PackArgs),
     /// What a pack would carry: bytes per image, already at the far side, to carry, and
@@ -82,6 +86,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write man pages for outrider and every command into a folder.
     Man(ManArgs),
+    /// The approver's document: what crosses, with provenance, verdicts and lineage.
+    Report(ReportArgs),
+    /// What changed between two bundles: images new, changed, unchanged, dropped.
+    Diff(DiffArgs),
 }
 
 /// `serve` arguments.
@@ -135,6 +143,15 @@ pub struct ServeArgs {
     /// Keys every bundle served must be signed by.
     #[command(flatten, next_help_heading = TRUST)]
     pub trust: TrustArgs,
+    /// Lineage: the state folder, --allow-rollback, --allow-expired.
+    #[command(flatten)]
+    pub lineage: LineageArgs,
+    /// Print every pullable name (`HOST:PORT/repository:tag`) and exit without serving.
+    #[arg(long, help_heading = OPTIONS)]
+    pub list: bool,
+    /// Keyless signatures every image served must carry.
+    #[command(flatten)]
+    pub keyless: keyless::KeylessArgs,
 }
 
 /// `verify` arguments.
@@ -156,6 +173,12 @@ pub struct VerifyArgs {
     /// Keys each image's cosign signature must verify with.
     #[command(flatten, next_help_heading = TRUST)]
     pub cosign: CosignArgs,
+    /// Lineage: the state folder, --allow-rollback, --allow-expired.
+    #[command(flatten)]
+    pub lineage: LineageArgs,
+    /// Keyless signatures each image must carry.
+    #[command(flatten)]
+    pub keyless: keyless::KeylessArgs,
 }
 
 /// What to carry: images, platforms, what the far side has, how to reach registries.
@@ -163,7 +186,8 @@ pub struct VerifyArgs {
 #[derive(Args, Debug)]
 pub struct Selection {
     /// Images: `nginx:1.27`, `ghcr.io/org/app@sha256:…` (an index digest carries every
-    /// platform), `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`;
+    /// platform), `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`,
+    /// `docker-charon:PAYLOAD.zip[:REF]`;
     /// `"SOURCE as REGISTRY/REPO:TAG"` names one.
     #[arg(help_heading = OPTIONS)]
     pub images: Vec<String>,
@@ -247,6 +271,12 @@ pub struct PackArgs {
     /// FAT32's 4 GiB, too low) for the bundle: by default pack refuses before fetching.
     #[arg(long, help_heading = OPTIONS)]
     pub no_space_check: bool,
+    /// Keyless signatures checked before the bundle is kept (--verify-signatures).
+    #[command(flatten)]
+    pub keyless: keyless::PackKeylessArgs,
+    /// Lineage: --series, --sequence, --expires.
+    #[command(flatten)]
+    pub lineage: PackLineageArgs,
 }
 
 /// `plan` arguments.
@@ -291,11 +321,13 @@ pub struct UnpackArgs {
     /// With --docker-save DIR: one tar per image.
     #[arg(long, requires = "docker_save", help_heading = TO_TARS)]
     pub per_image: bool,
-    /// Compression of the tars, overriding the file extension.
+    /// Compression of every tar written (--docker-save, --k3s, --docker, -c), overriding
+    /// the file extension and k3s's zstd.
     #[arg(long, value_enum, help_heading = TO_TARS)]
-    pub compress: Option<crate::copy::to_archive::Compress>,
-    /// The platform `manifest.json` names for multi-platform images (docker load takes
-    /// one). Default: linux/<this host's architecture>.
+    pub compress: Option<CompressArg>,
+    /// The platform `manifest.json` names for multi-platform images in every tar written
+    /// (--docker-save, --k3s, --docker, -c; docker load takes one). Default:
+    /// linux/<this host's architecture>.
     #[arg(long, value_name = "OS/ARCH", help_heading = TO_TARS)]
     pub platform: Option<String>,
     /// Write a .tar.zst into k3s's airgap images directory, and import it now when k3s runs.
@@ -381,6 +413,9 @@ pub struct UnpackArgs {
     /// or written.
     #[command(flatten, next_help_heading = TRUST)]
     pub cosign: CosignArgs,
+    /// Keyless signatures each image must carry before it is pushed, loaded or written.
+    #[command(flatten)]
+    pub keyless: keyless::KeylessArgs,
     /// Blobs pushed at once.
     #[arg(short, long, value_name = "N", default_value_t = crate::copy::DEFAULT_JOBS, help_heading = OPTIONS)]
     pub jobs: usize,
@@ -390,6 +425,9 @@ pub struct UnpackArgs {
     /// Chunk size for chunked uploads (`8MiB`, `10MB`, or bytes).
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = units::size, help_heading = TO_REGISTRY)]
     pub chunk_size: u64,
+    /// Lineage: the state folder, --allow-rollback, --allow-expired.
+    #[command(flatten)]
+    pub lineage: LineageArgs,
     /// Print the result as JSON on stdout.
     #[arg(long, help_heading = OPTIONS)]
     pub json: bool,
@@ -410,4 +448,22 @@ pub struct InspectArgs {
     /// Keys the bundle must be signed by.
     #[command(flatten, next_help_heading = TRUST)]
     pub trust: TrustArgs,
+    /// Write each SBOM and attestation into DIR as the file a scanner reads.
+    #[arg(long, value_name = "DIR")]
+    pub extract_artifacts: Option<PathBuf>,
+    /// Only images of this repository or reference (`library/nginx`, `nginx:1.27`); repeatable.
+    #[arg(long = "image", value_name = "REPO")]
+    pub images: Vec<String>,
+}
+
+/// `--compress`: the tars' compression as users name it (turned into the sinks' own
+/// value in `commands/`, so no clap type reaches them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompressArg {
+    /// Plain tar.
+    None,
+    /// zstd (window ≤ 32 MiB, which k3s's decoder requires).
+    Zstd,
+    /// gzip.
+    Gzip,
 }

@@ -220,7 +220,11 @@ pub fn image_summaries(
 /// Runs `inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
     let trusted = args.trust.load()?;
-    let reader = BundleReader::open(&args.bundle, &trusted)?;
+    let mut reader = BundleReader::open(&args.bundle, &trusted)?;
+    super::report::only_images(&mut reader.index.images, &args.images)?;
+    if let Some(dir) = &args.extract_artifacts {
+        return super::report::extract_artifacts(&reader, dir, args.json);
+    }
     let index = &reader.index;
     let images = image_summaries(index, |d| reader.manifest(d).map_err(|e| e.to_string()));
     let sizes = index

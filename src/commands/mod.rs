@@ -1,10 +1,13 @@
 //! One file per subcommand; the only users of `anyhow`. Each returns the process outcome.
 
 pub mod deploy;
+pub mod diff;
 pub mod inspect;
+pub mod lineage;
 pub mod pack;
 pub mod plan;
 pub mod receipt;
+pub mod report;
 pub mod select;
 pub mod serve;
 pub mod shell;

@@ -20,9 +20,13 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         .transpose()
         .map_err(|e| super::UsageError(format!("--sign: {e:#}")))?
         .map(std::sync::Arc::new);
+    let lineage = super::lineage::for_pack(&args, signer.as_deref())?;
     let Resolved {
-        plan, volume_size, ..
+        mut plan,
+        volume_size,
+        ..
     } = resolve(&args.select, true).await?;
+    plan.provenance = lineage.as_ref().map(|l| Box::new(l.provenance.clone()));
     if !args.no_space_check {
         check_space(&plan, &args.output, volume_size).map_err(anyhow::Error::msg)?;
     }
@@ -58,6 +62,8 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     if let Some(line) = resumed {
         output::note(&line);
     }
+    super::verify::refuse_unverified(&paths, &args.keyless)?;
+    super::lineage::commit(lineage.as_ref())?;
     let files = summed(&paths, !args.no_checksums).await?;
     // A tag whose index lost platforms arrives under another digest: say so now, while
     // `--all-platforms` can still keep the original.
@@ -98,6 +104,7 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 "storedBytes": stored,
                 "externalBytes": external,
                 "files": &files,
+                "changes": super::diff::since_changes(&args.select.since, &index)?,
             }),
         );
     } else {
@@ -117,6 +124,7 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             })
             .collect();
         output::table(&["IMAGE", "DIGEST", "PLATFORMS"], &rows);
+        super::diff::print_since(&args.select.since, &index)?;
     }
     if let Some(signer) = &signer {
         output::note(&format!(

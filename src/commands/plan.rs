@@ -34,6 +34,9 @@ struct Summary<'a> {
     already_there_bytes: u64,
     volume_size: Option<u64>,
     volumes: u32,
+    /// With `--since`: per image new, changed, unchanged or dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<crate::report::diff::Changes>,
 }
 
 /// Runs `plan`.
@@ -66,6 +69,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         already_there_bytes: plan.total_bytes() - carry,
         volume_size,
         volumes: crate::bundle::volumes::total(&laid.segments),
+        changes: super::diff::since_changes(&args.select.since, &laid.index)?,
     };
     if args.select.json {
         output::document("plan", &summary);
@@ -88,6 +92,10 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         &["IMAGE", "TOTAL", "ALREADY THERE", "TO CARRY", "ARTIFACTS"],
         &rows,
     );
+    if let Some(changes) = &summary.changes {
+        output::line("");
+        super::diff::print(changes);
+    }
     let volumes = match volume_size {
         Some(size) => format!(
             "{} volumes of at most {}",

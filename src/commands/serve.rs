@@ -18,15 +18,26 @@ use std::path::PathBuf;
 pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let options = options(&args)?;
     let trusted = args.trust.load()?;
+    let keyless = args.keyless.load().map_err(|e| UsageError(e.0))?;
     let paths = args.bundles.clone();
     let naming = args
         .names
         .apply(Naming::new(args.prefix.as_deref(), args.registry_path))
         .map_err(|e| UsageError(e.to_string()))?;
+    let (lineage, list) = (args.lineage.clone(), args.list);
     let catalog = tokio::task::spawn_blocking(move || -> anyhow::Result<Catalog> {
-        let bundles = open(&paths, &trusted)?;
-        for bundle in &bundles {
+        let mut bundles = open(&paths, &trusted)?;
+        // A bundle older than one applied here is refused (a rollback); --list only looks.
+        lineage.admit_all(&bundles, !list)?;
+        for bundle in &mut bundles {
             super::note_unplaced(bundle);
+            // Images whose keyless signatures fail are not served.
+            for line in crate::trust::keyless::images::retain_verified(bundle, keyless.as_ref()) {
+                line.map_or_else(
+                    |e| output::problem(&format!("warning: {e}")),
+                    |l| output::note(&l),
+                );
+            }
         }
         // Two images on one served name would answer a client with the wrong one.
         Catalog::refuse_clashes(&bundles, &naming).map_err(UsageError)?;
@@ -60,6 +71,7 @@ fn options(args: &ServeArgs) -> anyhow::Result<Options> {
         signatures: crate::client_configs::SignaturePolicy {
             key_paths: args.client_configs.policy_key.clone(),
         },
+        list: args.list,
     })
 }
 

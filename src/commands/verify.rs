@@ -9,6 +9,7 @@ use crate::cli::VerifyArgs;
 use crate::oci::Digest;
 use crate::output;
 use crate::trust::image_signatures::{check_images, verdict_json};
+use crate::trust::keyless::images as keyless_images;
 use std::collections::HashSet;
 
 /// What a check covered: blobs and manifests re-hashed whole, parts re-hashed alone
@@ -159,8 +160,10 @@ fn scope(reader: &BundleReader) -> String {
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let trusted = args.trust.load()?;
     let cosign_keys = args.cosign.load()?;
+    let keyless = args.keyless.load().map_err(|e| super::UsageError(e.0))?;
     let reader = BundleReader::open_set(&args.bundle, args.set, &trusted)?;
     super::note_seal(&reader, &trusted, true);
+    args.lineage.admit(&reader, false)?;
     let (mut faults, coverage) = faults(&reader);
     let verdicts = cosign_keys
         .as_ref()
@@ -171,6 +174,19 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             Ok(v) => output::note(&v.describe(image)),
             Err(u) => faults.push(format!(
                 "image `{}` has no valid cosign signature: {u}",
+                image.reference
+            )),
+        }
+    }
+    let keyless_verdicts = keyless
+        .as_ref()
+        .map(|k| keyless_images::check_images(&BlobStore::new(&reader, &[]), &reader.index, k))
+        .unwrap_or_default();
+    for (image, verdict) in &keyless_verdicts {
+        match verdict {
+            Ok(v) => output::note(&v.describe(image)),
+            Err(u) => faults.push(format!(
+                "image `{}` has no valid keyless signature: {u}",
                 image.reference
             )),
         }
@@ -197,6 +213,11 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
                 "notChecked": not_checked,
                 "faults": faults,
                 "images": verdicts.iter().map(|(i, v)| verdict_json(i, v)).collect::<Vec<_>>(),
+                "keyless": keyless_verdicts.iter().map(|(i, v)| serde_json::json!({
+                    "image": i.reference, "digest": i.digest, "verified": v.is_ok(),
+                    "signer": v.as_ref().ok().map(|v| v.to_json()),
+                    "reasons": v.as_ref().err().map(|u| u.reasons.clone()),
+                })).collect::<Vec<_>>(),
             }),
         );
     }
@@ -240,4 +261,48 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         ));
         Ok(Outcome::Failed)
     }
+}
+
+/// `pack --verify-signatures`: checks every image of the bundle just written (`paths`, its
+/// volumes) for a keyless signature that verifies with the trusted root and identities; if
+/// one does not, the bundle is removed (nothing unverified is carried) and pack fails
+/// naming each image and the check that failed.
+pub fn refuse_unverified(
+    paths: &[std::path::PathBuf],
+    args: &crate::cli::keyless::PackKeylessArgs,
+) -> anyhow::Result<()> {
+    if !args.verify_signatures {
+        return Ok(());
+    }
+    let keyless = args
+        .keyless
+        .load()
+        .map_err(|e| super::UsageError(e.0))?
+        .ok_or_else(|| {
+            super::UsageError("--verify-signatures needs --trusted-root and identities".into())
+        })?;
+    let failed: Vec<String> = {
+        let reader = BundleReader::open_set(paths, true, &crate::trust::TrustedKeys::none())?;
+        keyless_images::check_images(&BlobStore::new(&reader, &[]), &reader.index, &keyless)
+            .into_iter()
+            .filter_map(|(image, verdict)| match verdict {
+                Ok(v) => {
+                    output::note(&v.describe(image));
+                    None
+                }
+                Err(u) => Some(format!("image `{}`: {u}", image.reference)),
+            })
+            .collect()
+    };
+    if failed.is_empty() {
+        return Ok(());
+    }
+    for path in paths {
+        let _ = fs_err::remove_file(path);
+    }
+    anyhow::bail!(
+        "--verify-signatures: {} images have no valid keyless signature, so the bundle was removed:\n  {}",
+        failed.len(),
+        failed.join("\n  ")
+    )
 }

@@ -15,6 +15,7 @@ pub const TOP: &[&str] = &[
     "map",
     "max_depth",
     "depth_separator",
+    "state_dir",
     "registries",
     "platforms",
     "parallel",

@@ -25,7 +25,7 @@ pub fn document(c: &mut Checker<'_>, doc: &Value) {
             "runtime" => runtime(c, &path, value),
             "transport" => transport(c, &path, value),
             "targets" => targets(c, &path, value),
-            "output_tar" | "bundle" | "registry" => {
+            "output_tar" | "bundle" | "registry" | "state_dir" => {
                 c.string(&path, value);
             }
             "remote_tar_path" => remote_tar_path(c, &path, value),

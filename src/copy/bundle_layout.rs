@@ -143,6 +143,12 @@ pub fn layout(
     );
     let mut index = base_index(plan);
     index.signed_by = signed_by.cloned();
+    (index.lineage, index.packed_with) = plan
+        .provenance
+        .as_deref()
+        .cloned()
+        .map(|p| (p.lineage, p.packed_with))
+        .unzip();
     let (stem, _) = volume_paths(output, 1, false);
     let segments = match volume_size {
         None => items

@@ -126,10 +126,11 @@ pub async fn push_bundle(
         plans.push(plan);
     }
     if options.strict {
-        let missing: Vec<String> = plans
+        let mut missing: Vec<String> = plans
             .iter()
             .flat_map(|p| p.missing.iter().cloned())
             .collect();
+        missing.extend(crate::lineage::needs(index).filter(|_| !missing.is_empty()));
         if !missing.is_empty() {
             return Err(MissingAtDestination {
                 registry: registry.name.clone(),
@@ -215,9 +216,12 @@ pub async fn push_bundle(
         }
         if !plan.missing.is_empty() {
             report.status = format!(
-                "skipped: {} blobs or manifests missing at the destination: {}",
+                "skipped: {} blobs or manifests missing at the destination: {}{}",
                 plan.missing.len(),
-                plan.missing.join("; ")
+                plan.missing.join("; "),
+                crate::lineage::needs(index)
+                    .map(|n| format!("; {n}"))
+                    .unwrap_or_default()
             );
             reports.push(report);
             continue;

@@ -39,6 +39,8 @@ pub struct Plan {
     /// Far-side names keep each image's registry (`pack --registry-path`); recorded in
     /// the index.
     pub registry_path: bool,
+    /// Lineage and packing options recorded in the index (bundle-format.md, "Lineage").
+    pub provenance: Option<Box<crate::lineage::Provenance>>,
 }
 
 impl Plan {
@@ -53,6 +55,7 @@ impl Plan {
             referrers: Vec::new(),
             notes: Vec::new(),
             registry_path: false,
+            provenance: None,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod api;
 pub mod catalog;
 pub mod connections;
 pub mod manifests;
+pub mod pullable;
 pub mod site_config;
 pub mod tls;
 pub mod verified;
@@ -48,6 +49,8 @@ pub struct Options {
     pub client_configs: Vec<(crate::client_configs::Kind, PathBuf)>,
     /// The keys a written policy.json requires.
     pub signatures: crate::client_configs::SignaturePolicy,
+    /// Print every pullable name and stop, without serving (`--list`).
+    pub list: bool,
 }
 
 /// Where the server's certificate comes from.
@@ -126,6 +129,10 @@ pub async fn run(catalog: Catalog, options: Options) -> anyhow::Result<()> {
     }
     if catalog.served == 0 {
         anyhow::bail!("no image in the bundles given can be served (see the warnings above)");
+    }
+    if options.list {
+        pullable::list(&catalog, &advertised(&options, options.listen));
+        return Ok(());
     }
     // The certificate names hosts, not ports: made before the port is bound, so a client
     // that can connect finds the CA already written.
@@ -229,6 +236,7 @@ pub async fn run(catalog: Catalog, options: Options) -> anyhow::Result<()> {
     let images = catalog.served;
     let repositories = catalog.repositories.len();
     let bundles = catalog.bundles.len();
+    pullable::announce(&catalog, &advertised);
     let files: usize = catalog.bundles.iter().map(|b| b.opened().len()).sum();
     let cap = connections::cap(connections::raise_descriptor_limit(), files as u64);
     let served = Arc::new(api::Served {

@@ -16,15 +16,18 @@ use crate::output;
 pub enum Refused {
     /// Blobs or manifests are in no bundle given and no registry read.
     #[error(
-        "{} blobs and manifests are external to `{bundle}` and in no --base bundle or --from-registry registry; nothing written:\n{}\nhint: add the earlier bundles with --base, or read them from a registry with --from-registry",
+        "{} blobs and manifests are external to `{bundle}` and in no --base bundle or --from-registry registry; nothing written:\n{}\n{}hint: add the earlier bundles with --base, or read them from a registry with --from-registry",
         missing.len(),
-        missing.join("\n")
+        missing.join("\n"),
+        needs.as_deref().map(|n| format!("{n}\n")).unwrap_or_default()
     )]
     External {
         /// The bundle, as shown.
         bundle: String,
         /// The digests missing.
         missing: Vec<String>,
+        /// The parent bundle its lineage names, when it records one.
+        needs: Option<String>,
     },
     /// Some images disagree with their manifests or lack the platform asked for.
     #[error("{} of {total} images cannot go into a tar; nothing written:\n{}", reasons.len(), reasons.join("\n"))]
@@ -100,6 +103,7 @@ pub fn archive_images(
         return Err(Refused::External {
             bundle: reader.path().display().to_string(),
             missing: missing.into_iter().collect(),
+            needs: crate::lineage::needs(&reader.index),
         });
     }
     let mut images = Vec::new();

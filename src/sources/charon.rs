@@ -13,6 +13,7 @@
 
 use super::local_names::pick;
 use super::source::{BlobStream, Held, Known, Resolved, Source, SourceError};
+use crate::bundle::CHARON_PAYLOAD_TOOL as PAYLOAD_TOOL;
 use crate::bundle::reader::{BundleReader, ReadError};
 use crate::oci::{Descriptor, Digest, ImageRef, RawManifest};
 use crate::trust::TrustedKeys;
@@ -23,9 +24,6 @@ use std::sync::Arc;
 
 /// The prefix users write: `docker-charon:PAYLOAD.zip[:REF]`.
 pub const PREFIX: &str = "docker-charon";
-
-/// What `crate::bundle` records as the tool of a payload's index.
-const PAYLOAD_TOOL: &str = "docker-charon payload";
 
 /// Opens `docker-charon:PAYLOAD.zip`: a payload, checked as the bundle reader checks one.
 pub fn open(path: &Path) -> Result<Arc<dyn Source>, SourceError> {

@@ -13,8 +13,9 @@
 //!   pre-authentication encoding; or whose message signature is over the manifest's digest.
 //!
 //! An image passes when one signature is valid for a trusted key and names its digest.
-//! Only the key signature is checked: transparency-log entries and certificates are not
-//! (that needs a trusted root carried across; see README).
+//! Only the key signature is checked here; signatures made with a Fulcio certificate
+//! (keyless) are checked against a trusted root and identity policies by
+//! `keyless::images`, and never count for a key.
 
 use super::keys::{TrustedKeys, decode_signature};
 use crate::blob_store::BlobStore;
@@ -79,19 +80,19 @@ impl std::fmt::Display for Unverified {
 }
 
 #[derive(Deserialize)]
-struct SignatureManifest {
+pub(crate) struct SignatureManifest {
     #[serde(default)]
-    layers: Vec<SignatureLayer>,
+    pub(crate) layers: Vec<SignatureLayer>,
 }
 
 #[derive(Deserialize)]
-struct SignatureLayer {
+pub(crate) struct SignatureLayer {
     #[serde(rename = "mediaType", default)]
-    media_type: String,
-    digest: Digest,
-    size: u64,
+    pub(crate) media_type: String,
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
     #[serde(default)]
-    annotations: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
 }
 
 /// Checks `image` against `keys` using the signatures `index` relates to it, read from
@@ -200,7 +201,7 @@ fn check_artifact(
     }
 }
 
-fn read_layer(store: &BlobStore, layer: &SignatureLayer) -> Result<Vec<u8>, String> {
+pub(crate) fn read_layer(store: &BlobStore, layer: &SignatureLayer) -> Result<Vec<u8>, String> {
     if layer.size > MAX_LAYER_BYTES {
         return Err(format!(
             "its layer is {} bytes; a signature is a few KiB",
@@ -368,7 +369,7 @@ fn check_sigstore_bundle(
 }
 
 /// The in-toto statement is cosign's image signature and names `image` as a subject.
-fn statement_names(statement: &[u8], image: &Digest) -> Result<(), String> {
+pub(crate) fn statement_names(statement: &[u8], image: &Digest) -> Result<(), String> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Statement {

@@ -14,6 +14,7 @@
 
 pub mod cosign_key;
 pub mod image_signatures;
+pub mod keyless;
 pub mod keys;
 pub mod seal;
 

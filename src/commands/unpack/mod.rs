@@ -62,6 +62,9 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 args.names.depth_separator = sep.to_owned();
             }
         }
+        if let (None, Some(d)) = (&args.lineage.state_dir, config.document.get("state_dir")) {
+            args.lineage.state_dir = d.as_str().map(|d| config.base.join(d));
+        }
         if args.push.is_none() {
             push_option = format!(
                 "`registry` in `{}`",
@@ -135,6 +138,7 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     let cosign_keys = args.cosign.load()?;
     let mut reader = BundleReader::open_set(&args.bundle, true, &trusted)?;
     super::note_seal(&reader, &trusted, false);
+    args.lineage.admit(&reader, !args.dry_run)?;
     if !reader.missing_volumes().is_empty() {
         let missing: Vec<String> = reader
             .missing_volumes()
@@ -184,7 +188,12 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             failed.len()
         }
         None => 0,
-    };
+    } + signatures::keyless(
+        &mut reader,
+        &bases,
+        args.keyless.load().map_err(|e| UsageError(e.0))?.as_ref(),
+        args.strict,
+    )?;
     outputs
         .check(&args, &reader, &bases)
         .map_err(|e| anyhow::Error::new(UsageError(e)))?;

@@ -6,7 +6,7 @@
 use super::super::UsageError;
 use crate::blob_store::BlobStore;
 use crate::bundle::reader::BundleReader;
-use crate::cli::UnpackArgs;
+use crate::cli::{CompressArg, UnpackArgs};
 use crate::copy::to_archive::Compress;
 use crate::docker_archive::ArchiveImage;
 use crate::output;
@@ -48,7 +48,7 @@ impl Outputs {
                 Some(k3s::Options {
                     images_dir: args.k3s_images_dir.clone(),
                     ctr,
-                    compress: args.compress.unwrap_or(Compress::Zstd),
+                    compress: compression(args).unwrap_or(Compress::Zstd),
                     registries: args.k3s_registries.clone(),
                 })
             }
@@ -67,7 +67,7 @@ impl Outputs {
             docker_save: args
                 .docker_save
                 .clone()
-                .map(|path| docker_save::Options::new(path, args.per_image, args.compress)),
+                .map(|path| docker_save::Options::new(path, args.per_image, compression(args))),
             k3s,
             docker: args.docker.then(|| docker_engine::Options {
                 docker: args.docker_cmd.clone(),
@@ -155,4 +155,13 @@ impl Outputs {
         }
         Ok(())
     }
+}
+
+/// `--compress` as the sinks' own value.
+fn compression(args: &UnpackArgs) -> Option<Compress> {
+    args.compress.map(|c| match c {
+        CompressArg::None => Compress::None,
+        CompressArg::Zstd => Compress::Zstd,
+        CompressArg::Gzip => Compress::Gzip,
+    })
 }
