@@ -3,6 +3,7 @@
 //! file is merged (other mirrors and `configs` kept) and backed up beside it first.
 
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The registries file could not be read, merged or written.
@@ -43,18 +44,55 @@ pub enum MergeError {
     Io(#[from] std::io::Error),
 }
 
+/// A registry's `rewrite` table: regular expression over the repository path →
+/// replacement (empty: no rewrite).
+pub type Rewrites = BTreeMap<String, String>;
+
+/// The rewrite that puts every repository of a registry under `path`.
+pub fn under(path: &str) -> Rewrites {
+    Rewrites::from([("^(.*)$".to_owned(), format!("{path}/$1"))])
+}
+
+/// Whether `rewrite` is one this file writes: every key anchored at both ends.
+fn ours(rewrite: &serde_json::Map<String, Value>) -> bool {
+    !rewrite.is_empty()
+        && rewrite
+            .keys()
+            .all(|k| k.starts_with('^') && k.ends_with('$'))
+}
+
 /// Writes or merges `path` so each of `sources` (e.g. `docker.io`) has `endpoint` (e.g.
-/// `http://registry.site:5000`) first among its mirror endpoints, with a `rewrite` that
-/// adds the path `path_for` gives that registry's images at the endpoint (a prefix, the
-/// registry itself with `--registry-path`), and `ca_file` as the endpoint's
-/// `configs.<host>.tls` CA when given. Returns the backup's path, if there was a file.
+/// `http://registry.site:5000`) first among its mirror endpoints, with the `rewrite`
+/// table `rewrites` gives that registry (a prefix, the registry itself with
+/// `--registry-path`, or one anchored rewrite per repository for names mapped one by
+/// one), and `ca_file` as the endpoint's `configs.<host>.tls` CA when given. Returns the
+/// backup's path, if there was a file.
 pub fn merge(
     path: &Path,
     sources: &[String],
     endpoint: &str,
-    path_for: &dyn Fn(&str) -> Option<String>,
+    rewrites: &dyn Fn(&str) -> Rewrites,
     ca_file: Option<&Path>,
 ) -> Result<Option<PathBuf>, MergeError> {
+    let yaml = merged(path, sources, endpoint, rewrites, ca_file)?;
+    let backup = crate::atomic_file::back_up(path)?;
+    if backup.is_none()
+        && let Some(dir) = path.parent()
+    {
+        fs_err::create_dir_all(dir)?;
+    }
+    crate::atomic_file::write(path, yaml.as_bytes(), None)?;
+    Ok(backup)
+}
+
+/// The text [`merge`] would write to `path`.
+pub fn merged(
+    path: &Path,
+    sources: &[String],
+    endpoint: &str,
+    rewrites: &dyn Fn(&str) -> Rewrites,
+    ca_file: Option<&Path>,
+) -> Result<String, MergeError> {
     let mut doc: Value = match fs_err::read_to_string(path) {
         Ok(text) if !text.trim().is_empty() => {
             serde_saphyr::from_str(&text).map_err(|e| MergeError::NotYaml {
@@ -92,21 +130,19 @@ pub fn merge(
         endpoints.retain(|e| e.as_str() != Some(endpoint));
         endpoints.insert(0, json!(endpoint));
         entry.insert("endpoint".into(), Value::Array(endpoints));
-        match path_for(source) {
-            Some(p) => {
-                entry.insert("rewrite".into(), json!({ "^(.*)$": format!("{p}/$1") }));
-            }
+        let table = rewrites(source);
+        if table.is_empty() {
             // A rewrite of the form this writes, left by a run with a prefix or
             // --registry-path, would send k3s to a path this endpoint no longer holds.
-            None => {
-                let ours = entry
-                    .get("rewrite")
-                    .and_then(Value::as_object)
-                    .is_some_and(|r| r.len() == 1 && r.contains_key("^(.*)$"));
-                if ours {
-                    entry.remove("rewrite");
-                }
+            if entry
+                .get("rewrite")
+                .and_then(Value::as_object)
+                .is_some_and(ours)
+            {
+                entry.remove("rewrite");
             }
+        } else {
+            entry.insert("rewrite".into(), json!(table));
         }
     }
     if let Some(ca) = ca_file {
@@ -132,16 +168,8 @@ pub fn merge(
             }
         }
     }
-    let backup = crate::atomic_file::back_up(path)?;
-    if backup.is_none()
-        && let Some(dir) = path.parent()
-    {
-        fs_err::create_dir_all(dir)?;
-    }
-    let yaml = serde_saphyr::to_string(&doc).map_err(|e| MergeError::Render {
+    serde_saphyr::to_string(&doc).map_err(|e| MergeError::Render {
         path: path.to_owned(),
         detail: e.to_string(),
-    })?;
-    crate::atomic_file::write(path, yaml.as_bytes(), None)?;
-    Ok(backup)
+    })
 }

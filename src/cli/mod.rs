@@ -7,6 +7,7 @@ mod about;
 mod address;
 mod connection;
 mod deploy;
+mod destination;
 mod examples;
 pub mod found;
 mod heading;
@@ -23,6 +24,7 @@ pub use address::{
 };
 pub use connection::{AuthArgs, RegistryArgs};
 pub use deploy::{DeployArgs, ValidateArgs};
+pub use destination::{ClientConfigArgs, NameMapArgs};
 pub use receipt::ReceiptArgs;
 pub use report::{DiffArgs, LineageArgs, PackLineageArgs, ReportArgs, ReportFormat};
 pub use trust::{CosignArgs, TrustArgs};
@@ -129,6 +131,9 @@ pub struct ServeArgs {
     /// with `--registry-path` is served so without it.
     #[arg(long, help_heading = NAMES)]
     pub registry_path: bool,
+    /// `--map`, `--max-depth`: names mapped as `unpack --push` maps them.
+    #[command(flatten)]
+    pub names: NameMapArgs,
     /// Write (merge) a k3s `registries.yaml` mirroring every source registry of the
     /// bundles to this server.
     #[arg(long, value_name = "FILE", help_heading = CLIENTS)]
@@ -137,6 +142,9 @@ pub struct ServeArgs {
     /// mirroring every source registry of the bundles to this server.
     #[arg(long, value_name = "DIR", help_heading = CLIENTS)]
     pub write_containerd_hosts: Option<PathBuf>,
+    /// `--write-client-config KIND=PATH`: more client configurations.
+    #[command(flatten)]
+    pub client_configs: ClientConfigArgs,
     /// Keys every bundle served must be signed by.
     #[command(flatten, next_help_heading = TRUST)]
     pub trust: TrustArgs,
@@ -404,6 +412,22 @@ pub struct UnpackArgs {
     /// `--registry-path` is pushed so without it.
     #[arg(long, help_heading = TO_REGISTRY)]
     pub registry_path: bool,
+    /// `--map`, `--max-depth`: destination names mapped further (boxed: `Command`'s
+    /// variants stay near one size).
+    #[command(flatten)]
+    pub names: Box<NameMapArgs>,
+    /// What to do with a tag the registry already has for another image: `overwrite`
+    /// (move it), `keep` (leave it, and say so), `fail` (report the image failed). A tag
+    /// already naming the same image is never written again ("identical").
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = crate::copy::to_registry::ExistingTags::Overwrite, help_heading = TO_REGISTRY)]
+    pub existing_tags: crate::copy::to_registry::ExistingTags,
+    /// Create each missing namespace first where the registry documents an API for it
+    /// (Harbor projects: `POST /api/v2.0/projects`, private, with the push credentials).
+    #[arg(long, requires = "push", help_heading = TO_REGISTRY)]
+    pub create_repositories: bool,
+    /// `--write-client-config KIND=PATH` (with --push): configurations for the nodes.
+    #[command(flatten)]
+    pub client_configs: Box<ClientConfigArgs>,
     /// Write (or merge into) this receipt of what the registry now holds, for the next
     /// `pack --since`.
     #[arg(long, value_name = "FILE", requires = "push", help_heading = TO_REGISTRY)]

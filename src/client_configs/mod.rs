@@ -11,6 +11,8 @@
 
 mod containerd;
 mod embedded_registry;
+mod k3s;
+mod kind;
 mod openshift;
 mod policy;
 mod registries_conf;
@@ -18,6 +20,7 @@ mod talos;
 
 pub use containerd::hosts_toml;
 pub use embedded_registry::K3S_EMBEDDED_REGISTRY;
+pub use kind::{KINDS, Kind};
 pub use openshift::{digest_mirror_set, tag_mirror_set};
 pub use policy::{SignaturePolicy, policy_json, registries_d};
 pub use registries_conf::registries_conf;

@@ -5,6 +5,7 @@
 use super::{Outcome, UsageError};
 use crate::bundle::reader::BundleReader;
 use crate::cli::ServeArgs;
+use crate::destination::Naming;
 use crate::output;
 use crate::serve::catalog::Catalog;
 use crate::serve::{Options, Tls};
@@ -19,8 +20,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let trusted = args.trust.load()?;
     let keyless = args.keyless.load().map_err(|e| UsageError(e.0))?;
     let paths = args.bundles.clone();
-    let prefix = args.prefix.clone();
-    let registry_path = args.registry_path;
+    let naming = args
+        .names
+        .apply(Naming::new(args.prefix.as_deref(), args.registry_path))
+        .map_err(|e| UsageError(e.to_string()))?;
     let (lineage, list) = (args.lineage.clone(), args.list);
     let catalog = tokio::task::spawn_blocking(move || -> anyhow::Result<Catalog> {
         let mut bundles = open(&paths, &trusted)?;
@@ -37,8 +40,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
             }
         }
         // Two images on one served name would answer a client with the wrong one.
-        Catalog::refuse_clashes(&bundles, prefix.as_deref(), registry_path).map_err(UsageError)?;
-        Ok(Catalog::build(bundles, prefix.as_deref(), registry_path))
+        Catalog::refuse_clashes(&bundles, &naming).map_err(UsageError)?;
+        Ok(Catalog::build(bundles, &naming))
     })
     .await??;
     crate::serve::run(catalog, options).await?;
@@ -64,6 +67,10 @@ fn options(args: &ServeArgs) -> anyhow::Result<Options> {
         tls,
         write_k3s_registries: args.write_k3s_registries.clone(),
         write_containerd_hosts: args.write_containerd_hosts.clone(),
+        client_configs: args.client_configs.write.clone(),
+        signatures: crate::client_configs::SignaturePolicy {
+            key_paths: args.client_configs.policy_key.clone(),
+        },
         list: args.list,
     })
 }

@@ -42,6 +42,7 @@ pub fn document(c: &mut Checker<'_>, doc: &Value) {
                 );
             }
             "post_instructions" => post_instructions(c, &path, value),
+            "map" | "max_depth" | "depth_separator" => names(c, &path, key, value),
             _ => {}
         }
     }
@@ -370,5 +371,46 @@ fn post_instructions(c: &mut Checker<'_>, path: &[Step<'_>], value: &Value) {
             &q,
             "`sudo_password` is given but `use_sudo` is not true".into(),
         );
+    }
+}
+
+/// `map:` (a list of `SRC=DST`, as `--map`), `max_depth:` (1 or more) and
+/// `depth_separator:` (`-`, `_`, `__` or `.`), for `unpack -c`'s push.
+fn names(c: &mut Checker<'_>, path: &[Step<'_>], key: &str, value: &Value) {
+    match key {
+        "map" => {
+            let Some(list) = value.as_array() else {
+                c.problem(
+                    path,
+                    format!("expected a list of SRC=DST, got {}", kind(value)),
+                );
+                return;
+            };
+            for (i, item) in list.iter().enumerate() {
+                let at = child(path, Step::Index(i));
+                if let Some(text) = c.string(&at, item)
+                    && let Err(e) = crate::destination::PathMap::parse(&text)
+                {
+                    c.problem(&at, e.to_string());
+                }
+            }
+        }
+        "max_depth" if value.as_u64().is_none_or(|n| n < 1) => {
+            c.problem(
+                path,
+                format!("expected a path depth of 1 or more, got {}", kind(value)),
+            );
+        }
+        "depth_separator" => {
+            if let Some(text) = c.string(path, value)
+                && !matches!(text.as_str(), "-" | "_" | "__" | ".")
+            {
+                c.problem(
+                    path,
+                    format!("`{text}` cannot join path components: use `-`, `_`, `__` or `.`"),
+                );
+            }
+        }
+        _ => {}
     }
 }

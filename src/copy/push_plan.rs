@@ -20,6 +20,32 @@ pub struct PushOptions {
     pub chunk_size: u64,
     /// Fail before writing when anything external is missing at the destination.
     pub strict: bool,
+    /// What to do with a tag the registry already has for another image.
+    pub existing_tags: ExistingTags,
+}
+
+/// `--existing-tags`: what to do with a tag the registry already has for another image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExistingTags {
+    /// Move it to the bundle's image (as a push always did).
+    #[default]
+    Overwrite,
+    /// Leave it where it is, and say so.
+    Keep,
+    /// Report the image failed.
+    Fail,
+}
+
+impl ExistingTags {
+    /// The name the option takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExistingTags::Overwrite => "overwrite",
+            ExistingTags::Keep => "keep",
+            ExistingTags::Fail => "fail",
+        }
+    }
 }
 
 /// Where an external item will come from at the destination.

@@ -70,10 +70,17 @@ pub(super) async fn push_artifacts(
             out.routes.artifacts += 1;
         }
         if let Some(tag) = &r.tag {
-            registry
-                .put_manifest(repo, tag, &raw)
+            // A tag already naming the artifact is not written again.
+            let there = registry
+                .head_manifest(repo, tag)
                 .await
                 .map_err(|e| format!("artifact {}: {e}", r.digest))?;
+            if there.as_ref() != Some(&r.digest) {
+                registry
+                    .put_manifest(repo, tag, &raw)
+                    .await
+                    .map_err(|e| format!("artifact {}: {e}", r.digest))?;
+            }
             out.routes.tags += 1;
             out.tags.push((tag.clone(), r.digest.clone()));
         }

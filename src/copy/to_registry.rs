@@ -10,7 +10,7 @@
 //! skipped and reported, and the rest are pushed.
 
 use super::push_external::{check_external, manifest_bytes};
-pub use super::push_plan::PushOptions;
+pub use super::push_plan::{ExistingTags, PushOptions};
 use super::push_plan::{ImagePush, Presence};
 use super::push_referrers::{ArtifactRoutes, push_artifacts};
 use crate::bundle::agreement::Checked;
@@ -40,6 +40,35 @@ pub struct ImageReport {
     /// The image's signatures, attestations, SBOMs and referrers, by route.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifacts: Option<ArtifactRoutes>,
+    /// What happened to its tag (none for an untagged image or one not pushed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<TagOutcome>,
+}
+
+/// What a push did with an image's tag.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagOutcome {
+    /// The registry had no such tag: it was set.
+    New,
+    /// The tag already named this image: nothing was written.
+    Identical,
+    /// The tag named another image and was moved (`--existing-tags overwrite`).
+    Overwritten,
+    /// The tag names another image and was left so (`--existing-tags keep`).
+    Kept,
+}
+
+impl TagOutcome {
+    /// The word the table shows.
+    pub fn word(&self) -> &'static str {
+        match self {
+            TagOutcome::New => "new",
+            TagOutcome::Identical => "identical",
+            TagOutcome::Overwritten => "overwritten",
+            TagOutcome::Kept => "kept",
+        }
+    }
 }
 
 impl ImageReport {
@@ -178,6 +207,7 @@ pub async fn push_bundle(
             status: "ok".into(),
             note: None,
             artifacts: None,
+            tag: None,
         };
         if !plan.faults.is_empty() {
             report.status = crate::bundle::agreement::refusal(&plan.faults);
@@ -222,9 +252,13 @@ pub async fn push_bundle(
                 match artifacts {
                     Ok(routes) => {
                         report.artifacts = routes;
-                        move_tag(registry, plan, &target, &mut tagged)
+                        move_tag(registry, plan, &target, &mut tagged, options.existing_tags)
                             .await
-                            .map(|()| (target.digest.clone(), note, pushed, artifact_tags))
+                            .map(|tag| {
+                                let kept = tag.as_ref().and_then(|(_, there)| there.clone());
+                                report.tag = tag.map(|(outcome, _)| outcome);
+                                (target.digest.clone(), note, pushed, artifact_tags, kept)
+                            })
                     }
                     Err(e) => Err(format!("artifacts: {e}")),
                 }
@@ -232,10 +266,16 @@ pub async fn push_bundle(
             Err(e) => Err(e),
         };
         match manifests {
-            Ok((digest, note, pushed, artifact_tags)) => {
-                report.note = note;
+            Ok((digest, note, pushed, artifact_tags, kept)) => {
+                report.note = match &kept {
+                    Some(there) => Some(format!("tag kept: the registry's names {there}")),
+                    None => note,
+                };
                 report.digest = Some(digest.clone());
-                if let Some(tag) = &image.tag {
+                // A tag just found naming this image, or left naming another, is not
+                // read back: it was read a moment ago, and nothing was written to it.
+                let written = matches!(report.tag, Some(TagOutcome::New | TagOutcome::Overwritten));
+                if let Some(tag) = image.tag.as_ref().filter(|_| written) {
                     match registry.head_manifest(&plan.repo, tag).await {
                         Ok(Some(found)) if found == digest => {}
                         Ok(found) => {
@@ -250,8 +290,14 @@ pub async fn push_bundle(
                 }
                 if report.ok() {
                     let content = receipt.repositories.entry(plan.repo.clone()).or_default();
+                    let origin = crate::destination::Origin::of(image);
+                    content
+                        .sources
+                        .insert(format!("{}/{}", origin.registry, origin.repository));
                     if let Some(tag) = &image.tag {
-                        content.tags.insert(tag.clone(), digest);
+                        // A kept tag names the registry's image, which the receipt records.
+                        let holds = kept.unwrap_or(digest);
+                        content.tags.insert(tag.clone(), holds);
                     }
                     content.tags.extend(artifact_tags);
                     content.manifests.extend(pushed);
@@ -305,19 +351,32 @@ async fn push_manifests(
         {
             continue;
         }
-        let m = manifest_bytes(reader, registry, plan, digest).await?;
-        registry
-            .put_manifest(repo, digest.as_str(), &m)
+        // A manifest the repository holds is not sent again (a second push sends nothing).
+        let there = registry
+            .head_manifest(repo, digest.as_str())
             .await
             .map_err(|e| e.to_string())?;
+        if there.as_ref() != Some(digest) {
+            let m = manifest_bytes(reader, registry, plan, digest).await?;
+            registry
+                .put_manifest(repo, digest.as_str(), &m)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         pushed.insert((repo.to_owned(), digest.clone()));
     }
     let target_manifest = match extra {
         Some(m) => {
-            registry
-                .put_manifest(repo, m.digest.as_str(), &m)
+            let there = registry
+                .head_manifest(repo, m.digest.as_str())
                 .await
                 .map_err(|e| e.to_string())?;
+            if there.as_ref() != Some(&m.digest) {
+                registry
+                    .put_manifest(repo, m.digest.as_str(), &m)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             held.push(m.digest.clone());
             m
         }
@@ -327,37 +386,56 @@ async fn push_manifests(
 }
 
 /// Points the image's tag at `target_manifest`, unless this run already set that tag to
-/// another image's digest: the first image would be reported "ok" while the registry
-/// holds the second.
+/// another image's digest (the first image would be reported "ok" while the registry
+/// holds the second). The tag is read first: one already naming the image is left alone
+/// ("identical"), one naming another follows `existing` (a kept tag comes with the
+/// digest it names). `None` for an untagged image.
 async fn move_tag(
     registry: &Registry,
     plan: &ImagePush<'_>,
     target_manifest: &RawManifest,
     tagged: &mut HashMap<(String, String), (Digest, String)>,
-) -> Result<(), String> {
+    existing: ExistingTags,
+) -> Result<Option<(TagOutcome, Option<Digest>)>, String> {
     let image = plan.image;
     let repo = plan.repo.as_str();
-    if let Some(tag) = &image.tag {
-        // A tag this run already set to another image's digest is never moved: the first
-        // image would be reported "ok" while the registry holds the second.
-        let key = (repo.to_owned(), tag.clone());
-        match tagged.get(&key) {
-            Some((d, other)) if d != &target_manifest.digest => {
-                return Err(format!(
-                    "not tagged: `{repo}:{tag}` was set to {d} by `{other}` in this run; name one otherwise (`as`) or use --registry-path"
-                ));
-            }
-            _ => {
-                tagged.insert(
-                    key,
-                    (target_manifest.digest.clone(), image.reference.clone()),
-                );
-            }
+    let Some(tag) = &image.tag else {
+        return Ok(None);
+    };
+    let key = (repo.to_owned(), tag.clone());
+    match tagged.get(&key) {
+        Some((d, other)) if d != &target_manifest.digest => {
+            return Err(format!(
+                "not tagged: `{repo}:{tag}` was set to {d} by `{other}` in this run; name one otherwise (`as`) or use --registry-path"
+            ));
         }
-        registry
-            .put_manifest(repo, tag, target_manifest)
-            .await
-            .map_err(|e| e.to_string())?;
+        _ => {
+            tagged.insert(
+                key,
+                (target_manifest.digest.clone(), image.reference.clone()),
+            );
+        }
     }
-    Ok(())
+    let there = registry
+        .head_manifest(repo, tag)
+        .await
+        .map_err(|e| e.to_string())?;
+    let outcome = match (&there, existing) {
+        (Some(d), _) if d == &target_manifest.digest => {
+            return Ok(Some((TagOutcome::Identical, None)));
+        }
+        (None, _) => TagOutcome::New,
+        (Some(_), ExistingTags::Overwrite) => TagOutcome::Overwritten,
+        (Some(d), ExistingTags::Keep) => return Ok(Some((TagOutcome::Kept, Some(d.clone())))),
+        (Some(d), ExistingTags::Fail) => {
+            return Err(format!(
+                "`{repo}:{tag}` already names {d} there (--existing-tags fail); hint: --existing-tags overwrite moves it, keep leaves it"
+            ));
+        }
+    };
+    registry
+        .put_manifest(repo, tag, target_manifest)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some((outcome, None)))
 }

@@ -31,7 +31,7 @@ pub struct Registry {
     /// them, so that flag is not reported as matching nothing.
     pub(super) plain_realms: Mutex<Vec<String>>,
     fallback_allowed: bool,
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     /// For uploads: no read timeout (an upload reads nothing until the registry answers);
     /// a [`stall::StallWatch`] on the body decides when it stopped moving.
     upload_http: reqwest::Client,
@@ -102,7 +102,7 @@ impl Registry {
     /// registry, Docker's rule: ping `/v2/` over HTTPS and use HTTP when the handshake
     /// fails for any reason but the certificate (a certificate that fails verification is
     /// a refusal, never a reason to drop TLS).
-    async fn scheme(&self) -> bool {
+    pub(super) async fn scheme(&self) -> bool {
         *self
             .https
             .get_or_init(|| async {

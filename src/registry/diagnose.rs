@@ -116,6 +116,62 @@ impl Registry {
                 ),
             };
         }
+        // A write refused for a rule of the registry's own (immutable tag, missing
+        // project) is said as that rule; its answer is read only for these statuses.
+        let write = matches!(method, "PUT" | "PATCH" | "POST");
+        if write && matches!(status, 400 | 403 | 404 | 412) {
+            let body = tokio::time::timeout(
+                self.stall_timeout,
+                super::body::read_prefix(response, super::body::ERROR_LIMIT),
+            )
+            .await
+            .unwrap_or_default();
+            let body = String::from_utf8_lossy(&body);
+            if let Some(rule) = super::write_rules::WriteRule::recognise(status, &body) {
+                return RegistryError::WriteRule {
+                    registry,
+                    what: what.to_owned(),
+                    rule,
+                };
+            }
+            return self.plain_status_error(method, what, status, &body);
+        }
+        self.plain_status_error_of(method, what, response).await
+    }
+
+    /// [`Registry::status_error`] for an answer that is no write rule.
+    async fn plain_status_error_of(
+        &self,
+        method: &str,
+        what: &str,
+        response: Response,
+    ) -> RegistryError {
+        let status = response.status().as_u16();
+        match status {
+            401 | 403 | 404 => self.plain_status_error(method, what, status, ""),
+            _ => {
+                // An upload's answer comes without a read timeout: its body gets one here,
+                // so a registry that sends headers and then nothing cannot hold us.
+                let body = tokio::time::timeout(
+                    self.stall_timeout,
+                    super::body::read_prefix(response, super::body::ERROR_LIMIT),
+                )
+                .await
+                .unwrap_or_default();
+                self.plain_status_error(method, what, status, &String::from_utf8_lossy(&body))
+            }
+        }
+    }
+
+    /// The error for `status` to `method` on `what`, its answer's start being `body`.
+    fn plain_status_error(
+        &self,
+        method: &str,
+        what: &str,
+        status: u16,
+        body: &str,
+    ) -> RegistryError {
+        let registry = self.name.clone();
         let basic = matches!(
             *self.challenge.lock().unwrap_or_else(|e| e.into_inner()),
             Some(Challenge::Basic)
@@ -143,20 +199,11 @@ impl Registry {
                 what: what.to_owned(),
             },
             _ => {
-                // An upload's answer comes without a read timeout: its body gets one here,
-                // so a registry that sends headers and then nothing cannot hold us.
-                let body = tokio::time::timeout(
-                    self.stall_timeout,
-                    super::body::read_prefix(response, super::body::ERROR_LIMIT),
-                )
-                .await
-                .unwrap_or_default();
-                let body = String::from_utf8_lossy(&body);
                 // Only a write can be refused for want of storage; a 503 "quota" on a read
                 // is a rate limit.
                 let write = matches!(method, "PUT" | "PATCH" | "POST");
                 if let Some(cause) =
-                    super::storage::StorageFailure::recognise(status, &body).filter(|_| write)
+                    super::storage::StorageFailure::recognise(status, body).filter(|_| write)
                 {
                     return RegistryError::Storage {
                         registry,

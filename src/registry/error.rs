@@ -66,6 +66,17 @@ pub enum RegistryError {
         /// Why.
         cause: super::storage::StorageFailure,
     },
+    /// The registry refused a write for a rule of its own (an immutable tag, a namespace
+    /// that must exist first): said in one line with the fix, never retried.
+    #[error("{}", rule.describe(registry, what))]
+    WriteRule {
+        /// Registry host.
+        registry: String,
+        /// What was being written.
+        what: String,
+        /// The rule.
+        rule: super::write_rules::WriteRule,
+    },
     /// An upload moved no byte, and got no answer after its last one, for `--timeout`.
     #[error(
         "no byte of {what} moved to `{registry}` for {secs} s (stalled); hint: a slow link is fine, a silent one is not: check the network, or raise --timeout"

@@ -6,7 +6,7 @@
 //! Layers, each file importing only the ones below: the vocabulary (`http`, `stall`,
 //! `storage`, `body`, `endpoint`, `access`), then `credentials`, `auth`, `transport`,
 //! `error`; then `client` (the [`Registry`] and its `send`); then the files that add its
-//! verbs and checks (`origin`, `read`, `push`, `listing`, `diagnose`) and `registries`
+//! verbs and checks (`origin`, `read`, `push`, `listing`, `diagnose`, `harbor`) and `registries`
 //! (the clients of a run). This file only declares and re-exports.
 
 mod access;
@@ -17,6 +17,7 @@ pub mod credentials;
 mod diagnose;
 pub mod endpoint;
 mod error;
+mod harbor;
 pub mod http;
 mod limiter;
 mod listing;

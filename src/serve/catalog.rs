@@ -85,6 +85,9 @@ pub struct Catalog {
     /// mirror request (`?ns=REGISTRY`) finds an image by its original name, and never
     /// another registry's image that shares the served repository.
     pub origins: HashMap<(String, String), Repository>,
+    /// `REGISTRY/REPOSITORY` of the images' names → the served repositories holding
+    /// them: the routes client configurations send the nodes along.
+    pub routes: BTreeMap<String, BTreeSet<String>>,
     /// Manifest digest → where its bytes are.
     pub manifests: HashMap<Digest, ManifestSource>,
     /// Blob digest → where its bytes are.
@@ -98,21 +101,16 @@ pub struct Catalog {
 impl Catalog {
     /// The naming of bundle `n`: `prefix`, with registries kept in the path when
     /// `registry_path` or the bundle asks for it.
-    fn naming(bundle: &BundleReader, prefix: Option<&str>, registry_path: bool) -> Naming {
-        Naming::new(prefix, registry_path || bundle.index.registry_path)
+    fn naming(bundle: &BundleReader, base: &Naming) -> Naming {
+        let mut naming = base.clone();
+        naming.registry_path |= bundle.index.registry_path;
+        naming
     }
 
     /// Refuses bundles of which two images would be served under one `repository:tag`
     /// with different digests (a later bundle's tag of the same image name is an update).
-    pub fn refuse_clashes(
-        bundles: &[BundleReader],
-        prefix: Option<&str>,
-        registry_path: bool,
-    ) -> Result<(), String> {
-        let namings: Vec<Naming> = bundles
-            .iter()
-            .map(|b| Self::naming(b, prefix, registry_path))
-            .collect();
+    pub fn refuse_clashes(bundles: &[BundleReader], base: &Naming) -> Result<(), String> {
+        let namings: Vec<Naming> = bundles.iter().map(|b| Self::naming(b, base)).collect();
         let named = bundles.iter().enumerate().flat_map(|(n, b)| {
             let naming = &namings[n];
             b.index.images.iter().map(move |image| Named {
@@ -122,17 +120,17 @@ impl Catalog {
             })
         });
         let clashes = destination::clashes(named);
-        let shown = Naming::new(prefix, registry_path);
-        destination::refusal(&clashes, &shown).map_or(Ok(()), Err)
+        destination::refusal(&clashes, base).map_or(Ok(()), Err)
     }
 
     /// Builds the catalog of `bundles` under `prefix`, with registries kept in the path
     /// when `registry_path` (or a bundle packed so).
-    pub fn build(bundles: Vec<BundleReader>, prefix: Option<&str>, registry_path: bool) -> Catalog {
+    pub fn build(bundles: Vec<BundleReader>, base: &Naming) -> Catalog {
         let mut catalog = Catalog {
             bundles,
             repositories: BTreeMap::new(),
             origins: HashMap::new(),
+            routes: BTreeMap::new(),
             manifests: HashMap::new(),
             blobs: HashMap::new(),
             served: 0,
@@ -158,7 +156,7 @@ impl Catalog {
         for n in 0..catalog.bundles.len() {
             let mut checked = Checked::default();
             let images = catalog.bundles[n].index.images.clone();
-            let naming = Self::naming(&catalog.bundles[n], prefix, registry_path);
+            let naming = Self::naming(&catalog.bundles[n], base);
             for image in &images {
                 match catalog.admit(n, image, &naming, &mut checked, &stored_manifests) {
                     Ok(()) => catalog.served += 1,
@@ -275,12 +273,14 @@ impl Catalog {
             repo.tags.insert(tag.clone(), target);
         }
         repo.tags.extend(artifact_tags);
+        let origin = destination::Origin::of(image);
+        self.routes
+            .entry(format!("{}/{}", origin.registry, origin.repository))
+            .or_default()
+            .insert(name.clone());
         self.repositories.entry(name).or_default().merge(&part);
         self.origins
-            .entry((
-                image.registry().to_ascii_lowercase(),
-                image.repository.clone(),
-            ))
+            .entry((origin.registry, origin.repository))
             .or_default()
             .merge(&part);
         Ok(())

@@ -47,6 +47,10 @@ pub struct Options {
     pub write_k3s_registries: Option<PathBuf>,
     /// A folder for containerd's `<registry>/hosts.toml` files, mirroring them here.
     pub write_containerd_hosts: Option<PathBuf>,
+    /// `--write-client-config KIND=PATH`: more configurations, from the served names.
+    pub client_configs: Vec<(crate::client_configs::Kind, PathBuf)>,
+    /// The keys a written policy.json requires.
+    pub signatures: crate::client_configs::SignaturePolicy,
     /// Print every pullable name and stop, without serving (`--list`).
     pub list: bool,
 }
@@ -179,8 +183,14 @@ pub async fn run(catalog: Catalog, options: Options) -> anyhow::Result<()> {
         );
     }
     if let Some(path) = &options.write_k3s_registries {
-        crate::k3s_registries::merge(path, &registries, &endpoint, &|_| None, ca.as_deref())
-            .with_context(|| format!("writing `{}`", path.display()))?;
+        crate::k3s_registries::merge(
+            path,
+            &registries,
+            &endpoint,
+            &|_| crate::k3s_registries::Rewrites::new(),
+            ca.as_deref(),
+        )
+        .with_context(|| format!("writing `{}`", path.display()))?;
         output::note(&format!(
             "wrote `{}`: {} mirrored to {endpoint}",
             path.display(),
@@ -195,6 +205,35 @@ pub async fn run(catalog: Catalog, options: Options) -> anyhow::Result<()> {
             dir.display(),
             registries.join(", ")
         ));
+    }
+    if !options.client_configs.is_empty() {
+        let routes = crate::client_configs::Routes::new(
+            crate::client_configs::MirrorRegistry {
+                host: advertised.clone(),
+                plain_http: tls.is_none(),
+                skip_verify: false,
+            },
+            catalog
+                .routes
+                .iter()
+                .flat_map(|(source, served)| {
+                    served.iter().map(|repo| crate::client_configs::Route {
+                        source: source.clone(),
+                        mirror: format!("{advertised}/{repo}"),
+                    })
+                })
+                .collect::<Vec<_>>(),
+        );
+        crate::sinks::client_configs::write(
+            &options.client_configs,
+            &crate::sinks::client_configs::Settings {
+                routes: &routes,
+                signatures: &options.signatures,
+                ca: ca.as_deref(),
+                dry_run: false,
+                to_stderr: false,
+            },
+        )?;
     }
     let images = catalog.served;
     let repositories = catalog.repositories.len();

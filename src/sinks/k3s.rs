@@ -143,12 +143,12 @@ impl Options {
 
     /// Writes or merges the registries file so k3s pulls every source registry of
     /// `references` (images named by full reference) from `endpoint`
-    /// (`scheme://host`), under the path `path_for` gives each registry; says what it did.
+    /// (`scheme://host`), with the `rewrite` table `rewrites` gives each registry; says what it did.
     pub fn mirror(
         &self,
         references: &[&str],
         endpoint: &str,
-        path_for: &dyn Fn(&str) -> Option<String>,
+        rewrites: &dyn Fn(&str) -> crate::k3s_registries::Rewrites,
     ) -> Result<(), Error> {
         // k3s asks for images by name, so mirror the registry each name carries.
         let mut sources: Vec<String> = references
@@ -159,7 +159,7 @@ impl Options {
         sources.sort();
         sources.dedup();
         let path = &self.registries;
-        let backup = crate::k3s_registries::merge(path, &sources, endpoint, path_for, None)
+        let backup = crate::k3s_registries::merge(path, &sources, endpoint, rewrites, None)
             .map_err(|source| Error::Registries {
                 path: path.clone(),
                 source,

@@ -9,6 +9,8 @@
 //! - [`docker_engine`]: `--docker`, bundle → docker-archive into `docker load`.
 //! - [`targets`]: `-c config`, docker-archive → targets over SSH (or locally).
 //! - [`files`]: `--files DIR`, the plain files a bundle carries → DIR, by title.
+//! - [`client_configs`]: `--write-client-config`, the nodes' runtime configurations for
+//!   where the images now are (after a push, or for `serve`).
 //!
 //! The tar sinks share two small files: [`archive_images`] (which images go into a tar,
 //! checked) and [`tar_file`] (a tar written to a file). There is no common `Sink` trait:
@@ -17,6 +19,7 @@
 //! stream goes (a file, a program's stdin, a file then SSH); see README, "Design".
 
 pub mod archive_images;
+pub mod client_configs;
 pub mod docker_engine;
 pub mod docker_save;
 pub mod files;

@@ -26,6 +26,8 @@ pub struct Options {
     pub push: PushOptions,
     /// Ask the registry what a push would do; write nothing.
     pub dry_run: bool,
+    /// Create missing namespaces first (Harbor projects).
+    pub create_repositories: bool,
 }
 
 /// The push could not start, or stopped before writing.
@@ -53,6 +55,14 @@ pub enum Error {
     /// `strict`: content the bundle expects at the registry is missing there.
     #[error(transparent)]
     Missing(#[from] MissingAtDestination),
+    /// `--create-repositories`: a namespace could not be made.
+    #[error("creating the namespaces at `{host}`")]
+    Create {
+        /// The registry.
+        host: String,
+        /// Why.
+        source: RegistryError,
+    },
 }
 
 impl Options {
@@ -87,7 +97,49 @@ impl Options {
         reader: &BundleReader,
         progress: &Progress,
     ) -> Result<PushResult, Error> {
+        if self.create_repositories {
+            self.create_namespaces(registry, reader).await?;
+        }
         Ok(push_bundle(reader, registry, &self.push, progress).await?)
+    }
+
+    /// `--create-repositories`: on a Harbor, each project the images land in, made
+    /// unless it exists; on another registry nothing (said once).
+    async fn create_namespaces(
+        &self,
+        registry: &Registry,
+        reader: &BundleReader,
+    ) -> Result<(), Error> {
+        if !registry.is_harbor().await {
+            crate::output::note(&format!(
+                "--create-repositories: `{}` answers no Harbor API, the one this knows how to create namespaces with; pushing as it is",
+                self.host
+            ));
+            return Ok(());
+        }
+        let projects: std::collections::BTreeSet<String> = reader
+            .index
+            .images
+            .iter()
+            .map(|i| self.push.naming.repository(i))
+            .filter_map(|r| r.split('/').next().map(str::to_owned))
+            .collect();
+        for project in projects {
+            let made = registry
+                .create_harbor_project(&project)
+                .await
+                .map_err(|source| Error::Create {
+                    host: self.host.clone(),
+                    source,
+                })?;
+            if made {
+                crate::output::note(&format!(
+                    "made the private Harbor project `{project}` at `{}`",
+                    self.host
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Per image, what a push would send and where its tag would move (HEAD requests, and

@@ -12,6 +12,8 @@ mod config;
 mod conformance;
 mod cut_copies;
 mod deploy;
+mod destination_clients;
+mod destinations;
 mod diff;
 mod docker_save;
 mod files;

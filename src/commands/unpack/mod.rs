@@ -4,6 +4,7 @@
 //! `push`), checks them, chooses the sinks and reports; each sink owns its module in
 //! [`crate::sinks`].
 
+mod clients;
 mod outputs;
 mod push;
 mod signatures;
@@ -40,6 +41,26 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
             && let Some(b) = config.document.get("bundle").and_then(|v| v.as_str())
         {
             args.bundle.push(config.base.join(b));
+        }
+        // `map`, `max_depth`, `depth_separator`: the push's names, unless given here.
+        let doc = &config.document;
+        if args.names.maps.is_empty()
+            && let Some(list) = doc.get("map").and_then(|v| v.as_array())
+        {
+            for item in list.iter().filter_map(|v| v.as_str()) {
+                let map = crate::destination::PathMap::parse(item)
+                    .map_err(|e| UsageError(format!("`map` in the config: {e}")))?;
+                args.names.maps.push(map);
+            }
+        }
+        if args.names.max_depth.is_none() {
+            args.names.max_depth = doc
+                .get("max_depth")
+                .and_then(|v| v.as_u64())
+                .map(|n| n as usize);
+            if let Some(sep) = doc.get("depth_separator").and_then(|v| v.as_str()) {
+                args.names.depth_separator = sep.to_owned();
+            }
         }
         if let (None, Some(d)) = (&args.lineage.state_dir, config.document.get("state_dir")) {
             args.lineage.state_dir = d.as_str().map(|d| config.base.join(d));
@@ -86,6 +107,11 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     if args.dry_run && (args.docker_save.is_some() || args.k3s || args.docker) {
         bail!(UsageError(
             "--dry-run previews --push and -c only; --docker-save, --k3s and --docker would still write".into()
+        ));
+    }
+    if !args.client_configs.write.is_empty() && args.push.is_none() {
+        bail!(UsageError(
+            "--write-client-config goes with --push (the configurations point at the registry pushed to); `serve --write-client-config` points at a bundle server".into()
         ));
     }
     if args.bundle.is_empty() {
@@ -141,9 +167,12 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
         ));
     }
     select_images(&mut reader, &args.images)?;
-    let naming = naming(&args, &reader);
+    let naming = naming(&args, &reader)?;
     super::note_unplaced(&reader);
     refuse_clashes(&args, &reader, &naming)?;
+    if let Some(host) = &args.push {
+        clients::check(&args, host, &naming, &reader)?;
+    }
     // Base bundles only lend blob bytes, each checked against the digest this bundle's
     // (checked) index names, so their own signatures are not required.
     let bases = args
@@ -215,8 +244,16 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
     if let Some(host) = &args.push {
         let options = push::options(&args, host, &naming, config.as_ref())?;
-        let scheme;
-        (outcome, scheme) = push::push(&args, &options, &reader, quiet).await?;
+        let pushed = push::push(&args, &options, &reader, quiet).await?;
+        outcome = pushed.outcome;
+        let routes = clients::routes(
+            &args,
+            host,
+            pushed.scheme,
+            &naming,
+            &reader,
+            pushed.receipt.as_ref(),
+        );
         if let Some(k3s) = &outputs.k3s {
             let references: Vec<&str> = reader
                 .index
@@ -224,10 +261,20 @@ pub async fn run(mut args: UnpackArgs, quiet: bool) -> anyhow::Result<Outcome> {
                 .iter()
                 .map(|i| i.reference.as_str())
                 .collect();
-            k3s.mirror(&references, &format!("{scheme}://{host}"), &|registry| {
-                naming.path_for(registry)
-            })?;
+            let rewrites = routes.k3s_rewrites();
+            k3s.mirror(
+                &references,
+                &format!("{}://{host}", pushed.scheme),
+                &|registry| match naming.path_for(registry) {
+                    _ if !naming.is_per_registry() => {
+                        rewrites.get(registry).cloned().unwrap_or_default()
+                    }
+                    Some(p) => crate::k3s_registries::under(&p),
+                    None => Default::default(),
+                },
+            )?;
         }
+        clients::write(&args, &routes)?;
     }
     if unsigned > 0 {
         output::problem(&format!(
@@ -270,16 +317,18 @@ fn report_files(written: &[crate::sinks::files::Written], json: bool, quiet: boo
     output::table(&["FILE", "DIGEST", "STATE"], &rows);
 }
 
-/// The far-side naming: `--prefix`, and the registry kept in the path when asked here or
-/// when the bundle was packed so.
-fn naming(args: &UnpackArgs, reader: &BundleReader) -> Naming {
+/// The far-side naming: `--prefix`, the registry kept in the path when asked here or
+/// when the bundle was packed so, then `--map` and `--max-depth`.
+fn naming(args: &UnpackArgs, reader: &BundleReader) -> Result<Naming, UsageError> {
     let registry_path = args.registry_path || reader.index.registry_path;
     if registry_path && !args.registry_path && args.push.is_some() {
         output::note(
             "the bundle was packed with --registry-path: each image is pushed under its source registry's name",
         );
     }
-    Naming::new(args.prefix.as_deref(), registry_path)
+    args.names
+        .apply(Naming::new(args.prefix.as_deref(), registry_path))
+        .map_err(|e| UsageError(e.to_string()))
 }
 
 /// Refuses, before anything is written, images that would land on one name with different

@@ -4,10 +4,11 @@
 use super::super::{Outcome, registry_settings};
 use crate::bundle::reader::BundleReader;
 use crate::cli::UnpackArgs;
-use crate::copy::to_registry::{PushOptions, PushResult};
+use crate::copy::to_registry::{PushOptions, PushResult, TagOutcome};
 use crate::destination::Naming;
 use crate::output;
 use crate::progress::{Mode, Progress};
+use crate::receipt::Receipt;
 use crate::sinks::registry::Options;
 
 /// The registry sink's options: `host`, the connection settings of the command line and
@@ -32,25 +33,39 @@ pub(super) fn options(
             chunk_threshold: args.chunk_threshold,
             chunk_size: args.chunk_size,
             strict: args.strict,
+            existing_tags: args.existing_tags,
         },
+        create_repositories: args.create_repositories,
         dry_run: args.dry_run,
     })
 }
 
-/// Pushes; returns the outcome and the scheme the registry was reached with.
+/// What a push did, for the files written after it.
+pub(super) struct Pushed {
+    /// How the command ends.
+    pub(super) outcome: Outcome,
+    /// `http` or `https`, as the registry was reached.
+    pub(super) scheme: &'static str,
+    /// What this push placed (none for a dry run).
+    pub(super) receipt: Option<Receipt>,
+}
+
+/// Pushes; returns the outcome, the scheme the registry was reached with, and what it
+/// placed.
 pub(super) async fn push(
     args: &UnpackArgs,
     options: &Options,
     reader: &BundleReader,
     quiet: bool,
-) -> anyhow::Result<(Outcome, &'static str)> {
+) -> anyhow::Result<Pushed> {
     let host = options.host.as_str();
     let registry = options.connect(reader).await?;
     if options.dry_run {
-        return Ok((
-            dry_run(args, options, reader, &registry).await?,
-            registry.scheme_name().await,
-        ));
+        return Ok(Pushed {
+            outcome: dry_run(args, options, reader, &registry).await?,
+            scheme: registry.scheme_name().await,
+            receipt: None,
+        });
     }
     let total = reader.index.blobs.iter().map(|b| b.size).sum();
     let progress = Progress::new(Mode::detect(quiet), "push", total);
@@ -71,6 +86,7 @@ pub(super) async fn push(
     let PushResult { reports, receipt } = result?;
     // The receipt is written before the table is printed, but a receipt that cannot be
     // written (a full disk) must not hide what was pushed: its error waits for the table.
+    let placed = receipt.clone();
     let receipt_failed = args.receipt.as_ref().and_then(|path| {
         match receipt.merge_into_file(path) {
             Ok(merged) => {
@@ -92,14 +108,27 @@ pub(super) async fn push(
     if args.json {
         output::document(
             "unpack",
-            &serde_json::json!({ "registry": host, "images": reports }),
+            &serde_json::json!({
+                "registry": host,
+                "existingTags": args.existing_tags.name(),
+                "images": reports,
+            }),
         );
     } else {
         let rows: Vec<Vec<String>> = reports
             .iter()
             .map(|r| {
-                let status = match &r.note {
-                    Some(n) if r.ok() => format!("ok ({n})"),
+                // A tag set where there was none is the usual case, left unsaid.
+                let words: Vec<&str> = r
+                    .tag
+                    .as_ref()
+                    .map(|t| t.word())
+                    .filter(|w| *w != "new")
+                    .into_iter()
+                    .chain(r.note.as_deref())
+                    .collect();
+                let status = match words.is_empty() {
+                    false if r.ok() => format!("ok ({})", words.join("; ")),
                     _ => r.status.clone(),
                 };
                 vec![
@@ -128,11 +157,28 @@ pub(super) async fn push(
     if let Some(e) = receipt_failed {
         return Err(e);
     }
+    let scheme = registry.scheme_name().await;
     if failed > 0 {
-        return Ok((Outcome::Failed, registry.scheme_name().await));
+        return Ok(Pushed {
+            outcome: Outcome::Failed,
+            scheme,
+            receipt: Some(placed),
+        });
     }
-    output::note(&format!("pushed {} images to `{host}`", reports.len()));
-    Ok((Outcome::Success, registry.scheme_name().await))
+    let identical = reports
+        .iter()
+        .filter(|r| r.tag == Some(TagOutcome::Identical))
+        .count();
+    output::note(&format!(
+        "pushed {} images to `{host}` ({identical} tags identical, left as they were; other existing tags: {})",
+        reports.len(),
+        args.existing_tags.name()
+    ));
+    Ok(Pushed {
+        outcome: Outcome::Success,
+        scheme,
+        receipt: Some(placed),
+    })
 }
 
 /// `--push --dry-run`: per image, what the registry lacks and where the tag would move.

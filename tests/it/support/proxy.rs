@@ -28,7 +28,6 @@ pub enum Pass {
     /// function makes of it (the upstream never sees the request) or, for `None`, forward
     /// it whole: a front that plays a registry's own rules (Harbor's projects, immutable
     /// tags) in front of the real registry.
-    #[allow(dead_code)] // Used by support/harbor.rs, whose tests land next.
     Decide(Decision),
 }
 
