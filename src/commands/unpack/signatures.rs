@@ -3,6 +3,7 @@
 //! pushed, loaded or written.
 
 use crate::blob_store::BlobStore;
+use crate::bundle::index::ImageEntry;
 use crate::bundle::reader::BundleReader;
 use crate::oci::Digest;
 use crate::output;
@@ -20,38 +21,16 @@ pub fn unsigned(
     keys: &TrustedKeys,
     strict: bool,
 ) -> anyhow::Result<Vec<Digest>> {
-    let verdicts = check_images(store, &reader.index, keys);
-    let mut failed = Vec::new();
-    for (image, verdict) in &verdicts {
-        match verdict {
-            Ok(v) => output::note(&v.describe(image)),
-            Err(reason) => {
-                output::problem(&format!(
-                    "error: image `{}` ({}) is left out: no valid cosign signature: {reason}",
-                    image.reference,
-                    image.digest.short()
-                ));
-                failed.push(image.digest.clone());
-            }
-        }
-    }
-    if failed.is_empty() {
-        return Ok(failed);
-    }
-    if strict {
-        bail!(
-            "--strict: {} of {} images have no valid cosign signature; nothing was written",
-            failed.len(),
-            verdicts.len()
-        );
-    }
-    if failed.len() == verdicts.len() {
-        bail!(
-            "no image in `{}` has a valid cosign signature for the keys given; nothing was written",
-            reader.path().display()
-        );
-    }
-    Ok(failed)
+    let said = check_images(store, &reader.index, keys)
+        .into_iter()
+        .map(|(image, v)| {
+            (
+                image,
+                v.map(|v| v.describe(image)).map_err(|e| e.to_string()),
+            )
+        })
+        .collect();
+    leave_out(said, "cosign", "keys", reader, strict)
 }
 
 /// `unpack --trusted-root`: leaves out (from `reader`'s index) the images without a valid
@@ -66,15 +45,40 @@ pub fn keyless(
     let Some(keyless) = keyless else {
         return Ok(0);
     };
-    let store = BlobStore::new(reader, bases);
-    let verdicts = check_keyless(&store, &reader.index, keyless);
+    let failed = {
+        let store = BlobStore::new(reader, bases);
+        let said = check_keyless(&store, &reader.index, keyless)
+            .into_iter()
+            .map(|(image, v)| {
+                (
+                    image,
+                    v.map(|v| v.describe(image)).map_err(|e| e.to_string()),
+                )
+            })
+            .collect();
+        leave_out(said, "keyless", "identities", reader, strict)?
+    };
+    reader.index.images.retain(|i| !failed.contains(&i.digest));
+    Ok(failed.len())
+}
+
+/// Says each image's verdict (`Ok`: the line for a signature that verified; `Err`: why
+/// none did) and returns the images without one; `--strict` or no image left stops the
+/// unpack before anything is written. `kind` names the signatures, `trust` what was given.
+fn leave_out(
+    said: Vec<(&ImageEntry, Result<String, String>)>,
+    kind: &str,
+    trust: &str,
+    reader: &BundleReader,
+    strict: bool,
+) -> anyhow::Result<Vec<Digest>> {
     let mut failed = Vec::new();
-    for (image, verdict) in &verdicts {
+    for (image, verdict) in &said {
         match verdict {
-            Ok(v) => output::note(&v.describe(image)),
+            Ok(line) => output::note(line),
             Err(reason) => {
                 output::problem(&format!(
-                    "error: image `{}` ({}) is left out: no valid keyless signature: {reason}",
+                    "error: image `{}` ({}) is left out: no valid {kind} signature: {reason}",
                     image.reference,
                     image.digest.short()
                 ));
@@ -82,22 +86,21 @@ pub fn keyless(
             }
         }
     }
-    if !failed.is_empty() && strict {
+    if failed.is_empty() {
+        return Ok(failed);
+    }
+    if strict {
         bail!(
-            "--strict: {} of {} images have no valid keyless signature; nothing was written",
+            "--strict: {} of {} images have no valid {kind} signature; nothing was written",
             failed.len(),
-            verdicts.len()
+            said.len()
         );
     }
-    if !failed.is_empty() && failed.len() == verdicts.len() {
+    if failed.len() == said.len() {
         bail!(
-            "no image in `{}` has a valid keyless signature for the identities given; nothing was written",
+            "no image in `{}` has a valid {kind} signature for the {trust} given; nothing was written",
             reader.path().display()
         );
     }
-    let left_out = failed.len();
-    drop(verdicts);
-    drop(store);
-    reader.index.images.retain(|i| !failed.contains(&i.digest));
-    Ok(left_out)
+    Ok(failed)
 }
