@@ -17,6 +17,7 @@
 //! (keyless) are checked against a trusted root and identity policies by
 //! `keyless::images`, and never count for a key.
 
+use super::keyless::content::pae;
 use super::keys::{TrustedKeys, decode_signature};
 use crate::blob_store::BlobStore;
 use crate::bundle::index::{BundleIndex, ImageEntry};
@@ -305,18 +306,6 @@ struct MessageSignature {
 struct MessageDigest {
     algorithm: String,
     digest: String,
-}
-
-/// DSSE's pre-authentication encoding: what a DSSE signature is made over.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {payload_type} {} ",
-        payload_type.len(),
-        payload.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out
 }
 
 fn check_sigstore_bundle(
