@@ -39,3 +39,47 @@ mod tests {
         assert_eq!(format!("{s} {s:?}"), "**** ****");
     }
 }
+
+/// `text` with the user name and password of every URL in it removed
+/// (`chart:https://u:pw@host/app` → `chart:https://host/app`): what may be recorded in a
+/// bundle or printed of a request the user wrote with credentials in it.
+pub fn without_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let authority_end = tail.find(['/', '?', '#', ' ']).unwrap_or(tail.len());
+        match tail[..authority_end].rfind('@') {
+            Some(userinfo_end) => rest = &tail[userinfo_end + 1..],
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod userinfo_tests {
+    #[test]
+    fn credentials_in_urls_are_removed_and_nothing_else() {
+        use super::without_userinfo as w;
+        assert_eq!(
+            w("chart:https://u:p@w@charts.example/app:1.0"),
+            "chart:https://charts.example/app:1.0"
+        );
+        assert_eq!(
+            w("https://u@get.example/f#sha256=00"),
+            "https://get.example/f#sha256=00"
+        );
+        assert_eq!(w("nginx:1.27"), "nginx:1.27");
+        assert_eq!(
+            w("chart:https://charts.example/app as reg/x/y:1"),
+            "chart:https://charts.example/app as reg/x/y:1"
+        );
+        assert_eq!(
+            w("oci://u:p@reg.example/charts/app:1"),
+            "oci://reg.example/charts/app:1"
+        );
+    }
+}

@@ -103,9 +103,12 @@ pub async fn chart_dependencies(
         .map(|r| (r.clone(), Vec::new()))
         .collect();
     while let Some((request, path)) = queue.pop() {
+        // Messages never carry a password a chart URL holds.
+        let hide = crate::secret::without_userinfo;
+        let shown = hide(&request);
         let Some(package) = package_of(&request, sources)
             .await
-            .with_context(|| format!("reading chart `{request}` for its dependencies"))?
+            .with_context(|| format!("reading chart `{shown}` for its dependencies"))?
         else {
             continue;
         };
@@ -114,27 +117,27 @@ pub async fn chart_dependencies(
                 continue;
             }
             let Some(next) = dep.request() else {
-                output::note(&format!(
-                    "`{request}` depends on chart `{}` {} from `{}`, which is not packaged in it and not reachable as written: carry it by name",
+                output::note(&hide(&format!(
+                    "`{shown}` depends on chart `{}` {} from `{}`, which is not packaged in it and not reachable as written: carry it by name",
                     dep.name, dep.version, dep.repository
-                ));
+                )));
                 continue;
             };
             if next == request || path.contains(&next) {
                 let mut chain = path.clone();
                 chain.extend([request.clone(), next.clone()]);
-                anyhow::bail!("chart dependencies loop: {}", chain.join(" → "));
+                anyhow::bail!("chart dependencies loop: {}", hide(&chain.join(" → ")));
             }
             if path.len() + 1 >= MAX_DEPENDENCY_DEPTH {
                 anyhow::bail!(
-                    "chart dependencies deeper than {MAX_DEPENDENCY_DEPTH}: {} → {request} → {next}",
-                    path.join(" → ")
+                    "chart dependencies deeper than {MAX_DEPENDENCY_DEPTH}: {}",
+                    hide(&format!("{} → {request} → {next}", path.join(" → ")))
                 );
             }
             if requests.contains(&next) || added.contains(&next) {
                 continue;
             }
-            output::note(&format!("chart {next} (a dependency of {request})"));
+            output::note(&hide(&format!("chart {next} (a dependency of {request})")));
             added.push(next.clone());
             let mut below = path.clone();
             below.push(request.clone());
@@ -167,11 +170,13 @@ pub async fn found_images(
     let mut all = Vec::new();
     if with_charts {
         for request in requests.iter().filter(|r| is_chart(r)) {
+            // Where an image was found names the chart, never a password its URL holds.
+            let shown = crate::secret::without_userinfo(request);
             let package = package_of(request, sources)
                 .await
-                .with_context(|| format!("reading chart `{request}` for its images"))?;
+                .with_context(|| format!("reading chart `{shown}` for its images"))?;
             if let Some(package) = package {
-                all.extend(in_package(&package, request, &overrides)?);
+                all.extend(in_package(&package, &shown, &overrides)?);
             }
         }
     }

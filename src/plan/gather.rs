@@ -25,8 +25,10 @@ pub async fn plan(
     let (shared, sources) = (&shared, &sources);
     let mut planned = futures_util::stream::iter(requests)
         .map(|request| async move {
-            let located = super::locate::locate(request, sources, options).await?;
-            shared.image(request, located).await
+            // What is recorded and said of the request: never a password a URL in it holds.
+            let shown = crate::secret::without_userinfo(request);
+            let located = super::locate::locate(request, &shown, sources, options).await?;
+            shared.image(&shown, located).await
         })
         .buffered(AT_ONCE);
     let mut merged = Merged::new();

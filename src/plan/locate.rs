@@ -19,16 +19,18 @@ pub(super) struct Located {
 }
 
 /// Parses `request`, opens its source and resolves its reference there.
+/// `shown` is the request as errors name it (without credentials).
 pub(super) async fn locate(
     request: &str,
+    shown: &str,
     sources: &Sources<'_>,
     options: &PlanOptions,
 ) -> Result<Located, PlanError> {
     let parsed = ImageRequest::parse(request).map_err(|e| PlanError::Input {
-        image: request.to_owned(),
+        image: shown.to_owned(),
         reason: e.to_string(),
     })?;
-    let fail = PlanError::reading(request);
+    let fail = PlanError::reading(shown);
     let source = sources.open(&parsed.source).await.map_err(&fail)?;
     let reference = parsed.source.reference();
     let resolved = source

@@ -156,6 +156,29 @@ fn a_classic_repository_chart_arrives_byte_exact_with_helms_media_types() {
         v["images"][0]["digest"].clone()
     };
     assert_eq!(digests(&bundle), digests(&again));
+    // Credentials written into the URL are used, and never recorded in the bundle nor
+    // printed: the bundle crosses the air gap, and its index is read by anyone there.
+    let with_password = format!(
+        "chart:http://user:secret@{}/repo/compressedchart:~0.2",
+        web.host
+    );
+    let inline = work.path().join("inline.zip");
+    let out = o.ok(&["pack", "-o", s(&inline), &with_password]);
+    let (stdout, err) = text(&out);
+    assert!(
+        !err.contains("secret") && !stdout.contains("secret"),
+        "{err}"
+    );
+    let index = std::process::Command::new("unzip")
+        .args(["-p", s(&inline), "outrider.json"])
+        .output()
+        .expect("unzip");
+    let index = String::from_utf8_lossy(&index.stdout);
+    assert!(index.contains("compressedchart"), "{index}");
+    assert!(
+        !index.contains("secret"),
+        "the password is in the index: {index}"
+    );
     let none = format!("chart:http://{}/repo/compressedchart:^7", web.host);
     let mut args = vec!["pack", "-o", s(&again), &none];
     args.extend(auth);

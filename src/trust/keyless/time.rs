@@ -33,7 +33,7 @@ pub fn parse_rfc3339(text: &str) -> Result<UnixTime, String> {
     let num = |r: std::ops::Range<usize>| -> Result<u16, String> {
         text.get(r).and_then(|s| s.parse().ok()).ok_or_else(bad)
     };
-    let rest = &text[19..];
+    let rest = text.get(19..).ok_or_else(bad)?;
     let rest = match rest.strip_prefix('.') {
         Some(f) => f.trim_start_matches(|c: char| c.is_ascii_digit()),
         None => rest,
