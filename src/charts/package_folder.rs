@@ -70,8 +70,30 @@ fn walk(
             .map_err(|e| invalid(e.to_string()))?
             .to_string_lossy()
             .replace('\\', "/");
-        // A link is followed no further than the folder: it is read as what it points at.
-        let meta = fs_err::metadata(&path).map_err(|e| invalid(e.to_string()))?;
+        // A link is read as the file it points at only when that file is inside the
+        // chart folder: a link out of it (`templates/x -> /etc/shadow`) would pack what the
+        // chart's author never meant to carry, and a link to a folder could walk forever.
+        let own = fs_err::symlink_metadata(&path).map_err(|e| invalid(e.to_string()))?;
+        let meta = if own.file_type().is_symlink() {
+            let target = fs_err::canonicalize(&path).map_err(|e| invalid(e.to_string()))?;
+            let inside = fs_err::canonicalize(root)
+                .map(|r| target.starts_with(&r))
+                .unwrap_or(false);
+            let meta = fs_err::metadata(&target).map_err(|e| invalid(e.to_string()))?;
+            if !inside || meta.is_dir() {
+                return Err(invalid(format!(
+                    "`{rel}` is a link to {}: a chart folder is packed from its own files only",
+                    if meta.is_dir() {
+                        "a folder"
+                    } else {
+                        "a file outside the folder"
+                    }
+                )));
+            }
+            meta
+        } else {
+            own
+        };
         if ignored(patterns, &rel, meta.is_dir()) {
             continue;
         }
@@ -117,6 +139,16 @@ pub fn package(dir: &Path) -> Result<Vec<u8>, ChartError> {
     let mut tar = tar::Builder::new(gz);
     tar.mode(tar::HeaderMode::Deterministic);
     for (rel, path, exec) in &files {
+        // The size is checked before a file is read, so a huge file is never loaded (and
+        // again after, for a file that grew in between).
+        let size = fs_err::metadata(path)
+            .map_err(|e| invalid(e.to_string()))?
+            .len();
+        if total + size > MAX_FOLDER_BYTES {
+            return Err(invalid(format!(
+                "holds more than {MAX_FOLDER_BYTES} bytes: not a chart"
+            )));
+        }
         let body = fs_err::read(path).map_err(|e| invalid(e.to_string()))?;
         total += body.len() as u64;
         if total > MAX_FOLDER_BYTES {
@@ -178,6 +210,37 @@ mod tests {
                 "demo/templates/a.yaml",
                 "demo/values.yaml"
             ]
+        );
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    #[test]
+    #[cfg(unix)]
+    fn a_link_out_of_the_folder_is_refused_and_one_inside_is_packed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let chart = dir.path().join("app");
+        std::fs::create_dir_all(chart.join("templates")).expect("mkdir");
+        std::fs::write(
+            chart.join("Chart.yaml"),
+            "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+        )
+        .expect("write");
+        std::fs::write(chart.join("values.yaml"), "a: 1\n").expect("write");
+        let outside = dir.path().join("secret.txt");
+        std::fs::write(&outside, "not for the chart").expect("write");
+        std::os::unix::fs::symlink(chart.join("values.yaml"), chart.join("templates/v.yaml"))
+            .expect("link");
+        assert!(
+            super::package(&chart).is_ok(),
+            "a link inside the folder is packed"
+        );
+        std::os::unix::fs::symlink(&outside, chart.join("templates/x.yaml")).expect("link");
+        let e = super::package(&chart).expect_err("a link out").to_string();
+        assert!(
+            e.contains("templates/x.yaml") && e.contains("outside"),
+            "{e}"
         );
     }
 }

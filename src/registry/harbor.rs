@@ -15,7 +15,11 @@ impl Registry {
         self.scheme().await;
         let url = format!("{}/api/v2.0/ping", self.base());
         match self.harbor_request(self.http.get(&url)).send().await {
-            Ok(r) if r.status().is_success() => r.text().await.is_ok_and(|t| t.contains("Pong")),
+            // Harbor answers `"Pong"`; a peer is read no further than a few bytes past it.
+            Ok(r) if r.status().is_success() => {
+                let body = super::body::read_prefix(r, 64).await;
+                String::from_utf8_lossy(&body).contains("Pong")
+            }
             _ => false,
         }
     }
