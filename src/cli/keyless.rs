@@ -83,6 +83,20 @@ impl KeylessArgs {
                     .into(),
             ));
         }
+        // Pairing by position across exact and regexp lists would lose the order they were
+        // given in (all exact ones first), so a pairing the user never wrote could admit a
+        // signer: with several of each, one kind per side.
+        let mixed = |exact: usize, regexps: usize| exact > 0 && regexps > 0;
+        if identities.len() > 1
+            && issuers.len() > 1
+            && (mixed(self.identities.len(), self.identity_regexps.len())
+                || mixed(self.issuers.len(), self.issuer_regexps.len()))
+        {
+            return Err(UsageError(
+                "several identities and several issuers pair in the order given: use either --certificate-identity or --certificate-identity-regexp (and either --certificate-oidc-issuer or --certificate-oidc-issuer-regexp), not both, or one issuer for all identities"
+                    .into(),
+            ));
+        }
         let policies = pair(identities, issuers)?;
         let bytes =
             fs_err::read(path).map_err(|e| UsageError(format!("reading the trusted root: {e}")))?;
@@ -122,4 +136,22 @@ fn pair(identities: Vec<Matcher>, issuers: Vec<Matcher>) -> Result<Policies, Usa
         }
     };
     Ok(Policies(policies))
+}
+
+#[cfg(test)]
+mod mixing_tests {
+    use super::KeylessArgs;
+
+    #[test]
+    fn several_pairs_across_exact_and_regexp_lists_are_refused() {
+        let args = KeylessArgs {
+            trusted_root: Some("/nonexistent/trusted_root.json".into()),
+            identities: vec!["a@example.com".into()],
+            identity_regexps: vec![".*@example.org".into()],
+            issuers: vec!["https://issuer.y".into()],
+            issuer_regexps: vec!["https://issuer\\.x".into()],
+        };
+        let e = args.load().expect_err("mixed").0;
+        assert!(e.contains("pair in the order given"), "{e}");
+    }
 }
