@@ -5,11 +5,22 @@ use super::Report;
 use super::model::BundleFacts;
 use crate::output::bytes;
 
-/// Text safe in a Markdown table cell: no pipes, no line breaks, no control characters.
+/// Text safe in a Markdown table cell: no pipes, no line breaks, no control characters,
+/// and no markup — a value from a bundle (`![x](https://…)`, `<img …>`) must not become a
+/// link, an image a viewer fetches, or HTML.
 fn md(text: &str) -> String {
-    crate::output::sanitize(text)
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+    let mut out = String::with_capacity(text.len());
+    for c in crate::output::sanitize(text).chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '<' | '>' | '!' | '|' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn or_none(v: &Option<String>) -> String {

@@ -224,6 +224,20 @@ async fn open_repository(
             });
         }
     }
+    // The version the index chose must be the one the package holds: an index that names
+    // 1.2.3 for a 1.0.0 package would otherwise carry another chart than the note says.
+    let meta = helm_artifact::chart_yaml(package.as_ref(), &shown(&package_at))?;
+    let (_, held) = helm_artifact::name_and_version(&meta, &shown(&package_at))?;
+    if held.trim_start_matches('v') != chosen.version.trim_start_matches('v') {
+        return Err(SourceError::Fetch {
+            url: shown(&package_at),
+            reason: format!(
+                "the package holds version {held} of `{name}`, not the {} the repository's index.yaml gives",
+                chosen.version
+            ),
+            transient: false,
+        });
+    }
     let asked = range.unwrap_or("the newest release");
     let note = format!(
         "chart `{name}` from {shown_repo}: {asked} → version {}",
