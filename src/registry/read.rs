@@ -154,7 +154,16 @@ impl Registry {
             .manifest_request(repo, reference, reqwest::Method::HEAD)
             .await?;
         match response.status() {
-            s if s.is_success() => Ok(content_digest(&response)),
+            // A registry (or proxy) that leaves the digest header off a HEAD answer still
+            // holds the manifest: read it and hash it, rather than take it as absent (which
+            // would let `--existing-tags keep` move a tag it should keep).
+            s if s.is_success() => match content_digest(&response) {
+                Some(d) => Ok(Some(d)),
+                None => Ok(self
+                    .get_manifest_if_exists(repo, reference)
+                    .await?
+                    .map(|m| m.digest)),
+            },
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(self.status_error("HEAD", &what, response).await),
         }

@@ -77,26 +77,31 @@ fn extension(media_type: &str) -> &'static str {
     }
 }
 
-/// Writes `bytes` from `from` to `dir/name`, replacing (not following) what is there.
+/// Writes `bytes` from `from` to `dir/name` through `.name.partial` (made fresh, never
+/// following a link there), renamed over what is there only once whole and checked: a
+/// run killed mid-copy leaves no half SBOM under the final name.
 fn write_new(dir: &Path, name: &str, from: &mut dyn Read) -> Result<PathBuf, ExtractError> {
     let path = dir.join(name);
+    let partial = dir.join(format!(".{name}.partial"));
     let err = |e| ExtractError::Write(path.clone(), e);
-    match std::fs::symlink_metadata(&path) {
-        Ok(_) => fs_err::remove_file(&path).map_err(err)?,
+    match std::fs::symlink_metadata(&partial) {
+        Ok(_) => fs_err::remove_file(&partial).map_err(err)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(err(e)),
     }
     let mut file = fs_err::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&path)
+        .open(&partial)
         .map_err(err)?;
     let copied = std::io::copy(from, &mut file).and_then(|_| file.sync_all());
+    drop(file);
     if let Err(e) = copied {
-        drop(file);
-        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(&partial);
         return Err(err(e));
     }
+    // A rename replaces a link at the final name itself; it never writes through it.
+    fs_err::rename(&partial, &path).map_err(err)?;
     Ok(path)
 }
 

@@ -146,7 +146,17 @@ fn write_one(store: &BlobStore<'_>, path: &Path, desc: &Descriptor) -> Result<()
     // The store's reader checks the digest and size: the read that reaches the end fails
     // when they differ, so a wrong file never loses its partial name.
     let mut reader = store.reader(&desc.digest, desc.size).map_err(io(path))?;
-    let mut out = fs_err::File::create(&partial).map_err(io(&partial))?;
+    // A partial file left by an interrupted run is removed, and the new one made fresh
+    // (`create_new`): a link planted at the partial name in a shared folder is never
+    // followed, so the bytes land nowhere but here.
+    if fs_err::symlink_metadata(&partial).is_ok() {
+        fs_err::remove_file(&partial).map_err(io(&partial))?;
+    }
+    let mut out = fs_err::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&partial)
+        .map_err(io(&partial))?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = reader.read(&mut buf).map_err(io(path))?;
