@@ -32,6 +32,16 @@ row() { # flow outrider peer ratio target(≤ x) → one table row; an empty rat
   local met="not measured"
   [ -n "$4" ] && met=$(python3 -c "print('yes' if $4 <= $5 else '**no**')")
   rows+=("| $1 | $2 | $3 | ${4:-–} | ≤ $5 | $met |")
+  write_table
+}
+write_table() { # the rows so far, so a run cut short still leaves its table
+  {
+    echo "| flow | outrider | peer or limit | ratio | target (issue 34) | met |"
+    echo "|---|---|---|---:|---:|---|"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "\`$( [ -n "${N:-}" ] && echo "N=$N ")bench/all.sh\`, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD), $(nproc) cores, load average before the run ${load_before}, now $(cut -d' ' -f1-3 /proc/loadavg); the script had run $(( $(date +%s) - started )) s. Ratio = outrider / peer (wall time)."
+  } > "$out"
 }
 # Runs `measure` 3 times for each of two labelled commands, alternating; $prep runs before
 # each. Leaves medians in m_wall[label], m_cpu[label] and the peak in m_rss[label] (MB).
@@ -58,7 +68,7 @@ alternate() { # labelA "cmdA" labelB "cmdB" (each a shell string)
 src=$(start_registry src)
 seed_set "$src"
 blobs=()
-for m in "$work"/seed/*.manifest; do
+for m in "$work"/seed/bench/*.manifest; do
   r=$(basename "$m"); r=${r%-v1.config.json.manifest}
   for d in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(" ".join([m["config"]["digest"]] + [l["digest"] for l in m["layers"]]))' "$m"); do
     blobs+=("$r $d")
@@ -137,24 +147,17 @@ row "unpack --push 2N/N, $n → $((2 * n)) images × $layers layers" \
   "$(ratio "${secs[push,$((2 * n))]}" "${secs[push,$n]}")" 2.1
 { echo "$pushed:"; echo "  tls-verify: false"; echo "  images:"
   for i in $(seq 0 $((n - 1))); do echo "    bench/app$i: [\"1\"]"; done; } > "$work/sync.yaml"
-skopeo sync -q --src yaml --dest dir "$work/sync.yaml" "$work/skopeo" >"$work/out.log" 2>&1 ||
+skopeo sync --src yaml --dest dir "$work/sync.yaml" "$work/skopeo" >"$work/out.log" 2>&1 ||
   { echo "skopeo sync registry → dir failed:" >&2; tail -5 "$work/out.log" >&2; }
 dst=$(start_registry skopeo)
 flow="unpack --push vs skopeo sync (dir → registry) of the same $n images"
-if [ -d "$work/skopeo" ] && measure "skopeo sync" 0 skopeo sync -q --src dir --dest docker --dest-tls-verify=false "$work/skopeo" "$dst/bench" && [ -n "$wall" ]; then
+if [ -d "$work/skopeo" ] && measure "skopeo sync" 0 skopeo sync --src dir --dest docker --dest-tls-verify=false "$work/skopeo" "$dst/bench" && [ -n "$wall" ]; then
   row "$flow" "${secs[push,$n]} s" "$wall s, $(( $(registry_requests skopeo) / n )) requests/image" \
     "$(ratio "${secs[push,$n]}" "$wall")" "0.5 (2× faster)"
 else row "$flow" "failed (see log)" "" "" "0.5 (2× faster)"; fi
 rm -rf "$work/skopeo"
 
-took=$(( $(date +%s) - started ))
-{
-  echo "| flow | outrider | peer or limit | ratio | target (issue 34) | met |"
-  echo "|---|---|---|---:|---:|---|"
-  printf '%s\n' "${rows[@]}"
-  echo
-  echo "\`$( [ -n "${N:-}" ] && echo "N=$N ")bench/all.sh\`, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD), $(nproc) cores, load average before the run ${load_before}, after $(cut -d' ' -f1-3 /proc/loadavg); the whole script took ${took} s. Ratio = outrider / peer (time)."
-} > "$out"
+write_table
 echo >&2
 cat "$out"
 echo >&2

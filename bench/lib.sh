@@ -14,7 +14,7 @@ bench_setup() {
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${need[@]}"
   fi
-  cargo build --release --locked -q
+  [ -n "${BENCH_PREBUILT:-}" ] || cargo build --release --locked -q  # BENCH_PREBUILT=1: use the one built
   bin=$root/target/release/outrider
   work=${BENCH_DIR:-$(mktemp -d /var/tmp/outrider-bench.XXXX)}
   trap bench_cleanup EXIT
@@ -158,7 +158,7 @@ start_sshd() {
   ssh-keygen -q -t ed25519 -N "" -C outrider-bench -f "$d/host_ed25519"
   printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\nAuthorizedKeysFile %s\nPermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nLogLevel ERROR\n' \
     "$port" "$d/host_ed25519" "$d/sshd.pid" "$2" > "$d/sshd_config"
-  /usr/sbin/sshd -D -e -f "$d/sshd_config" 2>"$d/log" &
+  /usr/sbin/sshd -D -e -f "$d/sshd_config" >"$d/log" 2>&1 &
   echo $! >> "$work/pids"
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
   echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$d/host_ed25519.pub")" >> "$work/known_hosts"
