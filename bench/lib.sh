@@ -14,7 +14,7 @@ bench_setup() {
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${need[@]}"
   fi
-  cargo build --release --locked -q
+  [ -n "${BENCH_PREBUILT:-}" ] || cargo build --release --locked -q  # BENCH_PREBUILT=1: use the one built
   bin=$root/target/release/outrider
   work=${BENCH_DIR:-$(mktemp -d /var/tmp/outrider-bench.XXXX)}
   trap bench_cleanup EXIT
@@ -80,13 +80,35 @@ seed_image() { # host repo tag layer-files...
 }
 
 results=()
-measure() { # label bytes command... → appends "label wall rss bytes"
-  local label=$1 bytes=$2; shift 2
+# label bytes command... → appends "label|wall|rss|bytes" to `results` (cold page cache) and
+# leaves the run's figures in `wall` (s), `rss` (KB) and `cpu` (user + system s, children
+# included); a failed command leaves `wall` empty.
+measure() {
+  local label=$1 bytes=$2 user sys; shift 2
   sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out.log" 2>&1 || { echo "$label failed:"; tail -5 "$work/out.log"; return 0; }
-  read -r wall rss < "$work/time"
+  wall=""
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$@" >"$work/out.log" 2>&1 || { echo "$label failed:" >&2; tail -5 "$work/out.log" >&2; return 0; }
+  read -r wall rss user sys < "$work/time"
+  cpu=$(python3 -c "print(round($user + $sys, 2))")
   results+=("$label|$wall|$rss|$bytes")
-  echo "  $label: ${wall}s, peak RSS $((rss / 1024)) MB" >&2
+  echo "  $label: ${wall}s, ${cpu} CPU s, peak RSS $((rss / 1024)) MB" >&2
+}
+
+# Timings kept by label in the caller's `declare -A secs` (warm cache, no cache drop).
+best() { # label command… → best wall seconds of 3, recorded as secs[label]
+  local label=$1 b=999999 t; shift
+  for _ in 1 2 3; do
+    /usr/bin/time -f "%e" -o "$work/time" "$@" >"$work/out.log" 2>&1 || { echo "$label failed:" >&2; tail -5 "$work/out.log" >&2; exit 1; }
+    t=$(cat "$work/time"); b=$(python3 -c "print(min($b, $t))")
+  done
+  secs[$label]=$b
+  echo "  $label: ${b}s" >&2
+}
+once() { # label command… → wall seconds of one run, recorded as secs[label]
+  local label=$1; shift
+  /usr/bin/time -f "%e" -o "$work/time" "$@" >"$work/out.log" 2>&1 || { echo "$label failed:" >&2; tail -5 "$work/out.log" >&2; exit 1; }
+  secs[$label]=$(cat "$work/time")
+  echo "  $label: ${secs[$label]}s" >&2
 }
 
 # One row per label (median wall of its runs, max RSS); ratios against the row before it
@@ -125,4 +147,20 @@ seed_set() {
     images+=("$1/bench/app$i:v1")
   done
   total=$(cat "$work"/seed/*.bin | wc -c)
+}
+
+# An OpenSSH sshd on a free loopback port, as tests/it/support/sshd.rs starts one (own host
+# key, root logs in with the keys in $2); needs root. name authorized_keys → prints its port
+# and appends its known_hosts line to $work/known_hosts.
+start_sshd() {
+  local d="$work/$1" port; port=$(free_port)
+  mkdir -p "$d" /run/sshd
+  ssh-keygen -q -t ed25519 -N "" -C outrider-bench -f "$d/host_ed25519"
+  printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\nAuthorizedKeysFile %s\nPermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nLogLevel ERROR\n' \
+    "$port" "$d/host_ed25519" "$d/sshd.pid" "$2" > "$d/sshd_config"
+  /usr/sbin/sshd -D -e -f "$d/sshd_config" >"$d/log" 2>&1 &
+  echo $! >> "$work/pids"
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+  echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$d/host_ed25519.pub")" >> "$work/known_hosts"
+  echo "$port"
 }

@@ -15,22 +15,6 @@ bench_setup
 n=${1:-350}
 layers=${2:-100}
 
-best() { # label command… → best wall seconds of 3 (warm cache), recorded as secs[label]
-  local label=$1 b=999999 t; shift
-  for _ in 1 2 3; do
-    /usr/bin/time -f "%e" -o "$work/time" "$@" >"$work/out.log" 2>&1 || { echo "$label failed:" >&2; tail -5 "$work/out.log" >&2; exit 1; }
-    t=$(cat "$work/time"); b=$(python3 -c "print(min($b, $t))")
-  done
-  secs[$label]=$b
-  echo "  $label: ${b}s" >&2
-}
-once() { # label command… → wall seconds of one run, recorded as secs[label]
-  local label=$1; shift
-  /usr/bin/time -f "%e" -o "$work/time" "$@" >"$work/out.log" 2>&1 || { echo "$label failed:" >&2; tail -5 "$work/out.log" >&2; exit 1; }
-  secs[$label]=$(cat "$work/time")
-  echo "  $label: ${secs[$label]}s" >&2
-}
-
 declare -A secs reqs entries
 for size in "$n" "$((2 * n))"; do
   echo "catalog of $size images × $layers layers ..." >&2
