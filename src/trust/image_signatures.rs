@@ -104,30 +104,43 @@ pub fn check_image(
     image: &ImageEntry,
     keys: &TrustedKeys,
 ) -> Result<Verified, Unverified> {
+    first_verified(
+        index,
+        image,
+        "the bundle carries no cosign signature for it (pack it without --no-referrers, after `cosign sign`)",
+        |artifact| check_artifact(store, artifact, &image.digest, keys),
+    )
+    .map(|(artifact, (form, key, source))| Verified {
+        artifact,
+        form,
+        key,
+        source,
+    })
+}
+
+/// The first artifact of `image` (found at its origin) that `check` verifies, with what
+/// the check found; else every reason one failed (`none` when no artifact was a
+/// signature of the kind checked). Key-based and keyless checks walk the same way.
+pub(crate) fn first_verified<T>(
+    index: &BundleIndex,
+    image: &ImageEntry,
+    none: &str,
+    mut check: impl FnMut(&Digest) -> Result<Option<T>, String>,
+) -> Result<(Digest, T), Unverified> {
     let mut reasons = Vec::new();
     let origin = image.origin();
     for referrer in index
         .referrers_of(&image.digest)
         .filter(|r| r.found_at(&origin))
     {
-        match check_artifact(store, &referrer.digest, &image.digest, keys) {
-            Ok(Some((form, key, source))) => {
-                return Ok(Verified {
-                    artifact: referrer.digest.clone(),
-                    form,
-                    key,
-                    source,
-                });
-            }
+        match check(&referrer.digest) {
+            Ok(Some(found)) => return Ok((referrer.digest.clone(), found)),
             Ok(None) => {}
             Err(reason) => reasons.push(format!("signature {}: {reason}", referrer.digest.short())),
         }
     }
     if reasons.is_empty() {
-        reasons.push(
-            "the bundle carries no cosign signature for it (pack it without --no-referrers, after `cosign sign`)"
-                .into(),
-        );
+        reasons.push(none.into());
     }
     Err(Unverified { reasons })
 }

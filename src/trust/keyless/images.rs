@@ -17,7 +17,8 @@ use crate::bundle::index::{BundleIndex, ImageEntry};
 use crate::oci::Digest;
 use crate::trust::image_signatures::{
     SIGNATURE_ANNOTATION, SIGSTORE_BUNDLE_PREFIX, SIMPLE_SIGNING, SignatureLayer,
-    SignatureManifest, Unverified, read_layer, simple_signing_digest, statement_names,
+    SignatureManifest, Unverified, first_verified, read_layer, simple_signing_digest,
+    statement_names,
 };
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
@@ -86,28 +87,17 @@ pub fn check_image(
     image: &ImageEntry,
     keyless: &Keyless,
 ) -> Result<KeylessVerified, Unverified> {
-    let mut reasons = Vec::new();
-    let origin = image.origin();
-    for referrer in index
-        .referrers_of(&image.digest)
-        .filter(|r| r.found_at(&origin))
-    {
-        match check_artifact(store, &referrer.digest, &image.digest, keyless) {
-            Ok(Some((form, verdict))) => {
-                return Ok(KeylessVerified {
-                    artifact: referrer.digest.clone(),
-                    form,
-                    verdict,
-                });
-            }
-            Ok(None) => {}
-            Err(reason) => reasons.push(format!("signature {}: {reason}", referrer.digest.short())),
-        }
-    }
-    if reasons.is_empty() {
-        reasons.push("the bundle carries no keyless signature for it".into());
-    }
-    Err(Unverified { reasons })
+    first_verified(
+        index,
+        image,
+        "the bundle carries no keyless signature for it",
+        |artifact| check_artifact(store, artifact, &image.digest, keyless),
+    )
+    .map(|(artifact, (form, verdict))| KeylessVerified {
+        artifact,
+        form,
+        verdict,
+    })
 }
 
 /// Checks every image `index` lists.
