@@ -11,6 +11,7 @@ pub mod atomic_file;
 pub mod blob_store;
 pub mod bundle;
 pub mod charts;
+pub mod cksum;
 pub mod cli;
 pub mod client_configs;
 pub mod clobber;

@@ -230,9 +230,37 @@ pub fn write_file(
     store: &BlobStore<'_>,
     images: &[ArchiveImage],
 ) -> Result<PathBuf, String> {
+    let how = FileWrite {
+        durable: true,
+        summed: false,
+    };
+    write_file_as(output, compress, store, images, how).map(|(path, _)| path)
+}
+
+/// How [`write_file_as`] writes.
+#[derive(Clone, Copy, Debug)]
+pub struct FileWrite {
+    /// fsync before the rename: off only for a private file that outlives no crash (the
+    /// tar staged for SSH targets in a temporary folder).
+    pub durable: bool,
+    /// Sum the file's bytes (POSIX `cksum`) as they are written.
+    pub summed: bool,
+}
+
+/// [`write_file`], fsynced or not, returning the file's POSIX `cksum` when asked for.
+pub fn write_file_as(
+    output: &Path,
+    compress: Compress,
+    store: &BlobStore<'_>,
+    images: &[ArchiveImage],
+    how: FileWrite,
+) -> Result<(PathBuf, Option<crate::cksum::Sum>), String> {
     let temp = crate::atomic_file::partial_path(output);
-    let result = (|| -> Result<(), String> {
-        let file = fs_err::File::create(&temp).map_err(|e| e.to_string())?;
+    let result = (|| -> Result<Option<crate::cksum::Sum>, String> {
+        let file = crate::cksum::Summing {
+            inner: fs_err::File::create(&temp).map_err(|e| e.to_string())?,
+            sum: how.summed.then(crate::cksum::Cksum::new),
+        };
         let buffered = std::io::BufWriter::with_capacity(1 << 20, file);
         let done = match compress {
             Compress::None => {
@@ -258,12 +286,14 @@ pub fn write_file(
             }
         };
         let file = done.into_inner().map_err(|e| e.error().to_string())?;
-        file.sync_all().map_err(|e| e.to_string())?;
-        Ok(())
+        if how.durable {
+            file.inner.sync_all().map_err(|e| e.to_string())?;
+        }
+        Ok(file.sum.map(|s| s.sum()))
     })();
     match result {
-        Ok(()) => match fs_err::rename(&temp, output) {
-            Ok(()) => Ok(output.to_owned()),
+        Ok(sum) => match fs_err::rename(&temp, output) {
+            Ok(()) => Ok((output.to_owned(), sum)),
             Err(e) => {
                 // Nothing half-done stays behind: not even the complete `.partial`.
                 let _ = std::fs::remove_file(&temp);

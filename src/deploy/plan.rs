@@ -211,24 +211,27 @@ impl DeployPlan {
         out
     }
 
-    /// Deploys `tar` (whose sha256 is `sha256`) to every target, `parallel` at a time;
-    /// a target with a failure in `skip` (by position) is reported with it, not contacted.
+    /// Deploys `tar` (whose POSIX `cksum` was `written` when it was made) to every target,
+    /// `parallel` at a time; a target with a failure in `skip` (by position) is reported
+    /// with it, not contacted.
     pub async fn run(
         &self,
         tar: &Path,
-        sha256: &str,
+        written: crate::cksum::Sum,
         images: &[String],
         parallel: usize,
         progress: &Progress,
         skip: &[Option<String>],
     ) -> Vec<TargetReport> {
-        let size = std::fs::metadata(tar).map(|m| m.len()).unwrap_or(0);
+        // The tar's sha256, computed once and only if a target holds a file of its size.
+        let sha256 = tokio::sync::OnceCell::new();
+        let sha256 = &sha256;
         futures_util::stream::iter(self.targets.iter().enumerate().map(|(i, t)| async move {
             let started = Instant::now();
             let outcome = match skip.get(i).cloned().flatten() {
                 Some(why) => Err(why),
                 None => self
-                    .one(t, tar, sha256, size, images, progress)
+                    .one(t, tar, (written, sha256), images, progress)
                     .await
                     .map_err(|e| e.to_string()),
             };
@@ -253,19 +256,24 @@ impl DeployPlan {
         &self,
         t: &Target,
         tar: &Path,
-        sha256: &str,
-        size: u64,
+        (written, sha256): (crate::cksum::Sum, &tokio::sync::OnceCell<String>),
         images: &[String],
         progress: &Progress,
     ) -> Result<(String, u64), SshError> {
         let session = Session::connect(t, &self.ssh).await?;
         let remote = self.remote_path(t);
-        let item = progress.item(&t.name, size);
-        let bytes = if session.remote_sha256(&remote).await?.as_deref() == Some(sha256) {
+        let item = progress.item(&t.name, written.bytes);
+        let local = async {
+            sha256
+                .get_or_try_init(|| super::upload::sha256_of(tar.to_owned()))
+                .await
+                .cloned()
+        };
+        let bytes = if session.already_holds(&remote, written.bytes, local).await? {
             item.done("already there");
             0
         } else {
-            let sent = session.upload(tar, &remote, sha256, &item).await;
+            let sent = session.upload(tar, &remote, written, &item).await;
             item.done(if sent.is_ok() { "uploaded" } else { "failed" });
             sent?
         };

@@ -24,6 +24,27 @@ pub fn write(
     to_archive::write_file(path, compress, store, images).map_err(WriteFailed)
 }
 
+/// [`write`], fsynced only when `durable`, returning the file's POSIX `cksum`.
+pub fn write_summed(
+    path: &Path,
+    durable: bool,
+    store: &BlobStore<'_>,
+    images: &[ArchiveImage],
+) -> Result<(PathBuf, crate::cksum::Sum), WriteFailed> {
+    let how = to_archive::FileWrite {
+        durable,
+        summed: true,
+    };
+    match to_archive::write_file_as(path, Compress::None, store, images, how) {
+        Ok((path, Some(sum))) => Ok((path, sum)),
+        Ok((path, None)) => Err(WriteFailed(format!(
+            "writing `{}`: no checksum was kept",
+            path.display()
+        ))),
+        Err(e) => Err(WriteFailed(e)),
+    }
+}
+
 /// Says on stderr what was written: the file, its images, its size.
 pub fn report_written(path: &Path, images: usize) {
     let size = fs_err::metadata(path).map(|m| m.len()).unwrap_or(0);

@@ -6,7 +6,6 @@
 
 use super::tar_file::{self, WriteFailed};
 use crate::blob_store::BlobStore;
-use crate::copy::to_archive::Compress;
 use crate::docker_archive::ArchiveImage;
 use crate::output;
 use crate::progress::{Mode, Progress};
@@ -202,13 +201,12 @@ pub async fn deploy(
             return Err(Error::Space(e));
         }
     }
-    let written =
-        tokio::task::block_in_place(|| tar_file::write(&tar, Compress::None, store, images))?;
-    let sha256 = tokio::task::block_in_place(|| -> std::io::Result<String> {
-        let (digest, _) = crate::oci::Digest::of_reader(fs_err::File::open(&written)?)?;
-        Ok(digest.hex().to_owned())
-    })?;
-    let size = fs_err::metadata(&written)?.len();
+    // A tar the config names is kept, so it is fsynced; the private temporary one is read
+    // back at once and removed, and no crash can leave it looking finished to anyone.
+    let durable = options.output_tar.is_some();
+    let (written, sum) =
+        tokio::task::block_in_place(|| tar_file::write_summed(&tar, durable, store, images))?;
+    let size = sum.bytes;
     if options.dry_run {
         for line in plan.describe(&format!("{size} bytes"), &names) {
             output::line(&line);
@@ -224,7 +222,7 @@ pub async fn deploy(
     let reports = plan
         .run(
             &written,
-            &sha256,
+            sum,
             &names,
             options.parallel,
             &progress,

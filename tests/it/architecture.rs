@@ -27,6 +27,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "output",
             "atomic_file",
             "clobber",
+            "cksum",
         ],
     ),
     (

@@ -2,7 +2,8 @@
 //! stopped with SIGSTOP) is given up on within its timeout while the others finish, and
 //! one whose sshd is stopped before it says a word fails on `connect_timeout`; a
 //! killed upload leaves nothing under the final name and a rerun completes; a
-//! `remote_tar_path` beginning with `-` is a file name.
+//! `remote_tar_path` beginning with `-` is a file name; an upload that outlasts
+//! `command_timeout` while its bytes keep moving completes.
 
 use super::{Setup, config, setup, setup_with_layer};
 use crate::support::daemons::can_run_daemons;
@@ -271,6 +272,66 @@ fn a_killed_upload_leaves_no_file_under_the_final_name_and_a_rerun_completes() {
     let sent = digest(&std::fs::read(&local).expect("local tar"));
     assert_eq!(digest(&std::fs::read(&remote).expect("remote tar")), sent);
     assert!(!partial.exists(), "the .partial file was left");
+}
+
+/// A `cat` for the targets' PATH that takes 64 KiB every 50 ms (about 1.3 MB/s) when it
+/// copies standard input. Returns the `SetEnv` line that puts it first.
+fn throttled_cat(s: &Setup) -> String {
+    let bin = s.work.path().join("throttled");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    std::fs::write(
+        bin.join("cat"),
+        "#!/bin/sh
+[ $# -eq 0 ] || exec /bin/cat \"$@\"
+exec python3 -c 'import sys, time\nwhile True:\n    b = sys.stdin.buffer.read(65536)\n    if not b: break\n    sys.stdout.buffer.write(b); sys.stdout.flush(); time.sleep(0.05)'\n",
+    )
+    .expect("write");
+    let chmod = std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(bin.join("cat"))
+        .status()
+        .expect("chmod");
+    assert!(chmod.success());
+    format!(
+        "SetEnv PATH={}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+        bin.display()
+    )
+}
+
+#[test]
+fn an_upload_longer_than_the_command_timeout_that_keeps_moving_completes() {
+    if !can_run_daemons("sshd targets") {
+        return;
+    }
+    // About 6 s through the throttled `cat`, twice `command_timeout`; no wait on the
+    // target (a chunk taken, the command's end after sshd's 2 MiB window) is that long.
+    let s = setup_with_layer(8 << 20);
+    let (sshd, _) = sshd(&s, "home", &throttled_cat(&s));
+    let known = known_hosts(&s, &[&sshd]);
+    let post = "  plugin: generic_ssh\n  options:\n    command: echo deployed\n";
+    let cfg = config_as_deployer(&s, &[sshd.port], &known, "    command_timeout: 3\n", post);
+    let started = Instant::now();
+    let out = Outrider::new().run(&[
+        "unpack",
+        s.bundle.to_str().expect("utf8"),
+        "-c",
+        cfg.to_str().expect("utf8"),
+    ]);
+    let (stdout, err) = text(&out);
+    assert!(out.status.success(), "{stdout}{err}");
+    assert!(
+        started.elapsed() > Duration::from_secs(4),
+        "the upload was not slowed down, so this shows nothing ({:?})",
+        started.elapsed()
+    );
+    let remote = s
+        .work
+        .path()
+        .join(format!("remote-{}/images.tar", sshd.port));
+    assert!(
+        std::fs::metadata(&remote).expect("remote tar").len() > 8 << 20,
+        "no whole tar on the target"
+    );
 }
 
 #[test]
