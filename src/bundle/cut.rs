@@ -98,19 +98,6 @@ pub(super) fn volume_floor(index: &BundleIndex, number: u32) -> u64 {
         .sum()
 }
 
-/// Refuses an entry whose data would run past the end of a file of `len` bytes: the
-/// directory survived but the bytes before it did not.
-pub(super) fn check_span(path: &Path, len: u64, end: u64) -> Result<(), ReadError> {
-    if end > len {
-        return Err(ReadError::Cut {
-            path: path.to_owned(),
-            have: len,
-            want: Some(end),
-        });
-    }
-    Ok(())
-}
-
 /// Says that volume `number` is cut short and what that blocks; the caller then counts it
 /// as missing.
 pub(super) fn note_missing(number: u32, e: ReadError) {

@@ -37,8 +37,9 @@ pub(super) fn open_file(
     };
     let (file, _) = fs_err::File::open(path).map_err(io)?.into_parts();
     let len = file.metadata().map_err(io)?.len();
-    let mut archive =
-        zip::ZipArchive::new(&file).map_err(|e| super::cut::diagnose(path, &file, e))?;
+    // Buffered: the zip crate reads each directory record in small pieces.
+    let archive = zip::ZipArchive::new(std::io::BufReader::with_capacity(1 << 16, &file))
+        .map_err(|e| super::cut::diagnose(path, &file, e))?;
     // The zip crate keeps one entry per name; a second copy would silently win or lose.
     if archive.has_duplicate_names() {
         return Err(ReadError::BadEntry {
@@ -52,16 +53,14 @@ pub(super) fn open_file(
         .is_some()
         && archive.index_for_name(INDEX_ENTRY).is_none()
     {
-        return open_payload(path, len, &file, &mut archive, trusted);
+        return open_payload(path, len, &file, trusted);
     }
     let entries = stored_entries(
         path,
-        len,
-        &mut archive,
+        super::zip_strict::check(path, &file, len)?,
         valid_entry_name,
         "only `outrider.json`, `outrider.json.sig` and `blobs/sha256/<hex>[.part-NNNN]` belong in a bundle",
     )?;
-    super::zip_strict::check(path, &file, len)?;
     let (index, seal) = read_index(path, &file, &entries, trusted)?;
     Ok((
         Volume {
@@ -158,7 +157,6 @@ fn open_payload(
     path: &Path,
     len: u64,
     file: &std::fs::File,
-    archive: &mut zip::ZipArchive<&std::fs::File>,
     trusted: &TrustedKeys,
 ) -> Result<(Volume, BundleIndex), ReadError> {
     if !trusted.is_empty() {
@@ -169,12 +167,10 @@ fn open_payload(
     }
     let raw = stored_entries(
         path,
-        len,
-        archive,
+        super::zip_strict::check(path, file, len)?,
         super::charon::valid_entry_name,
         super::charon::NAMING_RULE,
     )?;
-    super::zip_strict::check(path, file, len)?;
     let payload = super::charon::open(path, file, &raw)?;
     if !payload.already_transferred.is_empty() {
         crate::output::note(&format!(

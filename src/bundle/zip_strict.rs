@@ -38,8 +38,57 @@ struct Directory {
     end: u64,
 }
 
-/// Checks the zip structure of `file` (`len` bytes), already opened by the zip crate.
-pub(super) fn check(path: &Path, file: &std::fs::File, len: u64) -> Result<(), ReadError> {
+/// One entry as the central directory gives it, with where its data starts (from its
+/// local header).
+pub(super) struct Central {
+    /// The name, decoded: UTF-8 (general-purpose bit 11) or ASCII.
+    pub(super) name: String,
+    /// Compression method (0: stored).
+    pub(super) method: u16,
+    /// Compressed and uncompressed sizes.
+    pub(super) compressed: u64,
+    pub(super) size: u64,
+    /// CRC-32 from the central directory.
+    pub(super) crc32: u32,
+    /// Offset of the first data byte.
+    pub(super) data_offset: u64,
+}
+
+/// Bytes read at once from the entries' area: local headers lie between entries in
+/// offset order, so one read serves the headers of every small entry it covers.
+const WINDOW: usize = 256 * 1024;
+
+/// Reads of increasing offsets through one buffer (a few system calls for thousands of
+/// small entries instead of two each).
+struct Window<'a> {
+    file: &'a std::fs::File,
+    len: u64,
+    buf: Vec<u8>,
+    start: u64,
+}
+
+impl Window<'_> {
+    /// `n` bytes at `offset`, which must lie within the file.
+    fn at(&mut self, offset: u64, n: usize) -> std::io::Result<&[u8]> {
+        let end = offset + n as u64;
+        if offset < self.start || end > self.start + self.buf.len() as u64 {
+            let want = (n.max(WINDOW) as u64).min(self.len - offset) as usize;
+            self.buf.resize(want, 0);
+            self.file.read_exact_at(&mut self.buf, offset)?;
+            self.start = offset;
+        }
+        let from = (offset - self.start) as usize;
+        Ok(&self.buf[from..from + n])
+    }
+}
+
+/// Checks the zip structure of `file` (`len` bytes), already opened by the zip crate, and
+/// returns its entries in directory order.
+pub(super) fn check(
+    path: &Path,
+    file: &std::fs::File,
+    len: u64,
+) -> Result<Vec<Central>, ReadError> {
     let bad = |reason: String| ReadError::NotZip {
         path: path.to_owned(),
         reason,
@@ -67,8 +116,14 @@ pub(super) fn check(path: &Path, file: &std::fs::File, len: u64) -> Result<(), R
         )));
     }
     let cd = read(dir.offset, dir.size)?;
+    let mut window = Window {
+        file,
+        len,
+        buf: Vec::new(),
+        start: 0,
+    };
+    let mut entries = Vec::new();
     let mut at = 0usize;
-    let mut seen = 0u64;
     // Entries lie back to back from the first byte, in directory order, so a reader that
     // walks local headers (a streaming unzip) meets exactly the entries the directory lists.
     let mut expected = 0u64;
@@ -76,7 +131,7 @@ pub(super) fn check(path: &Path, file: &std::fs::File, len: u64) -> Result<(), R
         if cd.len() - at < 46 || u32_at(&cd, at) != CENTRAL_SIG {
             return Err(bad(format!(
                 "central directory entry {} at offset {} is not a central header",
-                seen + 1,
+                entries.len() + 1,
                 dir.offset + at as u64
             )));
         }
@@ -88,7 +143,7 @@ pub(super) fn check(path: &Path, file: &std::fs::File, len: u64) -> Result<(), R
         if next > cd.len() {
             return Err(bad(format!(
                 "central directory entry {} runs past the directory's size",
-                seen + 1
+                entries.len() + 1
             )));
         }
         let name = &cd[at + 46..at + 46 + name_len];
@@ -104,8 +159,16 @@ pub(super) fn check(path: &Path, file: &std::fs::File, len: u64) -> Result<(), R
         if flags & !ALLOWED_FLAGS != 0 {
             return Err(refuse(flag_reason(flags)));
         }
+        let decoded = match std::str::from_utf8(name) {
+            Ok(n) if flags & (1 << 11) != 0 || n.is_ascii() => n.to_owned(),
+            _ => {
+                return Err(refuse(
+                    "a name that is not ASCII must be UTF-8 and say so (general-purpose flag bit 11)",
+                ));
+            }
+        };
         let extra = &cd[at + 46 + name_len..at + 46 + name_len + extra_len];
-        let (size, header) = size_and_offset(&cd[at..], extra).ok_or_else(|| {
+        let (compressed, size, header) = size_and_offset(&cd[at..], extra).ok_or_else(|| {
             refuse("its Zip64 extra field lacks a size or the local header offset")
         })?;
         if header != expected {
@@ -113,44 +176,67 @@ pub(super) fn check(path: &Path, file: &std::fs::File, len: u64) -> Result<(), R
                 "it does not start where the previous entry ends: entries lie back to back from the first byte, in directory order",
             ));
         }
-        let local = read(header, 30)?;
-        if u32_at(&local, 0) != LOCAL_SIG {
+        // The directory survived, the bytes it points at did not: a copy cut short.
+        let cut = |want: u64| ReadError::Cut {
+            path: path.to_owned(),
+            have: len,
+            want: Some(want),
+        };
+        let local_end = header + 30 + name_len as u64;
+        if local_end > len {
+            return Err(cut(local_end.saturating_add(size)));
+        }
+        let io = |source| ReadError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let local = window.at(header, 30 + name_len).map_err(io)?;
+        if u32_at(local, 0) != LOCAL_SIG {
             return Err(refuse(
                 "its local header is missing (no signature at its offset)",
             ));
         }
-        let local_flags = u16_at(&local, 6);
+        let local_flags = u16_at(local, 6);
         if local_flags & !ALLOWED_FLAGS != 0 {
             return Err(refuse(flag_reason(local_flags)));
         }
-        if u16_at(&local, 8) != u16_at(&cd, at + 10) {
+        if u16_at(local, 8) != u16_at(&cd, at + 10) {
             return Err(refuse(
                 "its local header gives another compression method than the central directory",
             ));
         }
-        let local_name = read(header + 30, u64::from(u16_at(&local, 26)))?;
-        if local_name != name {
+        if usize::from(u16_at(local, 26)) != name_len || &local[30..] != name {
             return Err(refuse(
                 "its local header names another entry than the central directory",
             ));
         }
-        let data_end = (header + 30 + local_name.len() as u64)
-            .checked_add(u64::from(u16_at(&local, 28)))
-            .and_then(|d| d.checked_add(size))
+        let local_sizes_saturated = u32_at(local, 18) == u32::MAX;
+        let data_offset = local_end + u64::from(u16_at(local, 28));
+        let data_end = data_offset
+            .checked_add(compressed)
             .ok_or_else(|| refuse("its size overflows"))?;
+        if data_end > len {
+            return Err(cut(data_end));
+        }
         expected = data_end;
         if local_flags & (1 << 3) != 0 {
             // A data descriptor follows: CRC-32 and sizes (8 bytes each with Zip64), after
             // an optional signature.
-            let signed = read(data_end, 4).is_ok_and(|b| u32_at(&b, 0) == DESCRIPTOR_SIG);
-            let sizes = if u32_at(&local, 18) == u32::MAX {
-                16
-            } else {
-                8
-            };
+            let signed = data_end + 4 <= len
+                && window
+                    .at(data_end, 4)
+                    .is_ok_and(|b| u32_at(b, 0) == DESCRIPTOR_SIG);
+            let sizes = if local_sizes_saturated { 16 } else { 8 };
             expected += if signed { 4 } else { 0 } + 4 + sizes;
         }
-        seen += 1;
+        entries.push(Central {
+            name: decoded,
+            method: u16_at(&cd, at + 10),
+            compressed,
+            size,
+            crc32: u32_at(&cd, at + 16),
+            data_offset,
+        });
         at = next;
     }
     if expected != dir.offset {
@@ -159,13 +245,14 @@ pub(super) fn check(path: &Path, file: &std::fs::File, len: u64) -> Result<(), R
             dir.offset.abs_diff(expected)
         )));
     }
-    if seen != dir.count {
+    if entries.len() as u64 != dir.count {
         return Err(bad(format!(
-            "the end record counts {} entries but the central directory holds {seen}: a reader trusting the count would not see them all",
-            dir.count
+            "the end record counts {} entries but the central directory holds {}: a reader trusting the count would not see them all",
+            dir.count,
+            entries.len()
         )));
     }
-    Ok(())
+    Ok(entries)
 }
 
 fn flag_reason(flags: u16) -> &'static str {
@@ -176,9 +263,9 @@ fn flag_reason(flags: u16) -> &'static str {
     }
 }
 
-/// The stored size and local header offset of the central header `h`, from its Zip64
-/// extra field where a 32-bit field is saturated.
-fn size_and_offset(h: &[u8], mut extra: &[u8]) -> Option<(u64, u64)> {
+/// The compressed size, uncompressed size and local header offset of the central header
+/// `h`, from its Zip64 extra field where a 32-bit field is saturated.
+fn size_and_offset(h: &[u8], mut extra: &[u8]) -> Option<(u64, u64, u64)> {
     let mut zip64: &[u8] = &[];
     while extra.len() >= 4 {
         let (id, n) = (u16_at(extra, 0), usize::from(u16_at(extra, 2)));
@@ -202,7 +289,7 @@ fn size_and_offset(h: &[u8], mut extra: &[u8]) -> Option<(u64, u64)> {
             u64::from(small)
         };
     }
-    Some((out[1], out[2]))
+    Some((out[1], out[0], out[2]))
 }
 
 /// Finds the end record that ends the file exactly (its comment running to the last byte),
@@ -297,7 +384,9 @@ mod tests {
         file.write_all_at(&central_directory(&placed, end), end)
             .expect("directory");
         let len = file.metadata().expect("len").len();
-        super::check(&path, &file, len).map_err(|e| e.to_string())
+        super::check(&path, &file, len)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     #[test]
