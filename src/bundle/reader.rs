@@ -13,11 +13,12 @@
 pub use super::blob_reader::{BlobReader, EntrySpan};
 use super::blob_reader::{Piece, chunks};
 use super::cut;
-use super::entry_name::blob_entry;
+use super::entry_name::{INDEX_ENTRY, blob_entry};
 use super::index::BundleIndex;
 pub use super::read_error::ReadError;
 use super::volume_file::{self, Volume, check_same_set, open_file, refuse_unlisted};
 use crate::oci::{Damaged, Descriptor, Digest, RawManifest, Verifier};
+use crate::trust::seal::SIGNATURE_ENTRY;
 use crate::trust::{Seal, TrustedKeys};
 use bytes::Bytes;
 use futures_util::Stream;
@@ -234,7 +235,9 @@ impl BundleReader {
     /// nothing else.
     fn single(path: &Path, volume: Volume, index: BundleIndex) -> Result<BundleReader, ReadError> {
         let mut pieces = HashMap::with_capacity(index.blobs.len() + index.manifests.len());
-        let mut wanted = HashSet::with_capacity(volume.entries.len());
+        // Entries found for listed items; each is another entry (`validate` made entry
+        // names follow from digests, which are unique).
+        let mut found = 0usize;
         let shared_path: Arc<Path> = Arc::from(volume.path.as_path());
         let listed = index
             .blobs
@@ -258,7 +261,7 @@ impl BundleReader {
                     span.size
                 ),
                 Some(span) => {
-                    wanted.insert(entry.as_str());
+                    found += 1;
                     pieces.insert(
                         digest.clone(),
                         vec![Piece {
@@ -277,7 +280,21 @@ impl BundleReader {
                 reason,
             });
         }
-        refuse_unlisted(&volume, &wanted)?;
+        // Nothing unlisted when the listed entries and the bundle's own account for all;
+        // only then is a set of names built, to name the stray entry.
+        let own = [INDEX_ENTRY, SIGNATURE_ENTRY]
+            .iter()
+            .filter(|n| volume.entries.contains_key(**n))
+            .count();
+        if found + own != volume.entries.len() {
+            let wanted: HashSet<&str> = index
+                .blobs
+                .iter()
+                .filter_map(|b| b.entry.as_deref())
+                .chain(index.manifests.iter().filter_map(|m| m.entry.as_deref()))
+                .collect();
+            refuse_unlisted(&volume, &wanted)?;
+        }
         Ok(BundleReader {
             path: path.to_owned(),
             index,

@@ -30,7 +30,7 @@ pub fn kind(r: &ReferrerEntry) -> &'static str {
 pub fn check(
     index: &BundleIndex,
     manifests: &HashMap<&Digest, usize>,
-    media_type_text: impl Fn(&str, &str) -> Result<(), String>,
+    media_type_text: impl Fn(&dyn std::fmt::Display, &str) -> Result<(), String>,
 ) -> Result<(), String> {
     let mut pairs = HashSet::new();
     for (i, r) in index.referrers.iter().enumerate() {

@@ -16,6 +16,7 @@ use super::index::{BundleIndex, Holding, ImageEntry, VolumeInfo};
 use crate::oci::reference::{valid_registry, valid_repository, valid_tag};
 use crate::oci::{Digest, ImageRef, Platform, media_type};
 use std::collections::{HashMap, HashSet};
+use std::fmt::Display;
 
 /// Deepest nesting of indexes accepted: an image index whose children are indexes, and so
 /// on. Real images nest one level (an index of image manifests); two is already rare.
@@ -27,16 +28,53 @@ const MAX_MEDIA_TYPE: usize = 255;
 /// Longest volume set name accepted (a file name stem).
 const MAX_VOLUME_NAME: usize = 200;
 
+/// Where a value sits in the index (`blobs[3] (sha256:…)` and a field), put into words
+/// only when an error names it: a large index has tens of thousands of entries and none
+/// of them should cost a formatted string on the way through.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    list: &'static str,
+    i: usize,
+    digest: &'a Digest,
+    field: &'static str,
+}
+
+impl<'a> At<'a> {
+    fn new(list: &'static str, i: usize, digest: &'a Digest) -> At<'a> {
+        At {
+            list,
+            i,
+            digest,
+            field: "",
+        }
+    }
+
+    /// The same place, one field further in (`.repositories`).
+    fn field(self, field: &'static str) -> At<'a> {
+        At { field, ..self }
+    }
+}
+
+impl Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}[{}] ({}){}",
+            self.list, self.i, self.digest, self.field
+        )
+    }
+}
+
 /// Checks everything [`check_index`] describes; the error is the first fault, naming the
 /// field and what is wrong with it (already safe to print).
 pub fn check_index(index: &BundleIndex) -> Result<(), String> {
     if index.format_version == 0 {
         return Err("`formatVersion` 0 does not exist".into());
     }
-    text("tool", &index.tool, MAX_TEXT)?;
-    let mut manifests: HashMap<&Digest, usize> = HashMap::new();
+    text(&"tool", &index.tool, MAX_TEXT)?;
+    let mut manifests: HashMap<&Digest, usize> = HashMap::with_capacity(index.manifests.len());
     for (i, m) in index.manifests.iter().enumerate() {
-        let at = format!("manifests[{i}] ({})", m.digest);
+        let at = At::new("manifests", i, &m.digest);
         if manifests.insert(&m.digest, i).is_some() {
             return Err(format!("{at}: listed twice"));
         }
@@ -58,7 +96,7 @@ pub fn check_index(index: &BundleIndex) -> Result<(), String> {
         }
         entry_name(&at, &m.digest, m.entry.as_deref())?;
         if let Some(r) = &m.destination_repository {
-            repository(&format!("{at}.destinationRepository"), r)?;
+            repository(&at.field(".destinationRepository"), r)?;
         }
         if is_index {
             if !m.blobs.is_empty() {
@@ -82,10 +120,10 @@ pub fn check_index(index: &BundleIndex) -> Result<(), String> {
             }
         }
     }
-    let mut blobs: HashSet<&Digest> = HashSet::new();
+    let mut blobs: HashSet<&Digest> = HashSet::with_capacity(index.blobs.len());
     let mut total: u64 = 0;
     for (i, b) in index.blobs.iter().enumerate() {
-        let at = format!("blobs[{i}] ({})", b.digest);
+        let at = At::new("blobs", i, &b.digest);
         if !blobs.insert(&b.digest) {
             return Err(format!("{at}: listed twice"));
         }
@@ -94,18 +132,18 @@ pub fn check_index(index: &BundleIndex) -> Result<(), String> {
         }
         media_type_text(&at, &b.media_type)?;
         for r in &b.repositories {
-            repository(&format!("{at}.repositories"), r)?;
+            repository(&at.field(".repositories"), r)?;
         }
         entry_name(&at, &b.digest, b.entry.as_deref())?;
         if let Some(r) = &b.destination_repository {
-            repository(&format!("{at}.destinationRepository"), r)?;
+            repository(&at.field(".destinationRepository"), r)?;
         }
         total = total
             .checked_add(b.size)
             .ok_or_else(|| format!("{at}: sizes add up to more than 2^64 bytes"))?;
     }
     for (i, m) in index.manifests.iter().enumerate() {
-        let at = format!("manifests[{i}] ({})", m.digest);
+        let at = At::new("manifests", i, &m.digest);
         if let Some(c) = m.children.iter().find(|c| !manifests.contains_key(c)) {
             return Err(format!("{at}: child {c} is not listed in `manifests`"));
         }
@@ -116,7 +154,7 @@ pub fn check_index(index: &BundleIndex) -> Result<(), String> {
     check_graph(index, &manifests)?;
     super::referrers::check(index, &manifests, media_type_text)?;
     for (i, image) in index.images.iter().enumerate() {
-        check_image(&format!("images[{i}]"), image, index)?;
+        check_image(&format_args!("images[{i}]"), image, index)?;
     }
     if let Some(volume) = &index.volume {
         check_volume(index, volume)?;
@@ -203,7 +241,7 @@ fn local_source_path(source: &str) -> Option<&str> {
     (kind_ok && !path.is_empty()).then_some(path)
 }
 
-fn check_image(at: &str, image: &ImageEntry, index: &BundleIndex) -> Result<(), String> {
+fn check_image(at: &dyn Display, image: &ImageEntry, index: &BundleIndex) -> Result<(), String> {
     text(&format!("{at}.requested"), &image.requested, MAX_TEXT)?;
     repository(&format!("{at}.repository"), &image.repository)?;
     if let Some(t) = &image.tag
@@ -296,7 +334,7 @@ fn check_volume(index: &BundleIndex, v: &VolumeInfo) -> Result<(), String> {
     let mut used = vec![false; v.total as usize];
     let mut by_digest: HashMap<&Digest, Vec<&Holding>> = HashMap::new();
     for (i, h) in v.holdings.iter().enumerate() {
-        let at = format!("volume.holdings[{i}] ({})", h.digest);
+        let at = At::new("volume.holdings", i, &h.digest);
         if h.volume == 0 || h.volume > v.total {
             return Err(format!("{at}: volume {} is not in the set", h.volume));
         }
@@ -379,7 +417,7 @@ fn check_parts(digest: &Digest, size: u64, holdings: &[&Holding]) -> Result<(), 
     Ok(())
 }
 
-fn entry_name(at: &str, digest: &Digest, entry: Option<&str>) -> Result<(), String> {
+fn entry_name(at: &dyn Display, digest: &Digest, entry: Option<&str>) -> Result<(), String> {
     match entry {
         Some(e) if e != blob_entry(digest) => Err(format!(
             "{at}: entry `{}` should be `{}`",
@@ -390,7 +428,7 @@ fn entry_name(at: &str, digest: &Digest, entry: Option<&str>) -> Result<(), Stri
     }
 }
 
-fn repository(at: &str, r: &str) -> Result<(), String> {
+fn repository(at: &dyn Display, r: &str) -> Result<(), String> {
     if valid_repository(r) {
         Ok(())
     } else {
@@ -401,7 +439,7 @@ fn repository(at: &str, r: &str) -> Result<(), String> {
     }
 }
 
-fn platform(at: &str, p: &Platform) -> Result<(), String> {
+fn platform(at: &dyn Display, p: &Platform) -> Result<(), String> {
     let word = |w: &str| {
         !w.is_empty()
             && w.len() <= 64
@@ -418,7 +456,7 @@ fn platform(at: &str, p: &Platform) -> Result<(), String> {
     }
 }
 
-fn media_type_text(at: &str, m: &str) -> Result<(), String> {
+fn media_type_text(at: &dyn Display, m: &str) -> Result<(), String> {
     let ok = m.len() <= MAX_MEDIA_TYPE
         && m.split_once('/')
             .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty())
@@ -431,7 +469,7 @@ fn media_type_text(at: &str, m: &str) -> Result<(), String> {
     }
 }
 
-fn text(at: &str, t: &str, max: usize) -> Result<(), String> {
+fn text(at: &dyn Display, t: &str, max: usize) -> Result<(), String> {
     if t.len() <= max && !t.chars().any(char::is_control) {
         Ok(())
     } else {

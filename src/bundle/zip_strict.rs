@@ -147,10 +147,9 @@ pub(super) fn check(
             )));
         }
         let name = &cd[at + 46..at + 46 + name_len];
-        let shown = crate::output::sanitize(&String::from_utf8_lossy(name));
         let refuse = |reason: &'static str| ReadError::BadEntry {
             path: path.to_owned(),
-            name: shown.clone(),
+            name: crate::output::sanitize(&String::from_utf8_lossy(name)),
             reason,
         };
         if name.contains(&0) {
