@@ -44,6 +44,15 @@ pub fn sum_file(path: &Path, hash: bool) -> std::io::Result<FileSum> {
     })
 }
 
+/// Size of `path` with the sha256 its writer took as it wrote it.
+pub fn sum_taken(path: &Path, sha256: Digest) -> std::io::Result<FileSum> {
+    Ok(FileSum {
+        path: path.to_owned(),
+        size: fs_err::metadata(path)?.len(),
+        sha256: Some(sha256),
+    })
+}
+
 /// `<dir>/SHA256SUMS` for files written into `dir`.
 pub fn sums_path(bundle: &Path) -> PathBuf {
     bundle.with_file_name(SUMS_FILE)

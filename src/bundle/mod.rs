@@ -24,6 +24,7 @@ pub mod checksums;
 mod cut;
 mod entry_name;
 pub mod image_kind;
+mod in_order_sum;
 pub mod index;
 mod index_entry;
 pub mod partial_index;

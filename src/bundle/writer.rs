@@ -5,8 +5,10 @@
 //! A pack with a journal keeps the `.partial` file when interrupted, so a rerun resumes it.
 
 use super::entry_name::INDEX_ENTRY;
+use super::in_order_sum::InOrderSum;
 use super::index::BundleIndex;
 use super::zip_layout::{self, Placement};
+use crate::oci::Digest;
 use crate::trust::BundleSigner;
 use crate::trust::seal::SIGNATURE_ENTRY;
 use std::os::unix::fs::FileExt;
@@ -42,6 +44,8 @@ pub struct BundleWriter {
     finished: Mutex<bool>,
     /// Keep the `.partial` file when dropped unfinished: a journal says what is in it.
     keep: std::sync::atomic::AtomicBool,
+    /// The file's sha256 taken while it is written, when asked for ([`BundleWriter::summing`]).
+    sum: Option<InOrderSum>,
 }
 
 impl BundleWriter {
@@ -71,7 +75,15 @@ impl BundleWriter {
             placements: Mutex::new(Vec::new()),
             finished: Mutex::new(false),
             keep: std::sync::atomic::AtomicBool::new(false),
+            sum: None,
         })
+    }
+
+    /// Takes the file's sha256 while it is written ([`super::in_order_sum`]), for
+    /// [`BundleWriter::finish`] to return; call before any entry is placed.
+    pub fn summing(mut self) -> BundleWriter {
+        self.sum = Some(InOrderSum::start(self.file.clone()));
+        self
     }
 
     /// Whether an unfinished writer keeps its `.partial` file when dropped (for a rerun
@@ -136,7 +148,11 @@ impl BundleWriter {
         self.write_at(
             placement.header_offset,
             &zip_layout::local_header(&placement),
-        )
+        )?;
+        if let Some(sum) = &self.sum {
+            sum.complete(id.0, placement.header_offset, placement.end());
+        }
+        Ok(())
     }
 
     /// Places and writes a small entry whose bytes are in memory.
@@ -147,12 +163,13 @@ impl BundleWriter {
     }
 
     /// Appends the index (and, with `signer`, its signature `outrider.json.sig`) and the
-    /// central directory, syncs and renames to the final name.
+    /// central directory, syncs and renames to the final name. Returns the final path and,
+    /// for a [`BundleWriter::summing`] writer, the file's sha256.
     pub fn finish(
         &self,
         index: &BundleIndex,
         signer: Option<&BundleSigner>,
-    ) -> Result<PathBuf, WriteError> {
+    ) -> Result<(PathBuf, Option<Digest>), WriteError> {
         let json = serde_json::to_vec_pretty(index).map_err(WriteError::Index)?;
         self.write_entry(INDEX_ENTRY, &json)?;
         if let Some(signer) = signer {
@@ -166,14 +183,16 @@ impl BundleWriter {
         let end = placements.last().map_or(0, Placement::end);
         let directory = zip_layout::central_directory(&placements, end);
         self.write_at(end, &directory)?;
-        self.file
-            .file()
-            .set_len(end + directory.len() as u64)
-            .map_err(|e| self.io(e))?;
+        let len = end + directory.len() as u64;
+        self.file.file().set_len(len).map_err(|e| self.io(e))?;
+        let sha256 = match &self.sum {
+            Some(sum) => sum.finish(len, placements.len()).map_err(|e| self.io(e))?,
+            None => None,
+        };
         self.file.sync_all().map_err(|e| self.io(e))?;
         fs_err::rename(&self.temp, &self.target).map_err(|e| self.io(e))?;
         *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        Ok(self.target.clone())
+        Ok((self.target.clone(), sha256))
     }
 }
 

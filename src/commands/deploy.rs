@@ -7,7 +7,7 @@ use super::select::{Resolved, resolve};
 use crate::blob_store::BlobStore;
 use crate::bundle::reader::BundleReader;
 use crate::cli::{DeployArgs, Selection};
-use crate::copy::to_bundle::{Resume, write_bundle};
+use crate::copy::to_bundle::{Closing, Resume, write_bundle};
 use crate::oci::Platform;
 use crate::progress::{Mode, Progress};
 use crate::sinks::archive_images::archive_images;
@@ -90,7 +90,10 @@ pub async fn run(args: DeployArgs, quiet: bool) -> anyhow::Result<Outcome> {
             None,
             args.jobs,
             &progress,
-            None,
+            Closing {
+                signer: None,
+                sha256: false,
+            },
             Resume::Off,
         )
         .await?;

@@ -4,7 +4,7 @@ use super::Outcome;
 use super::select::{Resolved, resolve};
 use crate::bundle::checksums::{self, FileSum};
 use crate::cli::PackArgs;
-use crate::copy::to_bundle::{Resume, Written, write_bundle};
+use crate::copy::to_bundle::{Closing, Resume, Written, write_bundle};
 use crate::output;
 use crate::progress::{Mode, Progress};
 use crate::trust::BundleSigner;
@@ -38,10 +38,14 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     } else {
         Resume::On
     };
+    let closing = Closing {
+        signer: signer.clone(),
+        sha256: !args.no_checksums,
+    };
     // On Ctrl-C the copy future is dropped; the `.partial` file keeps its `.partial` name
     // and the journal says what is in it, so nothing looks like a bundle and a rerun resumes.
     let result = tokio::select! {
-        r = write_bundle(&plan, &args.output, volume_size, args.jobs, &progress, signer.clone(), resume) => r,
+        r = write_bundle(&plan, &args.output, volume_size, args.jobs, &progress, closing, resume) => r,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
             return Err(super::Interrupted(format!("no bundle written{}", resume_hint(&args.output))).into());
@@ -50,6 +54,7 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     progress.finish();
     let Written {
         paths,
+        sha256,
         index,
         resumed,
     } = result.map_err(|e| {
@@ -64,7 +69,7 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     }
     super::verify::refuse_unverified(&paths, &args.keyless)?;
     super::lineage::commit(lineage.as_ref())?;
-    let files = summed(&paths, !args.no_checksums).await?;
+    let files = summed(&paths, &sha256, !args.no_checksums).await?;
     // A tag whose index lost platforms arrives under another digest: say so now, while
     // `--all-platforms` can still keep the original.
     let tops: std::collections::HashMap<_, _> =
@@ -178,11 +183,17 @@ pub async fn run(args: PackArgs, quiet: bool) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// Each file's size and, with `hash`, its sha256 from one read-back pass (the writer
-/// never sees a file's bytes in order; see [`checksums`]), each printed on its own line.
-async fn summed(paths: &[std::path::PathBuf], hash: bool) -> anyhow::Result<Vec<FileSum>> {
+/// Each file's size and, with `hash`, its sha256: the one the writer took on the way
+/// (`taken`), else from a read-back pass; each printed on its own line.
+async fn summed(
+    paths: &[std::path::PathBuf],
+    taken: &[Option<crate::oci::Digest>],
+    hash: bool,
+) -> anyhow::Result<Vec<FileSum>> {
     let paths = paths.to_vec();
-    if hash {
+    let taken = taken.to_vec();
+    let read_back = hash && (taken.len() != paths.len() || taken.iter().any(Option::is_none));
+    if read_back {
         let total: u64 = paths
             .iter()
             .filter_map(|p| std::fs::metadata(p).ok())
@@ -199,7 +210,11 @@ async fn summed(paths: &[std::path::PathBuf], hash: bool) -> anyhow::Result<Vec<
     let files = tokio::task::spawn_blocking(move || {
         paths
             .iter()
-            .map(|p| checksums::sum_file(p, hash))
+            .enumerate()
+            .map(|(i, p)| match taken.get(i).cloned().flatten() {
+                Some(sha256) if hash => checksums::sum_taken(p, sha256),
+                _ => checksums::sum_file(p, hash),
+            })
             .collect::<std::io::Result<Vec<_>>>()
     })
     .await??;

@@ -36,10 +36,21 @@ pub enum Resume {
 pub struct Written {
     /// The bundle, or its volumes.
     pub paths: Vec<PathBuf>,
+    /// Each file's sha256, taken while it was written (with [`Closing::sha256`]).
+    pub sha256: Vec<Option<Digest>>,
     /// The index (without the volume block).
     pub index: BundleIndex,
     /// Set when this run resumed an interrupted one: what it found and fetched.
     pub resumed: Option<String>,
+}
+
+/// How a bundle's files are closed: the signer of each index, and whether each file's
+/// sha256 is taken while it is written (for `SHA256SUMS`).
+pub struct Closing {
+    /// Signs each volume's index.
+    pub signer: Option<Arc<BundleSigner>>,
+    /// Take each file's sha256 on the way ([`BundleWriter::summing`]).
+    pub sha256: bool,
 }
 
 /// Writes `plan` to `output` (via `.partial` names), split into volumes of at most
@@ -51,9 +62,10 @@ pub async fn write_bundle(
     volume_size: Option<u64>,
     jobs: usize,
     progress: &Progress,
-    signer: Option<Arc<BundleSigner>>,
+    closing: Closing,
     resume: Resume,
 ) -> Result<Written, PackError> {
+    let Closing { signer, sha256 } = closing;
     let layout = layout(
         plan,
         output,
@@ -78,7 +90,11 @@ pub async fn write_bundle(
     let journal = journal.map(|(j, _)| Arc::new(j));
     let writers: Vec<Arc<BundleWriter>> = paths
         .iter()
-        .map(|p| BundleWriter::open(p, reuse).map(Arc::new))
+        .map(|p| {
+            BundleWriter::open(p, reuse)
+                .map(|w| if sha256 { w.summing() } else { w })
+                .map(Arc::new)
+        })
         .collect::<Result<_, _>>()?;
     for w in &writers {
         w.keep_when_unfinished(journal.is_some());
@@ -134,7 +150,7 @@ pub async fn write_bundle(
             .collect();
         Digest::of(format!("{}\n{}", volume_size.unwrap_or(0), layout.join("\n")).as_bytes())
     };
-    let mut written = Vec::new();
+    let (mut written, mut sums) = (Vec::new(), Vec::new());
     for (n, writer) in writers.iter().enumerate() {
         let mut volume_index = index.clone();
         if let Some(limit) = volume_size {
@@ -153,7 +169,7 @@ pub async fn write_bundle(
         }
         let writer = writer.clone();
         let signer = signer.clone();
-        let path =
+        let (path, sum) =
             tokio::task::spawn_blocking(move || writer.finish(&volume_index, signer.as_deref()))
                 .await
                 .map_err(|e| WriteError::Io {
@@ -161,6 +177,7 @@ pub async fn write_bundle(
                     source: std::io::Error::other(e),
                 })??;
         written.push(path);
+        sums.push(sum);
     }
     if let Some(limit) = volume_size {
         for path in &written {
@@ -186,6 +203,7 @@ pub async fn write_bundle(
     }
     Ok(Written {
         paths: written,
+        sha256: sums,
         index,
         resumed,
     })

@@ -148,6 +148,22 @@ fn files_named(dir: &Path, prefix: &str) -> Vec<String> {
     names
 }
 
+/// `sha256sum -c SHA256SUMS` in `dir` passes: the sums pack took while writing (of bytes
+/// fetched now and bytes found on disk from the run it resumed) are the files' own.
+fn sums_hold(dir: &Path) {
+    let out = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(dir)
+        .output()
+        .expect("sha256sum");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn a_pack_killed_with_sigkill_resumes_and_writes_the_same_bytes() {
     let s = site(0);
@@ -176,6 +192,7 @@ fn a_pack_killed_with_sigkill_resumes_and_writes_the_same_bytes() {
     assert!(s.layer_gets(before, 1).is_empty() && s.layer_gets(before, 2).is_empty());
     assert_eq!(files_named(s.work.path(), "x.zip"), ["x.zip"]);
     Outrider::new().ok(&["verify", out.to_str().expect("utf8")]);
+    sums_hold(s.work.path());
     let resumed = std::fs::read(&out).expect("read");
 
     // 3. --no-resume starts over, even with a journal there, and writes the same bytes.
@@ -230,6 +247,7 @@ fn volumes_resume_too_and_other_options_start_fresh() {
     let mut verify = vec!["verify"];
     verify.extend(paths.iter().map(String::as_str));
     Outrider::new().ok(&verify);
+    sums_hold(s.work.path());
     let resumed: Vec<Vec<u8>> = paths
         .iter()
         .map(|p| std::fs::read(p).expect("read"))
