@@ -16,10 +16,12 @@ use std::thread::JoinHandle;
 
 /// Bytes read back per step.
 const STEP: usize = 1 << 20;
+/// Bytes hashed between two requests to start writing the hashed prefix out.
+const WRITEBACK: u64 = 64 << 20;
 
 enum Event {
-    /// Entry `index` (in placement order) is complete: bytes `start..end`.
-    Complete { index: usize, start: u64, end: u64 },
+    /// Entry `index` (in placement order) is complete; it ends at byte `end`.
+    Complete { index: usize, end: u64 },
     /// Everything is written: `entries` entries, and the file is `len` bytes.
     Finish { len: u64, entries: usize },
 }
@@ -44,10 +46,10 @@ impl InOrderSum {
         }
     }
 
-    /// Entry `index` is complete: bytes `start..end` (its local header written last).
-    pub(super) fn complete(&self, index: usize, start: u64, end: u64) {
+    /// Entry `index` is complete up to byte `end` (its local header written last).
+    pub(super) fn complete(&self, index: usize, end: u64) {
         if let Some(tx) = &*self.events.lock().unwrap_or_else(|e| e.into_inner()) {
-            let _ = tx.send(Event::Complete { index, start, end });
+            let _ = tx.send(Event::Complete { index, end });
         }
     }
 
@@ -77,6 +79,7 @@ fn run(file: &fs_err::File, events: &Receiver<Event>) -> std::io::Result<Digest>
     // End offset of each complete entry not hashed yet, by placement index.
     let mut ends: Vec<Option<u64>> = Vec::new();
     let mut next = 0usize;
+    let mut written_back = 0u64;
     let mut hash_to = |hasher: &mut Sha256, from: &mut u64, to: u64| -> std::io::Result<()> {
         while *from < to {
             let n = ((to - *from) as usize).min(STEP);
@@ -88,17 +91,7 @@ fn run(file: &fs_err::File, events: &Receiver<Event>) -> std::io::Result<Digest>
     };
     loop {
         match events.recv() {
-            Ok(Event::Complete { index, start, end }) => {
-                // The entry's bytes are final: asking the kernel to start writing them
-                // out now (it does not wait, and keeps the pages, still dirty, for the
-                // read below) spreads the disk writes over the download instead of
-                // leaving a whole bundle of dirty pages to the fsync before the rename.
-                let _ = rustix::fs::fadvise(
-                    file.file(),
-                    start,
-                    std::num::NonZeroU64::new(end - start),
-                    rustix::fs::Advice::DontNeed,
-                );
+            Ok(Event::Complete { index, end }) => {
                 if ends.len() <= index {
                     ends.resize(index + 1, None);
                 }
@@ -106,6 +99,21 @@ fn run(file: &fs_err::File, events: &Receiver<Event>) -> std::io::Result<Digest>
                 while let Some(Some(end)) = ends.get(next).copied() {
                     hash_to(&mut hasher, &mut hashed, end)?;
                     next += 1;
+                }
+                if hashed - written_back >= WRITEBACK {
+                    // Hashed bytes are final and read no more: asking the kernel to
+                    // write them out now (it starts the writes and does not wait) spreads
+                    // the disk writes over the download, instead of leaving a whole
+                    // bundle of dirty pages to the fsync before the rename. Asked only
+                    // after the hash: the same call drops pages already clean, which
+                    // the hash would otherwise read back from disk.
+                    let _ = rustix::fs::fadvise(
+                        file.file(),
+                        written_back,
+                        std::num::NonZeroU64::new(hashed - written_back),
+                        rustix::fs::Advice::DontNeed,
+                    );
+                    written_back = hashed;
                 }
             }
             Ok(Event::Finish { len, entries }) => {

@@ -150,7 +150,7 @@ impl BundleWriter {
             &zip_layout::local_header(&placement),
         )?;
         if let Some(sum) = &self.sum {
-            sum.complete(id.0, placement.header_offset, placement.end());
+            sum.complete(id.0, placement.end());
         }
         Ok(())
     }

@@ -68,18 +68,44 @@ struct Window<'a> {
 }
 
 impl Window<'_> {
-    /// `n` bytes at `offset`, which must lie within the file.
-    fn at(&mut self, offset: u64, n: usize) -> std::io::Result<&[u8]> {
+    /// `n` bytes at `offset`, which must lie within the file. When they are not in the
+    /// window, it is refilled from `offset` with `ahead` bytes (at least `n`): a whole
+    /// window when the bytes after are more headers worth having, just the header when a
+    /// large entry's data follows.
+    fn at(&mut self, offset: u64, n: usize, ahead: usize) -> std::io::Result<&[u8]> {
         let end = offset + n as u64;
         if offset < self.start || end > self.start + self.buf.len() as u64 {
-            let want = (n.max(WINDOW) as u64).min(self.len - offset) as usize;
+            let want = (ahead.max(n) as u64).min(self.len - offset) as usize;
+            // A failed read leaves an empty window, never stale bytes under a new start.
+            self.buf.clear();
             self.buf.resize(want, 0);
-            self.file.read_exact_at(&mut self.buf, offset)?;
+            if let Err(e) = self.file.read_exact_at(&mut self.buf, offset) {
+                self.buf.clear();
+                return Err(e);
+            }
             self.start = offset;
         }
         let from = (offset - self.start) as usize;
         Ok(&self.buf[from..from + n])
     }
+}
+
+/// Extra fields that give an entry another name than its name field: Info-ZIP's Unicode
+/// Path (0x7075) is read by the zip crate and `unzip` in place of the name, and Unicode
+/// Comment (0x6375) rides with it. outrider never writes them; a bundle holding one would
+/// name an entry one way to one reader and another way to the next.
+const RENAMING_EXTRAS: [u16; 2] = [0x7075, 0x6375];
+
+/// Whether `extra` (a header's extra fields) holds a field in [`RENAMING_EXTRAS`].
+fn renames(mut extra: &[u8]) -> bool {
+    while extra.len() >= 4 {
+        let (id, n) = (u16_at(extra, 0), usize::from(u16_at(extra, 2)));
+        if RENAMING_EXTRAS.contains(&id) {
+            return true;
+        }
+        extra = extra.get(4 + n..).unwrap_or(&[]);
+    }
+    false
 }
 
 /// Checks the zip structure of `file` (`len` bytes), already opened by the zip crate, and
@@ -167,6 +193,11 @@ pub(super) fn check(
             }
         };
         let extra = &cd[at + 46 + name_len..at + 46 + name_len + extra_len];
+        if renames(extra) {
+            return Err(refuse(
+                "an extra field gives it another name (Unicode Path); a bundle names each entry once, in its name field",
+            ));
+        }
         let (compressed, size, header) = size_and_offset(&cd[at..], extra).ok_or_else(|| {
             refuse("its Zip64 extra field lacks a size or the local header offset")
         })?;
@@ -189,7 +220,13 @@ pub(super) fn check(
             path: path.to_owned(),
             source,
         };
-        let local = window.at(header, 30 + name_len).map_err(io)?;
+        // Small entries: read on, their neighbours' headers come with this one.
+        let ahead = if compressed < WINDOW as u64 {
+            WINDOW
+        } else {
+            0
+        };
+        let local = window.at(header, 30 + name_len, ahead).map_err(io)?;
         if u32_at(local, 0) != LOCAL_SIG {
             return Err(refuse(
                 "its local header is missing (no signature at its offset)",
@@ -210,7 +247,19 @@ pub(super) fn check(
             ));
         }
         let local_sizes_saturated = u32_at(local, 18) == u32::MAX;
-        let data_offset = local_end + u64::from(u16_at(local, 28));
+        let local_extra_len = usize::from(u16_at(local, 28));
+        let data_offset = local_end + local_extra_len as u64;
+        if local_extra_len > 0 {
+            if data_offset > len {
+                return Err(cut(data_offset.saturating_add(compressed)));
+            }
+            let local_extra = window.at(local_end, local_extra_len, ahead).map_err(io)?;
+            if renames(local_extra) {
+                return Err(refuse(
+                    "an extra field in its local header gives it another name (Unicode Path); a bundle names each entry once, in its name field",
+                ));
+            }
+        }
         let data_end = data_offset
             .checked_add(compressed)
             .ok_or_else(|| refuse("its size overflows"))?;
@@ -223,7 +272,7 @@ pub(super) fn check(
             // an optional signature.
             let signed = data_end + 4 <= len
                 && window
-                    .at(data_end, 4)
+                    .at(data_end, 4, WINDOW)
                     .is_ok_and(|b| u32_at(b, 0) == DESCRIPTOR_SIG);
             let sizes = if local_sizes_saturated { 16 } else { 8 };
             expected += if signed { 4 } else { 0 } + 4 + sizes;

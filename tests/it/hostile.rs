@@ -149,6 +149,19 @@ fn cases(g: &Good) -> Vec<Case> {
             files: g.entries(|e| e.iter_mut().find(|e| e.name == entry_name(&layer)).expect("layer").flags = 1 << 13) },
         Case { name: "local header naming ../", says: "local header names another entry", refused: AtOpen,
             files: g.entries(|e| e.iter_mut().find(|e| e.name == entry_name(&layer)).expect("layer").local_name = Some(format!("../../{}", &layer[7..]))) },
+        Case { name: "Unicode Path extra field renaming an entry to ../", says: "another name (Unicode Path)", refused: AtOpen,
+            files: g.entries(|e| {
+                let layer_entry = e.iter_mut().find(|e| e.name == entry_name(&layer)).expect("layer");
+                // Info-ZIP's 0x7075: version 1, CRC-32 of the name field, then the name the
+                // zip crate and unzip would use instead.
+                let evil = b"../../etc/evil";
+                let mut field = 0x7075u16.to_le_bytes().to_vec();
+                field.extend(((5 + evil.len()) as u16).to_le_bytes());
+                field.push(1);
+                field.extend(rawzip::crc32(layer_entry.name.as_bytes()).to_le_bytes());
+                field.extend(evil);
+                layer_entry.extra = field;
+            }) },
         Case { name: "NUL in an entry name", says: "NUL", refused: AtOpen,
             files: g.entries(|e| e.push(Entry::new(&format!("{}\0.txt", entry_name(&layer)), b"x".to_vec()))) },
         Case { name: "end record count hiding an entry", says: "end record counts", refused: AtOpen,

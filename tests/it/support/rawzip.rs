@@ -24,6 +24,8 @@ pub struct Entry {
     pub local_name: Option<String>,
     /// Written as a local header and data only, left out of the central directory.
     pub unlisted: bool,
+    /// Extra fields, written in both headers.
+    pub extra: Vec<u8>,
 }
 
 impl Entry {
@@ -37,6 +39,7 @@ impl Entry {
             flags: 0,
             local_name: None,
             unlisted: false,
+            extra: Vec::new(),
         }
     }
 }
@@ -79,11 +82,12 @@ pub fn write(entries: &[Entry]) -> Vec<u8> {
             h.extend(size.to_le_bytes());
             h.extend(size.to_le_bytes());
             h.extend((name.len() as u16).to_le_bytes());
-            h.extend(0u16.to_le_bytes()); // extra length
+            h.extend((e.extra.len() as u16).to_le_bytes());
             h
         };
         out.extend(fixed(0x0403_4b50, false, local_name));
         out.extend(local_name);
+        out.extend(&e.extra);
         out.extend(&e.data);
         if e.flags & (1 << 3) != 0 {
             // Flag bit 3: a data descriptor follows the data (signed, as Python writes it).
@@ -102,6 +106,7 @@ pub fn write(entries: &[Entry]) -> Vec<u8> {
         central.extend((0o100644u32 << 16).to_le_bytes());
         central.extend(offset.to_le_bytes());
         central.extend(name);
+        central.extend(&e.extra);
     }
     let start = out.len() as u32;
     out.extend(&central);
