@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): every flow of issue 34 beside its peer or limit, in one run, each
 # printed as a ratio against the issue's target (met yes/no).
-#   bench/all.sh                 push at N = 40 and 80 images (100 layers each): ~6 minutes
-#   N=350 bench/all.sh           the issue's 350 → 700 images (an hour or more)
+#   bench/all.sh                 push at N = 40 and 80 images (100 layers each): ~6.5 minutes
+#   N=350 bench/all.sh           the issue's 350 → 700 images (~35 minutes on 2 cores)
 #   OUT=table.md bench/all.sh    where the markdown table goes (default target/bench-all.md)
 # Flows: pack of the ~1 GB bench set (lib.sh's seed_set) against curl fetching every unique
 # blob 4 at a time into files (the registry→disk limit), and again with --no-checksums; unpack --push of synthetic catalogs
