@@ -32,7 +32,7 @@ fn s(p: &Path) -> &str {
 }
 
 /// `sha256sum -c SHA256SUMS` run in `dir`: whether it passed, and what it said.
-fn sha256sum_check(dir: &Path) -> (bool, String) {
+pub(crate) fn sha256sum_check(dir: &Path) -> (bool, String) {
     let out = Command::new("sha256sum")
         .args(["-c", "SHA256SUMS"])
         .current_dir(dir)

@@ -17,17 +17,23 @@ use std::time::{Duration, Instant};
 /// act while the upload is under way), runs the real cat, then writes its status to
 /// `finished`. Returns the `SetEnv` line that puts it first.
 fn slow_cat(s: &Setup, started: &Path, finished: &Path) -> String {
-    let bin = s.work.path().join("slowbin");
-    std::fs::create_dir_all(&bin).expect("mkdir");
-    std::fs::write(
-        bin.join("cat"),
-        format!(
+    cat_first_on_path(
+        s,
+        "slowbin",
+        &format!(
             "#!/bin/sh\ntouch {}\nsleep 1\n/bin/cat \"$@\"\necho $? > {}\n",
             started.display(),
             finished.display()
         ),
     )
-    .expect("write");
+}
+
+/// Writes `script` as an executable `cat` in the test's folder `dir` and returns the
+/// `SetEnv` line that puts that folder first on the targets' PATH.
+fn cat_first_on_path(s: &Setup, dir: &str, script: &str) -> String {
+    let bin = s.work.path().join(dir);
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    std::fs::write(bin.join("cat"), script).expect("write");
     let chmod = std::process::Command::new("chmod")
         .arg("+x")
         .arg(bin.join("cat"))
@@ -277,24 +283,10 @@ fn a_killed_upload_leaves_no_file_under_the_final_name_and_a_rerun_completes() {
 /// A `cat` for the targets' PATH that takes 64 KiB every 50 ms (about 1.3 MB/s) when it
 /// copies standard input. Returns the `SetEnv` line that puts it first.
 fn throttled_cat(s: &Setup) -> String {
-    let bin = s.work.path().join("throttled");
-    std::fs::create_dir_all(&bin).expect("mkdir");
-    std::fs::write(
-        bin.join("cat"),
-        "#!/bin/sh
-[ $# -eq 0 ] || exec /bin/cat \"$@\"
-exec python3 -c 'import sys, time\nwhile True:\n    b = sys.stdin.buffer.read(65536)\n    if not b: break\n    sys.stdout.buffer.write(b); sys.stdout.flush(); time.sleep(0.05)'\n",
-    )
-    .expect("write");
-    let chmod = std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(bin.join("cat"))
-        .status()
-        .expect("chmod");
-    assert!(chmod.success());
-    format!(
-        "SetEnv PATH={}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
-        bin.display()
+    cat_first_on_path(
+        s,
+        "throttled",
+        "#!/bin/sh\n[ $# -eq 0 ] || exec /bin/cat \"$@\"\nexec python3 -c 'import sys, time\nwhile True:\n    b = sys.stdin.buffer.read(65536)\n    if not b: break\n    sys.stdout.buffer.write(b); sys.stdout.flush(); time.sleep(0.05)'\n",
     )
 }
 
