@@ -250,16 +250,8 @@ pub(super) fn chunks(
             Err(e) => return Some((Err(e), None)),
         };
         let read = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0; CHUNK];
-            let mut filled = 0;
-            while filled < CHUNK {
-                match reader.read(&mut buf[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) => return Err(e),
-                }
-            }
-            buf.truncate(filled);
+            let mut buf = Vec::with_capacity(CHUNK);
+            (&mut reader).take(CHUNK as u64).read_to_end(&mut buf)?;
             Ok((buf, reader))
         })
         .await

@@ -148,25 +148,12 @@ fn read_chunks(
 ) -> Sum {
     let mut sum = Cksum::new();
     loop {
-        let mut buf = bytes::BytesMut::zeroed(CHUNK);
-        let mut filled = 0;
-        let read = loop {
-            match file.read(&mut buf[filled..]) {
-                Ok(0) => break Ok(()),
-                Ok(n) => {
-                    filled += n;
-                    if filled == CHUNK {
-                        break Ok(());
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        buf.truncate(filled);
+        // Up to a whole chunk, or to the end; bytes read before an error are kept.
+        let mut buf = Vec::with_capacity(CHUNK);
+        let read = (&mut file).take(CHUNK as u64).read_to_end(&mut buf);
         sum.update(&buf);
-        let last = filled < CHUNK;
-        if filled > 0 && to.blocking_send(Ok(buf.freeze())).is_err() {
+        let last = buf.len() < CHUNK;
+        if !buf.is_empty() && to.blocking_send(Ok(buf.into())).is_err() {
             return sum.sum();
         }
         if let Err(e) = read {
