@@ -34,8 +34,9 @@ pub(super) struct Piece {
     /// The volume's path, shared by all its pieces (a bundle holds up to a million).
     pub(super) path: Arc<Path>,
     pub(super) span: EntrySpan,
-    /// For a part: its own digest and entry name.
-    pub(super) part: Option<(Digest, String)>,
+    /// For a part: its own digest and entry name (boxed: most blobs are whole, and a
+    /// bundle's pieces should stay small enough to stay in cache).
+    pub(super) part: Option<Box<(Digest, String)>>,
     /// Its volume's number in a set, 0 for a bundle in one file: faults name the volume.
     pub(super) volume: u32,
 }
@@ -121,7 +122,11 @@ impl BlobReader {
     fn start_part(&mut self) {
         let verifying = self.verifying;
         let piece = self.pieces.get(self.current).filter(|_| verifying);
-        self.part = piece.and_then(|p| p.part.as_ref().map(|(d, _)| Verifier::new(d, p.span.size)));
+        self.part = piece.and_then(|p| {
+            p.part
+                .as_deref()
+                .map(|(d, _)| Verifier::new(d, p.span.size))
+        });
         self.crc = piece.map(|_| crc32fast::Hasher::new());
     }
 
@@ -144,7 +149,7 @@ impl BlobReader {
                 self.bundle.display()
             )));
         };
-        let what = match piece.and_then(|p| p.part.as_ref()) {
+        let what = match piece.and_then(|p| p.part.as_deref()) {
             Some((_, entry)) => format!("entry `{entry}` of blob {}", self.digest),
             None => format!("blob {}", self.digest),
         };

@@ -206,7 +206,10 @@ impl BundleReader {
                     .or_insert_with(|| Arc::from(v.path.as_path()))
                     .clone(),
                 span,
-                part: h.part.as_ref().map(|p| (p.digest.clone(), h.entry.clone())),
+                part: h
+                    .part
+                    .as_ref()
+                    .map(|p| Box::new((p.digest.clone(), h.entry.clone()))),
                 volume: h.volume,
             });
         }

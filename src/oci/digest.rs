@@ -8,9 +8,23 @@ use std::str::FromStr;
 
 /// A `sha256:<64 lowercase hex>` content digest. Other algorithms are refused: the
 /// distribution spec makes sha256 the one every registry must support.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Digest(String);
+///
+/// The text is held inline rather than in a `String`: a bundle's index holds one digest per
+/// entry (71k at 700 images × 100 layers) in several maps, and a heap pointer per key made
+/// every lookup chase memory that no longer fits a cache (verify went 2.25× slower at twice
+/// the entries, with exactly twice the instructions).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Digest([u8; DIGEST_LEN]);
+
+/// `sha256:` and 64 hex digits.
+const DIGEST_LEN: usize = 71;
+
+impl std::hash::Hash for Digest {
+    /// The 64 hex digits only: the `sha256:` prefix is the same in every digest.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(&self.0[7..]);
+    }
+}
 
 /// Why a digest string or a byte stream failed a check.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +55,7 @@ pub enum DigestError {
 impl Digest {
     /// Digest of a complete byte slice.
     pub fn of(bytes: &[u8]) -> Digest {
-        Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
+        Digest::from_sha256(Sha256::digest(bytes).into())
     }
 
     /// Digest and length of everything `reader` yields, read in 1 MiB chunks (a file too
@@ -63,38 +77,67 @@ impl Digest {
 
     /// The digest of a finished sha256 computation.
     pub fn from_sha256(bytes: [u8; 32]) -> Digest {
-        Digest(format!("sha256:{}", hex::encode(bytes)))
+        let mut text = [0u8; DIGEST_LEN];
+        text[..7].copy_from_slice(b"sha256:");
+        hex::encode_to_slice(bytes, &mut text[7..]).expect("64 hex digits fill 64 bytes");
+        Digest(text)
     }
 
     /// The 64 hex digits, as used in blob paths.
     pub fn hex(&self) -> &str {
-        &self.0[7..]
+        &self.as_str()[7..]
     }
 
     /// The full `sha256:<hex>` text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII is ever stored (checked by `from_str`, written by `from_sha256`).
+        std::str::from_utf8(&self.0).expect("a digest is ASCII")
     }
 
     /// First 12 hex digits, for human-facing lines.
     pub fn short(&self) -> &str {
-        &self.0[7..19]
+        &self.as_str()[7..19]
     }
 }
 
 impl FromStr for Digest {
     type Err = DigestError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let ok = s.len() == 71
+        let ok = s.len() == DIGEST_LEN
             && s.starts_with("sha256:")
             && s[7..]
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if ok {
-            Ok(Digest(s.to_owned()))
+            let mut text = [0u8; DIGEST_LEN];
+            text.copy_from_slice(s.as_bytes());
+            Ok(Digest(text))
         } else {
             Err(DigestError::Malformed(s.to_owned()))
         }
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    /// Parsed from the text in place: no `String` is made for each of an index's digests.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Digest;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sha256 digest")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Digest, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Text)
     }
 }
 
@@ -107,19 +150,19 @@ impl TryFrom<String> for Digest {
 
 impl From<Digest> for String {
     fn from(d: Digest) -> String {
-        d.0
+        d.as_str().to_owned()
     }
 }
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -216,7 +259,7 @@ impl Verifier {
         if self.seen != self.size {
             return Err(self.size_error());
         }
-        let actual = Digest(format!("sha256:{}", hex::encode(self.hasher.finalize())));
+        let actual = Digest::from_sha256(self.hasher.finalize().into());
         if actual != self.expected {
             return Err(DigestError::Mismatch {
                 expected: self.expected,
