@@ -35,8 +35,9 @@ pub enum DigestError {
     /// More or fewer bytes arrived than the descriptor promised.
     #[error("{digest}: expected {expected} bytes, got {got}")]
     SizeMismatch {
-        /// The blob being checked.
-        digest: Digest,
+        /// The blob being checked (boxed, as are the digests below: every error that
+        /// carries this one stays small).
+        digest: Box<Digest>,
         /// Size from the descriptor.
         expected: u64,
         /// Bytes seen (a lower bound when the stream ran over).
@@ -46,9 +47,9 @@ pub enum DigestError {
     #[error("{expected}: content hashes to {actual}")]
     Mismatch {
         /// The digest that was promised.
-        expected: Digest,
+        expected: Box<Digest>,
         /// The digest of the bytes received.
-        actual: Digest,
+        actual: Box<Digest>,
     },
 }
 
@@ -262,8 +263,8 @@ impl Verifier {
         let actual = Digest::from_sha256(self.hasher.finalize().into());
         if actual != self.expected {
             return Err(DigestError::Mismatch {
-                expected: self.expected,
-                actual,
+                expected: Box::new(self.expected),
+                actual: Box::new(actual),
             });
         }
         Ok(())
@@ -271,7 +272,7 @@ impl Verifier {
 
     fn size_error(&self) -> DigestError {
         DigestError::SizeMismatch {
-            digest: self.expected.clone(),
+            digest: Box::new(self.expected.clone()),
             expected: self.size,
             got: self.seen,
         }

@@ -135,7 +135,10 @@ impl Registry {
             return Err(RegistryError::Content {
                 registry: self.name.clone(),
                 what,
-                source: crate::oci::DigestError::Mismatch { expected, actual },
+                source: crate::oci::DigestError::Mismatch {
+                    expected: Box::new(expected),
+                    actual: Box::new(actual),
+                },
             });
         }
         parsed.map_err(|source| RegistryError::Manifest {

@@ -106,7 +106,7 @@ impl Source for RegistrySource {
                     registry: r.name.clone(),
                     what: format!("manifest {} in `{repo}`", desc.digest),
                     source: crate::oci::DigestError::SizeMismatch {
-                        digest: desc.digest.clone(),
+                        digest: Box::new(desc.digest.clone()),
                         expected: desc.size,
                         got: m.bytes.len() as u64,
                     },
