@@ -7,11 +7,12 @@
 # Flows: pack of the ~1 GB bench set (lib.sh's seed_set) against curl fetching every unique
 # blob 4 at a time into files (the registry→disk limit), and again with --no-checksums; unpack --push of synthetic catalogs
 # at N and 2N images, and skopeo sync (dir → registry) of the N set into a fresh registry;
-# verify of synthetic bundles at 350 and 700 images × 100 layers (35.7k, 71.4k entries) and
+# verify and inspect of synthetic bundles at 350 and 700 images × 100 layers (35.7k, 71.4k entries) and
 # `unzip -t` of the 700 one; unpack --docker-save against `cat` of the same tar to the same
 # disk; unpack -c to two local sshd targets against `ssh HOST 'cat > x'` of the same tar to
-# both at once. Pack, docker-save and their limits alternate 3 times (medians, cold cache);
-# verify and unzip are best of 3 (warm cache); the pushes and skopeo run once.
+# both at once. Pack, docker-save and their limits alternate 5 times (medians, cold cache);
+# verify, inspect and unzip are best of 7 (warm cache, the two sizes alternating); the pushes
+# and skopeo run once.
 # BENCH_PREBUILT=1 uses target/release/outrider as it is (no cargo build).
 # Needs root (sshd, dropping caches) or sudo to install missing Debian packages.
 set -euo pipefail
@@ -44,13 +45,13 @@ write_table() { # the rows so far, so a run cut short still leaves its table
     echo "\`$( [ -n "${N:-}" ] && echo "N=$N ")bench/all.sh\`, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD), $(nproc) cores, load average before the run ${load_before}, now $(cut -d' ' -f1-3 /proc/loadavg); the script had run $(( $(date +%s) - started )) s. Ratio = outrider / peer (wall time)."
   } > "$out"
 }
-# Runs `measure` 3 times for each of two labelled commands, alternating; $prep runs before
+# Runs `measure` 5 times for each of two labelled commands, alternating; $prep runs before
 # each. Leaves medians in m_wall[label], m_cpu[label] and the peak in m_rss[label] (MB).
 declare -A m_wall m_cpu m_rss
 alternate() { # labelA "cmdA" labelB "cmdB" (each a shell string)
   local -A walls cpus
   local round l
-  for round in 1 2 3; do
+  for round in 1 2 3 4 5; do
     for l in "$1" "$3"; do
       eval "$prep"
       if [ "$l" = "$1" ]; then measure "$l" 0 sh -c "$2"; else measure "$l" 0 sh -c "$4"; fi
@@ -128,32 +129,50 @@ if [ "$(id -u)" -eq 0 ] && [ -x /usr/sbin/sshd ]; then
 else row "$flow" "not measured yet (needs root and /usr/sbin/sshd)" "" "" 1.3; fi
 rm -f "$work/ref.tar"
 
-# 4. verify of synthetic bundles at 35.7k and 71.4k entries, and unzip -t of the larger.
-for size in 350 700; do
-  python3 bench/synthetic_bundle.py "$size" "$work/v$size.zip" 100
-  best "verify,$size" "$bin" -q verify "$work/v$size.zip"
+# 4. verify and inspect of synthetic bundles at 35.7k and 71.4k entries, and unzip -t of the
+# larger: warm cache, the sizes alternating round by round and the best of 7 kept, so that a
+# change in the machine's load between two blocks of runs does not show as growth.
+for size in 350 700; do python3 bench/synthetic_bundle.py "$size" "$work/v$size.zip" 100; done
+for _ in 1 2 3 4 5 6 7; do
+  for size in 350 700; do
+    keep_best "verify,$size" "$bin" -q verify "$work/v$size.zip"
+    keep_best "inspect,$size" "$bin" -q inspect "$work/v$size.zip"
+  done
+  keep_best "unzip -t,700" unzip -tq "$work/v700.zip"
 done
-best "unzip -t,700" unzip -tq "$work/v700.zip"
 entries() { unzip -l "$1" | tail -1 | awk '{print $2}'; }
-row "verify 2N/N, $(entries "$work/v350.zip") → $(entries "$work/v700.zip") entries (synthetic)" \
-  "${secs[verify,700]} s at 2N" "${secs[verify,350]} s at N" "$(ratio "${secs[verify,700]}" "${secs[verify,350]}")" 2.1
+for c in verify inspect; do
+  echo "  $c: ${secs[$c,350]} s at 350 images, ${secs[$c,700]} s at 700 (best of 7)" >&2
+  row "$c 2N/N, $(entries "$work/v350.zip") → $(entries "$work/v700.zip") entries (synthetic)" \
+    "${secs[$c,700]} s at 2N" "${secs[$c,350]} s at N" "$(ratio "${secs[$c,700]}" "${secs[$c,350]}")" 2.1
+done
 row "verify vs unzip -t of the same file ($(entries "$work/v700.zip") entries)" \
   "${secs[verify,700]} s" "${secs[unzip -t,700]} s" "$(ratio "${secs[verify,700]}" "${secs[unzip -t,700]}")" 3.0
 rm -f "$work"/v*.zip
 
 # 5. unpack --push of N and 2N synthetic images into fresh registries; skopeo sync of the N
 # set (read back out of the first registry into a dir: layout, untimed) into another.
-declare -A reqs
+# Each push starts from the same state (`measure`: synced, caches dropped), so the second
+# is not charged for writing back the first one's files. The registry's CPU seconds come
+# from /proc: on 2 cores it, not outrider, does most of the work.
+declare -A reqs push_cpu registry_cpu
 for size in "$n" "$((2 * n))"; do
   python3 bench/synthetic_bundle.py "$size" "$work/p$size.zip" "$layers"
   reg=$(start_registry "push$size")
-  once "push,$size" "$bin" -q unpack "$work/p$size.zip" --push "http://$reg"
+  reg_pid=$(tail -1 "$work/pids")
+  measure "push,$size" 0 "$bin" -q unpack "$work/p$size.zip" --push "http://$reg"
+  [ -n "$wall" ] || { echo "push of $size images failed" >&2; exit 1; }
+  secs[push,$size]=$wall; push_cpu[$size]=$cpu
+  registry_cpu[$size]=$(awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$reg_pid/stat")
   reqs[$size]=$(( $(registry_requests "push$size") / size ))
   [ "$size" = "$n" ] && pushed=$reg
   rm -f "$work/p$size.zip"
 done
+push_figures() { # size → one cell
+  echo "${secs[push,$1]} s, ${push_cpu[$1]} CPU s (registry ${registry_cpu[$1]} CPU s), ${reqs[$1]} requests/image"
+}
 row "unpack --push 2N/N, $n → $((2 * n)) images × $layers layers" \
-  "${secs[push,$((2 * n))]} s at 2N, ${reqs[$((2 * n))]} requests/image" "${secs[push,$n]} s at N, ${reqs[$n]} requests/image" \
+  "$(push_figures $((2 * n))) at 2N" "$(push_figures "$n") at N" \
   "$(ratio "${secs[push,$((2 * n))]}" "${secs[push,$n]}")" 2.1
 { echo "$pushed:"; echo "  tls-verify: false"; echo "  images:"
   for i in $(seq 0 $((n - 1))); do echo "    bench/app$i: [\"1\"]"; done; } > "$work/sync.yaml"

@@ -104,6 +104,11 @@ best() { # label command… → best wall seconds of 3, recorded as secs[label]
   secs[$label]=$b
   echo "  $label: ${b}s" >&2
 }
+keep_best() { # label command… → runs it once; secs[label] keeps the best wall seconds so far
+  local label=$1; shift
+  /usr/bin/time -f "%e" -o "$work/time" "$@" >"$work/out.log" 2>&1 || { echo "$label failed:" >&2; tail -5 "$work/out.log" >&2; exit 1; }
+  secs[$label]=$(python3 -c "print(min(${secs[$label]:-999999}, $(cat "$work/time")))")
+}
 once() { # label command… → wall seconds of one run, recorded as secs[label]
   local label=$1; shift
   /usr/bin/time -f "%e" -o "$work/time" "$@" >"$work/out.log" 2>&1 || { echo "$label failed:" >&2; tail -5 "$work/out.log" >&2; exit 1; }
