@@ -39,6 +39,7 @@ pub mod size;
 pub mod sources;
 pub mod space;
 pub mod trust;
+pub mod write_behind;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -8,7 +8,6 @@ use crate::blob_store::BlobStore;
 use crate::bundle::index::{BundleIndex, ImageEntry};
 use crate::docker_archive::{self, ArchiveImage};
 use crate::oci::{Descriptor, Digest, ParsedManifest, Platform};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Output compression.
@@ -261,7 +260,9 @@ pub fn write_file_as(
             inner: fs_err::File::create(&temp).map_err(|e| e.to_string())?,
             sum: how.summed.then(crate::cksum::Cksum::new),
         };
-        let buffered = std::io::BufWriter::with_capacity(1 << 20, file);
+        // Written on a thread of its own (in 1 MiB chunks): reading and hashing the blobs
+        // here overlaps with copying the tar into the page cache there.
+        let buffered = crate::write_behind::WriteBehind::new(file).map_err(|e| e.to_string())?;
         let done = match compress {
             Compress::None => {
                 docker_archive::write(buffered, store, images).map_err(|e| e.to_string())?
@@ -285,7 +286,7 @@ pub fn write_file_as(
                     .map_err(|e| e.to_string())?
             }
         };
-        let file = done.into_inner().map_err(|e| e.error().to_string())?;
+        let file = done.finish().map_err(|e| e.to_string())?;
         if how.durable {
             file.inner.sync_all().map_err(|e| e.to_string())?;
         }
@@ -327,12 +328,11 @@ pub fn pipe(
         .spawn()
         .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
     let stdin = child.stdin.take().ok_or("no stdin")?;
-    let written = docker_archive::write(
-        std::io::BufWriter::with_capacity(1 << 20, stdin),
-        store,
-        images,
-    )
-    .map(|mut w| w.flush());
+    // As in `write_file_as`: the pipe is fed on a thread of its own.
+    let written = crate::write_behind::WriteBehind::new(stdin)
+        .map_err(docker_archive::ArchiveError::from)
+        .and_then(|behind| docker_archive::write(behind, store, images))
+        .map(|behind| behind.finish().map(drop));
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         let stderr = crate::output::sanitize(String::from_utf8_lossy(&out.stderr).trim());

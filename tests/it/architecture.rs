@@ -28,6 +28,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "atomic_file",
             "clobber",
             "cksum",
+            "write_behind",
         ],
     ),
     (
