@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): every flow of issue 34 beside its peer or limit, in one run, each
 # printed as a ratio against the issue's target (met yes/no).
-#   bench/all.sh                 push at N = 40 and 80 images (100 layers each): ~6.5 minutes
-#   N=350 bench/all.sh           the issue's 350 → 700 images (~35 minutes on 2 cores)
+#   bench/all.sh                 push at N = 40 and 80 images (100 layers each): ~7 minutes
+#   N=350 bench/all.sh           the issue's 350 → 700 images (~34 minutes on 2 cores)
 #   OUT=table.md bench/all.sh    where the markdown table goes (default target/bench-all.md)
 # Flows: pack of the ~1 GB bench set (lib.sh's seed_set) against curl fetching every unique
 # blob 4 at a time into files (the registry→disk limit), and again with --no-checksums; unpack --push of synthetic catalogs
@@ -141,6 +141,7 @@ for _ in 1 2 3 4 5 6 7; do
   keep_best "unzip -t,700" unzip -tq "$work/v700.zip"
 done
 entries() { unzip -l "$1" | tail -1 | awk '{print $2}'; }
+echo "  unzip -t: ${secs[unzip -t,700]} s at 700 images (best of 7)" >&2
 for c in verify inspect; do
   echo "  $c: ${secs[$c,350]} s at 350 images, ${secs[$c,700]} s at 700 (best of 7)" >&2
   row "$c 2N/N, $(entries "$work/v350.zip") → $(entries "$work/v700.zip") entries (synthetic)" \

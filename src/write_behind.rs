@@ -1,8 +1,9 @@
 //! Write-behind: a writer whose bytes reach their destination on a thread of its own. A
 //! tar written from a bundle costs two things per byte, reading and hashing it (every blob
 //! is checked against its digest on its way out) and copying it into the page cache; done
-//! in one thread they add up, on two threads they overlap. On the bench machine this moved
-//! `--docker-save` of a 1 GB tar from 1.3× `cat` of the same bytes towards 1.0×.
+//! in one thread they add up, on two threads they overlap. On the bench machine this (with
+//! 1 MiB reads per blob) moved `--docker-save` of a 1 GB tar from 1.29× `cat` of the same
+//! bytes to 0.92× (`bench/all.sh`).
 //!
 //! Memory stays bounded: at most [`DEPTH`] full buffers wait for the thread, and the
 //! buffers it has written come back to be filled again (a fresh megabyte each time would
