@@ -308,6 +308,22 @@ pub fn write_file_as(
     }
 }
 
+/// Most of a consumer's stdout or stderr that is kept; the rest is read and dropped.
+const KEPT_OUTPUT: u64 = 1 << 20;
+
+/// Reads `stream` to its end on a thread of its own, keeping its first [`KEPT_OUTPUT`]
+/// bytes: a consumer that prints while it reads (`docker load`, `ctr import` name each
+/// image) must never block on a full pipe while outrider blocks feeding its stdin.
+fn drain(mut stream: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    use std::io::Read as _;
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let _ = (&mut stream).take(KEPT_OUTPUT).read_to_end(&mut kept);
+        let _ = std::io::copy(&mut stream, &mut std::io::sink());
+        kept
+    })
+}
+
 /// Streams a plain tar of `images` into `program args…` on its standard input (no
 /// temporary file) and returns what it printed on stdout.
 pub fn pipe(
@@ -328,18 +344,22 @@ pub fn pipe(
         .spawn()
         .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
     let stdin = child.stdin.take().ok_or("no stdin")?;
-    // As in `write_file_as`: the pipe is fed on a thread of its own.
+    let stdout = drain(child.stdout.take().ok_or("no stdout")?);
+    let stderr = drain(child.stderr.take().ok_or("no stderr")?);
+    // As in `write_file_as`: the pipe is fed on a thread of its own; `finish` closes it.
     let written = crate::write_behind::WriteBehind::new(stdin)
         .map_err(docker_archive::ArchiveError::from)
         .and_then(|behind| docker_archive::write(behind, store, images))
         .map(|behind| behind.finish().map(drop));
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        let stderr = crate::output::sanitize(String::from_utf8_lossy(&out.stderr).trim());
-        return Err(format!("`{shown}` failed ({}): {stderr}", out.status));
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    if !status.success() {
+        let stderr = crate::output::sanitize(String::from_utf8_lossy(&stderr).trim());
+        return Err(format!("`{shown}` failed ({status}): {stderr}"));
     }
     written
         .map_err(|e| format!("streaming into `{shown}`: {e}"))?
         .map_err(|e| e.to_string())?;
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(String::from_utf8_lossy(&stdout).into_owned())
 }

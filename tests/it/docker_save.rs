@@ -426,6 +426,72 @@ fn bad_requests_leave_no_tar() {
     );
 }
 
+/// `docker load` and `ctr import` print while they read. A consumer that prints 256 KiB on
+/// each of stdout and stderr before it reads a byte must still get the whole tar: outrider
+/// reads what it prints while it feeds it (before, both sides blocked on full pipes).
+#[test]
+fn a_consumer_that_prints_before_it_reads_gets_the_whole_tar() {
+    let s = seed();
+    let o = Outrider::new();
+    let w = tempfile::tempdir().expect("tmp");
+    let p = |n: &str| w.path().join(n);
+    let all = p("all.zip");
+    let a = all.to_str().expect("utf8");
+    o.ok(&["pack", "-o", a, &format!("{}/apps/alpha:1", s.source.host)]);
+    let reference = p("ref.tar");
+    o.ok(&[
+        "unpack",
+        a,
+        "--docker-save",
+        reference.to_str().expect("utf8"),
+    ]);
+    let got = p("got.tar");
+    let script = p("chatty-docker");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             head -c 262144 /dev/zero | tr '\\0' x\n\
+             head -c 262144 /dev/zero | tr '\\0' y >&2\n\
+             cat > '{}'\n\
+             echo 'Loaded image: chatty:1'\n",
+            got.display()
+        ),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let mut child = o
+        .cmd()
+        .args([
+            "unpack",
+            a,
+            "--docker",
+            "--docker-cmd",
+            script.to_str().expect("utf8"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("outrider and a consumer that prints before it reads blocked each other");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    assert!(
+        std::fs::read(&got).expect("got") == std::fs::read(&reference).expect("ref"),
+        "the consumer did not get the tar --docker-save writes"
+    );
+}
+
 #[test]
 fn an_incremental_bundle_becomes_a_whole_tar_with_its_base() {
     if !can_run_daemons("containerd import") {
