@@ -262,13 +262,13 @@ pub fn write_file_as(
         };
         // Written on a thread of its own (in 1 MiB chunks): reading and hashing the blobs
         // here overlaps with copying the tar into the page cache there.
-        let buffered = crate::write_behind::WriteBehind::new(file).map_err(|e| e.to_string())?;
+        let behind = crate::write_behind::WriteBehind::new(file).map_err(|e| e.to_string())?;
         let done = match compress {
             Compress::None => {
-                docker_archive::write(buffered, store, images).map_err(|e| e.to_string())?
+                docker_archive::write(behind, store, images).map_err(|e| e.to_string())?
             }
             Compress::Zstd => {
-                let mut encoder = zstd::Encoder::new(buffered, 3).map_err(|e| e.to_string())?;
+                let mut encoder = zstd::Encoder::new(behind, 3).map_err(|e| e.to_string())?;
                 // k3s's decoder refuses windows over 32 MiB (2^25).
                 encoder.window_log(23).map_err(|e| e.to_string())?;
                 let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
@@ -279,7 +279,7 @@ pub fn write_file_as(
                     .map_err(|e| e.to_string())?
             }
             Compress::Gzip => {
-                let encoder = flate2::write::GzEncoder::new(buffered, flate2::Compression::fast());
+                let encoder = flate2::write::GzEncoder::new(behind, flate2::Compression::fast());
                 docker_archive::write(encoder, store, images)
                     .map_err(|e| e.to_string())?
                     .finish()

@@ -9,8 +9,8 @@ use crate::support::images::{self, Flavour, Image};
 use crate::support::tmpfs::Tmpfs;
 use crate::support::{Outrider, Registry, skopeo_raw, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 fn seed() -> (Registry, Image) {
     let source = Registry::plain();
@@ -157,30 +157,6 @@ fn a_cut_bundle_says_the_copy_stopped_early_and_sha256sums_catches_it() {
     assert!(!other.join("SHA256SUMS").exists());
 }
 
-/// Runs outrider with `args`, failing the test (not hanging it) past `limit`.
-fn run_within(o: &Outrider, args: &[&str], limit: Duration) -> std::process::Output {
-    let mut child = o
-        .cmd()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + limit;
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("wait");
-            panic!(
-                "outrider {args:?} still ran after {limit:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("output")
-}
-
 fn mkfifo(path: &Path) {
     let ok = Command::new("mkfifo")
         .arg(path)
@@ -235,8 +211,7 @@ fn a_fifo_in_an_oci_layout_is_refused_at_once() {
         (format!("docker-archive:{}", s(&tar)), tar.clone()),
     ] {
         let out_file = w.path().join("x.zip");
-        let out = run_within(
-            &o,
+        let out = o.run_within(
             &["pack", &source, "-o", s(&out_file)],
             Duration::from_secs(30),
         );

@@ -461,31 +461,18 @@ fn a_consumer_that_prints_before_it_reads_gets_the_whole_tar() {
     .expect("script");
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
-    let mut child = o
-        .cmd()
-        .args([
+    let out = o.run_within(
+        &[
             "unpack",
             a,
             "--docker",
             "--docker-cmd",
             script.to_str().expect("utf8"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("run");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("outrider and a consumer that prints before it reads blocked each other");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    assert!(status.success(), "{status}");
+        ],
+        std::time::Duration::from_secs(120),
+    );
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
     assert!(
         std::fs::read(&got).expect("got") == std::fs::read(&reference).expect("ref"),
         "the consumer did not get the tar --docker-save writes"

@@ -329,6 +329,30 @@ impl Outrider {
         self.cmd().args(args).output().expect("run outrider")
     }
 
+    /// Runs with `args`, failing the test (not hanging it) past `limit`.
+    pub fn run_within(&self, args: &[&str], limit: Duration) -> Output {
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let deadline = Instant::now() + limit;
+        while child.try_wait().expect("wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("wait");
+                panic!(
+                    "outrider {args:?} still ran after {limit:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().expect("output")
+    }
+
     /// Runs with `args` and panics with stderr unless it exits 0.
     pub fn ok(&self, args: &[&str]) -> Output {
         let out = self.run(args);
