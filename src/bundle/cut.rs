@@ -7,7 +7,7 @@
 
 use super::index::BundleIndex;
 use super::read_error::ReadError;
-use super::zip_layout::local_header_len;
+use super::zip_layout::{descriptor_len, local_header_len};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -19,12 +19,8 @@ const LOCAL: [u8; 4] = [0x50, 0x4b, 0x03, 0x04];
 const EOCD_SPAN: u64 = 22 + 0xFFFF;
 
 /// Why `file` (at `path`) did not open as a zip: cut short, a checksum list given in
-/// place of a bundle, or `zip_error` as the zip crate said it.
-pub(super) fn diagnose(
-    path: &Path,
-    mut file: &std::fs::File,
-    zip_error: zip::result::ZipError,
-) -> ReadError {
+/// place of a bundle, or `reason`, what the zip walk found wrong.
+pub(super) fn diagnose(path: &Path, mut file: &std::fs::File, reason: String) -> ReadError {
     let not_zip = |reason: String| ReadError::NotZip {
         path: path.to_owned(),
         reason,
@@ -35,7 +31,7 @@ pub(super) fn diagnose(
         );
     }
     let Ok(len) = file.metadata().map(|m| m.len()) else {
-        return not_zip(zip_error.to_string());
+        return not_zip(reason);
     };
     let mut head = [0u8; 4];
     let starts_as_zip = file.seek(SeekFrom::Start(0)).is_ok()
@@ -57,7 +53,7 @@ pub(super) fn diagnose(
             want: None,
         };
     }
-    not_zip(zip_error.to_string())
+    not_zip(reason)
 }
 
 /// Whether `e` says a file was cut short.
@@ -78,7 +74,7 @@ pub(super) fn with_floor(e: ReadError, index: &BundleIndex, number: u32) -> Read
 }
 
 /// Bytes volume `number` holds at least: every entry the index assigns to it, with its
-/// local header (its own index and central directory come on top).
+/// local header and data descriptor (its own index and central directory come on top).
 pub(super) fn volume_floor(index: &BundleIndex, number: u32) -> u64 {
     let Some(info) = &index.volume else {
         return 0;
@@ -93,7 +89,7 @@ pub(super) fn volume_floor(index: &BundleIndex, number: u32) -> u64 {
                 .map(|p| p.size)
                 .or_else(|| index.size_of(&h.digest))
                 .unwrap_or(0);
-            local_header_len(&h.entry, size) + size
+            local_header_len(&h.entry, size) + size + descriptor_len(size)
         })
         .sum()
 }
@@ -134,11 +130,7 @@ mod tests {
         let path = dir.path().join("b.zip");
         std::fs::write(&path, bytes).unwrap();
         let file = std::fs::File::open(&path).unwrap();
-        diagnose(
-            &path,
-            &file,
-            zip::result::ZipError::InvalidArchive("test".into()),
-        )
+        diagnose(&path, &file, "test".into())
     }
 
     #[test]
@@ -161,7 +153,7 @@ mod tests {
             "{e}"
         );
         assert!(e.to_string().contains("sha256sum -c SHA256SUMS"), "{e}");
-        // A file that is no zip at all keeps the zip crate's word.
+        // A file that is no zip at all keeps the zip walk's word.
         assert!(matches!(diagnosed(b"hello"), ReadError::NotZip { .. }));
         // An empty file is a copy that never started.
         assert!(matches!(diagnosed(b""), ReadError::Cut { have: 0, .. }));

@@ -37,27 +37,19 @@ pub(super) fn open_file(
     };
     let (file, _) = fs_err::File::open(path).map_err(io)?.into_parts();
     let len = file.metadata().map_err(io)?.len();
-    // Buffered: the zip crate reads each directory record in small pieces.
-    let archive = zip::ZipArchive::new(std::io::BufReader::with_capacity(1 << 16, &file))
-        .map_err(|e| super::cut::diagnose(path, &file, e))?;
-    // The zip crate keeps one entry per name; a second copy would silently win or lose.
-    if archive.has_duplicate_names() {
-        return Err(ReadError::BadEntry {
-            path: path.to_owned(),
-            name: "(several)".into(),
-            reason: "a name appears twice in the central directory; a bundle names each entry once",
-        });
-    }
-    if archive
-        .index_for_name(super::charon::DESCRIPTOR_ENTRY)
-        .is_some()
-        && archive.index_for_name(INDEX_ENTRY).is_none()
-    {
-        return open_payload(path, len, &file, trusted);
+    // One walk of the zip's own records; a file that is no zip (or a copy cut short, which
+    // lost its directory) is named for what it is.
+    let central = super::zip_strict::check(path, &file, len).map_err(|e| match e {
+        ReadError::NotZip { reason, .. } => super::cut::diagnose(path, &file, reason),
+        other => other,
+    })?;
+    let named = |name: &str| central.iter().any(|c| c.name == name);
+    if named(super::charon::DESCRIPTOR_ENTRY) && !named(INDEX_ENTRY) {
+        return open_payload(path, central, &file, trusted);
     }
     let entries = stored_entries(
         path,
-        super::zip_strict::check(path, &file, len)?,
+        central,
         valid_entry_name,
         "only `outrider.json`, `outrider.json.sig` and `blobs/sha256/<hex>[.part-NNNN]` belong in a bundle",
     )?;
@@ -155,7 +147,7 @@ pub(super) fn check_same_set(
 /// A docker-charon payload, read as a bundle of one volume (see [`super::charon`]).
 fn open_payload(
     path: &Path,
-    len: u64,
+    central: Vec<super::zip_strict::Central>,
     file: &std::fs::File,
     trusted: &TrustedKeys,
 ) -> Result<(Volume, BundleIndex), ReadError> {
@@ -167,7 +159,7 @@ fn open_payload(
     }
     let raw = stored_entries(
         path,
-        super::zip_strict::check(path, file, len)?,
+        central,
         super::charon::valid_entry_name,
         super::charon::NAMING_RULE,
     )?;

@@ -4,12 +4,14 @@
 //! the parts fill volumes to the brim. Pure arithmetic: no I/O.
 
 use super::entry_name::blob_entry;
+use super::zip_layout::MAX_DESCRIPTOR_LEN;
 use crate::oci::Digest;
 
 /// Bytes every volume spends besides its entries: the index entry's local and central
-/// headers, the end-of-central-directory record, the Zip64 end record and locator, and
-/// room for a signature entry (`outrider.json.sig`, at most 96 bytes of base64).
-const FIXED: u64 = (30 + 13) + (46 + 13) + 22 + 56 + 20 + (30 + 17) + (46 + 17) + 96;
+/// headers and data descriptor, the end-of-central-directory record, the Zip64 end record
+/// and locator, and room for a signature entry (`outrider.json.sig`, at most 96 bytes of
+/// base64).
+const FIXED: u64 = (30 + 13) + (46 + 13) + 16 + 22 + 56 + 20 + (30 + 17) + (46 + 17) + 16 + 96;
 /// Smallest part worth starting in a volume's remaining space.
 const MIN_PART: u64 = 64 * 1024;
 
@@ -39,10 +41,10 @@ pub struct Segment {
     pub part: Option<(u32, u32)>,
 }
 
-/// Zip bytes an entry costs besides its data: local header and central directory record,
-/// with room for every Zip64 field it could need.
+/// Zip bytes an entry costs besides its data: local header, data descriptor and central
+/// directory record, with room for every Zip64 field it could need.
 fn entry_cost(name: &str) -> u64 {
-    30 + name.len() as u64 + 20 + 46 + name.len() as u64 + 28
+    30 + name.len() as u64 + 20 + MAX_DESCRIPTOR_LEN + 46 + name.len() as u64 + 28
 }
 
 fn whole_name(d: &Digest) -> String {

@@ -1,5 +1,6 @@
-//! Writes a bundle. Every entry is placed (name and size) before its bytes arrive, so
-//! concurrent downloads write at their own offsets with positioned writes. The file lives
+//! Writes a bundle. Every entry is placed (name and size, and its local header written)
+//! before its bytes arrive, so concurrent downloads write at their own offsets with
+//! positioned writes; its CRC-32 goes in the data descriptor after the data. The file lives
 //! under `<name>.partial` until [`BundleWriter::finish`] writes the index and central
 //! directory, syncs, and renames it: an interrupted pack never leaves a finished-looking file.
 //! A pack with a journal keeps the `.partial` file when interrupted, so a rerun resumes it.
@@ -35,12 +36,18 @@ pub enum WriteError {
 #[derive(Clone, Copy, Debug)]
 pub struct EntryId(usize);
 
+/// One placed entry, and how far its data is written in order from its first byte.
+struct Slot {
+    placement: Placement,
+    written: u64,
+}
+
 /// A bundle being written. Share it in an `Arc` across download tasks.
 pub struct BundleWriter {
     file: Arc<fs_err::File>,
     temp: PathBuf,
     target: PathBuf,
-    placements: Mutex<Vec<Placement>>,
+    slots: Mutex<Vec<Slot>>,
     finished: Mutex<bool>,
     /// Keep the `.partial` file when dropped unfinished: a journal says what is in it.
     keep: std::sync::atomic::AtomicBool,
@@ -72,7 +79,7 @@ impl BundleWriter {
             file: Arc::new(file),
             temp,
             target: target.to_owned(),
-            placements: Mutex::new(Vec::new()),
+            slots: Mutex::new(Vec::new()),
             finished: Mutex::new(false),
             keep: std::sync::atomic::AtomicBool::new(false),
             sum: None,
@@ -104,30 +111,69 @@ impl BundleWriter {
         self.file.metadata().map_or(true, |m| m.len() == 0)
     }
 
-    /// Reserves space for an entry of `size` bytes after the last one placed.
-    pub fn place(&self, name: &str, size: u64) -> EntryId {
-        let mut placements = self.placements.lock().unwrap_or_else(|e| e.into_inner());
-        let header_offset = placements.last().map_or(0, Placement::end);
-        placements.push(Placement {
-            name: name.to_owned(),
-            size,
-            header_offset,
-            crc32: 0,
-        });
-        EntryId(placements.len() - 1)
+    fn slots(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reserves space for an entry of `size` bytes after the last one placed, and writes
+    /// its local header (final now: it holds no CRC-32).
+    pub fn place(&self, name: &str, size: u64) -> Result<EntryId, WriteError> {
+        let (id, placement) = {
+            let mut slots = self.slots();
+            let header_offset = slots.last().map_or(0, |s| s.placement.end());
+            let placement = Placement {
+                name: name.to_owned(),
+                size,
+                header_offset,
+                crc32: 0,
+            };
+            slots.push(Slot {
+                placement: placement.clone(),
+                written: 0,
+            });
+            (EntryId(slots.len() - 1), placement)
+        };
+        self.write_at(
+            placement.header_offset,
+            &zip_layout::local_header(&placement),
+        )?;
+        Ok(id)
     }
 
     /// File offset where entry `id`'s data starts.
     pub fn data_offset(&self, id: EntryId) -> u64 {
-        self.placements.lock().unwrap_or_else(|e| e.into_inner())[id.0].data_offset()
+        self.slots()[id.0].placement.data_offset()
     }
 
-    /// Writes `bytes` at an absolute file offset (blocking; call from a blocking thread).
-    pub fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<(), WriteError> {
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<(), WriteError> {
         self.file
             .file()
             .write_all_at(bytes, offset)
             .map_err(|e| self.io(e))
+    }
+
+    /// Writes `bytes` into entry `id`'s data from byte `from` of it (blocking; call from a
+    /// blocking thread). Data written in order from the entry's first byte is final as it
+    /// lands, and the running sha256 may read it at once; a write that goes back over
+    /// bytes already written (a download started over) makes that sum useless, and the
+    /// file is read back at the end instead.
+    pub fn write_data(&self, id: EntryId, from: u64, bytes: &[u8]) -> Result<(), WriteError> {
+        let offset = self.data_offset(id) + from;
+        self.write_at(offset, bytes)?;
+        let to = from + bytes.len() as u64;
+        let mut slots = self.slots();
+        let slot = &mut slots[id.0];
+        if let Some(sum) = &self.sum {
+            if from < slot.written {
+                sum.spoil();
+            } else if from == slot.written {
+                sum.advance(id.0, offset + bytes.len() as u64);
+            }
+        }
+        if from <= slot.written {
+            slot.written = slot.written.max(to);
+        }
+        Ok(())
     }
 
     /// Reads back bytes written earlier (blocking), to re-check what a journal claims.
@@ -138,16 +184,16 @@ impl BundleWriter {
             .map_err(|e| self.io(e))
     }
 
-    /// Records the entry's CRC-32 and writes its local header; call once its data is in.
+    /// Records the entry's CRC-32 and writes its data descriptor; call once its data is in.
     pub fn complete_entry(&self, id: EntryId, crc32: u32) -> Result<(), WriteError> {
         let placement = {
-            let mut placements = self.placements.lock().unwrap_or_else(|e| e.into_inner());
-            placements[id.0].crc32 = crc32;
-            placements[id.0].clone()
+            let mut slots = self.slots();
+            slots[id.0].placement.crc32 = crc32;
+            slots[id.0].placement.clone()
         };
         self.write_at(
-            placement.header_offset,
-            &zip_layout::local_header(&placement),
+            placement.data_end(),
+            &zip_layout::data_descriptor(&placement),
         )?;
         if let Some(sum) = &self.sum {
             sum.complete(id.0, placement.end());
@@ -157,8 +203,8 @@ impl BundleWriter {
 
     /// Places and writes a small entry whose bytes are in memory.
     pub fn write_entry(&self, name: &str, bytes: &[u8]) -> Result<(), WriteError> {
-        let id = self.place(name, bytes.len() as u64);
-        self.write_at(self.data_offset(id), bytes)?;
+        let id = self.place(name, bytes.len() as u64)?;
+        self.write_data(id, 0, bytes)?;
         self.complete_entry(id, crc32fast::hash(bytes))
     }
 
@@ -175,11 +221,7 @@ impl BundleWriter {
         if let Some(signer) = signer {
             self.write_entry(SIGNATURE_ENTRY, signer.sign(&json).as_bytes())?;
         }
-        let placements = self
-            .placements
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let placements: Vec<Placement> = self.slots().iter().map(|s| s.placement.clone()).collect();
         let end = placements.last().map_or(0, Placement::end);
         let directory = zip_layout::central_directory(&placements, end);
         self.write_at(end, &directory)?;
@@ -205,5 +247,104 @@ impl Drop for BundleWriter {
         {
             let _ = std::fs::remove_file(&self.temp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn empty_index() -> BundleIndex {
+        BundleIndex::new("test".into(), vec![], vec![], vec![], vec![])
+    }
+
+    /// Each entry's bytes: distinct, so a byte landing in the wrong place shows.
+    fn data(entry: usize, size: usize) -> Vec<u8> {
+        (0..size).map(|i| (i * 31 + entry * 7) as u8).collect()
+    }
+
+    /// Places `sizes`, then writes them as concurrent downloads would: a late entry
+    /// complete first, the frontier entry in chunks between the others' chunks; returns
+    /// the finished file and the sum taken on the way.
+    fn write_out_of_order(sizes: &[usize], rewrite: bool) -> (PathBuf, Option<Digest>) {
+        let dir = tempfile::tempdir().expect("tmp").keep();
+        let target = dir.join("b.zip");
+        let writer = BundleWriter::create(&target).expect("create").summing();
+        let ids: Vec<EntryId> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| writer.place(&format!("blobs/sha256/{i:064x}"), n as u64))
+            .collect::<Result<_, _>>()
+            .expect("place");
+        let chunk = 1000;
+        // The last entry lands whole first; the others advance a chunk each in turn,
+        // from the back, so the frontier entry is always the one furthest behind.
+        let last = sizes.len() - 1;
+        let bytes: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, &n)| data(i, n)).collect();
+        writer
+            .write_data(ids[last], 0, &bytes[last])
+            .expect("write");
+        writer
+            .complete_entry(ids[last], crc32fast::hash(&bytes[last]))
+            .expect("complete");
+        // Where each other entry stands; None once complete.
+        let mut at: Vec<Option<usize>> = vec![Some(0); last];
+        while at.iter().any(Option::is_some) {
+            for i in (0..last).rev() {
+                let Some(from) = at[i] else { continue };
+                let end = (from + chunk).min(sizes[i]);
+                writer
+                    .write_data(ids[i], from as u64, &bytes[i][from..end])
+                    .expect("write");
+                if rewrite && i == 0 && from == chunk {
+                    // A download that starts over writes its first bytes again.
+                    writer
+                        .write_data(ids[i], 0, &bytes[i][..chunk])
+                        .expect("again");
+                }
+                at[i] = Some(end);
+                if end == sizes[i] {
+                    writer
+                        .complete_entry(ids[i], crc32fast::hash(&bytes[i]))
+                        .expect("complete");
+                    at[i] = None;
+                }
+            }
+        }
+        let (path, sum) = writer.finish(&empty_index(), None).expect("finish");
+        (path, sum)
+    }
+
+    fn sha256_of(path: &Path) -> Digest {
+        Digest::of(&std::fs::read(path).expect("read"))
+    }
+
+    #[test]
+    fn the_running_sum_follows_the_frontier_entry_and_equals_the_files_sha256() {
+        let sizes = [25_000, 0, 7_001, 1, 40_000];
+        let (path, sum) = write_out_of_order(&sizes, false);
+        assert_eq!(sum, Some(sha256_of(&path)));
+        // The zip is one every reader agrees on (entries back to back, descriptors
+        // accounted for), and each entry reads back with its CRC-32 checked.
+        let file = std::fs::File::open(&path).expect("open");
+        let len = file.metadata().expect("len").len();
+        super::super::zip_strict::check(&path, &file, len).expect("strict");
+        let mut zip = zip::ZipArchive::new(&file).expect("zip");
+        for (i, &n) in sizes.iter().enumerate() {
+            let mut entry = zip
+                .by_name(&format!("blobs/sha256/{i:064x}"))
+                .expect("entry");
+            let mut back = Vec::new();
+            entry.read_to_end(&mut back).expect("CRC-32 checked");
+            assert_eq!(back, data(i, n), "entry {i}");
+        }
+    }
+
+    #[test]
+    fn bytes_written_again_give_no_running_sum_so_the_file_is_read_back() {
+        let (path, sum) = write_out_of_order(&[5_000, 3_000], true);
+        assert_eq!(sum, None);
+        assert!(path.exists());
     }
 }

@@ -1,17 +1,25 @@
 //! The byte layout of a zip of STORED entries whose sizes are known before their data is
 //! written (PKWARE APPNOTE 6.3.10, §4.3–4.5). Knowing every offset up front is what lets
 //! concurrent downloads write straight into their place in the file, with no spool copy.
-//! Zip64 fields are used exactly where a size or offset needs them. Timestamps are fixed
-//! (1980-01-01) so equal inputs give equal bytes.
+//! Each entry sets flag bit 3: its CRC-32 follows the data in a data descriptor, so the
+//! local header is final the moment the entry is placed, before a byte of data arrives.
+//! That is what lets the bundle's own sha256 follow the download through an entry still
+//! being written ([`super::in_order_sum`]) instead of waiting for it to end. The local
+//! header still gives the sizes, for readers that walk local headers. Zip64 fields are
+//! used exactly where a size or offset needs them. Timestamps are fixed (1980-01-01) so
+//! equal inputs give equal bytes.
 
 pub(super) const LOCAL_SIG: u32 = 0x0403_4b50;
 pub(super) const CENTRAL_SIG: u32 = 0x0201_4b50;
 pub(super) const EOCD_SIG: u32 = 0x0605_4b50;
 pub(super) const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
 pub(super) const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+pub(super) const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
 const MAX32: u64 = 0xFFFF_FFFF;
-/// Bit 11: names are UTF-8.
-const FLAGS: u16 = 1 << 11;
+/// Bit 3: CRC-32 in a data descriptor after the data; bit 11: names are UTF-8.
+const FLAGS: u16 = (1 << 3) | (1 << 11);
+/// The longest data descriptor: signature, CRC-32 and two 8-byte (Zip64) sizes.
+pub const MAX_DESCRIPTOR_LEN: u64 = 24;
 /// MS-DOS date for 1980-01-01, time 00:00.
 const DOS_DATE: u16 = (1 << 5) | 1;
 
@@ -34,9 +42,14 @@ impl Placement {
         self.header_offset + local_header_len(&self.name, self.size)
     }
 
-    /// Offset just past the entry's data.
-    pub fn end(&self) -> u64 {
+    /// Offset of the data descriptor, just past the entry's data.
+    pub fn data_end(&self) -> u64 {
         self.data_offset() + self.size
+    }
+
+    /// Offset just past the entry: its data and data descriptor.
+    pub fn end(&self) -> u64 {
+        self.data_end() + descriptor_len(self.size)
     }
 }
 
@@ -47,6 +60,16 @@ fn needs_zip64_sizes(size: u64) -> bool {
 /// Length of the local header (with name and extra field) for an entry.
 pub fn local_header_len(name: &str, size: u64) -> u64 {
     30 + name.len() as u64 + if needs_zip64_sizes(size) { 20 } else { 0 }
+}
+
+/// Length of the data descriptor after an entry of `size` bytes: 8-byte sizes exactly
+/// when the local header carries Zip64 sizes (APPNOTE §4.3.9.1).
+pub fn descriptor_len(size: u64) -> u64 {
+    if needs_zip64_sizes(size) {
+        MAX_DESCRIPTOR_LEN
+    } else {
+        16
+    }
 }
 
 fn put16(out: &mut Vec<u8>, v: u16) {
@@ -63,7 +86,8 @@ fn version_needed(zip64: bool) -> u16 {
     if zip64 { 45 } else { 20 }
 }
 
-/// The local file header for a placed entry (its CRC must be known).
+/// The local file header for an entry: final at placement, as it holds no CRC-32 (zero,
+/// with bit 3; the data descriptor and the central directory carry it).
 pub fn local_header(p: &Placement) -> Vec<u8> {
     let zip64 = needs_zip64_sizes(p.size);
     let mut out = Vec::with_capacity(local_header_len(&p.name, p.size) as usize);
@@ -73,7 +97,7 @@ pub fn local_header(p: &Placement) -> Vec<u8> {
     put16(&mut out, 0); // stored
     put16(&mut out, 0); // time
     put16(&mut out, DOS_DATE);
-    put32(&mut out, p.crc32);
+    put32(&mut out, 0); // CRC-32: in the data descriptor
     let small = if zip64 { MAX32 as u32 } else { p.size as u32 };
     put32(&mut out, small);
     put32(&mut out, small);
@@ -85,6 +109,21 @@ pub fn local_header(p: &Placement) -> Vec<u8> {
         put16(&mut out, 16);
         put64(&mut out, p.size);
         put64(&mut out, p.size);
+    }
+    out
+}
+
+/// The data descriptor written after a placed entry's data (its CRC must be known).
+pub fn data_descriptor(p: &Placement) -> Vec<u8> {
+    let mut out = Vec::with_capacity(descriptor_len(p.size) as usize);
+    put32(&mut out, DESCRIPTOR_SIG);
+    put32(&mut out, p.crc32);
+    if needs_zip64_sizes(p.size) {
+        put64(&mut out, p.size);
+        put64(&mut out, p.size);
+    } else {
+        put32(&mut out, p.size as u32);
+        put32(&mut out, p.size as u32);
     }
     out
 }

@@ -1,5 +1,6 @@
-//! The zip rules the zip crate leaves open, checked on the raw bytes so that every reader
-//! of a bundle sees the same entries: the end record's entry count and directory size
+//! How a bundle's zip is read: one walk of its raw records, which finds the entries and
+//! checks the rules other zip readers leave open, so that every reader of a bundle sees
+//! the same entries: the end record's entry count and directory size
 //! agree with the central directory it points at (a smaller count would hide entries from
 //! one reader and not another), every local header names its entry exactly as the central
 //! one does (a reader that walks local headers would otherwise write `../…`), and no entry
@@ -11,8 +12,9 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 // The signatures the writer lays out are the ones read back here.
-use super::zip_layout::{CENTRAL_SIG, EOCD_SIG, LOCAL_SIG, ZIP64_EOCD_SIG, ZIP64_LOCATOR_SIG};
-const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
+use super::zip_layout::{
+    CENTRAL_SIG, DESCRIPTOR_SIG, EOCD_SIG, LOCAL_SIG, ZIP64_EOCD_SIG, ZIP64_LOCATOR_SIG,
+};
 const EOCD_LEN: u64 = 22;
 /// Flags a bundle may set: bit 3 (sizes and CRC-32 after the data; a reader takes them
 /// from the central directory) and bit 11 (names are UTF-8). Every other bit asks for
@@ -108,8 +110,9 @@ fn renames(mut extra: &[u8]) -> bool {
     false
 }
 
-/// Checks the zip structure of `file` (`len` bytes), already opened by the zip crate, and
-/// returns its entries in directory order.
+/// Checks the zip structure of `file` (`len` bytes) and returns its entries in directory
+/// order; a file with no end record to find is `NotZip` (the caller tells a cut copy
+/// from it).
 pub(super) fn check(
     path: &Path,
     file: &std::fs::File,
@@ -405,7 +408,7 @@ fn directory(
 
 #[cfg(test)]
 mod tests {
-    use super::super::zip_layout::{Placement, central_directory, local_header};
+    use super::super::zip_layout::{Placement, central_directory, data_descriptor, local_header};
     use std::os::unix::fs::FileExt;
 
     /// Lays out entries of the given sizes (zero bytes: a sparse file) with outrider's own
@@ -427,6 +430,8 @@ mod tests {
         for p in &placed {
             file.write_all_at(&local_header(p), p.header_offset)
                 .expect("header");
+            file.write_all_at(&data_descriptor(p), p.data_end())
+                .expect("descriptor");
         }
         let end = placed.last().map_or(0, Placement::end);
         file.write_all_at(&central_directory(&placed, end), end)

@@ -41,7 +41,7 @@ pub(super) fn write_bytes(
     let mut digests = Vec::new();
     for s in segments {
         let slice = &bytes[s.blob_offset as usize..(s.blob_offset + s.size) as usize];
-        s.writer.write_at(s.file_offset, slice)?;
+        s.writer.write_data(s.id, 0, slice)?;
         s.writer.complete_entry(s.id, crc32fast::hash(slice))?;
         digests.push(split.then(|| Digest::of(slice)));
     }
@@ -413,7 +413,8 @@ fn overlaps(
 /// Writes `data`, which starts at blob offset `start`, into the segments it overlaps.
 fn write_span(segments: &[Placed], start: u64, data: &[u8]) -> Result<(), WriteError> {
     for (s, at, range) in overlaps(segments, start, data.len()) {
-        s.writer.write_at(at, &data[range])?;
+        s.writer
+            .write_data(s.id, at - s.file_offset, &data[range])?;
     }
     Ok(())
 }

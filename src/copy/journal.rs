@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-const MAGIC: &str = "outrider pack journal 1";
+/// Version 2: entries carry data descriptors, which moved every offset after the first
+/// entry; a version-1 journal's `.partial` file is laid out otherwise and is not resumed.
+const MAGIC: &str = "outrider pack journal 2";
 
 /// What an earlier run recorded about one blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,8 +166,15 @@ impl Journal {
 /// The records of a journal for `key`, or why it is not one.
 fn parse(text: &str, key: &Digest) -> Result<HashMap<Digest, Record>, String> {
     let mut lines = text.lines();
-    if lines.next() != Some(MAGIC) {
-        return Err("it is not an outrider pack journal".into());
+    match lines.next() {
+        Some(MAGIC) => {}
+        Some(other) if other.starts_with("outrider pack journal ") => {
+            return Err(format!(
+                "it was written by another version of outrider (`{}`), whose `.partial` file is laid out otherwise",
+                crate::output::sanitize(other)
+            ));
+        }
+        _ => return Err("it is not an outrider pack journal".into()),
     }
     if lines.next() != Some(format!("key {key}").as_str()) {
         return Err(

@@ -8,6 +8,7 @@ mod blob_fetch;
 mod blob_upload;
 pub mod bundle_layout;
 pub mod journal;
+mod landing_order;
 mod pack_error;
 mod push_external;
 pub mod push_plan;

@@ -9,6 +9,7 @@
 use super::blob_fetch::{Placed, fetch_blob, write_bytes};
 use super::bundle_layout::{Layout, SetName, layout, volume_info, volume_paths};
 use super::journal::{Journal, Start, Tally};
+use super::landing_order::landing_order;
 pub use super::pack_error::PackError;
 use crate::bundle::index::BundleIndex;
 use crate::bundle::volumes::{self, Item, Segment};
@@ -298,10 +299,25 @@ async fn write_entries(
         segments,
         blobs,
     } = *entries;
+    // Entries go into their files in the order the downloads are expected to land
+    // (manifests first, written from memory), so the bundle's sha256 keeps up with them.
+    // The forecast assumes the default number of jobs whatever `--jobs` says: the bundle's
+    // bytes then depend on the plan alone, and a rerun with other `--jobs` still resumes.
+    let sizes: Vec<u64> = blobs.iter().map(|b| b.descriptor.size).collect();
+    let mut rank: Vec<usize> = (0..items.len()).collect();
+    for (r, k) in landing_order(&sizes, super::DEFAULT_JOBS, SMALL_BLOB)
+        .into_iter()
+        .enumerate()
+    {
+        rank[manifest_count + k] = manifest_count + r;
+    }
+    let mut in_landing_order: Vec<&Segment> = segments.iter().collect();
+    // Stable: the parts of one blob keep their order.
+    in_landing_order.sort_by_key(|s| rank[s.item]);
     let mut placed: Vec<Vec<Placed>> = vec![Vec::new(); items.len()];
-    for s in segments {
+    for s in in_landing_order {
         let writer = writers[(s.volume - 1) as usize].clone();
-        let id = writer.place(&s.name, s.size);
+        let id = writer.place(&s.name, s.size)?;
         placed[s.item].push(Placed {
             file_offset: writer.data_offset(id),
             writer,
