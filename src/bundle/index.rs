@@ -30,7 +30,8 @@ pub struct BundleIndex {
     pub images: Vec<ImageEntry>,
     /// Every manifest stored, children before parents.
     pub manifests: Vec<ManifestEntry>,
-    /// Every non-manifest blob stored (configs, layers), in entry order.
+    /// Every non-manifest blob stored (configs, layers), in the order images first use them
+    /// (their entries may lie in another order: bundle-format.md, "Order").
     pub blobs: Vec<BlobEntry>,
     /// Artifacts attached to manifests (signatures, attestations, SBOMs): which manifest
     /// each describes and how it was found. Version 2 and later.

@@ -10,12 +10,16 @@ use crate::oci::{Digest, DigestError, Verifier};
 use crate::plan::{Plan, PlannedBlob};
 use crate::progress::Progress;
 use crate::sources::{Source, SourceError};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Buffer size for positioned writes.
+/// Bytes gathered per positioned write.
 const WRITE_CHUNK: usize = 1024 * 1024;
+/// Chunks gathered per write at most, well under the system's limit on one vectored
+/// write (IOV_MAX, 1024 on Linux), for sources that send small chunks.
+const MAX_SLICES: usize = 256;
 /// Attempts per blob on transient source errors.
 const ATTEMPTS: u32 = 3;
 
@@ -234,8 +238,9 @@ async fn pull(
         if let Some(journal) = &transfer.journal {
             Tally::add(&journal.tally.fetched_bytes, chunk.len() as u64);
         }
-        transfer.feed(&chunk).await?;
-        item.inc(chunk.len() as u64);
+        let n = chunk.len() as u64;
+        transfer.feed(chunk).await?;
+        item.inc(n);
     }
     Ok(())
 }
@@ -243,7 +248,9 @@ async fn pull(
 /// A blob's transfer so far: bytes hashed, checksummed per segment and handed to the
 /// writers, kept across attempts so a broken download resumes at the byte it reached.
 /// Double-buffered: one batch of positioned writes is in flight on a blocking thread while
-/// the next buffer fills and is hashed, so network, hashing and disk overlap.
+/// the next batch gathers and is hashed, so network, hashing and disk overlap. A batch is
+/// the chunks as they came off the network, written with one vectored write: gathering
+/// them into one buffer first was a copy of every byte.
 struct Transfer {
     verifier: Verifier,
     /// CRC-32 of the whole blob so far: what a journal line records of a prefix.
@@ -255,7 +262,8 @@ struct Transfer {
     current: usize,
     pos: u64,
     /// Bytes not yet written, and the blob offset they start at.
-    buffer: Vec<u8>,
+    batch: Vec<Bytes>,
+    batch_len: usize,
     buffer_start: u64,
     in_flight: Option<tokio::task::JoinHandle<Result<(), WriteError>>>,
 }
@@ -282,22 +290,24 @@ impl Transfer {
             shared: Arc::new(segments.to_vec()),
             current: 0,
             pos: 0,
-            buffer: Vec::with_capacity(WRITE_CHUNK),
+            batch: Vec::new(),
+            batch_len: 0,
             buffer_start: 0,
             in_flight: None,
         }
     }
 
-    /// Hashes, checksums and buffers one chunk, sending full buffers to the writers; each
-    /// written buffer is then recorded in the journal.
-    async fn feed(&mut self, chunk: &[u8]) -> Result<(), StreamFailure> {
-        self.absorb(chunk).map_err(StreamFailure::Content)?;
-        self.buffer.extend_from_slice(chunk);
-        if self.buffer.len() >= WRITE_CHUNK {
+    /// Hashes, checksums and gathers one chunk, sending full batches to the writers; each
+    /// written batch is then recorded in the journal.
+    async fn feed(&mut self, chunk: Bytes) -> Result<(), StreamFailure> {
+        self.absorb(&chunk).map_err(StreamFailure::Content)?;
+        self.batch_len += chunk.len();
+        self.batch.push(chunk);
+        if self.batch_len >= WRITE_CHUNK || self.batch.len() >= MAX_SLICES {
             self.settle().await.map_err(StreamFailure::Write)?;
-            let data = std::mem::replace(&mut self.buffer, Vec::with_capacity(WRITE_CHUNK));
+            let data = std::mem::take(&mut self.batch);
             let start = self.buffer_start;
-            self.buffer_start += data.len() as u64;
+            self.buffer_start += std::mem::take(&mut self.batch_len) as u64;
             let segs = self.shared.clone();
             let record = self.journal.clone().map(|j| {
                 let d = self.verifier.digest().clone();
@@ -369,8 +379,8 @@ impl Transfer {
         use sha2::Digest as _;
         self.settle().await.map_err(StreamFailure::Write)?;
         self.verifier.finish().map_err(StreamFailure::Content)?;
-        if !self.buffer.is_empty() {
-            let (segs, start, data) = (self.shared.clone(), self.buffer_start, self.buffer);
+        if !self.batch.is_empty() {
+            let (segs, start, data) = (self.shared.clone(), self.buffer_start, self.batch);
             joined(tokio::task::spawn_blocking(move || {
                 write_span(&segs, start, &data)
             }))
@@ -410,11 +420,22 @@ fn overlaps(
     })
 }
 
-/// Writes `data`, which starts at blob offset `start`, into the segments it overlaps.
-fn write_span(segments: &[Placed], start: u64, data: &[u8]) -> Result<(), WriteError> {
-    for (s, at, range) in overlaps(segments, start, data.len()) {
+/// Writes `data`, chunks that start at blob offset `start`, into the segments they overlap:
+/// one vectored write per segment.
+fn write_span(segments: &[Placed], start: u64, data: &[Bytes]) -> Result<(), WriteError> {
+    let len = data.iter().map(Bytes::len).sum();
+    for (s, at, range) in overlaps(segments, start, len) {
+        let mut pieces = Vec::with_capacity(data.len());
+        let mut pos = 0;
+        for chunk in data {
+            let (from, to) = (pos.max(range.start), (pos + chunk.len()).min(range.end));
+            if from < to {
+                pieces.push(std::io::IoSlice::new(&chunk[from - pos..to - pos]));
+            }
+            pos += chunk.len();
+        }
         s.writer
-            .write_data(s.id, at - s.file_offset, &data[range])?;
+            .write_data_vectored(s.id, at - s.file_offset, &mut pieces)?;
     }
     Ok(())
 }
