@@ -2,11 +2,10 @@
 //! so `sha256sum -c SHA256SUMS` on the far side checks that every file arrived whole
 //! before outrider reads any of them.
 //!
-//! The sums come from one read-back pass over each finished file, not from the write:
-//! blobs land at their planned offsets from concurrent downloads, a resumed pack reuses
-//! bytes an earlier run wrote, and the index and central directory are written last, so
-//! no single stream ever sees the file's bytes in order. Reading the synced file back
-//! also hashes what is really on the disk.
+//! A pack takes each file's sum while the file is written ([`super::in_order_sum`]
+//! follows the written prefix). When it could not (a download started over, or no
+//! thread), the sum comes from one read-back pass over the finished file, as it does for
+//! files this module is given without one.
 
 use crate::oci::Digest;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! A bundle or volume that a copy cut short: a zip keeps its directory at its end, so a
-//! copy that stopped early loses exactly what a reader looks for first, and the zip
-//! crate's "Could not find EOCD" says nothing of the copy. Here such a file is named for
+//! copy that stopped early loses exactly what a reader looks for first, and "no end
+//! record" says nothing of the copy. Here such a file is named for
 //! what it is, with its size and, where anything says it, the size it should have: a
 //! volume's siblings list what it holds, so its entries' bytes are a floor; a bundle in
 //! one file has nothing else to ask, so only the missing end is named.
@@ -41,12 +41,25 @@ pub(super) fn diagnose(path: &Path, mut file: &std::fs::File, reason: String) ->
     let mut tail = Vec::new();
     let tail_read = file.seek(SeekFrom::Start(from)).is_ok() && file.read_to_end(&mut tail).is_ok();
     // A real end record ends the file exactly (its comment last); the same four bytes
-    // inside blob data do not.
+    // inside blob data do not. An end record whose directory ends right where it starts,
+    // with bytes after it, is a whole zip with something appended: not a cut copy.
+    let u32_at = |at: usize| {
+        u64::from(u32::from_le_bytes([
+            tail[at],
+            tail[at + 1],
+            tail[at + 2],
+            tail[at + 3],
+        ]))
+    };
     let has_end = (0..tail.len().saturating_sub(21)).any(|at| {
         let comment = u16::from_le_bytes([tail[at + 20], tail[at + 21]]) as usize;
         tail[at..at + 4] == EOCD && at + 22 + comment == tail.len()
     });
-    if tail_read && (starts_as_zip || len == 0) && !has_end {
+    let end_with_bytes_after = (0..tail.len().saturating_sub(21)).any(|at| {
+        let (size, offset) = (u32_at(at + 12), u32_at(at + 16));
+        tail[at..at + 4] == EOCD && (offset == 0xFFFF_FFFF || offset + size == from + at as u64)
+    });
+    if tail_read && (starts_as_zip || len == 0) && !has_end && !end_with_bytes_after {
         return ReadError::Cut {
             path: path.to_owned(),
             have: len,
@@ -155,6 +168,17 @@ mod tests {
         assert!(e.to_string().contains("sha256sum -c SHA256SUMS"), "{e}");
         // A file that is no zip at all keeps the zip walk's word.
         assert!(matches!(diagnosed(b"hello"), ReadError::NotZip { .. }));
+        // A whole zip with bytes appended after its end record is no cut copy: its end
+        // record (an empty directory that ends where the record starts) is there.
+        let mut appended = LOCAL.to_vec();
+        appended.extend_from_slice(&[0u8; 46]);
+        appended.extend_from_slice(&EOCD);
+        appended.extend_from_slice(&[0u8; 8]); // disks and counts
+        appended.extend_from_slice(&0u32.to_le_bytes()); // directory size
+        appended.extend_from_slice(&50u32.to_le_bytes()); // directory offset: here
+        appended.extend_from_slice(&[0u8; 2]); // comment length
+        appended.extend_from_slice(&[7u8; 10]);
+        assert!(matches!(diagnosed(&appended), ReadError::NotZip { .. }));
         // An empty file is a copy that never started.
         assert!(matches!(diagnosed(b""), ReadError::Cut { have: 0, .. }));
     }

@@ -1,5 +1,5 @@
 //! Opens a bundle, or a set of volumes, for random access, checking integrity before
-//! meaning: the zip crate parses each central directory; every entry must be STORED,
+//! meaning: one strict walk of each zip's records finds its entries; every entry must be STORED,
 //! named `outrider.json`, `blobs/sha256/<hex>` or `blobs/sha256/<hex>.part-NNNN`, and
 //! named once; the index must match its zip CRC-32 before it is parsed, and pass
 //! [`validate::check_index`] before anything reads it; every entry must be one the index

@@ -363,6 +363,13 @@ fn directory(
         .ok_or("no end of central directory record ends the file")?;
     let e = &tail[found..];
     let eocd = len - span + found as u64;
+    // One disk: a reader that follows disk numbers (Python's `zipfile` refuses others)
+    // would look for the directory elsewhere.
+    if u16_at(e, 4) != 0 || u16_at(e, 6) != 0 {
+        return Err(
+            "the end record names another disk than the first: a bundle is one file".into(),
+        );
+    }
     let (this_disk, total) = (u16_at(e, 8), u16_at(e, 10));
     let (size, offset) = (u32_at(e, 12), u32_at(e, 16));
     if this_disk != total {
@@ -384,6 +391,11 @@ fn directory(
     if u32_at(&locator, 0) != ZIP64_LOCATOR_SIG {
         return Err("the end record defers to a Zip64 record but no locator precedes it".into());
     }
+    if u32_at(&locator, 4) != 0 || u32_at(&locator, 16) != 1 {
+        return Err(
+            "the Zip64 locator names another disk than the first: a bundle is one file".into(),
+        );
+    }
     let at = u64_at(&locator, 8);
     let rec = read(at, 56).map_err(|e| e.to_string())?;
     let rec_end = at
@@ -391,6 +403,11 @@ fn directory(
         .and_then(|x| x.checked_add(u64_at(&rec, 4)));
     if u32_at(&rec, 0) != ZIP64_EOCD_SIG || rec_end != Some(eocd - 20) {
         return Err("the Zip64 end record is not where its locator says".into());
+    }
+    if u32_at(&rec, 16) != 0 || u32_at(&rec, 20) != 0 {
+        return Err(
+            "the Zip64 end record names another disk than the first: a bundle is one file".into(),
+        );
     }
     let (this_disk, total) = (u64_at(&rec, 24), u64_at(&rec, 32));
     if this_disk != total {
@@ -414,6 +431,15 @@ mod tests {
     /// Lays out entries of the given sizes (zero bytes: a sparse file) with outrider's own
     /// layout code, `gap` bytes apart, and checks the result.
     fn layout(sizes: &[u64], gap: u64) -> Result<(), String> {
+        layout_patched(sizes, gap, &|_| {})
+    }
+
+    /// As [`layout`], with `patch` run on the file (and its length) before the check.
+    fn layout_patched(
+        sizes: &[u64],
+        gap: u64,
+        patch: &dyn Fn((&std::fs::File, u64)),
+    ) -> Result<(), String> {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("b.zip");
         let file = std::fs::File::create_new(&path).expect("create");
@@ -437,6 +463,7 @@ mod tests {
         file.write_all_at(&central_directory(&placed, end), end)
             .expect("directory");
         let len = file.metadata().expect("len").len();
+        patch((&file, len));
         super::check(&path, &file, len)
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -448,6 +475,24 @@ mod tests {
         layout(&[0; 65_535], 0).expect("65 535 entries");
         // A 5 GiB entry (Zip64 sizes), then one starting past 4 GiB (Zip64 offset).
         layout(&[5 << 30, 0], 0).expect("entries past 4 GiB");
+    }
+
+    #[test]
+    fn a_zip_that_names_another_disk_is_refused() {
+        // The end record's "number of this disk" (offset 4), then the Zip64 locator's
+        // disk count (offset 16 of the locator, 20 + 22 bytes before the end).
+        let this_disk = |(f, len): (&std::fs::File, u64)| {
+            f.write_all_at(&1u16.to_le_bytes(), len - 22 + 4)
+                .expect("patch")
+        };
+        let e = layout_patched(&[10, 10], 0, &this_disk).expect_err("disk 1");
+        assert!(e.contains("another disk"), "{e}");
+        let disks = |(f, len): (&std::fs::File, u64)| {
+            f.write_all_at(&2u32.to_le_bytes(), len - 22 - 20 + 16)
+                .expect("patch")
+        };
+        let e = layout_patched(&[0; 65_535], 0, &disks).expect_err("two disks");
+        assert!(e.contains("another disk"), "{e}");
     }
 
     #[test]

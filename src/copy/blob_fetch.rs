@@ -160,7 +160,8 @@ pub(super) async fn fetch_blob(
     }
 }
 
-/// Writes each segment's local header; returns the part digests (for a blob in parts).
+/// Completes each segment's entry (its data descriptor); returns the part digests (for a
+/// blob in parts).
 fn complete(
     segments: &[Placed],
     finished: Vec<(u32, Option<Digest>)>,

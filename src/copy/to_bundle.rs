@@ -317,7 +317,7 @@ async fn write_entries(
     let mut placed: Vec<Vec<Placed>> = vec![Vec::new(); items.len()];
     for s in in_landing_order {
         let writer = writers[(s.volume - 1) as usize].clone();
-        let id = writer.place(&s.name, s.size)?;
+        let id = writer.place(&s.name, s.size);
         placed[s.item].push(Placed {
             file_offset: writer.data_offset(id),
             writer,
