@@ -7,14 +7,11 @@
 
 use super::index::BundleIndex;
 use super::read_error::ReadError;
-use super::zip_layout::{descriptor_len, local_header_len};
+use super::zip_layout::{EOCD_SIG, LOCAL_SIG, descriptor_len, local_header_len};
+use super::zip_strict::{u16_at, u32_at};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-/// End of central directory record signature, as it lies in the file.
-const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
-/// Local file header signature: how every bundle starts.
-const LOCAL: [u8; 4] = [0x50, 0x4b, 0x03, 0x04];
 /// The EOCD record is 22 bytes and its comment at most 65535.
 const EOCD_SPAN: u64 = 22 + 0xFFFF;
 
@@ -36,29 +33,20 @@ pub(super) fn diagnose(path: &Path, mut file: &std::fs::File, reason: String) ->
     let mut head = [0u8; 4];
     let starts_as_zip = file.seek(SeekFrom::Start(0)).is_ok()
         && file.read_exact(&mut head).is_ok()
-        && head == LOCAL;
+        && u32::from_le_bytes(head) == LOCAL_SIG;
     let from = len.saturating_sub(EOCD_SPAN);
     let mut tail = Vec::new();
     let tail_read = file.seek(SeekFrom::Start(from)).is_ok() && file.read_to_end(&mut tail).is_ok();
     // A real end record ends the file exactly (its comment last); the same four bytes
     // inside blob data do not. An end record whose directory ends right where it starts,
     // with bytes after it, is a whole zip with something appended: not a cut copy.
-    let u32_at = |at: usize| {
-        u64::from(u32::from_le_bytes([
-            tail[at],
-            tail[at + 1],
-            tail[at + 2],
-            tail[at + 3],
-        ]))
-    };
-    let has_end = (0..tail.len().saturating_sub(21)).any(|at| {
-        let comment = u16::from_le_bytes([tail[at + 20], tail[at + 21]]) as usize;
-        tail[at..at + 4] == EOCD && at + 22 + comment == tail.len()
-    });
-    let end_with_bytes_after = (0..tail.len().saturating_sub(21)).any(|at| {
-        let (size, offset) = (u32_at(at + 12), u32_at(at + 16));
-        tail[at..at + 4] == EOCD && (offset == 0xFFFF_FFFF || offset + size == from + at as u64)
-    });
+    let (mut has_end, mut end_with_bytes_after) = (false, false);
+    for at in (0..tail.len().saturating_sub(21)).filter(|&at| u32_at(&tail, at) == EOCD_SIG) {
+        has_end |= at + 22 + usize::from(u16_at(&tail, at + 20)) == tail.len();
+        let (size, offset) = (u32_at(&tail, at + 12), u32_at(&tail, at + 16));
+        end_with_bytes_after |=
+            offset == u32::MAX || u64::from(offset) + u64::from(size) == from + at as u64;
+    }
     if tail_read && (starts_as_zip || len == 0) && !has_end && !end_with_bytes_after {
         return ReadError::Cut {
             path: path.to_owned(),
@@ -148,10 +136,10 @@ mod tests {
 
     #[test]
     fn a_zip_start_without_an_end_record_is_a_cut_copy_even_with_eocd_bytes_inside() {
-        let mut bytes = LOCAL.to_vec();
+        let mut bytes = LOCAL_SIG.to_le_bytes().to_vec();
         bytes.extend_from_slice(&[7u8; 100]);
         // The signature inside blob data, not ending the file, is no end record.
-        bytes.extend_from_slice(&EOCD);
+        bytes.extend_from_slice(&EOCD_SIG.to_le_bytes());
         bytes.extend_from_slice(&[9u8; 100]);
         let e = diagnosed(&bytes);
         assert!(
@@ -170,9 +158,9 @@ mod tests {
         assert!(matches!(diagnosed(b"hello"), ReadError::NotZip { .. }));
         // A whole zip with bytes appended after its end record is no cut copy: its end
         // record (an empty directory that ends where the record starts) is there.
-        let mut appended = LOCAL.to_vec();
+        let mut appended = LOCAL_SIG.to_le_bytes().to_vec();
         appended.extend_from_slice(&[0u8; 46]);
-        appended.extend_from_slice(&EOCD);
+        appended.extend_from_slice(&EOCD_SIG.to_le_bytes());
         appended.extend_from_slice(&[0u8; 8]); // disks and counts
         appended.extend_from_slice(&0u32.to_le_bytes()); // directory size
         appended.extend_from_slice(&50u32.to_le_bytes()); // directory offset: here

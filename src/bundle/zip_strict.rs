@@ -21,10 +21,10 @@ const EOCD_LEN: u64 = 22;
 /// something a STORED bundle never needs (encryption, compression options, masking).
 pub(super) const ALLOWED_FLAGS: u16 = (1 << 3) | (1 << 11);
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
+pub(super) fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
-fn u32_at(b: &[u8], at: usize) -> u32 {
+pub(super) fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 fn u64_at(b: &[u8], at: usize) -> u64 {
